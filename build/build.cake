@@ -1,0 +1,171 @@
+// KubeDind's own build. Run through ./build.sh or ./build.ps1, which pass every argument through.
+#load "test-summary.cake"
+
+var target = Argument("target", "Build");
+var configuration = Argument("configuration", "Release");
+
+var root = MakeAbsolute(Directory(".."));
+var artifacts = root.Combine("artifacts");
+var testResults = artifacts.Combine("test-results");
+var packages = artifacts.Combine("packages");
+var nukeAvailable = false;
+
+FilePath[] Projects(string pattern) => GetFiles(root.FullPath + "/" + pattern).Select(f => (FilePath)f).ToArray();
+
+bool IsNukeProject(FilePath project) => project.FullPath.Contains("Nuke", StringComparison.OrdinalIgnoreCase);
+
+IEnumerable<FilePath> BuildableProjects() =>
+    Projects("src/**/*.csproj")
+        .Concat(Projects("build/**/*.csproj"))
+        .Concat(Projects("tests/**/*.csproj"))
+        .Concat(Projects("examples/**/*.csproj"))
+        .Where(p => nukeAvailable || !IsNukeProject(p));
+
+void Fail(string message) => throw new CakeException(message);
+
+Task("Clean")
+    .Does(() =>
+{
+    CleanDirectories(root.FullPath + "/src/**/bin");
+    CleanDirectories(root.FullPath + "/src/**/obj");
+    CleanDirectories(root.FullPath + "/tests/**/bin");
+    CleanDirectories(root.FullPath + "/tests/**/obj");
+    CleanDirectories(root.FullPath + "/examples/**/bin");
+    CleanDirectories(root.FullPath + "/examples/**/obj");
+    // artifacts/dockerd holds the log and pid of an engine the build may have started: keep it.
+    foreach (var dir in new[] { testResults, packages, artifacts.Combine("kubedind"), artifacts.Combine("bench") })
+    {
+        if (DirectoryExists(dir)) DeleteDirectory(dir, new DeleteDirectorySettings { Recursive = true, Force = true });
+    }
+});
+
+Task("Engine")
+    .Description("Make sure a Docker engine answers (installs and starts Debian's docker.io as root when none does).")
+    .Does(() =>
+{
+    var exit = StartProcess("bash", new ProcessSettings { Arguments = root.CombineWithFilePath("build/scripts/ensure-docker.sh").FullPath, WorkingDirectory = root });
+    if (exit != 0) Fail("no Docker engine is available (see the line above); the Docker-backed targets cannot run.");
+});
+
+Task("Restore")
+    .Does(() =>
+{
+    // Nuke.Common is not served by every NuGet source: probe it on its own so its absence skips
+    // the Nuke component and its example instead of failing the whole build.
+    var nukeProject = root.CombineWithFilePath("src/Nuke.KubeDind/Nuke.KubeDind.csproj");
+    IEnumerable<string> output;
+    var exit = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = $"restore \"{nukeProject.FullPath}\" -v q --nologo",
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    }, out output);
+    nukeAvailable = exit == 0;
+    if (!nukeAvailable)
+    {
+        var notFound = output.Any(l => l.Contains("NU1101") || l.Contains("Unable to find package"));
+        var reason = notFound ? "Nuke.Common 10.1.0 is not on the configured NuGet sources (NU1101)" : "restoring Nuke.Common failed: " + output.FirstOrDefault(l => l.Contains("error"))?.Trim();
+        Warning($"Nuke.KubeDind skipped: {reason}; the Nuke component, its tests and examples/nuke are not built here. Add a source that serves Nuke.Common to build them.");
+    }
+
+    foreach (var project in BuildableProjects())
+    {
+        DotNetRestore(project.FullPath, new DotNetRestoreSettings { Verbosity = DotNetVerbosity.Quiet });
+    }
+});
+
+Task("Build")
+    .IsDependentOn("Restore")
+    .Does(() =>
+{
+    foreach (var project in BuildableProjects())
+    {
+        DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoRestore = true, Verbosity = DotNetVerbosity.Minimal });
+    }
+});
+
+Task("BaseImage")
+    .Description("Make sure the Debian base image exists; offline it is built from Debian packages once and reused.")
+    .IsDependentOn("Engine")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var exit = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- base-image",
+    });
+    if (exit != 0) Fail("the base image could not be made (see the error above).");
+});
+
+Task("Test")
+    .Description("Run every test project against the real Docker engine; prints 'N passed, N failed, N skipped' last.")
+    .IsDependentOn("Build")
+    .IsDependentOn("BaseImage")
+    .Does(() =>
+{
+    EnsureDirectoryExists(testResults);
+    CleanDirectory(testResults);
+    var failures = new List<string>();
+    var testProjects = Projects("tests/**/*.Tests.csproj").Concat(Projects("examples/**/*.Tests.csproj")).ToList();
+    foreach (var project in testProjects)
+    {
+        var name = project.GetFilenameWithoutExtension().FullPath;
+        if (!nukeAvailable && IsNukeProject(project))
+        {
+            SkippedProjects.Add((name, "Nuke.Common cannot be restored here"));
+            continue;
+        }
+
+        try
+        {
+            DotNetTest(project.FullPath, new DotNetTestSettings
+            {
+                Configuration = configuration,
+                NoBuild = true,
+                NoRestore = true,
+                ResultsDirectory = testResults,
+                Loggers = new[] { $"trx;LogFileName={name}.trx", "console;verbosity=normal" },
+            });
+        }
+        catch (Exception ex)
+        {
+            failures.Add($"{name}: {ex.Message}");
+        }
+    }
+
+    var totals = TestSummary.Read(testResults.FullPath);
+    foreach (var (name, reason) in SkippedProjects)
+    {
+        Information($"{name}: skipped as a whole ({reason})");
+    }
+    Information(totals.Describe());
+    System.IO.File.WriteAllText(testResults.CombineWithFilePath("totals.txt").FullPath, totals.Line + "\n");
+    if (failures.Count > 0 || totals.Failed > 0)
+    {
+        Fail($"tests failed: {totals.Line}");
+    }
+});
+
+Task("Pack")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    EnsureDirectoryExists(packages);
+    foreach (var project in Projects("src/**/*.csproj").Where(p => nukeAvailable || !IsNukeProject(p)))
+    {
+        DotNetPack(project.FullPath, new DotNetPackSettings { Configuration = configuration, NoBuild = true, NoRestore = true, OutputDirectory = packages });
+    }
+});
+
+Task("Image")
+    .Does(() => Fail("Image: not implemented yet (issue 3: the kube-dind image)."));
+
+Task("SystemTest")
+    .Does(() => Fail("SystemTest: not implemented yet (issue 6: the Cake addin and examples/)."));
+
+Task("Bench")
+    .Does(() => Fail("Bench: not implemented yet."));
+
+Task("Default").IsDependentOn("Build");
+
+RunTarget(target);

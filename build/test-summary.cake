@@ -1,0 +1,45 @@
+// Reads the TRX files dotnet test wrote and totals them, so the build can end on one line:
+// "N passed, N failed, N skipped".
+using System.Xml.Linq;
+
+var SkippedProjects = new List<(string Name, string Reason)>();
+
+public sealed class TestTotals
+{
+    public int Passed { get; set; }
+    public int Failed { get; set; }
+    public int Skipped { get; set; }
+    public List<string> SkippedReasons { get; } = new List<string>();
+    public string Line => $"{Passed} passed, {Failed} failed, {Skipped} skipped";
+    public string Describe() =>
+        SkippedReasons.Count == 0 ? Line : Line + "\nskipped:\n  " + string.Join("\n  ", SkippedReasons);
+}
+
+public static class TestSummary
+{
+    public static TestTotals Read(string directory)
+    {
+        var totals = new TestTotals();
+        foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*.trx", System.IO.SearchOption.AllDirectories))
+        {
+            var doc = XDocument.Load(file);
+            XNamespace ns = doc.Root.Name.Namespace;
+            foreach (var result in doc.Descendants(ns + "UnitTestResult"))
+            {
+                var outcome = (string)result.Attribute("outcome");
+                switch (outcome)
+                {
+                    case "Passed": totals.Passed++; break;
+                    case "NotExecuted":
+                        totals.Skipped++;
+                        var reason = result.Descendants(ns + "Message").FirstOrDefault()?.Value
+                            ?? result.Descendants(ns + "StdOut").FirstOrDefault()?.Value ?? "no reason given";
+                        totals.SkippedReasons.Add($"{(string)result.Attribute("testName")}: {reason.Trim()}");
+                        break;
+                    default: totals.Failed++; break;
+                }
+            }
+        }
+        return totals;
+    }
+}

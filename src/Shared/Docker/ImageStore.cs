@@ -1,0 +1,96 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Logging;
+
+namespace KubeDind.Docker;
+
+/// <summary>Image look-ups, pulls and builds on one engine, each reporting progress to the log.</summary>
+public sealed class ImageStore
+{
+    private readonly IDockerClient _docker;
+    private readonly IKubeDindLog _log;
+
+    public ImageStore(IDockerClient docker, IKubeDindLog log)
+    {
+        _docker = docker;
+        _log = log;
+    }
+
+    public async Task<ImageInspectResponse?> InspectAsync(string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _docker.Images.InspectImageAsync(image, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return null;
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) =>
+        await InspectAsync(image, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Pulls <paramref name="image"/>; returns false (and logs one line why) when it cannot be had.</summary>
+    public async Task<bool> TryPullAsync(string image, CancellationToken cancellationToken)
+    {
+        var (repository, tag) = ImageReference.SplitTag(image);
+        var progress = new DockerProgress(_log, $"pull {image}");
+        try
+        {
+            _log.Info($"pulling {image}");
+            await _docker.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            _log.Info($"cannot pull {image}: {DockerEngine.FirstLine(ex)}");
+            return false;
+        }
+
+        if (progress.Error is not null)
+        {
+            _log.Info($"cannot pull {image}: {progress.Error}");
+            return false;
+        }
+
+        return await ExistsAsync(image, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Builds <paramref name="context"/> as <paramref name="tag"/>, logging each step; throws with the build's last lines on failure.</summary>
+    public async Task BuildAsync(BuildContext context, string tag, IDictionary<string, string> buildArgs, IDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        var started = DateTime.UtcNow;
+        _log.Info($"building image {tag}");
+        var progress = new DockerProgress(_log, $"build {tag}");
+        await using (var tar = await context.ToTarAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var parameters = new ImageBuildParameters
+            {
+                Tags = [tag],
+                BuildArgs = new Dictionary<string, string>(buildArgs),
+                Labels = new Dictionary<string, string>(labels),
+                Remove = true,
+                ForceRemove = true,
+            };
+            try
+            {
+                await _docker.Images.BuildImageFromDockerfileAsync(parameters, tar, null, null, progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex)
+            {
+                throw new KubeDindException($"building image {tag} failed: {DockerEngine.FirstLine(ex)}", string.Join('\n', progress.RecentLines), ex);
+            }
+        }
+
+        if (progress.Error is not null)
+        {
+            throw new KubeDindException($"building image {tag} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
+        }
+
+        _log.Info($"built image {tag} in {(DateTime.UtcNow - started).TotalSeconds:0.0}s");
+    }
+}

@@ -1,0 +1,37 @@
+namespace KubeDind.Docker;
+
+/// <summary>
+/// Labels on every container, volume, network and image KubeDind creates, so that ownership checks
+/// and sweeps can find them and never touch anything else.
+/// </summary>
+public static class KubeDindLabels
+{
+    public const string Owner = "io.kubedind.owner";
+    public const string OwnerValue = "kubedind";
+    public const string Role = "io.kubedind.role";
+    public const string RunId = "io.kubedind.run-id";
+    public const string OwnerPid = "io.kubedind.owner-pid";
+    public const string OwnerHost = "io.kubedind.owner-host";
+    public const string Created = "io.kubedind.created";
+    public const string SettingsHash = "io.kubedind.settings-hash";
+    public const string Cluster = "io.kubedind.cluster";
+    public const string K3sVersion = "io.kubedind.k3s-version";
+    public const string BuildSeconds = "io.kubedind.build-seconds";
+
+    /// <summary>The labels that say "KubeDind made this, for this run, now".</summary>
+    public static Dictionary<string, string> ForResource(string role, string runId)
+    {
+        return new Dictionary<string, string>
+        {
+            [Owner] = OwnerValue,
+            [Role] = role,
+            [RunId] = runId,
+            [OwnerPid] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [OwnerHost] = Environment.MachineName,
+            [Created] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    public static bool IsOwned(IDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(Owner, out var owner) && owner == OwnerValue;
+}

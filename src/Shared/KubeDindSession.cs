@@ -1,0 +1,54 @@
+using Docker.DotNet;
+using KubeDind.Cluster;
+using KubeDind.Docker;
+using KubeDind.Logging;
+using KubeDind.Mirror;
+
+namespace KubeDind;
+
+/// <summary>
+/// The entry point: one connection to the Docker engine, one log and one run id, shared by the five
+/// steps (StartMirror, StartCluster, PushImage, Deploy, Teardown) and by the sweep.
+/// Each step lives in its own class; these methods only hand them the session.
+/// </summary>
+public sealed class KubeDindSession : IAsyncDisposable, IDisposable
+{
+    private KubeDindSession(DockerClient docker, IKubeDindLog log, string runId)
+    {
+        Docker = docker;
+        Log = log;
+        RunId = runId;
+    }
+
+    public IDockerClient Docker { get; }
+
+    public IKubeDindLog Log { get; }
+
+    /// <summary>Identifies this run on every resource it creates (label <see cref="KubeDindLabels.RunId"/>).</summary>
+    public string RunId { get; }
+
+    /// <summary>Connects to the engine (DOCKER_HOST or the local socket); a one-line error when it does not answer.</summary>
+    public static async Task<KubeDindSession> ConnectAsync(IKubeDindLog? log = null, Uri? dockerEndpoint = null, CancellationToken cancellationToken = default)
+    {
+        var docker = await DockerEngine.ConnectAsync(dockerEndpoint, cancellationToken).ConfigureAwait(false);
+        var runId = Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") is { Length: > 0 } id ? id : Guid.NewGuid().ToString("N")[..12];
+        return new KubeDindSession(docker, log ?? new ConsoleKubeDindLog(), runId);
+    }
+
+    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
+        new StartMirror(this).RunAsync(settings, cancellationToken);
+
+    public Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default) =>
+        new StartCluster(this).RunAsync(settings, cancellationToken);
+
+    public Task<SweepResult> SweepAsync(SweepSettings? settings = null, CancellationToken cancellationToken = default) =>
+        new Sweep(this).RunAsync(settings ?? new SweepSettings(), cancellationToken);
+
+    public void Dispose() => ((DockerClient)Docker).Dispose();
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

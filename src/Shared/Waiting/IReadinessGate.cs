@@ -1,0 +1,18 @@
+namespace KubeDind.Waiting;
+
+/// <summary>One condition a resource must meet before it is usable, checked again until it passes.</summary>
+public interface IReadinessGate
+{
+    /// <summary>What this gate waits for, in words a build log can show ("registry answers /v2/").</summary>
+    string Name { get; }
+
+    Task<GateResult> CheckAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Whether a gate passed, and if not, what it saw (shown when the wait gives up).</summary>
+public readonly record struct GateResult(bool Passed, string? Observation = null)
+{
+    public static GateResult Pass() => new(true);
+
+    public static GateResult NotYet(string observation) => new(false, observation);
+}

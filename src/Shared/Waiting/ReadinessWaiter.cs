@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using KubeDind.Logging;
+
+namespace KubeDind.Waiting;
+
+/// <summary>
+/// Passes gates in order, each retried until it passes, all within one overall timeout. Logs each gate
+/// with the time it took; on timeout, throws naming the gate that did not pass and what it last saw,
+/// with whatever <c>diagnostics</c> returns (a container's last log lines, say) as details.
+/// </summary>
+public sealed class ReadinessWaiter
+{
+    private readonly IKubeDindLog _log;
+    private readonly TimeSpan _pollInterval;
+
+    public ReadinessWaiter(IKubeDindLog log, TimeSpan? pollInterval = null)
+    {
+        _log = log;
+        _pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(500);
+    }
+
+    public async Task<IReadOnlyList<(string Gate, TimeSpan Elapsed)>> WaitAsync(
+        string subject,
+        IReadOnlyList<IReadinessGate> gates,
+        TimeSpan timeout,
+        Func<CancellationToken, Task<string?>>? diagnostics,
+        CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var passed = new List<(string, TimeSpan)>();
+        foreach (var gate in gates)
+        {
+            GateResult last = default;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var remaining = timeout - watch.Elapsed;
+                if (remaining > TimeSpan.Zero)
+                {
+                    attempt.CancelAfter(remaining);
+                    try
+                    {
+                        last = await gate.CheckAsync(attempt.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        last = GateResult.NotYet("the check itself did not finish in time");
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        last = GateResult.NotYet(ex.Message.Split('\n')[0]);
+                    }
+                }
+
+                if (last.Passed)
+                {
+                    passed.Add((gate.Name, watch.Elapsed));
+                    _log.Info($"{subject}: {gate.Name} after {watch.Elapsed.TotalSeconds:0.0}s");
+                    break;
+                }
+
+                if (watch.Elapsed >= timeout)
+                {
+                    var details = diagnostics is null ? null : await SafeDiagnosticsAsync(diagnostics).ConfigureAwait(false);
+                    throw new KubeDindException(
+                        $"{subject}: not ready after {timeout.TotalSeconds:0}s: gate '{gate.Name}' did not pass ({last.Observation ?? "no answer"}); raise the readiness timeout or see the log lines below.",
+                        details);
+                }
+
+                await Task.Delay(_pollInterval, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return passed;
+    }
+
+    private static async Task<string?> SafeDiagnosticsAsync(Func<CancellationToken, Task<string?>> diagnostics)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            return await diagnostics(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            return $"(could not collect diagnostics: {ex.Message})";
+        }
+    }
+}
