@@ -14,14 +14,22 @@ public sealed class BuildContext
 
     public IReadOnlyCollection<string> Paths => _files.Keys;
 
-    /// <summary>The embedded files whose resource name starts with <paramref name="prefix"/> (e.g. "image/"), re-rooted at the context's top.</summary>
-    public static BuildContext FromEmbedded(string prefix)
+    /// <summary>
+    /// The embedded files whose resource name starts with <paramref name="prefix"/> (e.g. "image/"), re-rooted at
+    /// the context's top, leaving out those under any of <paramref name="excludePrefixes"/> (relative to the prefix).
+    /// </summary>
+    public static BuildContext FromEmbedded(string prefix, params string[] excludePrefixes)
     {
         var assembly = typeof(BuildContext).Assembly;
         var context = new BuildContext();
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {
             var path = name[prefix.Length..];
+            if (excludePrefixes.Any(e => path.StartsWith(e, StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
             context._files[path] = () => assembly.GetManifestResourceStream(name)!;
             context._modes[path] = IsExecutable(path) ? Executable : Regular;
         }
