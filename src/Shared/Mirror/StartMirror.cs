@@ -47,10 +47,10 @@ public sealed partial class StartMirror
             var existing = await InspectOrNullAsync(valid.Name, cancellationToken).ConfigureAwait(false);
             if (existing is not null)
             {
-                if (!KubeDindLabels.IsOwned(existing.Config?.Labels))
+                if (!IsMirrorContainer(existing))
                 {
                     throw new KubeDindException(
-                        $"mirror {valid.Name}: a container with that name exists but was not created by KubeDind (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} label); KubeDind leaves it alone: remove or rename it yourself, or set MirrorSettings.Name to another name.");
+                        $"mirror {valid.Name}: a container with that name exists but was not created by KubeDind as a mirror (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} and {KubeDindLabels.Role}={Role} labels); KubeDind leaves it alone: remove or rename it yourself, or set MirrorSettings.Name to another name.");
                 }
 
                 var sameSettings = existing.Config!.Labels.TryGetValue(KubeDindLabels.SettingsHash, out var hash) && hash == settingsHash;
@@ -184,13 +184,29 @@ public sealed partial class StartMirror
     private async Task WaitReadyAsync(MirrorEndpoints endpoints, ValidSettings valid, CancellationToken cancellationToken)
     {
         var gates = new IReadinessGate[] { new RegistryApiGate(endpoints.HostUrl) };
-        await new ReadinessWaiter(Log).WaitAsync(
-            $"mirror {valid.Name}",
-            gates,
-            valid.ReadinessTimeout,
-            ct => DiagnosticsAsync(endpoints.ContainerId, ct),
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await new ReadinessWaiter(Log).WaitAsync(
+                $"mirror {valid.Name}",
+                gates,
+                valid.ReadinessTimeout,
+                ct => DiagnosticsAsync(endpoints.ContainerId, ct),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (KubeDindException ex) when (UpstreamRefused(ex.Details, valid.Upstream))
+        {
+            // distribution 2.8 asks the upstream for its auth endpoints at startup and panics when it cannot.
+            throw new KubeDindException(
+                $"mirror {valid.Name}: the registry exits at startup because its upstream {valid.Upstream} does not answer (registry 2.8 contacts it before serving); check MirrorSettings.UpstreamUrl and that the mirror can reach it.",
+                ex.Message + "\n" + ex.Details,
+                ex);
+        }
     }
+
+    private static bool UpstreamRefused(string? details, string upstream) =>
+        details is not null
+        && details.Contains("panic:", StringComparison.Ordinal)
+        && details.Contains(upstream, StringComparison.Ordinal);
 
     private async Task<string?> DiagnosticsAsync(string containerId, CancellationToken cancellationToken)
     {
@@ -253,6 +269,14 @@ public sealed partial class StartMirror
             return null;
         }
     }
+
+    /// <summary>
+    /// True for containers StartMirror created. The owner label alone is not proof: containers inherit their
+    /// image's labels, and KubeDind's own images carry it.
+    /// </summary>
+    internal static bool IsMirrorContainer(ContainerInspectResponse container) =>
+        KubeDindLabels.IsOwned(container.Config?.Labels)
+        && container.Config!.Labels.TryGetValue(KubeDindLabels.Role, out var role) && role == Role;
 
     private static MirrorEndpoints Endpoints(string containerId, ValidSettings valid, int port, bool reused) => new(
         containerId,

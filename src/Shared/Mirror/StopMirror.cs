@@ -38,9 +38,9 @@ public sealed class StopMirror
 
         if (container is not null)
         {
-            if (!KubeDindLabels.IsOwned(container.Config?.Labels))
+            if (!StartMirror.IsMirrorContainer(container))
             {
-                throw new KubeDindException($"mirror {name}: the container with that name was not created by KubeDind (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} label); KubeDind does not remove it.");
+                throw new KubeDindException($"mirror {name}: the container with that name was not created by KubeDind as a mirror (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} and {KubeDindLabels.Role}={StartMirror.Role} labels); KubeDind does not remove it.");
             }
 
             cacheVolume = container.Mounts?.FirstOrDefault(m => m.Type == "volume" && m.Destination == MirrorImage.StoragePath)?.Name ?? cacheVolume;
