@@ -60,7 +60,7 @@ public sealed partial class StartMirror
                 }
 
                 Log.Info($"mirror {valid.Name}: settings changed; recreating it (the cache volume {valid.CacheVolume} stays)");
-                await Docker.Containers.RemoveContainerAsync(existing.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
+                await RemoveContainerAsync(Docker, existing.ID, cancellationToken).ConfigureAwait(false);
             }
 
             try
@@ -245,7 +245,7 @@ public sealed partial class StartMirror
     {
         try
         {
-            await Docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, CancellationToken.None).ConfigureAwait(false);
+            await RemoveContainerAsync(Docker, id, CancellationToken.None).ConfigureAwait(false);
             Log.Info($"mirror {valid.Name}: removed the container that did not become ready; the cache volume {valid.CacheVolume} stays");
         }
         catch (DockerApiException ex)
@@ -269,6 +269,13 @@ public sealed partial class StartMirror
             return null;
         }
     }
+
+    /// <summary>
+    /// Removes a mirror container. RemoveVolumes drops only its anonymous volumes (other VOLUMEs of a custom
+    /// image), which would otherwise leak on every recreation; the engine never removes the named cache volume this way.
+    /// </summary>
+    internal static Task RemoveContainerAsync(IDockerClient docker, string id, CancellationToken cancellationToken) =>
+        docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
 
     /// <summary>
     /// True for containers StartMirror created. The owner label alone is not proof: containers inherit their

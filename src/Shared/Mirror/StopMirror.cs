@@ -49,7 +49,7 @@ public sealed class StopMirror
                 await docker.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)StopGrace.TotalSeconds }, cancellationToken).ConfigureAwait(false);
             }
 
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
+            await StartMirror.RemoveContainerAsync(docker, container.ID, cancellationToken).ConfigureAwait(false);
             containerRemoved = true;
             _session.Log.Info($"mirror {name}: stopped and removed {container.ID[..12]}");
         }
