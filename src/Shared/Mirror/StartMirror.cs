@@ -183,25 +183,76 @@ public sealed partial class StartMirror
 
     private async Task WaitReadyAsync(MirrorEndpoints endpoints, ValidSettings valid, CancellationToken cancellationToken)
     {
-        var gates = new IReadinessGate[] { new RegistryApiGate(endpoints.HostUrl) };
+        var gate = new RegistryApiGate(endpoints.HostUrl);
+        var subject = $"mirror {valid.Name}";
+
+        // A registry that exits will not serve, however long we wait: the watcher ends the wait early.
+        var restartsBefore = (await Docker.Containers.InspectContainerAsync(endpoints.ContainerId, cancellationToken).ConfigureAwait(false)).RestartCount;
+        using var crashed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = WatchForExitAsync(endpoints.ContainerId, restartsBefore, crashed);
         try
         {
             await new ReadinessWaiter(Log).WaitAsync(
-                $"mirror {valid.Name}",
-                gates,
+                subject,
+                [gate],
                 valid.ReadinessTimeout,
                 ct => DiagnosticsAsync(endpoints.ContainerId, ct),
-                cancellationToken).ConfigureAwait(false);
+                crashed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var how = await watcher.ConfigureAwait(false) ?? "stopped";
+            var details = await DiagnosticsAsync(endpoints.ContainerId, CancellationToken.None).ConfigureAwait(false);
+            throw UpstreamRefused(details, valid.Upstream)
+                ? UpstreamUnreachable(valid, details)
+                : new KubeDindException($"{subject}: the registry {how} instead of serving, so gate '{gate.Name}' cannot pass; see its log lines below.", details);
         }
         catch (KubeDindException ex) when (UpstreamRefused(ex.Details, valid.Upstream))
         {
-            // distribution 2.8 asks the upstream for its auth endpoints at startup and panics when it cannot.
-            throw new KubeDindException(
-                $"mirror {valid.Name}: the registry exits at startup because its upstream {valid.Upstream} does not answer (registry 2.8 contacts it before serving); check MirrorSettings.UpstreamUrl and that the mirror can reach it.",
-                ex.Message + "\n" + ex.Details,
-                ex);
+            throw UpstreamUnreachable(valid, ex.Message + "\n" + ex.Details, ex);
+        }
+        finally
+        {
+            await crashed.CancelAsync().ConfigureAwait(false);
+            await watcher.ConfigureAwait(false);
         }
     }
+
+    /// <summary>Polls the container until it exits or restarts (then cancels <paramref name="crashed"/> and says which), or until cancelled.</summary>
+    private async Task<string?> WatchForExitAsync(string containerId, long restartsBefore, CancellationTokenSource crashed)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), crashed.Token).ConfigureAwait(false);
+                var container = await Docker.Containers.InspectContainerAsync(containerId, crashed.Token).ConfigureAwait(false);
+                var how = container.RestartCount > restartsBefore ? $"exited and was restarted {container.RestartCount - restartsBefore} times"
+                    : container.State?.Running != true ? $"is {container.State?.Status} (exit code {container.State?.ExitCode})"
+                    : null;
+                if (how is not null)
+                {
+                    await crashed.CancelAsync().ConfigureAwait(false);
+                    return how;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (DockerApiException ex)
+        {
+            Log.Debug($"mirror: cannot watch container {containerId[..12]} ({DockerEngine.FirstLine(ex)}); relying on the readiness timeout");
+            return null;
+        }
+    }
+
+    // distribution 2.8 asks the upstream for its auth endpoints at startup and panics when it cannot.
+    private static KubeDindException UpstreamUnreachable(ValidSettings valid, string? details, Exception? inner = null) => new(
+        $"mirror {valid.Name}: the registry exits at startup because its upstream {valid.Upstream} does not answer (registry 2.8 contacts it before serving); check MirrorSettings.UpstreamUrl and that the mirror can reach it.",
+        details,
+        inner);
 
     private static bool UpstreamRefused(string? details, string upstream) =>
         details is not null
