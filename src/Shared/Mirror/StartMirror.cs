@@ -59,7 +59,10 @@ public sealed partial class StartMirror
                     return await ReuseAsync(existing, valid, networkId, cancellationToken).ConfigureAwait(false);
                 }
 
-                Log.Info($"mirror {valid.Name}: settings changed; recreating it (the cache volume {valid.CacheVolume} stays)");
+                var what = existing.Config.Labels.TryGetValue(UpstreamLabel, out var oldUpstream) && oldUpstream != valid.Upstream
+                    ? $"upstream {oldUpstream} -> {valid.Upstream}"
+                    : existing.Image != imageId ? $"image -> {image}" : "settings";
+                Log.Info($"mirror {valid.Name}: {what} changed; recreating it (the cache volume {valid.CacheVolume} stays)");
                 await RemoveContainerAsync(Docker, existing.ID, cancellationToken).ConfigureAwait(false);
             }
 
