@@ -17,5 +17,6 @@ STUB
   chmod 0755 /usr/local/bin/kubectl
   echo "kube-dind: no k3s (compose mode: dockerd + registry + docker-compose)"
 fi
+rm -f /usr/local/share/kubedind/airgap/Dockerfile
 # Debian's registry unit config enables htpasswd auth; ours is /etc/kubedind/registry.yml.
 mkdir -p /run/kubedind /var/log/kubedind /etc/kubedind
