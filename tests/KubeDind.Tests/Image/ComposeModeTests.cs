@@ -143,6 +143,28 @@ public sealed class ComposeModeTests
         Assert.True(logs.IndexOf("registry stopped", StringComparison.Ordinal) < logs.IndexOf("dockerd stopped", StringComparison.Ordinal), "registry must stop before dockerd");
     }
 
+    [Fact]
+    public async Task AskingForKubernetesWithoutK3sFailsReadinessForGood()
+    {
+        if (_fixture.Image.HasKubernetes)
+        {
+            Assert.Skip("the image under test has k3s (KUBEDIND_K3S_BINARY is set): this checks the compose-mode image");
+        }
+
+        await using var cluster = await KubeDindTestContainer.StartAsync(_fixture.Session, _output, _fixture.Image.Tag, new Dictionary<string, string> { ["KUBEDIND_KUBERNETES"] = "true" }, Cancel);
+        ExecResult result;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        do
+        {
+            result = await cluster.ExecAsync(["kubedind-ready"], cancellationToken: Cancel);
+        }
+        while (result.ExitCode == 1 && DateTime.UtcNow < deadline);
+
+        _output.WriteLine(result.StandardOutput);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("failed: kubernetes: KUBEDIND_KUBERNETES=true but this image has no k3s", result.StandardOutput, StringComparison.Ordinal);
+    }
+
     /// <summary>Builds a one-file image on the host from the kube-dind image's own pause binary.</summary>
     private async Task BuildPauseImageOnHostAsync(string tag)
     {
