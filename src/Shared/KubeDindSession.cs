@@ -41,6 +41,10 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);
 
+    /// <summary>Stops and removes the mirror called <paramref name="name"/>; its cache volume stays unless <paramref name="removeCache"/>.</summary>
+    public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
+        new StopMirror(this).RunAsync(name, removeCache, cancellationToken);
+
     public Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default) =>
         new StartCluster(this).RunAsync(settings, cancellationToken);
 
