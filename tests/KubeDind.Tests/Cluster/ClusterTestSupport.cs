@@ -66,13 +66,13 @@ public static class ClusterTestSupport
         return tag;
     }
 
-    /// <summary>An image with one layer of <paramref name="megabytes"/> MB random data on the base image.</summary>
+    /// <summary>An image of <paramref name="megabytes"/> MB random data in one layer (on scratch, so the push moves just that).</summary>
     public static async Task<string> BuildRandomDataImageAsync(KubeDindSession session, string tag, int megabytes)
     {
         var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(CancellationToken.None);
         var context = new BuildContext().AddText(
             "Dockerfile",
-            $"FROM {baseImage}\nRUN head -c {megabytes}M /dev/urandom > /random.bin && echo {Guid.NewGuid():N} > /unique\n");
+            $"FROM {baseImage} AS source\nRUN head -c {megabytes}M /dev/urandom > /random.bin && echo {Guid.NewGuid():N} >> /random.bin\nFROM scratch\nCOPY --from=source /random.bin /random.bin\n");
         await new ImageStore(session.Docker, session.Log).BuildAsync(context, tag, new Dictionary<string, string>(), new Dictionary<string, string>(), CancellationToken.None);
         return tag;
     }

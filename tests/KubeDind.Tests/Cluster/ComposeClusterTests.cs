@@ -71,7 +71,7 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
             var tags = await ClusterTestSupport.RegistryTagsAsync(Cluster.RegistryHostEndpoint, repository);
             Assert.NotNull(tags);
             Assert.Contains($"id-{id[7..19]}", tags);
-            Assert.DoesNotContain("latest", tags);
+            Assert.DoesNotContain("\"latest\"", tags);
         }
         finally
         {
