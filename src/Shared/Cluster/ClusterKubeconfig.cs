@@ -70,8 +70,8 @@ internal static partial class ClusterKubeconfig
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>The directory for <paramref name="clusterName"/>'s kubeconfig: the given one, else artifacts/kubedind/&lt;name&gt;/, else a temp directory.</summary>
-    public static string ChooseDirectory(string? configured, string clusterName)
+    /// <summary>The directory for <paramref name="clusterName"/>'s kubeconfig: the given one, else &lt;artifacts&gt;/&lt;name&gt;/, else a temp directory.</summary>
+    public static string ChooseDirectory(string? configured, string artifactsDirectory, string clusterName)
     {
         if (configured is not null)
         {
@@ -86,7 +86,7 @@ internal static partial class ClusterKubeconfig
             }
         }
 
-        var artifacts = Path.Combine(Directory.GetCurrentDirectory(), "artifacts", "kubedind", clusterName);
+        var artifacts = Path.GetFullPath(Path.Combine(artifactsDirectory, clusterName));
         try
         {
             Directory.CreateDirectory(artifacts);

@@ -68,7 +68,7 @@ public sealed class StartCluster
         var ports = PublishedPorts(inspect);
         var registry = $"{settings.HostAddress}:{ports[RegistryContainerPort]}";
         var api = settings.Kubernetes ? $"https://{settings.HostAddress}:{ports[ApiContainerPort]}" : null;
-        var kubeconfigPath = settings.Kubernetes ? Path.Combine(ClusterKubeconfig.ChooseDirectory(settings.KubeconfigDirectory, name), "kubeconfig.yaml") : null;
+        var kubeconfigPath = settings.Kubernetes ? Path.Combine(ClusterKubeconfig.ChooseDirectory(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name), "kubeconfig.yaml") : null;
 
         IKubernetes? client = null;
         async Task<IKubernetes?> ClientAsync(CancellationToken ct)

@@ -128,6 +128,24 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task Deploy_on_a_compose_mode_cluster_fails_in_one_line()
+    {
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => Cluster.DeployAsync(new KubeDind.Deploy.DeploySettings { InlineManifests = ["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"] }, Ct));
+        Assert.Contains("compose mode", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task Component_logs_for_diagnostics_come_from_inside_the_container()
+    {
+        var logs = await Cluster.ReadComponentLogsAsync(Ct);
+        Assert.Contains("dockerd", logs.Keys);
+        Assert.Contains("registry", logs.Keys);
+        Assert.Contains("kubedind", logs["kubedind-container"]);
+        Assert.DoesNotContain("not readable", logs["dockerd"]);
+    }
+
+    [Fact]
     public async Task Name_of_a_live_cluster_cannot_be_reused()
     {
         var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("dup") with { Name = Cluster.Name }, Ct));

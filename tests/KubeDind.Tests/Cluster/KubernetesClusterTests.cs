@@ -103,6 +103,26 @@ public sealed class KubernetesClusterTests(KubernetesClusterFixture fixture, ITe
     }
 
     [Fact]
+    public async Task Deploy_rewrites_images_pushed_in_this_run()
+    {
+        var cluster = Cluster;
+        var tag = ClusterTestSupport.UniqueName("deploy") + ":1";
+        await ClusterTestSupport.BuildTinyImageAsync(fixture.Session!, tag);
+        try
+        {
+            await cluster.PushImageAsync(tag, cancellationToken: Ct);
+            var name = ClusterTestSupport.UniqueName("job");
+            var manifest = $"apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: tiny, image: \"{tag}\"}}]\n";
+            var result = await cluster.DeployAsync(new KubeDind.Deploy.DeploySettings { InlineManifests = [manifest], Timeout = TimeSpan.FromMinutes(2) }, Ct);
+            Assert.True(result.Succeeded);
+        }
+        finally
+        {
+            await ClusterTestSupport.RemoveImageAsync(fixture.Session!, tag);
+        }
+    }
+
+    [Fact]
     public async Task Pod_pulls_an_image_pushed_to_the_cluster_registry()
     {
         var cluster = Cluster;
