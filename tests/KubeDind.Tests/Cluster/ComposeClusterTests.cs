@@ -146,6 +146,31 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task Missing_cluster_image_fails_in_one_line()
+    {
+        var missing = ClusterTestSupport.UniqueName("no-such-image") + ":1";
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("noimage") with { Image = missing }, Ct));
+        Assert.Contains(missing, error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        output.WriteLine(error.Message);
+    }
+
+    [Fact]
+    public async Task Kubernetes_on_an_image_without_k3s_fails_in_one_line()
+    {
+        var image = await fixture.Session.Docker.Images.InspectImageAsync(Cluster.Image, Ct);
+        if (image.Config.Labels.TryGetValue(KubeDind.Docker.KubeDindLabels.K3sVersion, out var k3s) && k3s != ClusterImage.NoKubernetes)
+        {
+            Assert.Skip($"the cluster image has k3s {k3s}; this checks the error for an image without it");
+        }
+
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("nok3s") with { Kubernetes = true }, Ct));
+        Assert.Contains("has no k3s", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        output.WriteLine(error.Message);
+    }
+
+    [Fact]
     public async Task Name_of_a_live_cluster_cannot_be_reused()
     {
         var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("dup") with { Name = Cluster.Name }, Ct));
