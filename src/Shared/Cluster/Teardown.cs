@@ -2,6 +2,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
+using KubeDind.Mirror;
 
 namespace KubeDind.Cluster;
 
@@ -40,7 +41,8 @@ public sealed class Teardown
         DeleteKubeconfig(cluster.KubeconfigPath);
         if (settings.MirrorName is { } mirror)
         {
-            await RemoveMirrorContainerAsync(mirror, cancellationToken).ConfigureAwait(false);
+            // The mirror's own step: stops it, keeps its cache volume.
+            await new StopMirror(_session).RunAsync(mirror, removeCache: false, cancellationToken).ConfigureAwait(false);
         }
 
         _session.Log.Info($"cluster {cluster.Name}: torn down in {watch.Elapsed.TotalSeconds:0.0}s{(removed ? string.Empty : " (its container was already gone)")}");
@@ -118,20 +120,6 @@ public sealed class Teardown
         if (directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
         {
             Directory.Delete(directory);
-        }
-    }
-
-    private async Task RemoveMirrorContainerAsync(string mirrorName, CancellationToken cancellationToken)
-    {
-        var containers = await _session.Docker.Containers.ListContainersAsync(
-            new ContainersListParameters { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"^/{mirrorName}$"] = true } } },
-            cancellationToken).ConfigureAwait(false);
-        foreach (var mirror in containers.Where(c => c.Names.Contains("/" + mirrorName) && KubeDindLabels.IsOwned(c.Labels)))
-        {
-            await _session.Docker.Containers.StopContainerAsync(mirror.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 10 }, cancellationToken).ConfigureAwait(false);
-            // RemoveVolumes = false: the cache volume is named, and data is never lost.
-            await _session.Docker.Containers.RemoveContainerAsync(mirror.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
-            _session.Log.Info($"mirror {mirrorName}: container removed (its cache volume stays)");
         }
     }
 }
