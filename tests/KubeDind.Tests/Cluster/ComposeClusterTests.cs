@@ -158,6 +158,11 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
     [Fact]
     public async Task Kubernetes_on_an_image_without_k3s_fails_in_one_line()
     {
+        if (ClusterTestSupport.K3sBinary is not null)
+        {
+            Assert.Skip("KUBEDIND_K3S_BINARY is set, so a Kubernetes start builds the image with k3s instead of failing");
+        }
+
         var image = await fixture.Session.Docker.Images.InspectImageAsync(Cluster.Image, Ct);
         if (image.Config.Labels.TryGetValue(KubeDind.Docker.KubeDindLabels.K3sVersion, out var k3s) && k3s != ClusterImage.NoKubernetes)
         {
@@ -168,6 +173,27 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
         Assert.Contains("has no k3s", error.Message);
         Assert.DoesNotContain('\n', error.Message);
         output.WriteLine(error.Message);
+    }
+
+    [Fact]
+    public async Task Forced_privileged_mode_fails_in_one_line_where_the_engine_refuses_it()
+    {
+        var settings = ClusterTestSupport.ComposeSettings("forced") with { Privilege = PrivilegeMode.Privileged, SweepFirst = false };
+        var before = await EngineInventory.TakeAsync(fixture.Session.Docker);
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(settings, Ct));
+        output.WriteLine(error.Message);
+        Assert.Contains("refuses --privileged", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Empty(before.NewIn(await EngineInventory.TakeAsync(fixture.Session.Docker), fixture.Session.RunId));
+    }
+
+    [Fact]
+    public async Task Unreachable_engine_fails_in_one_line()
+    {
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => KubeDindSession.ConnectAsync(new CapturingLog(), new Uri("unix:///nonexistent/kdt-cluster.sock"), Ct));
+        output.WriteLine(error.Message);
+        Assert.Contains("does not answer", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
     }
 
     [Fact]
