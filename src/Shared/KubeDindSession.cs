@@ -35,6 +35,9 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
         return new KubeDindSession(docker, log ?? new ConsoleKubeDindLog(), runId);
     }
 
+    /// <summary>Set once the engine has refused a privileged container, so later clusters go straight to the fallback.</summary>
+    internal bool PrivilegedRefused { get; set; }
+
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);
 
