@@ -198,6 +198,52 @@ public sealed class DeployStepTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_crd_that_never_becomes_established_times_out_saying_so()
+    {
+        _fake.EstablishCrds = false;
+        using var client = _fake.CreateClient();
+        var settings = new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")], Timeout = TimeSpan.FromSeconds(2) };
+
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => DeployStep.RunAsync(client, settings, Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("Deploy to kdt-fake: applying the manifests did not finish within 2s (gave up waiting for CustomResourceDefinition widgets.example.kubedind.io to be Established); raise DeploySettings.Timeout.", ex.Message);
+    }
+
+    [Fact]
+    public async Task Jobs_and_bare_pods_are_waited_for_too()
+    {
+        using var client = _fake.CreateClient();
+        var settings = new DeploySettings
+        {
+            InlineManifests =
+            [
+                """
+                apiVersion: batch/v1
+                kind: Job
+                metadata: {name: migrate}
+                spec:
+                  template:
+                    spec:
+                      restartPolicy: Never
+                      containers: [{name: migrate, image: "localhost:5000/web:1"}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: probe, labels: {app: probe}}
+                spec:
+                  containers: [{name: probe, image: "localhost:5000/web:1"}]
+                """,
+            ],
+            PollInterval = TimeSpan.FromMilliseconds(50),
+        };
+
+        var result = await DeployStep.RunAsync(client, settings, Context, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["Job default/migrate: Ready: 1 succeeded, 0 running, 0 failed", "Pod default/probe: Ready: Running, ready"], result.Objects.Select(o => o.ToString()));
+        Assert.Equal([ImageSource.Pushed, ImageSource.Pushed], result.Images.Select(i => i.Source));
+    }
+
+    [Fact]
     public async Task An_unreachable_cluster_is_one_line()
     {
         var port = KubeDind.Networking.HostPorts.FindFree();

@@ -75,6 +75,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     /// <summary>Workload name → how its pods behave; unnamed workloads are <see cref="FakePodBehavior.Healthy"/>.</summary>
     public Dictionary<string, FakePodBehavior> Behavior { get; } = [];
 
+    /// <summary>False: CRDs never become Established (for the CRD wait's timeout).</summary>
+    public bool EstablishCrds { get; set; } = true;
+
     /// <summary>A real client pointed at this fake.</summary>
     public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
 
@@ -385,7 +388,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                     _resources.Add(($"{group}/{version["name"]}", (string)names["kind"]!, (string)names["plural"]!, (string?)obj["spec"]!["scope"] != "Cluster"));
                 }
 
-                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", "True")) };
+                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", EstablishCrds ? "True" : "False")) };
                 return;
             case "Deployment" or "StatefulSet" or "DaemonSet" or "Job":
                 var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
