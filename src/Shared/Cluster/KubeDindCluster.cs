@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Docker.DotNet;
 using k8s;
 using KubeDind.Docker;
 
@@ -84,6 +85,7 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
         get
         {
             RequireKubernetes("the Kubernetes client");
+            ThrowIfTornDown();
             return _client ??= CreateClient(KubeconfigPath!);
         }
     }
@@ -111,7 +113,14 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
         }
 
         ThrowIfTornDown();
-        return await ContainerExec.RunAsync(Session.Docker, ContainerId, command, standardInput, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ContainerExec.RunAsync(Session.Docker, ContainerId, command, standardInput, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"cluster {Name}: cannot run '{command[0]}' in its container: {DockerEngine.FirstLine(ex)}; is the cluster still running (docker ps -a --filter name={Name})?", inner: ex);
+        }
     }
 
     internal void RecordImage(string hostImage, string clusterReference) => _images[hostImage] = clusterReference;
@@ -133,6 +142,8 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     }
 
     internal bool MarkTornDown() => Interlocked.Exchange(ref _tornDown, 1) == 0;
+
+    internal void UnmarkTornDown() => Volatile.Write(ref _tornDown, 0);
 
     internal void DisposeClient()
     {

@@ -71,7 +71,7 @@ public sealed class StartCluster
         var ports = PublishedPorts(inspect);
         var registry = $"{settings.HostAddress}:{ports[RegistryContainerPort]}";
         var api = settings.Kubernetes ? $"https://{settings.HostAddress}:{ports[ApiContainerPort]}" : null;
-        var kubeconfigPath = settings.Kubernetes ? Path.Combine(ClusterKubeconfig.ChooseDirectory(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name), "kubeconfig.yaml") : null;
+        var kubeconfigPath = settings.Kubernetes ? ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name) : null;
 
         IKubernetes? client = null;
         async Task<IKubernetes?> ClientAsync(CancellationToken ct)
@@ -107,9 +107,15 @@ public sealed class StartCluster
         }
         catch (OperationCanceledException) when (probe.Fatal is not null && !cancellationToken.IsCancellationRequested)
         {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
             throw new KubeDindException(
                 $"cluster {name}: failed while starting: {probe.Fatal}; see the log lines below.",
                 await DiagnosticsAsync(containerId, CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception) when (!settings.KeepOnFailure)
+        {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
+            throw;
         }
         finally
         {

@@ -36,8 +36,19 @@ public sealed class Teardown
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         cluster.DisposeClient();
-        var removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
-        await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+        bool removed;
+        try
+        {
+            removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+            await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Not removed: let a later teardown (or the dispose after a cancelled one) try again.
+            cluster.UnmarkTornDown();
+            throw;
+        }
+
         DeleteKubeconfig(cluster.KubeconfigPath);
         if (settings.MirrorName is { } mirror)
         {
@@ -108,7 +119,8 @@ public sealed class Teardown
         return removed;
     }
 
-    private static void DeleteKubeconfig(string? path)
+    /// <summary>Deletes the kubeconfig, and its directory when that is the cluster's own (default) one and now empty.</summary>
+    internal static void DeleteKubeconfig(string? path)
     {
         if (path is null)
         {
@@ -117,7 +129,7 @@ public sealed class Teardown
 
         File.Delete(path);
         var directory = Path.GetDirectoryName(path);
-        if (directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+        if (Path.GetFileName(path) == "kubeconfig.yaml" && directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
         {
             Directory.Delete(directory);
         }

@@ -55,7 +55,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
             output.WriteLine($"ready after                  {cluster.Timings.Ready.TotalSeconds,6:0.0} s");
             output.WriteLine($"push of {size / 1_000_000.0:0} MB image took     {push.Elapsed.TotalSeconds,6:0.0} s  → {reference}");
             output.WriteLine($"teardown took                {teardown.Elapsed.TotalSeconds,6:0.0} s");
-            output.WriteLine($"engine before: {before.Containers.Count} containers, {before.Volumes.Count} volumes, {before.Networks.Count} networks; after: {after.Containers.Count}, {after.Volumes.Count}, {after.Networks.Count}");
+            output.WriteLine($"engine before: {before.Count("container")} containers, {before.Count("volume")} volumes, {before.Count("network")} networks; after: {after.Count("container")}, {after.Count("volume")}, {after.Count("network")} (the engine is shared: other helpers' tests run meanwhile)");
             output.WriteLine($"leftovers = {leftovers.Count}{(leftovers.Count == 0 ? string.Empty : ": " + string.Join(", ", leftovers))}");
 
             Assert.True(size > 100_000_000, $"the test image is {size} bytes");

@@ -20,18 +20,28 @@ public sealed class KubernetesClusterFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        if (ClusterTestSupport.K3sBinary is not { } k3s)
+        if (ClusterTestSupport.K3sBinary is null)
         {
             return;
         }
 
         Session = await KubeDindSession.ConnectAsync(Log);
-        Cluster = await Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("k8s") with
+        try
         {
-            Kubernetes = true,
-            ImageBuild = new ClusterImageSettings { K3sBinary = k3s },
-            ReadinessTimeout = TimeSpan.FromMinutes(5),
-        });
+            Cluster = await Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("k8s") with
+            {
+                // No ImageBuild: an image with k3s is used as it is; one without is built from KUBEDIND_K3S_BINARY.
+                // KUBEDIND_TEST_CLUSTER_IMAGE names a prebuilt k3s image instead (the shared default tag changes under parallel builds).
+                Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
+                Kubernetes = true,
+                ReadinessTimeout = TimeSpan.FromMinutes(5),
+            });
+        }
+        catch (KubeDindException ex)
+        {
+            // Fixture failures show only the message: put the container's log lines into it.
+            throw new InvalidOperationException($"{ex.Message}\n{ex.Details}", ex);
+        }
     }
 
     public async ValueTask DisposeAsync()

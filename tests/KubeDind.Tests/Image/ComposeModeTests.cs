@@ -128,7 +128,7 @@ public sealed class ComposeModeTests
     {
         await using var cluster = await KubeDindTestContainer.StartAsync(_fixture.Session, _output, _fixture.Image.Tag, ComposeMode, Cancel);
         await cluster.WaitReadyAsync(TimeSpan.FromMinutes(2), Cancel);
-        // Something to stop inside: two containers that ignore nothing (pause exits on SIGTERM) and one compose-free sleeper.
+        // Something for dockerd to stop on the way out: two running containers.
         await cluster.ShellAsync("docker load -i /usr/local/share/kubedind/pause-image.tar >/dev/null && docker run -d kubedind/pause:3.10 && docker run -d kubedind/pause:3.10", Cancel);
 
         var watch = Stopwatch.StartNew();
