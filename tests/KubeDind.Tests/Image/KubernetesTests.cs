@@ -1,3 +1,5 @@
+using Docker.DotNet.Models;
+
 namespace KubeDind.Tests.Image;
 
 /// <summary>The kube-dind image with k3s: pods from the in-cluster registry, and Service traffic between pods.</summary>
@@ -61,6 +63,16 @@ public sealed class KubernetesTests
                 Cancel);
             await cluster.ShellAsync("for i in $(seq 120); do p=$(kubectl get pod client -o jsonpath='{.status.phase}'); [ \"$p\" = Succeeded ] && exit 0; [ \"$p\" = Failed ] && exit 1; sleep 1; done; exit 1", Cancel);
             _output.WriteLine(await cluster.ShellAsync("kubectl logs client; kubectl get pods -o wide", Cancel));
+
+            // With a pod running, SIGTERM still stops pods, k3s, registry and dockerd, in that order, within 10 s.
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await _fixture.Session.Docker.Containers.StopContainerAsync(cluster.Id, new ContainerStopParameters { WaitBeforeKillSeconds = 15 }, Cancel);
+            watch.Stop();
+            var logs = await cluster.LogsAsync(Cancel);
+            _output.WriteLine($"SIGTERM to exit with Kubernetes: {watch.Elapsed.TotalSeconds:0.00}s\n{logs}");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10.5), $"stopping took {watch.Elapsed.TotalSeconds:0.0}s");
+            var order = new[] { "pods stopped", "k3s stopped", "registry stopped", "dockerd stopped" }.Select(m => logs.IndexOf(m, StringComparison.Ordinal)).ToList();
+            Assert.True(order.All(i => i >= 0) && order.SequenceEqual(order.Order()), $"stop order was not pods, k3s, registry, dockerd:\n{logs}");
         }
         catch
         {
