@@ -250,17 +250,10 @@ public static class ClusterImage
             cancellationToken).ConfigureAwait(false);
         try
         {
-            var archive = await session.Docker.Containers.GetArchiveFromContainerAsync(created.ID, new GetArchiveFromContainerParameters { Path = VersionFile }, statOnly: false, cancellationToken).ConfigureAwait(false);
-            await using var stream = archive.Stream;
-            using var reader = new TarReader(stream);
-            while (await reader.GetNextEntryAsync(copyData: true, cancellationToken).ConfigureAwait(false) is { } entry)
+            if (await ContainerFiles.ReadTextAsync(session.Docker, created.ID, VersionFile, cancellationToken).ConfigureAwait(false) is { } text)
             {
-                if (entry.DataStream is not null)
-                {
-                    using var text = new StreamReader(entry.DataStream);
-                    var version = (await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
-                    return version.Length == 0 ? NoKubernetes : version;
-                }
+                var version = text.Trim();
+                return version.Length == 0 ? NoKubernetes : version;
             }
 
             throw new KubeDindException($"kube-dind image: {image} has no {VersionFile}; the build is incomplete: build again with Force.");

@@ -1,7 +1,6 @@
-using System.Formats.Tar;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
-using Docker.DotNet.Models;
+using KubeDind.Docker;
 
 namespace KubeDind.Cluster;
 
@@ -17,33 +16,8 @@ internal static partial class ClusterKubeconfig
     /// <summary>The kubeconfig text inside the container, or null while k3s has not written it.</summary>
     public static async Task<string?> ReadAsync(IDockerClient docker, string containerId, CancellationToken cancellationToken)
     {
-        GetArchiveFromContainerResponse archive;
-        try
-        {
-            archive = await docker.Containers.GetArchiveFromContainerAsync(containerId, new GetArchiveFromContainerParameters { Path = ContainerPath }, statOnly: false, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return null;
-        }
-        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-
-        await using var stream = archive.Stream;
-        using var reader = new TarReader(stream);
-        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
-        {
-            if (entry.DataStream is not null)
-            {
-                using var text = new StreamReader(entry.DataStream);
-                var content = await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-                return content.Contains("server:", StringComparison.Ordinal) ? content : null;
-            }
-        }
-
-        return null;
+        var content = await ContainerFiles.ReadTextAsync(docker, containerId, ContainerPath, cancellationToken).ConfigureAwait(false);
+        return content is not null && content.Contains("server:", StringComparison.Ordinal) ? content : null;
     }
 
     /// <summary>Points every cluster entry at <paramref name="apiEndpoint"/> (https://127.0.0.1:port; the k3s certificate names 127.0.0.1).</summary>
