@@ -109,7 +109,12 @@ internal sealed class KubeDindCore : IKubeDindCore
 
             // DOCKER_HOST through Cake's environment, so a script (or a test's fake context) can choose the engine.
             var dockerHost = context.Environment.GetEnvironmentVariable("DOCKER_HOST");
-            var endpoint = string.IsNullOrWhiteSpace(dockerHost) ? null : new Uri(dockerHost);
+            Uri? endpoint = null;
+            if (!string.IsNullOrWhiteSpace(dockerHost) && !Uri.TryCreate(dockerHost, UriKind.Absolute, out endpoint))
+            {
+                throw new KubeDindException($"DOCKER_HOST='{dockerHost}' is not a URI; set it like unix:///var/run/docker.sock or tcp://host:2375, or unset it.");
+            }
+
             session = await KubeDindSession.ConnectAsync(new CakeKubeDindLog(context.Log), endpoint, cancellationToken).ConfigureAwait(false);
             _sessions.AddOrUpdate(context, session);
             return session;
