@@ -68,7 +68,7 @@ Task("SystemTest")
 
     cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
         .WithMirror(mirror)
-        .WithK3sBinary(string.IsNullOrWhiteSpace(k3sBinary) ? null : File(k3sBinary))
+        .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
         .WithK3sDownload(k3sDownload)
         .WithK3sArgsLine(k3sArgs)
         .WithPublishedPort(30080));                     // the app's NodePort, called from the host below

@@ -114,7 +114,7 @@ public sealed class SettingsMappingTests
     [Fact]
     public void Only_a_k3s_source_or_a_forced_build_asks_the_core_to_check_the_image()
     {
-        Assert.Null(new KubeDindClusterSettings().WithK3sBinary(null).WithK3sBinary(new FilePath(" ")).ToCore(WorkingDirectory).ImageBuild);
+        Assert.Null(new KubeDindClusterSettings().WithK3sBinary(null).WithK3sBinary(new FilePath(" ")).WithK3sBinary("").ToCore(WorkingDirectory).ImageBuild);
         Assert.Equal(new ClusterImageSettings { K3sDownload = true }, new KubeDindClusterSettings().WithK3sDownload().ToCore(WorkingDirectory).ImageBuild);
         Assert.Equal(new ClusterImageSettings { Force = true }, new KubeDindClusterSettings().WithForcedImageBuild().ToCore(WorkingDirectory).ImageBuild);
     }

@@ -121,7 +121,7 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithImage(this KubeDindClusterSettings settings, string image) => Set(settings, s => s.Image = image);
 
-    /// <summary>Builds the image with this k3s binary (null or empty: leaves the setting as it is).</summary>
+    /// <summary>Builds the image with this k3s binary; null or "" leaves the setting as it is, so an optional argument can be passed straight on.</summary>
     public static KubeDindClusterSettings WithK3sBinary(this KubeDindClusterSettings settings, FilePath? k3sBinary) =>
         Set(settings, s => s.K3sBinary = string.IsNullOrWhiteSpace(k3sBinary?.FullPath) ? s.K3sBinary : k3sBinary);
 
