@@ -47,10 +47,10 @@ public sealed partial class StartMirror
             var existing = await InspectOrNullAsync(valid.Name, cancellationToken).ConfigureAwait(false);
             if (existing is not null)
             {
-                if (!KubeDindLabels.IsOwned(existing.Config?.Labels))
+                if (!IsMirrorContainer(existing))
                 {
                     throw new KubeDindException(
-                        $"mirror {valid.Name}: a container with that name exists but was not created by KubeDind (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} label); KubeDind leaves it alone: remove or rename it yourself, or set MirrorSettings.Name to another name.");
+                        $"mirror {valid.Name}: a container with that name exists but was not created by KubeDind as a mirror (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} and {KubeDindLabels.Role}={Role} labels); KubeDind leaves it alone: remove or rename it yourself, or set MirrorSettings.Name to another name.");
                 }
 
                 var sameSettings = existing.Config!.Labels.TryGetValue(KubeDindLabels.SettingsHash, out var hash) && hash == settingsHash;
@@ -59,8 +59,11 @@ public sealed partial class StartMirror
                     return await ReuseAsync(existing, valid, networkId, cancellationToken).ConfigureAwait(false);
                 }
 
-                Log.Info($"mirror {valid.Name}: settings changed; recreating it (the cache volume {valid.CacheVolume} stays)");
-                await Docker.Containers.RemoveContainerAsync(existing.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
+                var what = existing.Config.Labels.TryGetValue(UpstreamLabel, out var oldUpstream) && oldUpstream != valid.Upstream
+                    ? $"upstream {oldUpstream} -> {valid.Upstream}"
+                    : existing.Image != imageId ? $"image -> {image}" : "settings";
+                Log.Info($"mirror {valid.Name}: {what} changed; recreating it (the cache volume {valid.CacheVolume} stays)");
+                await RemoveContainerAsync(Docker, existing.ID, cancellationToken).ConfigureAwait(false);
             }
 
             try
@@ -183,14 +186,81 @@ public sealed partial class StartMirror
 
     private async Task WaitReadyAsync(MirrorEndpoints endpoints, ValidSettings valid, CancellationToken cancellationToken)
     {
-        var gates = new IReadinessGate[] { new RegistryApiGate(endpoints.HostUrl) };
-        await new ReadinessWaiter(Log).WaitAsync(
-            $"mirror {valid.Name}",
-            gates,
-            valid.ReadinessTimeout,
-            ct => DiagnosticsAsync(endpoints.ContainerId, ct),
-            cancellationToken).ConfigureAwait(false);
+        var gate = new RegistryApiGate(endpoints.HostUrl);
+        var subject = $"mirror {valid.Name}";
+
+        // A registry that exits will not serve, however long we wait: the watcher ends the wait early.
+        var restartsBefore = (await Docker.Containers.InspectContainerAsync(endpoints.ContainerId, cancellationToken).ConfigureAwait(false)).RestartCount;
+        using var crashed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = WatchForExitAsync(endpoints.ContainerId, restartsBefore, crashed);
+        try
+        {
+            await new ReadinessWaiter(Log).WaitAsync(
+                subject,
+                [gate],
+                valid.ReadinessTimeout,
+                ct => DiagnosticsAsync(endpoints.ContainerId, ct),
+                crashed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var how = await watcher.ConfigureAwait(false) ?? "stopped";
+            var details = await DiagnosticsAsync(endpoints.ContainerId, CancellationToken.None).ConfigureAwait(false);
+            throw UpstreamRefused(details, valid.Upstream)
+                ? UpstreamUnreachable(valid, details)
+                : new KubeDindException($"{subject}: the registry {how} instead of serving, so gate '{gate.Name}' cannot pass; see its log lines below.", details);
+        }
+        catch (KubeDindException ex) when (UpstreamRefused(ex.Details, valid.Upstream))
+        {
+            throw UpstreamUnreachable(valid, ex.Message + "\n" + ex.Details, ex);
+        }
+        finally
+        {
+            await crashed.CancelAsync().ConfigureAwait(false);
+            await watcher.ConfigureAwait(false);
+        }
     }
+
+    /// <summary>Polls the container until it exits or restarts (then cancels <paramref name="crashed"/> and says which), or until cancelled.</summary>
+    private async Task<string?> WatchForExitAsync(string containerId, long restartsBefore, CancellationTokenSource crashed)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), crashed.Token).ConfigureAwait(false);
+                var container = await Docker.Containers.InspectContainerAsync(containerId, crashed.Token).ConfigureAwait(false);
+                var how = container.RestartCount > restartsBefore ? $"exited and was restarted {container.RestartCount - restartsBefore} times"
+                    : container.State?.Running != true ? $"is {container.State?.Status} (exit code {container.State?.ExitCode})"
+                    : null;
+                if (how is not null)
+                {
+                    await crashed.CancelAsync().ConfigureAwait(false);
+                    return how;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (DockerApiException ex)
+        {
+            Log.Debug($"mirror: cannot watch container {containerId[..12]} ({DockerEngine.FirstLine(ex)}); relying on the readiness timeout");
+            return null;
+        }
+    }
+
+    // distribution 2.8 asks the upstream for its auth endpoints at startup and panics when it cannot.
+    private static KubeDindException UpstreamUnreachable(ValidSettings valid, string? details, Exception? inner = null) => new(
+        $"mirror {valid.Name}: the registry exits at startup because its upstream {valid.Upstream} does not answer (registry 2.8 contacts it before serving); check MirrorSettings.UpstreamUrl and that the mirror can reach it.",
+        details,
+        inner);
+
+    private static bool UpstreamRefused(string? details, string upstream) =>
+        details is not null
+        && details.Contains("panic:", StringComparison.Ordinal)
+        && details.Contains(upstream, StringComparison.Ordinal);
 
     private async Task<string?> DiagnosticsAsync(string containerId, CancellationToken cancellationToken)
     {
@@ -229,7 +299,7 @@ public sealed partial class StartMirror
     {
         try
         {
-            await Docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, CancellationToken.None).ConfigureAwait(false);
+            await RemoveContainerAsync(Docker, id, CancellationToken.None).ConfigureAwait(false);
             Log.Info($"mirror {valid.Name}: removed the container that did not become ready; the cache volume {valid.CacheVolume} stays");
         }
         catch (DockerApiException ex)
@@ -253,6 +323,21 @@ public sealed partial class StartMirror
             return null;
         }
     }
+
+    /// <summary>
+    /// Removes a mirror container. RemoveVolumes drops only its anonymous volumes (other VOLUMEs of a custom
+    /// image), which would otherwise leak on every recreation; the engine never removes the named cache volume this way.
+    /// </summary>
+    internal static Task RemoveContainerAsync(IDockerClient docker, string id, CancellationToken cancellationToken) =>
+        docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
+
+    /// <summary>
+    /// True for containers StartMirror created. The owner label alone is not proof: containers inherit their
+    /// image's labels, and KubeDind's own images carry it.
+    /// </summary>
+    internal static bool IsMirrorContainer(ContainerInspectResponse container) =>
+        KubeDindLabels.IsOwned(container.Config?.Labels)
+        && container.Config!.Labels.TryGetValue(KubeDindLabels.Role, out var role) && role == Role;
 
     private static MirrorEndpoints Endpoints(string containerId, ValidSettings valid, int port, bool reused) => new(
         containerId,

@@ -38,9 +38,9 @@ public sealed class StopMirror
 
         if (container is not null)
         {
-            if (!KubeDindLabels.IsOwned(container.Config?.Labels))
+            if (!StartMirror.IsMirrorContainer(container))
             {
-                throw new KubeDindException($"mirror {name}: the container with that name was not created by KubeDind (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} label); KubeDind does not remove it.");
+                throw new KubeDindException($"mirror {name}: the container with that name was not created by KubeDind as a mirror (no {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} and {KubeDindLabels.Role}={StartMirror.Role} labels); KubeDind does not remove it.");
             }
 
             cacheVolume = container.Mounts?.FirstOrDefault(m => m.Type == "volume" && m.Destination == MirrorImage.StoragePath)?.Name ?? cacheVolume;
@@ -49,7 +49,7 @@ public sealed class StopMirror
                 await docker.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)StopGrace.TotalSeconds }, cancellationToken).ConfigureAwait(false);
             }
 
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
+            await StartMirror.RemoveContainerAsync(docker, container.ID, cancellationToken).ConfigureAwait(false);
             containerRemoved = true;
             _session.Log.Info($"mirror {name}: stopped and removed {container.ID[..12]}");
         }
