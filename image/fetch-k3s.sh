@@ -28,9 +28,10 @@ case "${K3S_SOURCE:-none}" in
       apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates >/dev/null \
         || fail "cannot install curl to download k3s (is the Debian mirror reachable?)"
     }
-    url="https://github.com/k3s-io/k3s/releases/download/$(echo "$K3S_VERSION" | sed 's/+/%2B/')/$asset"
+    base=${K3S_DOWNLOAD_URL:-https://github.com/k3s-io/k3s/releases/download/$(echo "$K3S_VERSION" | sed 's/+/%2B/')}
+    url="${base%/}/$asset"
     echo "kubedind: downloading k3s $K3S_VERSION ($asset)"
-    curl -fsSL --retry 3 -o /out/k3s "$url" || fail "downloading k3s $K3S_VERSION from $url failed (offline? supply a k3s binary instead)"
+    curl -fsSL --retry 2 --connect-timeout 10 -o /out/k3s "$url" || fail "cannot download k3s $K3S_VERSION from $url (offline? supply a k3s binary instead)"
     actual=$(sha256sum /out/k3s | cut -d' ' -f1)
     [ "$actual" = "$sha" ] || fail "checksum mismatch for k3s $K3S_VERSION ($asset): expected sha256 $sha, got $actual; the download is corrupt or the pin is wrong"
     ;;

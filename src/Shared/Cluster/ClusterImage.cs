@@ -98,9 +98,33 @@ public static class ClusterImage
             await images.BuildAsync(labelContext, tag, new Dictionary<string, string>(), buildLabels, cancellationToken).ConfigureAwait(false);
         }
 
-        var info = ToInfo(tag, (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!);
+        var built = (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!;
+        await RemoveReplacedAsync(session, existing, built.ID).ConfigureAwait(false);
+        var info = ToInfo(tag, built);
         log.Info($"kube-dind image: {tag} built in {watch.Elapsed.TotalSeconds:0}s: {info.Describe()}");
         return info;
+    }
+
+    /// <summary>
+    /// Removes the image this build replaced (now untagged) when it is KubeDind's and nothing uses it, so that
+    /// rebuilds do not pile up; one in use by a container stays.
+    /// </summary>
+    private static async Task RemoveReplacedAsync(KubeDindSession session, ImageInspectResponse? replaced, string newId)
+    {
+        if (replaced is null || replaced.ID == newId || !KubeDindLabels.IsOwned(replaced.Config?.Labels))
+        {
+            return;
+        }
+
+        try
+        {
+            await session.Docker.Images.DeleteImageAsync(replaced.ID, new ImageDeleteParameters { Force = false }, CancellationToken.None).ConfigureAwait(false);
+            session.Log.Debug($"kube-dind image: removed the replaced image {replaced.ID}");
+        }
+        catch (DockerApiException ex)
+        {
+            session.Log.Debug($"kube-dind image: the replaced image {replaced.ID} stays: {DockerEngine.FirstLine(ex)}");
+        }
     }
 
     /// <summary>Checks every input before the build; returns the K3S_SOURCE build argument.</summary>

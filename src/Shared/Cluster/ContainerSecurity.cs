@@ -11,7 +11,8 @@ namespace KubeDind.Cluster;
 /// works where the engine refuses <c>--privileged</c> (typically "unable to apply caps" because a capability
 /// such as CAP_SYS_RESOURCE is outside dockerd's bounding set): every capability the engine can grant,
 /// seccomp/AppArmor/system paths unconfined, all devices allowed by cgroup rule, /dev/kmsg, and a private
-/// cgroup namespace (the entrypoint remounts its cgroups read-write there). Both modes get tmpfs /run and an
+/// cgroup namespace (the entrypoint remounts its cgroups read-write there). Both modes get a private cgroup
+/// namespace, tmpfs /run and an
 /// anonymous volume for each state directory, removed with the container.
 /// </summary>
 public static class ContainerSecurity
@@ -84,11 +85,14 @@ public static class ContainerSecurity
                 hostConfig.ReadonlyPaths = [];
                 hostConfig.DeviceCgroupRules = ["a *:* rwm"];
                 hostConfig.Devices = [new DeviceMapping { PathOnHost = "/dev/kmsg", PathInContainer = "/dev/kmsg", CgroupPermissions = "rwm" }];
-                hostConfig.CgroupnsMode = "private";
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(mode), mode, "resolve PrivilegeMode.Auto to Privileged or Fallback first");
         }
+
+        // Both modes: in the host's cgroup namespace a privileged inner dockerd and kubelet would create their
+        // cgroups (/docker, /kubepods) in the host's hierarchy, next to the outer engine's own.
+        hostConfig.CgroupnsMode = "private";
 
         // /var/run is a symlink to /run in the image: one tmpfs covers both.
         hostConfig.Tmpfs = new Dictionary<string, string>(hostConfig.Tmpfs ?? new Dictionary<string, string>()) { ["/run"] = "rw,exec,nosuid,nodev,mode=755" };

@@ -36,7 +36,7 @@ kubernetes_wanted() {
   esac
 }
 
-docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+docker_answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 registry_answers() { curl -fsS -m 3 -o /dev/null http://127.0.0.1:5000/v2/; }
 
 # fail REASON: records why the running component failed (the entrypoint prints it) and returns false.

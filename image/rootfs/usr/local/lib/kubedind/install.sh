@@ -18,5 +18,7 @@ STUB
   echo "kube-dind: no k3s (compose mode: dockerd + registry + docker-compose)"
 fi
 rm -f /usr/local/share/kubedind/airgap/Dockerfile
+# Without flannel, k3s leaves the CNI plugin directory at the default /opt/cni/bin: Debian's plugins.
+mkdir -p /opt/cni && ln -sfn /usr/lib/cni /opt/cni/bin
 # Debian's registry unit config enables htpasswd auth; ours is /etc/kubedind/registry.yml.
 mkdir -p /run/kubedind /var/log/kubedind /etc/kubedind

@@ -1,0 +1,93 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Cluster;
+
+namespace KubeDind.Tests.Image;
+
+/// <summary>Bad inputs to the image build, and the container security settings, each checked without a cluster.</summary>
+[Collection(ImageCollection.Name)]
+public sealed class ClusterImageInputTests
+{
+    private readonly ImageFixture _fixture;
+
+    public ClusterImageInputTests(ImageFixture fixture) => _fixture = fixture;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task MissingK3sFileIsOneClearLine()
+    {
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { K3sBinary = "/no/such/k3s", Tag = "kdt-image/never:1" }, Cancel));
+        Assert.Equal("kube-dind image: k3s binary '/no/such/k3s' does not exist; pass the path of a k3s v1.21+ binary, or none for compose mode.", ex.Message);
+    }
+
+    [Fact]
+    public async Task FileThatIsNoExecutableIsOneClearLine()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, "#!/bin/sh\necho k3s version v1.30.0+k3s1\n", Cancel);
+        try
+        {
+            var ex = await Assert.ThrowsAsync<KubeDindException>(() => ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { K3sBinary = file, Tag = "kdt-image/never:1" }, Cancel));
+            Assert.Contains("is not an executable k3s", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', ex.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task ExecutableThatIsNotK3sFailsTheBuildWithOneClearLine()
+    {
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { K3sBinary = "/bin/true", Tag = $"kdt-image/never:{Guid.NewGuid():N}" }, Cancel));
+        Assert.StartsWith("kube-dind image: the supplied file is not an executable k3s", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public async Task UnreadableAirgapTarballIsOneClearLine()
+    {
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { AirgapImagesTarball = "/no/such/images.tar.zst", Tag = "kdt-image/never:1" }, Cancel));
+        Assert.StartsWith("kube-dind image: air-gap images tarball '/no/such/images.tar.zst' is unreadable", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SecondEnsureReusesTheImage()
+    {
+        var again = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { K3sBinary = ImageFixture.K3sBinary }, Cancel);
+        Assert.Equal(_fixture.Image, again);
+    }
+
+    [Fact]
+    public void FallbackStatesEveryContainerFactInOnePlace()
+    {
+        var host = ContainerSecurity.Apply(new HostConfig(), PrivilegeMode.Fallback, ContainerSecurity.FromMask(0x000001fffeffffff));
+        Assert.False(host.Privileged);
+        Assert.DoesNotContain("CAP_SYS_RESOURCE", host.CapAdd);
+        Assert.Contains("CAP_SYS_ADMIN", host.CapAdd);
+        Assert.DoesNotContain("CAP_BPF", host.CapAdd);
+        Assert.Contains("seccomp=unconfined", host.SecurityOpt);
+        Assert.Empty(host.MaskedPaths);
+        Assert.Empty(host.ReadonlyPaths);
+        Assert.Equal(["a *:* rwm"], host.DeviceCgroupRules);
+        Assert.Equal("/dev/kmsg", Assert.Single(host.Devices).PathOnHost);
+        Assert.Equal("private", host.CgroupnsMode);
+        Assert.True(host.Tmpfs.ContainsKey("/run"));
+        Assert.Equal(ContainerSecurity.StateDirectories, host.Mounts.Select(m => m.Target));
+
+        var privileged = ContainerSecurity.Apply(new HostConfig(), PrivilegeMode.Privileged);
+        Assert.True(privileged.Privileged);
+        Assert.Null(privileged.CapAdd);
+    }
+
+    [Fact]
+    public void PrivilegeRefusalIsRecognised()
+    {
+        var refusal = new DockerApiException(System.Net.HttpStatusCode.InternalServerError, "{\"message\":\"failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown\"}");
+        var other = new DockerApiException(System.Net.HttpStatusCode.InternalServerError, "{\"message\":\"driver failed programming external connectivity\"}");
+        Assert.True(ContainerSecurity.IsPrivilegeRefusal(refusal));
+        Assert.False(ContainerSecurity.IsPrivilegeRefusal(other));
+    }
+}
