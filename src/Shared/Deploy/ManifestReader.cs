@@ -85,7 +85,7 @@ public static partial class ManifestReader
         {
             var reason = (ex.InnerException?.Message ?? ex.Message).Split('\n')[0];
             reason = MarkPrefix().Replace(reason, string.Empty);
-            throw new KubeDindException($"Deploy: {source}: YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {reason}", ex.Message, ex);
+            throw new KubeDindException($"Deploy: {source}: YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {reason.TrimEnd('.')}; fix the YAML and deploy again.", ex.Message, ex);
         }
 
         var objects = new List<ManifestObject>();

@@ -5,6 +5,10 @@ namespace KubeDind.Tests.Deploy;
 
 public sealed class ManifestReaderTests
 {
+    private readonly ITestOutputHelper _output;
+
+    public ManifestReaderTests(ITestOutputHelper output) => _output = output;
+
     [Fact]
     public void A_directory_is_read_in_file_order_skipping_empty_documents()
     {
@@ -86,6 +90,7 @@ public sealed class ManifestReaderTests
         var ex = Assert.Throws<KubeDindException>(() => ManifestReader.Read(new DeploySettings { Manifests = [ManifestFiles.Path("bad/syntax.yaml")] }));
 
         Assert.Contains("syntax.yaml: YAML syntax error at line", ex.Message, StringComparison.Ordinal);
+        _output.WriteLine(ex.Message);
         Assert.DoesNotContain('\n', ex.Message);
     }
 

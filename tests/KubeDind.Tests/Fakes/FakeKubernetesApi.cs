@@ -75,6 +75,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     /// <summary>Workload name → how its pods behave; unnamed workloads are <see cref="FakePodBehavior.Healthy"/>.</summary>
     public Dictionary<string, FakePodBehavior> Behavior { get; } = [];
 
+    /// <summary>False: CRDs never become Established (for the CRD wait's timeout).</summary>
+    public bool EstablishCrds { get; set; } = true;
+
     /// <summary>A real client pointed at this fake.</summary>
     public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
 
@@ -116,8 +119,51 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 return;
             }
 
-            _ = Task.Run(() => Serve(context));
+            _ = Task.Run(() => context.Request.IsWebSocketRequest ? PortForwardAsync(context) : Task.Run(() => Serve(context)));
         }
+    }
+
+    /// <summary>
+    /// The port-forward WebSocket (v4.channel.k8s.io): each channel first carries the port number, then
+    /// data; the "pod" answers one HTTP request with "hello from &lt;pod&gt;:&lt;port&gt;" and closes.
+    /// </summary>
+    private async Task PortForwardAsync(HttpListenerContext context)
+    {
+        var request = context.Request;
+        Requests.Enqueue((request.HttpMethod, request.Url!.PathAndQuery, null));
+        var segments = request.Url.AbsolutePath.Trim('/').Split('/');
+        if (segments is not ["api", "v1", "namespaces", _, "pods", var pod, "portforward"] || !int.TryParse(request.QueryString["ports"], out var port))
+        {
+            context.Response.StatusCode = 400;
+            context.Response.Close();
+            return;
+        }
+
+        var accepted = await context.AcceptWebSocketAsync("v4.channel.k8s.io").ConfigureAwait(false);
+        using var socket = accepted.WebSocket;
+        var portBytes = new[] { (byte)(port & 0xff), (byte)(port >> 8) };
+        await socket.SendAsync(new byte[] { 0, portBytes[0], portBytes[1] }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
+        await socket.SendAsync(new byte[] { 1, portBytes[0], portBytes[1] }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
+        var received = new StringBuilder();
+        var buffer = new byte[4096];
+        while (!received.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            var result = await socket.ReceiveAsync(buffer, CancellationToken.None).ConfigureAwait(false);
+            if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+            {
+                return;
+            }
+
+            if (result.Count > 1 && buffer[0] == 0)
+            {
+                received.Append(Encoding.ASCII.GetString(buffer, 1, result.Count - 1));
+            }
+        }
+
+        var content = $"hello from {pod}:{port}";
+        var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {content.Length}\r\nConnection: close\r\n\r\n{content}");
+        await socket.SendAsync((byte[])[0, .. response], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None).ConfigureAwait(false);
     }
 
     private void Serve(HttpListenerContext context)
@@ -342,7 +388,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                     _resources.Add(($"{group}/{version["name"]}", (string)names["kind"]!, (string)names["plural"]!, (string?)obj["spec"]!["scope"] != "Cluster"));
                 }
 
-                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", "True")) };
+                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", EstablishCrds ? "True" : "False")) };
                 return;
             case "Deployment" or "StatefulSet" or "DaemonSet" or "Job":
                 var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);

@@ -1,0 +1,199 @@
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Tests.Deploy;
+
+/// <summary>
+/// The deploy step against a real kube-dind cluster. Runs only when KUBEDIND_K3S_BINARY names a k3s
+/// binary (else skipped with that reason): this machine has none by default.
+/// The cluster's members (Kubernetes, Images, PublishedPorts, PushImageAsync) are reached through
+/// <c>dynamic</c> because the cluster step is written on another branch; at merge they can be typed.
+/// </summary>
+public sealed class RealClusterDeployTests
+{
+    private const string WebManifest = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: web-config}
+        data: {GREETING: hello-from-configmap}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+                - name: app
+                  image: kdt-deploy-web:IMAGE_TAG
+                  envFrom: [{configMapRef: {name: web-config}}]
+                  env: [{name: VERSION, value: "IMAGE_TAG"}]
+                  ports: [{name: http, containerPort: 8080}]
+                  readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          selector: {app: web}
+          ports: [{name: http, port: 80, targetPort: http}]
+        """;
+
+    private readonly ITestOutputHelper _output;
+
+    public RealClusterDeployTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public async Task A_deployment_service_and_configmap_are_reachable_from_the_host_and_a_new_tag_rolls_out()
+    {
+        SkipWithoutK3s();
+        var ct = TestContext.Current.CancellationToken;
+        await using var session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(), cancellationToken: ct);
+        var images = await BuildWebImagesAsync(session, ["1", "2"], ct);
+        try
+        {
+            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20] }, ct);
+            dynamic handle = cluster;
+            await handle.PushImageAsync("kdt-deploy-web:1", null, ct);
+            await handle.PushImageAsync("kdt-deploy-web:2", null, ct);
+            k8s.IKubernetes client = handle.Kubernetes;
+            var context = new DeployContext { ClusterName = cluster.Name, Log = session.Log, PushedImages = handle.Images };
+
+            var first = await DeployStep.RunAsync(client, Settings("1"), context, ct);
+            Assert.True(first.Succeeded);
+            Assert.Equal("hello-from-configmap 1", await GetAsync(client, ct));
+
+            var second = await DeployStep.RunAsync(client, Settings("2"), context, ct);
+            Assert.Equal(RolloutState.Ready, second.Objects.Single(o => o.Kind == "Deployment").Rollout);
+            Assert.All(second.Objects, o => Assert.False(o.Created));
+            Assert.Equal("hello-from-configmap 2", await GetAsync(client, ct));
+        }
+        finally
+        {
+            await RemoveImagesAsync(session, images);
+        }
+    }
+
+    [Fact]
+    public async Task A_crash_looping_pod_and_a_missing_image_produce_bundles_naming_the_cause()
+    {
+        SkipWithoutK3s();
+        var ct = TestContext.Current.CancellationToken;
+        await using var session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(), cancellationToken: ct);
+        var images = await BuildWebImagesAsync(session, ["1"], ct);
+        var artifacts = Path.Combine(Path.GetTempPath(), "kdt-deploy-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20] }, ct);
+            dynamic handle = cluster;
+            await handle.PushImageAsync("kdt-deploy-web:1", null, ct);
+            k8s.IKubernetes client = handle.Kubernetes;
+            var context = new DeployContext { ClusterName = cluster.Name, ArtifactsDirectory = artifacts, Log = session.Log, PushedImages = handle.Images };
+
+            var crash = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Inline("crasher", "kdt-deploy-web:1", "[sh, -c, 'echo boom: no config; exit 3']"), context, ct));
+            Assert.StartsWith("crasher: container app is crash-looping (exit code 3): last log line: boom: no config", crash.Diagnostics!.Summary[0], StringComparison.Ordinal);
+
+            var missing = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Inline("ghost", "localhost:5000/never-pushed:1", "[sleep, '3600']"), context, ct));
+            Assert.Equal("ghost: image localhost:5000/never-pushed:1 not found — was it pushed?", missing.Diagnostics!.Summary[0]);
+
+            _output.WriteLine(crash.Message);
+            _output.WriteLine(missing.Message);
+            foreach (var file in missing.Diagnostics.Files)
+            {
+                _output.WriteLine("  " + file);
+            }
+        }
+        finally
+        {
+            await RemoveImagesAsync(session, images);
+            if (Directory.Exists(artifacts))
+            {
+                Directory.Delete(artifacts, recursive: true);
+            }
+        }
+    }
+
+    private static void SkipWithoutK3s()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY")))
+        {
+            Assert.Skip("needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (none on this machine)");
+        }
+    }
+
+    private static DeploySettings Settings(string tag) => new()
+    {
+        InlineManifests = [WebManifest.Replace("IMAGE_TAG", tag, StringComparison.Ordinal)],
+        Namespace = "kdt-web",
+        Timeout = TimeSpan.FromMinutes(3),
+    };
+
+    private static DeploySettings Inline(string name, string image, string command) => new()
+    {
+        InlineManifests =
+        [
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: NAME}
+            spec:
+              selector: {matchLabels: {app: NAME}}
+              template:
+                metadata: {labels: {app: NAME}}
+                spec:
+                  containers: [{name: app, image: "IMAGE", command: COMMAND}]
+            """.Replace("NAME", name, StringComparison.Ordinal).Replace("IMAGE", image, StringComparison.Ordinal).Replace("COMMAND", command, StringComparison.Ordinal),
+        ],
+        Timeout = TimeSpan.FromMinutes(3),
+    };
+
+    private static async Task<string> GetAsync(k8s.IKubernetes client, CancellationToken ct)
+    {
+        await using var endpoint = await new ServiceAccess(client).OpenAsync("web", "http", "kdt-web", cancellationToken: ct);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        return (await http.GetStringAsync(endpoint.Url, ct)).Trim();
+    }
+
+    /// <summary>A tiny HTTP server image (perl is in the base image; nothing can be pulled here).</summary>
+    private static async Task<IReadOnlyList<string>> BuildWebImagesAsync(KubeDindSession session, IReadOnlyList<string> tags, CancellationToken ct)
+    {
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(ct);
+        const string server = """
+            use IO::Socket::INET;
+            my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
+            while (my $c = $s->accept) { <$c>; print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n$ENV{GREETING} $ENV{VERSION}\n"; close $c; }
+            """;
+        var context = new BuildContext()
+            .AddText("server.pl", server)
+            .AddText("Dockerfile", $"FROM {baseImage}\nCOPY server.pl /server.pl\nCMD [\"perl\", \"/server.pl\"]\n");
+        var built = new List<string>();
+        foreach (var tag in tags)
+        {
+            var image = $"kdt-deploy-web:{tag}";
+            await new ImageStore(session.Docker, session.Log).BuildAsync(context, image, new Dictionary<string, string>(), KubeDindLabels.ForResource("test", session.RunId), ct);
+            built.Add(image);
+        }
+
+        return built;
+    }
+
+    private static async Task RemoveImagesAsync(KubeDindSession session, IReadOnlyList<string> images)
+    {
+        foreach (var image in images)
+        {
+            try
+            {
+                await session.Docker.Images.DeleteImageAsync(image, new global::Docker.DotNet.Models.ImageDeleteParameters { Force = true });
+            }
+            catch (global::Docker.DotNet.DockerApiException)
+            {
+                // already gone
+            }
+        }
+    }
+}

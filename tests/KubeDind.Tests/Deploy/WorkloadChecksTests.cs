@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+
+namespace KubeDind.Tests.Deploy;
+
+/// <summary>Each workload kind's rollout check, and the failure summary, on status shapes as the API returns them.</summary>
+public sealed class WorkloadChecksTests
+{
+    [Theory]
+    [InlineData("""{"metadata":{"generation":2},"spec":{"replicas":2},"status":{"observedGeneration":1,"replicas":2,"updatedReplicas":2,"availableReplicas":2}}""", RolloutState.Progressing, "controller has seen generation 1 of 2")]
+    [InlineData("""{"metadata":{"generation":2},"spec":{"replicas":2},"status":{"observedGeneration":2,"replicas":3,"updatedReplicas":2,"availableReplicas":2}}""", RolloutState.Progressing, "2/2 updated, 2/2 available, 1 old still running")]
+    [InlineData("""{"metadata":{"generation":2},"spec":{"replicas":2},"status":{"observedGeneration":2,"replicas":2,"updatedReplicas":2,"availableReplicas":2}}""", RolloutState.Ready, "2/2 updated, 2/2 available")]
+    [InlineData("""{"metadata":{"generation":1},"spec":{},"status":{"observedGeneration":1,"conditions":[{"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded","message":"ReplicaSet \"web-1\" has timed out progressing."}]}}""", RolloutState.Failed, "progress deadline exceeded: ReplicaSet \"web-1\" has timed out progressing.")]
+    public void Deployment(string json, RolloutState state, string observation) => Check("Deployment", json, state, observation);
+
+    [Theory]
+    [InlineData("""{"metadata":{"generation":1},"spec":{"replicas":2},"status":{"observedGeneration":1,"readyReplicas":2,"updatedReplicas":2,"currentRevision":"db-1","updateRevision":"db-2"}}""", RolloutState.Progressing, "2/2 ready, 2/2 updated")]
+    [InlineData("""{"metadata":{"generation":1},"spec":{"replicas":2},"status":{"observedGeneration":1,"readyReplicas":2,"updatedReplicas":2,"currentRevision":"db-2","updateRevision":"db-2"}}""", RolloutState.Ready, "2/2 ready, 2/2 updated")]
+    public void StatefulSet(string json, RolloutState state, string observation) => Check("StatefulSet", json, state, observation);
+
+    [Theory]
+    [InlineData("""{"metadata":{"generation":1},"status":{"observedGeneration":1,"desiredNumberScheduled":1,"updatedNumberScheduled":1,"numberAvailable":0}}""", RolloutState.Progressing, "1/1 updated, 0/1 available")]
+    [InlineData("""{"metadata":{"generation":1},"status":{"observedGeneration":1,"desiredNumberScheduled":1,"updatedNumberScheduled":1,"numberAvailable":1}}""", RolloutState.Ready, "1/1 updated, 1/1 available")]
+    public void DaemonSet(string json, RolloutState state, string observation) => Check("DaemonSet", json, state, observation);
+
+    [Theory]
+    [InlineData("""{"status":{"active":1}}""", RolloutState.Progressing, "0 succeeded, 1 running, 0 failed")]
+    [InlineData("""{"status":{"succeeded":1,"conditions":[{"type":"Complete","status":"True"}]}}""", RolloutState.Ready, "1 succeeded, 0 running, 0 failed")]
+    [InlineData("""{"status":{"failed":7,"conditions":[{"type":"Failed","status":"True","reason":"BackoffLimitExceeded","message":"Job has reached the specified backoff limit"}]}}""", RolloutState.Failed, "job failed (BackoffLimitExceeded): Job has reached the specified backoff limit")]
+    public void Job(string json, RolloutState state, string observation) => Check("Job", json, state, observation);
+
+    [Theory]
+    [InlineData("""{"status":{"phase":"Pending"}}""", RolloutState.Progressing, "Pending, not ready")]
+    [InlineData("""{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}""", RolloutState.Ready, "Running, ready")]
+    [InlineData("""{"status":{"phase":"Succeeded"}}""", RolloutState.Ready, "succeeded")]
+    [InlineData("""{"status":{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}}""", RolloutState.Failed, "pod failed: Evicted The node was low on resource: memory.")]
+    public void Pod(string json, RolloutState state, string observation) => Check("Pod", json, state, observation);
+
+    [Fact]
+    public void An_unschedulable_pod_is_named_with_the_scheduler_message()
+    {
+        var pod = JsonNode.Parse("""{"metadata":{"name":"web-1"},"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/1 nodes are available: 1 Insufficient memory."}]}}""")!;
+
+        Assert.Equal("web: pod web-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory.", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
+    }
+
+    [Fact]
+    public void A_container_config_error_is_named_with_its_message()
+    {
+        var pod = JsonNode.Parse("""{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"name":"app","state":{"waiting":{"reason":"CreateContainerConfigError","message":"configmap \"web-config\" not found"}}}]}}""")!;
+
+        Assert.Equal("web: container app cannot start (CreateContainerConfigError): configmap \"web-config\" not found", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
+    }
+
+    [Fact]
+    public void No_pods_at_all_names_the_controllers_warning()
+    {
+        var warning = JsonNode.Parse("""{"type":"Warning","reason":"FailedCreate","involvedObject":{"kind":"ReplicaSet","name":"web-6f7d"},"message":"pods \"web-6f7d-\" is forbidden: exceeded quota"}""")!;
+
+        Assert.Equal("web: no pods were created: pods \"web-6f7d-\" is forbidden: exceeded quota", FailureSummary.Describe("web", [], [warning], (_, _, _) => null));
+    }
+
+    private static void Check(string kind, string json, RolloutState state, string observation)
+    {
+        var status = WorkloadChecks.For(kind)!.Evaluate(JsonNode.Parse(json)!);
+
+        Assert.Equal((state, observation), (status.State, status.Observation));
+    }
+}
