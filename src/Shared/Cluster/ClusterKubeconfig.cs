@@ -70,15 +70,18 @@ internal static partial class ClusterKubeconfig
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>The directory for <paramref name="clusterName"/>'s kubeconfig: the given one, else artifacts/kubedind/&lt;name&gt;/, else a temp directory.</summary>
-    public static string ChooseDirectory(string? configured, string clusterName)
+    /// <summary>
+    /// The kubeconfig file for <paramref name="clusterName"/>: &lt;configured&gt;/&lt;name&gt;.kubeconfig.yaml (a directory several
+    /// clusters may share), else &lt;artifacts&gt;/&lt;name&gt;/kubeconfig.yaml, else the same under a temp directory.
+    /// </summary>
+    public static string ChoosePath(string? configured, string artifactsDirectory, string clusterName)
     {
         if (configured is not null)
         {
             try
             {
                 Directory.CreateDirectory(configured);
-                return Path.GetFullPath(configured);
+                return Path.Combine(Path.GetFullPath(configured), $"{clusterName}.kubeconfig.yaml");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -86,17 +89,17 @@ internal static partial class ClusterKubeconfig
             }
         }
 
-        var artifacts = Path.Combine(Directory.GetCurrentDirectory(), "artifacts", "kubedind", clusterName);
+        var artifacts = Path.GetFullPath(Path.Combine(artifactsDirectory, clusterName));
         try
         {
             Directory.CreateDirectory(artifacts);
-            return artifacts;
+            return Path.Combine(artifacts, "kubeconfig.yaml");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             var temporary = Path.Combine(Path.GetTempPath(), "kubedind", clusterName);
             Directory.CreateDirectory(temporary);
-            return temporary;
+            return Path.Combine(temporary, "kubeconfig.yaml");
         }
     }
 

@@ -76,7 +76,10 @@ public sealed record ClusterSettings
 
     public IReadOnlyList<BindMount> Mounts { get; init; } = [];
 
-    /// <summary>Where the per-run kubeconfig is written; null = artifacts/kubedind/&lt;name&gt;/ under the current directory (a temp directory when that is not writable). Never ~/.kube.</summary>
+    /// <summary>Where diagnostics bundles (and by default the kubeconfig) go, in &lt;ArtifactsDirectory&gt;/&lt;name&gt;/.</summary>
+    public string ArtifactsDirectory { get; init; } = Path.Combine("artifacts", "kubedind");
+
+    /// <summary>Where the per-run kubeconfig is written; null = &lt;ArtifactsDirectory&gt;/&lt;name&gt;/ (a temp directory when that is not writable). Never ~/.kube.</summary>
     public string? KubeconfigDirectory { get; init; }
 
     /// <summary>Grace given to the container's processes at teardown before they are killed.</summary>

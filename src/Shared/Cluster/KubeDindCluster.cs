@@ -84,6 +84,7 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
         get
         {
             RequireKubernetes("the Kubernetes client");
+            ThrowIfTornDown();
             return _client ??= CreateClient(KubeconfigPath!);
         }
     }
@@ -133,6 +134,8 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     }
 
     internal bool MarkTornDown() => Interlocked.Exchange(ref _tornDown, 1) == 0;
+
+    internal void UnmarkTornDown() => Volatile.Write(ref _tornDown, 0);
 
     internal void DisposeClient()
     {

@@ -21,6 +21,9 @@ public sealed class StartCluster
     public const string Role = "cluster";
     public const int RegistryContainerPort = 5000;
     public const int ApiContainerPort = 6443;
+    /// <summary>A k3s binary to build the image with when Kubernetes is asked for and the image has none (CI sets it).</summary>
+    public const string K3sBinaryVariable = "KUBEDIND_K3S_BINARY";
+
     private const int LogTailLines = 40;
 
     private readonly KubeDindSession _session;
@@ -68,7 +71,7 @@ public sealed class StartCluster
         var ports = PublishedPorts(inspect);
         var registry = $"{settings.HostAddress}:{ports[RegistryContainerPort]}";
         var api = settings.Kubernetes ? $"https://{settings.HostAddress}:{ports[ApiContainerPort]}" : null;
-        var kubeconfigPath = settings.Kubernetes ? Path.Combine(ClusterKubeconfig.ChooseDirectory(settings.KubeconfigDirectory, name), "kubeconfig.yaml") : null;
+        var kubeconfigPath = settings.Kubernetes ? ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name) : null;
 
         IKubernetes? client = null;
         async Task<IKubernetes?> ClientAsync(CancellationToken ct)
@@ -104,9 +107,15 @@ public sealed class StartCluster
         }
         catch (OperationCanceledException) when (probe.Fatal is not null && !cancellationToken.IsCancellationRequested)
         {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
             throw new KubeDindException(
                 $"cluster {name}: failed while starting: {probe.Fatal}; see the log lines below.",
                 await DiagnosticsAsync(containerId, CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception) when (!settings.KeepOnFailure)
+        {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
+            throw;
         }
         finally
         {
@@ -250,31 +259,47 @@ public sealed class StartCluster
         else
         {
             tag = ClusterImage.DefaultTag;
-            inspect = settings.ImageBuild is null ? await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false) : null;
+            var build = settings.ImageBuild;
+            inspect = build is null ? await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false) : null;
+            if (build is null && settings.Kubernetes && K3sVersionOf(inspect) is null or ClusterImage.NoKubernetes
+                && Environment.GetEnvironmentVariable(K3sBinaryVariable) is { Length: > 0 } k3sBinary)
+            {
+                Log.Info($"cluster {name}: image {tag} {(inspect is null ? "is missing" : "has no k3s")}; building it with the k3s binary {k3sBinary} ({K3sBinaryVariable})");
+                build = new ClusterImageSettings { K3sBinary = k3sBinary };
+                inspect = null;
+            }
+
             if (inspect is null)
             {
-                Log.Info($"cluster {name}: {(settings.ImageBuild is null ? $"image {tag} is missing; building it from the package" : $"checking image {tag} against its build settings")}");
+                if (build is null)
+                {
+                    Log.Info($"cluster {name}: image {tag} is missing; building it from the package");
+                }
+
                 try
                 {
-                    tag = (await ClusterImage.EnsureAsync(_session, settings.ImageBuild ?? new ClusterImageSettings(), cancellationToken).ConfigureAwait(false)).Tag;
+                    tag = (await ClusterImage.EnsureAsync(_session, build ?? new ClusterImageSettings(), cancellationToken).ConfigureAwait(false)).Tag;
                 }
                 catch (KubeDindException ex)
                 {
-                    throw new KubeDindException($"cluster {name}: image {tag} is missing and cannot be built: {ex.Message}", ex.Details, ex);
+                    throw new KubeDindException($"cluster {name}: image {tag} cannot be built: {ex.Message}", ex.Details, ex);
                 }
             }
         }
 
         inspect ??= await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
-        var k3s = inspect?.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var v) ? v : null;
+        var k3s = K3sVersionOf(inspect);
         if (settings.Kubernetes && k3s == ClusterImage.NoKubernetes)
         {
-            throw new KubeDindException($"cluster {name}: image {tag} has no k3s (compose mode only); set ClusterSettings.ImageBuild.K3sBinary to a k3s binary, or Kubernetes = false.");
+            throw new KubeDindException($"cluster {name}: image {tag} has no k3s (compose mode only); set ClusterSettings.ImageBuild.K3sBinary or {K3sBinaryVariable} to a k3s binary, or Kubernetes = false.");
         }
 
         Log.Debug($"cluster {name}: image {tag} (k3s {k3s ?? "unknown"})");
         return tag;
     }
+
+    private static string? K3sVersionOf(ImageInspectResponse? image) =>
+        image?.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var version) ? version : null;
 
     private async Task<(string ContainerId, PrivilegeMode Mode)> CreateAndStartAsync(string name, string image, ClusterSettings settings, CancellationToken cancellationToken)
     {

@@ -2,6 +2,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
+using KubeDind.Mirror;
 
 namespace KubeDind.Cluster;
 
@@ -35,12 +36,24 @@ public sealed class Teardown
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         cluster.DisposeClient();
-        var removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
-        await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+        bool removed;
+        try
+        {
+            removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+            await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Not removed: let a later teardown (or the dispose after a cancelled one) try again.
+            cluster.UnmarkTornDown();
+            throw;
+        }
+
         DeleteKubeconfig(cluster.KubeconfigPath);
         if (settings.MirrorName is { } mirror)
         {
-            await RemoveMirrorContainerAsync(mirror, cancellationToken).ConfigureAwait(false);
+            // The mirror's own step: stops it, keeps its cache volume.
+            await new StopMirror(_session).RunAsync(mirror, removeCache: false, cancellationToken).ConfigureAwait(false);
         }
 
         _session.Log.Info($"cluster {cluster.Name}: torn down in {watch.Elapsed.TotalSeconds:0.0}s{(removed ? string.Empty : " (its container was already gone)")}");
@@ -106,7 +119,8 @@ public sealed class Teardown
         return removed;
     }
 
-    private static void DeleteKubeconfig(string? path)
+    /// <summary>Deletes the kubeconfig, and its directory when that is the cluster's own (default) one and now empty.</summary>
+    internal static void DeleteKubeconfig(string? path)
     {
         if (path is null)
         {
@@ -115,23 +129,9 @@ public sealed class Teardown
 
         File.Delete(path);
         var directory = Path.GetDirectoryName(path);
-        if (directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+        if (Path.GetFileName(path) == "kubeconfig.yaml" && directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
         {
             Directory.Delete(directory);
-        }
-    }
-
-    private async Task RemoveMirrorContainerAsync(string mirrorName, CancellationToken cancellationToken)
-    {
-        var containers = await _session.Docker.Containers.ListContainersAsync(
-            new ContainersListParameters { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"^/{mirrorName}$"] = true } } },
-            cancellationToken).ConfigureAwait(false);
-        foreach (var mirror in containers.Where(c => c.Names.Contains("/" + mirrorName) && KubeDindLabels.IsOwned(c.Labels)))
-        {
-            await _session.Docker.Containers.StopContainerAsync(mirror.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 10 }, cancellationToken).ConfigureAwait(false);
-            // RemoveVolumes = false: the cache volume is named, and data is never lost.
-            await _session.Docker.Containers.RemoveContainerAsync(mirror.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
-            _session.Log.Info($"mirror {mirrorName}: container removed (its cache volume stays)");
         }
     }
 }

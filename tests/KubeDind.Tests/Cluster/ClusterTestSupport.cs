@@ -66,13 +66,13 @@ public static class ClusterTestSupport
         return tag;
     }
 
-    /// <summary>An image with one layer of <paramref name="megabytes"/> MB random data on the base image.</summary>
+    /// <summary>An image of <paramref name="megabytes"/> MB random data in one layer (on scratch, so the push moves just that).</summary>
     public static async Task<string> BuildRandomDataImageAsync(KubeDindSession session, string tag, int megabytes)
     {
         var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(CancellationToken.None);
         var context = new BuildContext().AddText(
             "Dockerfile",
-            $"FROM {baseImage}\nRUN head -c {megabytes}M /dev/urandom > /random.bin && echo {Guid.NewGuid():N} > /unique\n");
+            $"FROM {baseImage} AS source\nRUN head -c {megabytes}M /dev/urandom > /random.bin && echo {Guid.NewGuid():N} >> /random.bin\nFROM scratch\nCOPY --from=source /random.bin /random.bin\n");
         await new ImageStore(session.Docker, session.Log).BuildAsync(context, tag, new Dictionary<string, string>(), new Dictionary<string, string>(), CancellationToken.None);
         return tag;
     }
@@ -97,32 +97,40 @@ public static class ClusterTestSupport
     }
 }
 
-/// <summary>What the engine holds, for "teardown leaves nothing behind" checks.</summary>
-public sealed record EngineInventory(IReadOnlyDictionary<string, IDictionary<string, string>?> Containers, IReadOnlyDictionary<string, IDictionary<string, string>?> Volumes, IReadOnlyDictionary<string, IDictionary<string, string>?> Networks)
+/// <summary>One resource on the engine: its id, name and labels.</summary>
+public sealed record EngineResource(string Kind, string Id, string Name, IDictionary<string, string>? Labels)
 {
+    public override string ToString() => $"{Kind} {Name} ({Id[..Math.Min(12, Id.Length)]})";
+}
+
+/// <summary>What the engine holds, for "teardown leaves nothing behind" checks.</summary>
+public sealed record EngineInventory(IReadOnlyList<EngineResource> Resources)
+{
+    public int Count(string kind) => Resources.Count(r => r.Kind == kind);
+
     public static async Task<EngineInventory> TakeAsync(IDockerClient docker)
     {
         var containers = await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true });
         var volumes = await docker.Volumes.ListAsync();
         var networks = await docker.Networks.ListNetworksAsync();
         return new EngineInventory(
-            containers.ToDictionary(c => c.ID, c => (IDictionary<string, string>?)c.Labels),
-            (volumes.Volumes ?? []).ToDictionary(v => v.Name, v => (IDictionary<string, string>?)v.Labels),
-            networks.ToDictionary(n => n.ID, n => (IDictionary<string, string>?)n.Labels));
+            containers.Select(c => new EngineResource("container", c.ID, c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID, c.Labels))
+                .Concat((volumes.Volumes ?? []).Select(v => new EngineResource("volume", v.Name, v.Name, v.Labels)))
+                .Concat(networks.Select(n => new EngineResource("network", n.ID, n.Name, n.Labels)))
+                .ToList());
     }
 
     /// <summary>
-    /// What is in <paramref name="after"/> but not here, leaving out what is visibly someone else's: the engine is
-    /// shared with other helpers' tests (resources labelled with another run id, or named kdt-&lt;other area&gt;).
+    /// What is in <paramref name="after"/> but not here and is this run's: labelled with <paramref name="runId"/>, or named
+    /// like the cluster tests' resources. The engine is shared with other helpers' tests, whose resources come and go meanwhile.
     /// </summary>
-    public IReadOnlyList<string> NewIn(EngineInventory after, string runId)
+    public IReadOnlyList<EngineResource> NewIn(EngineInventory after, string runId)
     {
-        bool Ours(IDictionary<string, string>? labels) =>
-            labels is null || !labels.TryGetValue(KubeDindLabels.RunId, out var run) || run == runId;
-
-        return after.Containers.Where(c => !Containers.ContainsKey(c.Key) && Ours(c.Value)).Select(c => "container " + c.Key[..12])
-            .Concat(after.Volumes.Where(v => !Volumes.ContainsKey(v.Key) && Ours(v.Value)).Select(v => "volume " + v.Key))
-            .Concat(after.Networks.Where(n => !Networks.ContainsKey(n.Key) && Ours(n.Value)).Select(n => "network " + n.Key[..12]))
+        var before = Resources.Select(r => (r.Kind, r.Id)).ToHashSet();
+        return after.Resources
+            .Where(r => !before.Contains((r.Kind, r.Id)))
+            .Where(r => (r.Labels is not null && r.Labels.TryGetValue(KubeDindLabels.RunId, out var run) && run == runId)
+                || r.Name.StartsWith(ClusterTestSupport.Prefix, StringComparison.Ordinal))
             .ToList();
     }
 }

@@ -71,7 +71,7 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
             var tags = await ClusterTestSupport.RegistryTagsAsync(Cluster.RegistryHostEndpoint, repository);
             Assert.NotNull(tags);
             Assert.Contains($"id-{id[7..19]}", tags);
-            Assert.DoesNotContain("latest", tags);
+            Assert.DoesNotContain("\"latest\"", tags);
         }
         finally
         {
@@ -125,6 +125,75 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
     {
         var error = await Assert.ThrowsAsync<KubeDindException>(() => Cluster.ExecAsync("kubectl", "get", "nodes"));
         Assert.Contains("compose mode", error.Message);
+    }
+
+    [Fact]
+    public async Task Deploy_on_a_compose_mode_cluster_fails_in_one_line()
+    {
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => Cluster.DeployAsync(new KubeDind.Deploy.DeploySettings { InlineManifests = ["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"] }, Ct));
+        Assert.Contains("compose mode", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task Component_logs_for_diagnostics_come_from_inside_the_container()
+    {
+        var logs = await Cluster.ReadComponentLogsAsync(Ct);
+        Assert.Contains("dockerd", logs.Keys);
+        Assert.Contains("registry", logs.Keys);
+        Assert.Contains("kubedind", logs["kubedind-container"]);
+        Assert.DoesNotContain("not readable", logs["dockerd"]);
+    }
+
+    [Fact]
+    public async Task Missing_cluster_image_fails_in_one_line()
+    {
+        var missing = ClusterTestSupport.UniqueName("no-such-image") + ":1";
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("noimage") with { Image = missing }, Ct));
+        Assert.Contains(missing, error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        output.WriteLine(error.Message);
+    }
+
+    [Fact]
+    public async Task Kubernetes_on_an_image_without_k3s_fails_in_one_line()
+    {
+        if (ClusterTestSupport.K3sBinary is not null)
+        {
+            Assert.Skip("KUBEDIND_K3S_BINARY is set, so a Kubernetes start builds the image with k3s instead of failing");
+        }
+
+        var image = await fixture.Session.Docker.Images.InspectImageAsync(Cluster.Image, Ct);
+        if (image.Config.Labels.TryGetValue(KubeDind.Docker.KubeDindLabels.K3sVersion, out var k3s) && k3s != ClusterImage.NoKubernetes)
+        {
+            Assert.Skip($"the cluster image has k3s {k3s}; this checks the error for an image without it");
+        }
+
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("nok3s") with { Kubernetes = true }, Ct));
+        Assert.Contains("has no k3s", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        output.WriteLine(error.Message);
+    }
+
+    [Fact]
+    public async Task Forced_privileged_mode_fails_in_one_line_where_the_engine_refuses_it()
+    {
+        var settings = ClusterTestSupport.ComposeSettings("forced") with { Privilege = PrivilegeMode.Privileged, SweepFirst = false };
+        var before = await EngineInventory.TakeAsync(fixture.Session.Docker);
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(settings, Ct));
+        output.WriteLine(error.Message);
+        Assert.Contains("refuses --privileged", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Empty(before.NewIn(await EngineInventory.TakeAsync(fixture.Session.Docker), fixture.Session.RunId));
+    }
+
+    [Fact]
+    public async Task Unreachable_engine_fails_in_one_line()
+    {
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => KubeDindSession.ConnectAsync(new CapturingLog(), new Uri("unix:///nonexistent/kdt-cluster.sock"), Ct));
+        output.WriteLine(error.Message);
+        Assert.Contains("does not answer", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
     }
 
     [Fact]
