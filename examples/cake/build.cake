@@ -71,6 +71,7 @@ Task("SystemTest")
         .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
         .WithK3sDownload(k3sDownload)
         .WithK3sArgsLine(k3sArgs)
+        .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // diagnostics bundles and the kubeconfig
         .WithPublishedPort(30080));                     // the app's NodePort, called from the host below
     Information($"cluster: {cluster}");
 
@@ -86,7 +87,6 @@ Task("SystemTest")
         // deploy/deployment.yaml names kubedind-example-app:dev; Deploy rewrites it to the reference pushed above.
         var result = await KubeDindDeploy(cluster, new KubeDindDeploySettings()
             .WithManifestDirectory(app.Combine("deploy"))
-            .WithArtifactsDirectory(artifacts.Combine("kubedind"))
             .WithTimeout(TimeSpan.FromMinutes(5)));
         foreach (var applied in result.Objects) Information($"deployed: {applied}");
     }
@@ -134,7 +134,7 @@ async Task CheckGreetingAsync()
         await System.Threading.Tasks.Task.Delay(2000);
     }
 
-    var bundle = await KubeDindCollectDiagnostics(cluster, new KubeDindDiagnosticsSettings().WithArtifactsDirectory(artifacts.Combine("kubedind")));
+    var bundle = await KubeDindCollectDiagnostics(cluster);
     Error($"system test failed; diagnostics bundle: {bundle.Directory}");
     throw new CakeException($"system test: GET {endpoint.Url}greeting did not return \"{ExpectedGreeting}, KubeDind!\" within 60s (last: {last}).");
 }

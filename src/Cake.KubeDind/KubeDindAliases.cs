@@ -87,21 +87,12 @@ public static class KubeDindAliases
     /// </summary>
     [CakeMethodAlias]
     public static Task<DeployResult> KubeDindDeploy(this ICakeContext context, KubeDindCluster cluster, KubeDindDeploySettings settings) =>
-        RunAsync(context, "KubeDindDeploy", (core, ct) =>
-        {
-            var checkedSettings = Required(settings, nameof(settings));
-            var workingDirectory = WorkingDirectory(context);
-            return core.DeployAsync(context, RequiredCluster(cluster), checkedSettings.ToCore(workingDirectory), checkedSettings.ArtifactsDirectoryFor(workingDirectory), ct);
-        });
+        RunAsync(context, "KubeDindDeploy", (core, ct) => core.DeployAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
 
-    /// <summary>Writes a diagnostics bundle for the whole cluster now (events, pods, logs), e.g. when a system test fails.</summary>
+    /// <summary>Writes a diagnostics bundle for the whole cluster now (events, pods, logs) under the cluster's ArtifactsDirectory, e.g. when a system test fails.</summary>
     [CakeMethodAlias]
     public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster) =>
-        KubeDindCollectDiagnostics(context, cluster, new KubeDindDiagnosticsSettings());
-
-    [CakeMethodAlias]
-    public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster, KubeDindDiagnosticsSettings settings) =>
-        RunAsync(context, "KubeDindCollectDiagnostics", (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ArtifactsDirectoryFor(WorkingDirectory(context)), ct));
+        RunAsync(context, "KubeDindCollectDiagnostics", (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), ct));
 
     /// <summary>
     /// A host URL for a Service port (number or name): the published host port of its NodePort when the cluster

@@ -17,7 +17,6 @@ internal sealed class KubeDindCore : IKubeDindCore
 {
     public static readonly KubeDindCore Instance = new();
 
-    private static readonly string[] ClusterLogs = ["k3s", "dockerd", "registry"];
     private readonly ConditionalWeakTable<ICakeContext, KubeDindSession> _sessions = new();
     private readonly SemaphoreSlim _connecting = new(1, 1);
 
@@ -64,24 +63,14 @@ internal sealed class KubeDindCore : IKubeDindCore
     public Task<string> LoadImageAsync(ICakeContext context, KubeDindCluster cluster, string image, CancellationToken cancellationToken) =>
         cluster.LoadImageAsync(image, cancellationToken);
 
-    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
-    {
-        cluster.ThrowIfTornDownForCake();
-        return DeployStep.RunAsync(cluster.Kubernetes, settings, DeployContextFor(context, cluster, artifactsDirectory), cancellationToken);
-    }
+    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, CancellationToken cancellationToken) =>
+        cluster.DeployAsync(settings, cancellationToken);
 
-    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, string artifactsDirectory, CancellationToken cancellationToken)
-    {
-        cluster.ThrowIfTornDownForCake();
-        return DeployStep.CollectDiagnosticsAsync(cluster.Kubernetes, DeployContextFor(context, cluster, artifactsDirectory), cancellationToken);
-    }
+    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
+        cluster.CollectDiagnosticsAsync(cancellationToken);
 
-    public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken)
-    {
-        cluster.ThrowIfTornDownForCake();
-        var access = new ServiceAccess(cluster.Kubernetes, cluster.PublishedPorts, HostOf(cluster), new CakeKubeDindLog(context.Log));
-        return access.OpenAsync(service, port, settings.Namespace, settings.Scheme, settings.Timeout, cancellationToken);
-    }
+    public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
+        cluster.OpenServiceAsync(service, port, settings.Namespace, settings.Scheme, cancellationToken);
 
     public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) =>
         cluster.TeardownAsync(settings, cancellationToken);
@@ -122,51 +111,6 @@ internal sealed class KubeDindCore : IKubeDindCore
         finally
         {
             _connecting.Release();
-        }
-    }
-
-    private static DeployContext DeployContextFor(ICakeContext context, KubeDindCluster cluster, string artifactsDirectory) => new()
-    {
-        ClusterName = cluster.Name,
-        ArtifactsDirectory = artifactsDirectory,
-        Log = new CakeKubeDindLog(context.Log),
-        PushedImages = cluster.Images,
-        ExtraLogs = cancellationToken => ClusterProcessLogsAsync(cluster, cancellationToken),
-    };
-
-    /// <summary>The last lines of the cluster's own processes (k3s, inner dockerd, registry), for the diagnostics bundle.</summary>
-    private static async Task<IReadOnlyDictionary<string, string>> ClusterProcessLogsAsync(KubeDindCluster cluster, CancellationToken cancellationToken)
-    {
-        var logs = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in ClusterLogs)
-        {
-            var result = await cluster.ExecAsync(["tail", "-n", "500", $"/var/log/kubedind/{name}.log"], null, cancellationToken).ConfigureAwait(false);
-            if (result.Succeeded)
-            {
-                logs[name] = result.StandardOutput;
-            }
-        }
-
-        return logs;
-    }
-
-    private static string HostOf(KubeDindCluster cluster)
-    {
-        // The registry endpoint names the address the cluster's ports are published on ("127.0.0.1:41234").
-        var endpoint = cluster.RegistryHostEndpoint;
-        var colon = endpoint.LastIndexOf(':');
-        return colon > 0 ? endpoint[..colon] : endpoint;
-    }
-}
-
-internal static class KubeDindClusterCakeExtensions
-{
-    /// <summary>Deploy, diagnostics and service access read the per-run kubeconfig, which teardown deletes.</summary>
-    public static void ThrowIfTornDownForCake(this KubeDindCluster cluster)
-    {
-        if (cluster.KubeconfigPath is { } kubeconfig && !File.Exists(kubeconfig))
-        {
-            throw new KubeDindException($"cluster {cluster.Name}: its kubeconfig {kubeconfig} is gone (torn down?); start a new cluster.");
         }
     }
 }

@@ -86,26 +86,24 @@ public sealed class AliasTests
     }
 
     [Fact]
-    public async Task Deploy_passes_the_mapped_settings_and_the_artifacts_directory()
+    public async Task Deploy_passes_the_mapped_settings()
     {
         var result = await _context.KubeDindDeploy(FakeKubeDindCore.Cluster(), new KubeDindDeploySettings().WithManifests("deploy").WithNamespace("st"));
 
         Assert.True(result.Succeeded);
-        var (settings, artifacts) = ((DeploySettings, string))Assert.Single(_core.Calls).Argument!;
+        var settings = Assert.IsType<DeploySettings>(Assert.Single(_core.Calls).Argument);
         Assert.Equal(["deploy"], settings.Manifests);
         Assert.Equal("st", settings.Namespace);
         Assert.Equal("/work/repo", settings.BaseDirectory);
-        Assert.Equal("/work/repo/artifacts/kubedind", artifacts);
     }
 
     [Fact]
-    public async Task CollectDiagnostics_passes_the_artifacts_directory()
+    public async Task CollectDiagnostics_returns_the_cores_bundle()
     {
-        var bundle = await _context.KubeDindCollectDiagnostics(FakeKubeDindCore.Cluster(), new KubeDindDiagnosticsSettings().WithArtifactsDirectory(new DirectoryPath("diag")));
+        var bundle = await _context.KubeDindCollectDiagnostics(FakeKubeDindCore.Cluster());
 
-        Assert.Equal("/work/repo/diag/x", bundle.Directory);
-        await _context.KubeDindCollectDiagnostics(FakeKubeDindCore.Cluster());
-        Assert.Equal("/work/repo/artifacts/kubedind", _core.Calls[1].Argument);
+        Assert.Equal("/work/repo/artifacts/kubedind/x/diagnostics", bundle.Directory);
+        Assert.Equal("CollectDiagnostics", Assert.Single(_core.Calls).Step);
     }
 
     [Fact]

@@ -56,6 +56,7 @@ public sealed class SettingsMappingTests
         Assert.Empty(core.Ports);
         Assert.Empty(core.Mounts);
         Assert.Null(core.KubeconfigDirectory);
+        Assert.Equal("/work/repo/" + defaults.ArtifactsDirectory, core.ArtifactsDirectory);
         Assert.Equal(defaults.StopTimeout, core.StopTimeout);
         Assert.Equal(defaults.KeepOnFailure, core.KeepOnFailure);
         Assert.Equal(defaults.SweepFirst, core.SweepFirst);
@@ -83,6 +84,7 @@ public sealed class SettingsMappingTests
             .WithApiHostPort(6444)
             .WithPublishedPort(30080)
             .WithMount(new DirectoryPath("manifests"), "/code", readOnly: true)
+            .WithArtifactsDirectory(new DirectoryPath("out/diag"))
             .WithKubeconfigDirectory(new DirectoryPath("out/kube"))
             .WithStopTimeout(TimeSpan.FromSeconds(3))
             .WithKeepOnFailure()
@@ -105,6 +107,7 @@ public sealed class SettingsMappingTests
         Assert.Equal(6444, core.ApiHostPort);
         Assert.Equal([new PortMapping(30080)], core.Ports);
         Assert.Equal([new BindMount("/work/repo/manifests", "/code", ReadOnly: true)], core.Mounts);
+        Assert.Equal("/work/repo/out/diag", core.ArtifactsDirectory);
         Assert.Equal("/work/repo/out/kube", core.KubeconfigDirectory);
         Assert.Equal(TimeSpan.FromSeconds(3), core.StopTimeout);
         Assert.True(core.KeepOnFailure);
@@ -136,7 +139,6 @@ public sealed class SettingsMappingTests
         Assert.Equal(defaults.FieldManager, core.FieldManager);
         Assert.Equal(defaults.PollInterval, core.PollInterval);
         Assert.Equal(defaults.LogTailLines, core.LogTailLines);
-        Assert.Equal("/work/repo/artifacts/kubedind", settings.ArtifactsDirectoryFor(WorkingDirectory));
     }
 
     [Fact]
@@ -155,8 +157,7 @@ public sealed class SettingsMappingTests
             .WithFailFast(false)
             .WithFieldManager("cake")
             .WithPollInterval(TimeSpan.FromMilliseconds(250))
-            .WithLogTailLines(50)
-            .WithArtifactsDirectory(new DirectoryPath("/tmp/diag"));
+            .WithLogTailLines(50);
         var core = settings.ToCore(WorkingDirectory);
 
         Assert.Equal(["deploy/*.yaml", "k8s", "extra.yaml", "more"], core.Manifests);
@@ -170,18 +171,16 @@ public sealed class SettingsMappingTests
         Assert.Equal("cake", core.FieldManager);
         Assert.Equal(TimeSpan.FromMilliseconds(250), core.PollInterval);
         Assert.Equal(50, core.LogTailLines);
-        Assert.Equal("/tmp/diag", settings.ArtifactsDirectoryFor(WorkingDirectory));
     }
 
     [Fact]
-    public void Teardown_sweep_and_diagnostics_settings_map()
+    public void Teardown_and_sweep_settings_map()
     {
         Assert.Null(new KubeDindTeardownSettings().ToCore().MirrorName);
         Assert.Equal("kubedind-mirror", new KubeDindTeardownSettings().WithStopMirror().ToCore().MirrorName);
         Assert.Equal("kdt-mirror", new KubeDindTeardownSettings().WithStopMirror(Fakes.FakeKubeDindCore.Mirror).ToCore().MirrorName);
         Assert.Equal(new SweepSettings(), new KubeDindSweepSettings().ToCore());
         Assert.Equal(TimeSpan.FromHours(1), new KubeDindSweepSettings().WithMaxAge(TimeSpan.FromHours(1)).ToCore().MaxAge);
-        Assert.Equal("/work/repo/out", new KubeDindDiagnosticsSettings().WithArtifactsDirectory(new DirectoryPath("out")).ArtifactsDirectoryFor(WorkingDirectory));
     }
 
     [Fact]

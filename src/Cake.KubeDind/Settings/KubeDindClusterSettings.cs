@@ -64,7 +64,10 @@ public sealed class KubeDindClusterSettings
 
     public List<BindMount> Mounts { get; } = [];
 
-    /// <summary>Where the per-run kubeconfig goes (one cluster per directory); default artifacts/kubedind/&lt;name&gt;/ under the working directory.</summary>
+    /// <summary>Diagnostics bundles (and by default the kubeconfig) go under &lt;this&gt;/&lt;cluster name&gt;/; default artifacts/kubedind.</summary>
+    public DirectoryPath? ArtifactsDirectory { get; set; }
+
+    /// <summary>Where the per-run kubeconfig goes (one cluster per directory); default &lt;ArtifactsDirectory&gt;/&lt;name&gt;/.</summary>
     public DirectoryPath? KubeconfigDirectory { get; set; }
 
     public TimeSpan? StopTimeout { get; set; }
@@ -106,6 +109,7 @@ public sealed class KubeDindClusterSettings
             ApiHostPort = ApiHostPort ?? core.ApiHostPort,
             Ports = [.. Ports],
             Mounts = [.. Mounts.Select(m => m with { HostPath = new FilePath(m.HostPath).MakeAbsolute(workingDirectory).FullPath })],
+            ArtifactsDirectory = KubeDindPaths.Artifacts(ArtifactsDirectory, workingDirectory),
             KubeconfigDirectory = KubeconfigDirectory?.MakeAbsolute(workingDirectory).FullPath,
             StopTimeout = StopTimeout ?? core.StopTimeout,
             KeepOnFailure = KeepOnFailure ?? core.KeepOnFailure,
@@ -168,6 +172,8 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithMount(this KubeDindClusterSettings settings, DirectoryPath hostPath, string containerPath, bool readOnly = false) =>
         Set(settings, s => s.Mounts.Add(new BindMount(hostPath.FullPath, containerPath, readOnly)));
+
+    public static KubeDindClusterSettings WithArtifactsDirectory(this KubeDindClusterSettings settings, DirectoryPath directory) => Set(settings, s => s.ArtifactsDirectory = directory);
 
     public static KubeDindClusterSettings WithKubeconfigDirectory(this KubeDindClusterSettings settings, DirectoryPath directory) => Set(settings, s => s.KubeconfigDirectory = directory);
 

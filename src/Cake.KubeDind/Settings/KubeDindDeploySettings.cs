@@ -4,7 +4,7 @@ using KubeDind.Deploy;
 namespace Cake.KubeDind;
 
 /// <summary>
-/// Settings for <c>KubeDindDeploy</c>: which manifests, where artifacts go, how long to wait. Every property
+/// Settings for <c>KubeDindDeploy</c>: which manifests and how long to wait (diagnostics go to the cluster's ArtifactsDirectory). Every property
 /// left null keeps the core's default (<see cref="DeploySettings"/>); relative paths are resolved against
 /// Cake's working directory.
 /// </summary>
@@ -40,9 +40,6 @@ public sealed class KubeDindDeploySettings
     /// <summary>Log lines kept per container in a diagnostics bundle.</summary>
     public int? LogTailLines { get; set; }
 
-    /// <summary>Diagnostics bundles go under &lt;this&gt;/&lt;cluster name&gt;/; default artifacts/kubedind.</summary>
-    public DirectoryPath? ArtifactsDirectory { get; set; }
-
     internal DeploySettings ToCore(DirectoryPath workingDirectory)
     {
         ArgumentNullException.ThrowIfNull(workingDirectory);
@@ -62,8 +59,6 @@ public sealed class KubeDindDeploySettings
             LogTailLines = LogTailLines ?? core.LogTailLines,
         };
     }
-
-    internal string ArtifactsDirectoryFor(DirectoryPath workingDirectory) => KubeDindPaths.Artifacts(ArtifactsDirectory, workingDirectory);
 }
 
 public static class KubeDindDeploySettingsExtensions
@@ -94,8 +89,6 @@ public static class KubeDindDeploySettingsExtensions
     public static KubeDindDeploySettings WithPollInterval(this KubeDindDeploySettings settings, TimeSpan interval) => Set(settings, s => s.PollInterval = interval);
 
     public static KubeDindDeploySettings WithLogTailLines(this KubeDindDeploySettings settings, int lines) => Set(settings, s => s.LogTailLines = lines);
-
-    public static KubeDindDeploySettings WithArtifactsDirectory(this KubeDindDeploySettings settings, DirectoryPath directory) => Set(settings, s => s.ArtifactsDirectory = directory);
 
     private static KubeDindDeploySettings Set(KubeDindDeploySettings settings, Action<KubeDindDeploySettings> change)
     {

@@ -1,4 +1,3 @@
-using Cake.Core.IO;
 using KubeDind.Cluster;
 using KubeDind.Mirror;
 
@@ -9,15 +8,6 @@ public sealed class KubeDindPushSettings
 {
     /// <summary>"repo" or "repo:tag" to push under in the cluster's registry; default the host image's repository (a floating tag becomes a fixed one).</summary>
     public string? Name { get; set; }
-}
-
-/// <summary>Settings for <c>KubeDindCollectDiagnostics</c>.</summary>
-public sealed class KubeDindDiagnosticsSettings
-{
-    /// <summary>Bundles go under &lt;this&gt;/&lt;cluster name&gt;/; default artifacts/kubedind.</summary>
-    public DirectoryPath? ArtifactsDirectory { get; set; }
-
-    internal string ArtifactsDirectoryFor(DirectoryPath workingDirectory) => KubeDindPaths.Artifacts(ArtifactsDirectory, workingDirectory);
 }
 
 /// <summary>Settings for <c>KubeDindTeardown</c>.</summary>
@@ -48,16 +38,11 @@ public sealed class KubeDindServiceSettings
     public string Namespace { get; set; } = "default";
 
     public string Scheme { get; set; } = "http";
-
-    /// <summary>How long to wait for a ready pod behind the Service (port-forward case); default 60 seconds.</summary>
-    public TimeSpan? Timeout { get; set; }
 }
 
 public static class KubeDindSmallSettingsExtensions
 {
     public static KubeDindPushSettings WithName(this KubeDindPushSettings settings, string name) => Set(settings, s => s.Name = name);
-
-    public static KubeDindDiagnosticsSettings WithArtifactsDirectory(this KubeDindDiagnosticsSettings settings, DirectoryPath directory) => Set(settings, s => s.ArtifactsDirectory = directory);
 
     public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, string mirrorName = MirrorSettings.DefaultName) => Set(settings, s => s.StopMirror = mirrorName);
 
@@ -68,8 +53,6 @@ public static class KubeDindSmallSettingsExtensions
     public static KubeDindServiceSettings WithNamespace(this KubeDindServiceSettings settings, string @namespace) => Set(settings, s => s.Namespace = @namespace);
 
     public static KubeDindServiceSettings WithScheme(this KubeDindServiceSettings settings, string scheme) => Set(settings, s => s.Scheme = scheme);
-
-    public static KubeDindServiceSettings WithTimeout(this KubeDindServiceSettings settings, TimeSpan timeout) => Set(settings, s => s.Timeout = timeout);
 
     private static T Set<T>(T settings, Action<T> change)
         where T : class

@@ -30,11 +30,11 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task<string> LoadImageAsync(ICakeContext context, KubeDindCluster cluster, string image, CancellationToken cancellationToken) => Answer("LoadImage", image, image);
 
-    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken) =>
-        Answer("Deploy", (settings, artifactsDirectory), new DeployResult([], [], [], TimeSpan.FromSeconds(1)));
+    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, CancellationToken cancellationToken) =>
+        Answer("Deploy", settings, new DeployResult([], [], [], TimeSpan.FromSeconds(1)));
 
-    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, string artifactsDirectory, CancellationToken cancellationToken) =>
-        Answer("CollectDiagnostics", artifactsDirectory, new DiagnosticsBundle(artifactsDirectory + "/x", [], []));
+    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
+        Answer<DiagnosticsBundle>("CollectDiagnostics", null, new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", [], []));
 
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
         Answer<ServiceEndpoint>("OpenService", (service, port, settings), null!);
