@@ -63,11 +63,21 @@ Task("SystemTest")
     .IsDependentOn("PublishApp")
     .Does(async () =>
 {
-    var mirror = await KubeDindStartMirror();
-    Information($"mirror: {mirror.HostUrl} (containers reach it at {mirror.NetworkUrl})");
+    // The mirror is a cache: when it cannot start (offline, its upstream unreachable) the run goes on without it.
+    MirrorEndpoints mirror = null;
+    try
+    {
+        mirror = await KubeDindStartMirror();
+        Information($"mirror: {mirror.HostUrl} (containers reach it at {mirror.NetworkUrl})");
+    }
+    catch (CakeException ex) when (ex.GetKubeDindException() != null)
+    {
+        Warning($"mirror unavailable, continuing without a pull-through cache: {ex.Message}");
+    }
 
-    cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
-        .WithMirror(mirror)
+    var clusterSettings = new KubeDindClusterSettings();
+    if (mirror != null) clusterSettings.WithMirror(mirror);
+    cluster = await KubeDindStartCluster(clusterSettings
         .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
         .WithK3sDownload(k3sDownload)
         .WithK3sArgsLine(k3sArgs)
