@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Docker.DotNet;
 using k8s;
 using KubeDind.Docker;
 
@@ -112,7 +113,14 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
         }
 
         ThrowIfTornDown();
-        return await ContainerExec.RunAsync(Session.Docker, ContainerId, command, standardInput, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ContainerExec.RunAsync(Session.Docker, ContainerId, command, standardInput, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"cluster {Name}: cannot run '{command[0]}' in its container: {DockerEngine.FirstLine(ex)}; is the cluster still running (docker ps -a --filter name={Name})?", inner: ex);
+        }
     }
 
     internal void RecordImage(string hostImage, string clusterReference) => _images[hostImage] = clusterReference;
