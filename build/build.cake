@@ -177,8 +177,87 @@ Task("Image")
     if (exit != 0) Fail("the kube-dind image could not be built (see the error above).");
 });
 
+// SystemTest: the example end to end on a real cluster, through the packed addin as a user loads it.
+//   --k3s-binary=PATH (or env KUBEDIND_K3S_BINARY)  a local k3s for the cluster image (the offline way)
+//   --k3s-download                                  download the pinned k3s release (online; the default when github.com answers)
+//   --k3s-args="..."                                extra k3s server arguments
+//   --keep-cluster                                  leave the cluster running and print how to reach it
+var systemTestK3sBinary = string.Empty;
+var systemTestK3sDownload = false;
+
+Task("SystemTestK3sSource")
+    .Description("Decide where the cluster's k3s comes from before anything starts; without one, stop with one line.")
+    .Does(() =>
+{
+    var given = Argument("k3s-binary", EnvironmentVariable("KUBEDIND_K3S_BINARY") ?? string.Empty);
+    if (given.Length > 0)
+    {
+        // Relative to where ./build.sh was run (the repo root), not to build/.
+        var path = System.IO.Path.IsPathRooted(given) ? File(given).Path : root.CombineWithFilePath(given);
+        if (!FileExists(path)) Fail($"--k3s-binary={given}: no such file ({path.FullPath}); pass the path of a k3s binary (v1.21+) or set KUBEDIND_K3S_BINARY.");
+        systemTestK3sBinary = path.FullPath;
+        Information($"SystemTest: k3s from {systemTestK3sBinary}");
+        return;
+    }
+
+    systemTestK3sDownload = HasArgument("k3s-download") || GitHubAnswers();
+    if (!systemTestK3sDownload)
+    {
+        Fail("SystemTest needs Kubernetes but no k3s is available: this host is offline and no k3s binary was given; pass --k3s-binary=/path/to/k3s (or set KUBEDIND_K3S_BINARY), or run online to download the pinned release.");
+    }
+
+    Information("SystemTest: no local k3s given; the cluster image downloads the pinned release");
+});
+
+bool GitHubAnswers()
+{
+    try
+    {
+        using var http = new System.Net.Http.HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var response = http.Send(new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Head, "https://github.com/k3s-io/k3s/releases"));
+        return true;
+    }
+    catch (Exception)
+    {
+        return false;
+    }
+}
+
 Task("SystemTest")
-    .Does(() => Fail("SystemTest: not implemented yet (issue 6: the Cake addin and examples/)."));
+    .Description("Pack the addin, then run examples/cake/build.cake with it (#addin from artifacts/packages only): mirror, cluster, image, push, deploy, system test, teardown.")
+    .IsDependentOn("SystemTestK3sSource")
+    .IsDependentOn("Engine")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    var example = root.CombineWithFilePath("examples/cake/build.cake");
+    // Cake reuses an addin already in the script's tools/Addins; the package was just rebuilt under the same version.
+    var installed = root.Combine("examples/cake/tools/Addins");
+    if (DirectoryExists(installed))
+    {
+        foreach (var stale in GetDirectories(installed.FullPath + "/Cake.KubeDind*"))
+        {
+            DeleteDirectory(stale, new DeleteDirectorySettings { Recursive = true, Force = true });
+        }
+    }
+
+    var arguments = new ProcessArgumentBuilder()
+        .Append("dotnet-cake")
+        .AppendQuoted(example.FullPath)
+        .AppendQuoted($"--nuget_source={packages.FullPath}")
+        .AppendQuoted($"--artifacts={artifacts.FullPath}")
+        .AppendQuoted($"--configuration={configuration}")
+        .AppendQuoted($"--verbosity={Context.Log.Verbosity.ToString().ToLowerInvariant()}");
+    if (systemTestK3sBinary.Length > 0) arguments.AppendQuoted($"--k3s-binary={systemTestK3sBinary}");
+    if (systemTestK3sDownload) arguments.Append("--k3s-download");
+    var k3sArgs = Argument("k3s-args", string.Empty);
+    if (k3sArgs.Length > 0) arguments.AppendQuoted($"--k3s-args={k3sArgs}");
+    if (HasArgument("keep-cluster")) arguments.Append("--keep-cluster");
+
+    Information($"SystemTest: dotnet {arguments.Render()}");
+    var exit = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
+    if (exit != 0) Fail($"SystemTest: the example's system test failed (exit {exit}; see above).");
+});
 
 Task("Bench")
     .Does(() => Fail("Bench: not implemented yet."));

@@ -1,0 +1,186 @@
+// KubeDind's example, end to end: StartMirror → StartCluster → build the app image → PushImage →
+// Deploy → system test (call the app from the host) → Teardown (in Cake's Teardown, so also after failures).
+//
+//   dotnet cake examples/cake/build.cake --nuget_source=artifacts/packages [--k3s-binary=PATH] [--k3s-args="..."] [--keep-cluster]
+//
+// The repo's `./build.sh --target=SystemTest` packs the addin and runs this script with those arguments.
+#addin nuget:?package=Cake.KubeDind&version=0.1.0
+
+using System.Net.Http;
+using System.Net.Http.Json;
+
+var k3sBinary = Argument("k3s-binary", EnvironmentVariable("KUBEDIND_K3S_BINARY") ?? string.Empty);
+var k3sArgs = Argument("k3s-args", string.Empty);
+var k3sDownload = HasArgument("k3s-download");
+var keepCluster = HasArgument("keep-cluster");
+var artifacts = MakeAbsolute(Directory(Argument("artifacts", "../../artifacts")));
+var configuration = Argument("configuration", "Release");
+
+var app = MakeAbsolute(Directory("../app"));
+var publish = artifacts.Combine("examples/app/publish");
+const string AppImage = "kubedind-example-app:dev";
+const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
+
+KubeDindCluster cluster = null;
+
+// Kubernetes needs a k3s binary in the cluster image: a local one, or the pinned release downloaded online.
+// Decide before anything starts, so a missing one costs one line and no containers.
+Task("K3sSource")
+    .Does(() =>
+{
+    if (!string.IsNullOrWhiteSpace(k3sBinary))
+    {
+        var path = MakeAbsolute(File(k3sBinary));
+        if (!FileExists(path)) throw new CakeException($"--k3s-binary={k3sBinary}: no such file; pass the path of a k3s binary (v1.21+, linux-{(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "arm64" : "amd64")}).");
+        k3sBinary = path.FullPath;
+        Information($"k3s: using {k3sBinary}");
+        return;
+    }
+
+    if (!k3sDownload && !GitHubReachable())
+    {
+        throw new CakeException("no k3s available: this host is offline and no k3s binary was given; pass --k3s-binary=/path/to/k3s (or set KUBEDIND_K3S_BINARY), or run where github.com is reachable to download the pinned release.");
+    }
+
+    k3sDownload = true;
+    Information("k3s: no local binary given; the cluster image downloads the pinned k3s release");
+});
+
+Task("PublishApp")
+    .Does(() =>
+{
+    DotNetPublish(app.CombineWithFilePath("ExampleApp.csproj").FullPath, new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        SelfContained = true,
+        OutputDirectory = publish,
+    });
+});
+
+Task("SystemTest")
+    .IsDependentOn("K3sSource")
+    .IsDependentOn("PublishApp")
+    .Does(async () =>
+{
+    // The mirror is a cache: when it cannot start (offline, its upstream unreachable) the run goes on without it.
+    MirrorEndpoints mirror = null;
+    try
+    {
+        mirror = await KubeDindStartMirror();
+        Information($"mirror: {mirror.HostUrl} (containers reach it at {mirror.NetworkUrl})");
+    }
+    catch (CakeException ex) when (ex.GetKubeDindException() != null)
+    {
+        Warning($"mirror unavailable, continuing without a pull-through cache: {ex.Message}");
+    }
+
+    var clusterSettings = new KubeDindClusterSettings();
+    if (mirror != null) clusterSettings.WithMirror(mirror);
+    cluster = await KubeDindStartCluster(clusterSettings
+        .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
+        .WithK3sDownload(k3sDownload)
+        .WithK3sArgsLine(k3sArgs)
+        .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // diagnostics bundles and the kubeconfig
+        .WithPublishedPort(30080));                     // the app's NodePort, called from the host below
+    Information($"cluster: {cluster}");
+
+    var image = await KubeDindBuildImage(new KubeDindBuildImageSettings()
+        .WithContext(publish)
+        .WithDockerfile(app.CombineWithFilePath("Dockerfile"))
+        .WithTag(AppImage));
+    var pushed = await KubeDindPushImage(cluster, image);
+    Information($"image: {image} is {pushed} in the cluster");
+
+    try
+    {
+        // deploy/deployment.yaml names kubedind-example-app:dev; Deploy rewrites it to the reference pushed above.
+        var result = await KubeDindDeploy(cluster, new KubeDindDeploySettings()
+            .WithManifestDirectory(app.Combine("deploy"))
+            .WithTimeout(TimeSpan.FromMinutes(5)));
+        foreach (var applied in result.Objects) Information($"deployed: {applied}");
+    }
+    catch (Exception ex) when (ex.GetKubeDindDiagnosticsDirectory() is { } diagnostics)
+    {
+        Error($"Deploy failed; diagnostics bundle: {diagnostics}");
+        throw;
+    }
+
+    await CheckGreetingAsync();
+});
+
+Task("Default").IsDependentOn("SystemTest");
+
+// The system test: call the deployed app from the host and check its answer carries the ConfigMap's text.
+async Task CheckGreetingAsync()
+{
+    await using var endpoint = await KubeDindOpenService(cluster, "example-app", "http");
+    Information($"system test: calling {endpoint}");
+    using var http = new HttpClient { BaseAddress = endpoint.Url, Timeout = TimeSpan.FromSeconds(10) };
+    var deadline = DateTime.UtcNow.AddSeconds(60);
+    string last = "no answer yet";
+    while (DateTime.UtcNow < deadline)
+    {
+        try
+        {
+            var body = await http.GetStringAsync("greeting?name=KubeDind");
+            if (body.Contains(ExpectedGreeting + ", KubeDind!", StringComparison.Ordinal))
+            {
+                Information($"system test passed: {body}");
+                return;
+            }
+
+            last = $"answer without the ConfigMap's greeting: {body}";
+        }
+        catch (HttpRequestException ex)
+        {
+            last = ex.Message;
+        }
+        catch (TaskCanceledException)
+        {
+            last = "no answer within 10s";
+        }
+
+        await System.Threading.Tasks.Task.Delay(2000);
+    }
+
+    var bundle = await KubeDindCollectDiagnostics(cluster);
+    Error($"system test failed; diagnostics bundle: {bundle.Directory}");
+    throw new CakeException($"system test: GET {endpoint.Url}greeting did not return \"{ExpectedGreeting}, KubeDind!\" within 60s (last: {last}).");
+}
+
+bool GitHubReachable()
+{
+    try
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var response = http.Send(new HttpRequestMessage(HttpMethod.Head, "https://github.com/k3s-io/k3s/releases"));
+        return true;
+    }
+    catch (Exception)
+    {
+        return false;
+    }
+}
+
+Teardown(context =>
+{
+    if (cluster == null)
+    {
+        return;
+    }
+
+    if (keepCluster)
+    {
+        Information($"--keep-cluster: cluster {cluster.Name} keeps running.");
+        if (cluster.KubeconfigPath != null) Information($"  kubectl --kubeconfig {cluster.KubeconfigPath} get pods -A      (API {cluster.ApiEndpoint})");
+        Information($"  docker exec -it {cluster.Name} kubectl get pods -A");
+        Information($"  the app: http://127.0.0.1:{cluster.HostPort(30080)}/greeting");
+        Information($"  remove it: docker rm -fv {cluster.Name}");
+        return;
+    }
+
+    KubeDindTeardown(cluster).GetAwaiter().GetResult();
+});
+
+RunTarget(Argument("target", "Default"));

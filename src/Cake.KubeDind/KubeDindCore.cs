@@ -1,0 +1,116 @@
+using System.Runtime.CompilerServices;
+using Cake.Core;
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+using KubeDind.Docker;
+using KubeDind.Mirror;
+
+namespace Cake.KubeDind;
+
+/// <summary>
+/// The real core behind the aliases. One <see cref="KubeDindSession"/> per Cake context: every step of a
+/// build shares one Docker connection, one run id (on every resource it creates) and Cake's log.
+/// </summary>
+internal sealed class KubeDindCore : IKubeDindCore
+{
+    public static readonly KubeDindCore Instance = new();
+
+    private readonly ConditionalWeakTable<ICakeContext, KubeDindSession> _sessions = new();
+    private readonly SemaphoreSlim _connecting = new(1, 1);
+
+    public async Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken)
+    {
+        var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
+        return await session.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
+        return await session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<string> BuildImageAsync(ICakeContext context, ImageBuildRequest request, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(request.ContextDirectory))
+        {
+            throw new KubeDindException($"KubeDindBuildImage: context directory '{request.ContextDirectory}' does not exist; build or publish into it first.");
+        }
+
+        var dockerfile = request.Dockerfile ?? Path.Combine(request.ContextDirectory, "Dockerfile");
+        if (!File.Exists(dockerfile))
+        {
+            throw new KubeDindException($"KubeDindBuildImage: no Dockerfile at '{dockerfile}'; put one in the context or set Dockerfile.");
+        }
+
+        var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
+        var buildContext = BuildContext.FromDirectory(request.ContextDirectory).AddFile("Dockerfile", dockerfile);
+        var buildArgs = new Dictionary<string, string>(request.BuildArgs, StringComparer.Ordinal);
+        if (request.FillBaseImage)
+        {
+            buildArgs[ImageBuildRequest.BaseImageArgument] = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await new ImageStore(session.Docker, session.Log).BuildAsync(buildContext, request.Tag, buildArgs, new Dictionary<string, string>(request.Labels), cancellationToken).ConfigureAwait(false);
+        return request.Tag;
+    }
+
+    public Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken) =>
+        cluster.PushImageAsync(image, name, cancellationToken);
+
+    public Task<string> LoadImageAsync(ICakeContext context, KubeDindCluster cluster, string image, CancellationToken cancellationToken) =>
+        cluster.LoadImageAsync(image, cancellationToken);
+
+    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, CancellationToken cancellationToken) =>
+        cluster.DeployAsync(settings, cancellationToken);
+
+    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
+        cluster.CollectDiagnosticsAsync(cancellationToken);
+
+    public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
+        cluster.OpenServiceAsync(service, port, settings.Namespace, settings.Scheme, cancellationToken);
+
+    public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) =>
+        cluster.TeardownAsync(settings, cancellationToken);
+
+    public async Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken)
+    {
+        var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
+        return await session.SweepAsync(settings, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<KubeDindSession> SessionAsync(ICakeContext context, CancellationToken cancellationToken)
+    {
+        if (_sessions.TryGetValue(context, out var session))
+        {
+            return session;
+        }
+
+        await _connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_sessions.TryGetValue(context, out session))
+            {
+                return session;
+            }
+
+            // DOCKER_HOST through Cake's environment, so a script (or a test's fake context) can choose the engine.
+            var dockerHost = context.Environment.GetEnvironmentVariable("DOCKER_HOST");
+            Uri? endpoint = null;
+            if (!string.IsNullOrWhiteSpace(dockerHost) && !Uri.TryCreate(dockerHost, UriKind.Absolute, out endpoint))
+            {
+                throw new KubeDindException($"DOCKER_HOST='{dockerHost}' is not a URI; set it like unix:///var/run/docker.sock or tcp://host:2375, or unset it.");
+            }
+
+            session = await KubeDindSession.ConnectAsync(new CakeKubeDindLog(context.Log), endpoint, cancellationToken).ConfigureAwait(false);
+            _sessions.AddOrUpdate(context, session);
+            return session;
+        }
+        finally
+        {
+            _connecting.Release();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Runtime.CompilerServices;
+using Cake.Core;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+using KubeDind.Mirror;
+
+namespace Cake.KubeDind.Tests.Fakes;
+
+/// <summary>A fake core: records what each alias handed it, answers with canned results, or throws <see cref="Failure"/>.</summary>
+internal sealed class FakeKubeDindCore : IKubeDindCore
+{
+    public static readonly MirrorEndpoints Mirror = new("c0ffee", "kdt-mirror", "http://127.0.0.1:40000", "http://kdt-mirror:5000", "kubedind", Reused: false);
+
+    public List<(string Step, object? Argument)> Calls { get; } = [];
+
+    public Exception? Failure { get; set; }
+
+    /// <summary>A KubeDindCluster object for aliases that take one; the fake core never touches it.</summary>
+    public static KubeDindCluster Cluster() => (KubeDindCluster)RuntimeHelpers.GetUninitializedObject(typeof(KubeDindCluster));
+
+    public Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken) => Answer("StartMirror", settings, Mirror);
+
+    public Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken) => Answer("StartCluster", settings, Cluster());
+
+    public Task<string> BuildImageAsync(ICakeContext context, ImageBuildRequest request, CancellationToken cancellationToken) => Answer("BuildImage", request, request.Tag);
+
+    public Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken) =>
+        Answer("PushImage", (image, name), "localhost:5000/" + (name ?? image));
+
+    public Task<string> LoadImageAsync(ICakeContext context, KubeDindCluster cluster, string image, CancellationToken cancellationToken) => Answer("LoadImage", image, image);
+
+    public Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, CancellationToken cancellationToken) =>
+        Answer("Deploy", settings, new DeployResult([], [], [], TimeSpan.FromSeconds(1)));
+
+    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
+        Answer<DiagnosticsBundle>("CollectDiagnostics", null, new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", [], []));
+
+    public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
+        Answer<ServiceEndpoint>("OpenService", (service, port, settings), null!);
+
+    public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) => Answer("Teardown", settings, true);
+
+    public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], [], []));
+
+    private Task<T> Answer<T>(string step, object? argument, T result)
+    {
+        Calls.Add((step, argument));
+        return Failure is null ? Task.FromResult(result) : Task.FromException<T>(Failure);
+    }
+}

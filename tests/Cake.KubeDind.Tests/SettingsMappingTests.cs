@@ -1,0 +1,229 @@
+using Cake.Core.IO;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+
+namespace Cake.KubeDind.Tests;
+
+/// <summary>The Cake settings → core settings mapping: pure, no Docker.</summary>
+public sealed class SettingsMappingTests
+{
+    private static readonly DirectoryPath WorkingDirectory = new("/work/repo");
+
+    [Fact]
+    public void Empty_mirror_settings_map_to_the_core_defaults()
+    {
+        Assert.Equal(new MirrorSettings(), new KubeDindMirrorSettings().ToCore());
+    }
+
+    [Fact]
+    public void Mirror_settings_map_every_value()
+    {
+        var core = new KubeDindMirrorSettings()
+            .WithName("kdt-mirror")
+            .WithUpstream("https://registry.example")
+            .WithHostPort(5001, "0.0.0.0")
+            .WithCacheVolume("kdt-cache")
+            .WithImage("registry:2")
+            .WithReadinessTimeout(TimeSpan.FromSeconds(7))
+            .ToCore();
+
+        Assert.Equal(
+            new MirrorSettings { Name = "kdt-mirror", UpstreamUrl = "https://registry.example", HostAddress = "0.0.0.0", HostPort = 5001, CacheVolume = "kdt-cache", Image = "registry:2", ReadinessTimeout = TimeSpan.FromSeconds(7) },
+            core);
+    }
+
+    [Fact]
+    public void Empty_cluster_settings_map_to_the_core_defaults()
+    {
+        var core = new KubeDindClusterSettings().ToCore(WorkingDirectory);
+        var defaults = new ClusterSettings();
+
+        Assert.Null(core.Name);
+        Assert.Null(core.Image);
+        Assert.Null(core.ImageBuild);
+        Assert.Empty(core.MirrorUrls);
+        Assert.Null(core.Network);
+        Assert.Equal(defaults.Kubernetes, core.Kubernetes);
+        Assert.Equal(defaults.ReadinessTimeout, core.ReadinessTimeout);
+        Assert.Equal(defaults.Privilege, core.Privilege);
+        Assert.Empty(core.K3sArgs);
+        Assert.Empty(core.Environment);
+        Assert.Empty(core.Labels);
+        Assert.Equal(defaults.HostAddress, core.HostAddress);
+        Assert.Equal(defaults.RegistryHostPort, core.RegistryHostPort);
+        Assert.Equal(defaults.ApiHostPort, core.ApiHostPort);
+        Assert.Empty(core.Ports);
+        Assert.Empty(core.Mounts);
+        Assert.Null(core.KubeconfigDirectory);
+        Assert.Equal("/work/repo/" + defaults.ArtifactsDirectory, core.ArtifactsDirectory);
+        Assert.Equal(defaults.StopTimeout, core.StopTimeout);
+        Assert.Equal(defaults.KeepOnFailure, core.KeepOnFailure);
+        Assert.Equal(defaults.SweepFirst, core.SweepFirst);
+    }
+
+    [Fact]
+    public void Cluster_settings_map_every_value_with_paths_made_absolute_against_the_working_directory()
+    {
+        var core = new KubeDindClusterSettings()
+            .WithName("kdt-cluster")
+            .WithImage("kubedind/kube-dind:test")
+            .WithK3sBinary(new FilePath("bin/k3s"))
+            .WithAirgapImages(new FilePath("/images/airgap.tar"))
+            .WithMirror(FakeMirror())
+            .WithMirrorUrl("http://other:5000")
+            .WithComposeMode()
+            .WithReadinessTimeout(TimeSpan.FromMinutes(2))
+            .WithPrivilege(PrivilegeMode.Fallback)
+            .WithK3sArgsLine("--disable traefik --node-label \"a=b c\"")
+            .WithK3sArgs("--debug")
+            .WithEnvironment("A", "1")
+            .WithLabel("team", "qa")
+            .WithHostAddress("0.0.0.0")
+            .WithRegistryHostPort(5555)
+            .WithApiHostPort(6444)
+            .WithPublishedPort(30080)
+            .WithMount(new DirectoryPath("manifests"), "/code", readOnly: true)
+            .WithArtifactsDirectory(new DirectoryPath("out/diag"))
+            .WithKubeconfigDirectory(new DirectoryPath("out/kube"))
+            .WithStopTimeout(TimeSpan.FromSeconds(3))
+            .WithKeepOnFailure()
+            .WithSweepFirst(false)
+            .ToCore(WorkingDirectory);
+
+        Assert.Equal("kdt-cluster", core.Name);
+        Assert.Equal("kubedind/kube-dind:test", core.Image);
+        Assert.Equal(new ClusterImageSettings { K3sBinary = "/work/repo/bin/k3s", AirgapImagesTarball = "/images/airgap.tar" }, core.ImageBuild);
+        Assert.Equal(["http://other:5000", "http://kdt-mirror:5000"], core.MirrorUrls);
+        Assert.Equal("kubedind", core.Network);
+        Assert.False(core.Kubernetes);
+        Assert.Equal(TimeSpan.FromMinutes(2), core.ReadinessTimeout);
+        Assert.Equal(PrivilegeMode.Fallback, core.Privilege);
+        Assert.Equal(["--disable", "traefik", "--node-label", "a=b c", "--debug"], core.K3sArgs);
+        Assert.Equal("1", core.Environment["A"]);
+        Assert.Equal("qa", core.Labels["team"]);
+        Assert.Equal("0.0.0.0", core.HostAddress);
+        Assert.Equal(5555, core.RegistryHostPort);
+        Assert.Equal(6444, core.ApiHostPort);
+        Assert.Equal([new PortMapping(30080)], core.Ports);
+        Assert.Equal([new BindMount("/work/repo/manifests", "/code", ReadOnly: true)], core.Mounts);
+        Assert.Equal("/work/repo/out/diag", core.ArtifactsDirectory);
+        Assert.Equal("/work/repo/out/kube", core.KubeconfigDirectory);
+        Assert.Equal(TimeSpan.FromSeconds(3), core.StopTimeout);
+        Assert.True(core.KeepOnFailure);
+        Assert.False(core.SweepFirst);
+    }
+
+    [Fact]
+    public void Only_a_k3s_source_or_a_forced_build_asks_the_core_to_check_the_image()
+    {
+        Assert.Null(new KubeDindClusterSettings().WithK3sBinary(null).WithK3sBinary(new FilePath(" ")).WithK3sBinary("").ToCore(WorkingDirectory).ImageBuild);
+        Assert.Equal(new ClusterImageSettings { K3sDownload = true }, new KubeDindClusterSettings().WithK3sDownload().ToCore(WorkingDirectory).ImageBuild);
+        Assert.Equal(new ClusterImageSettings { Force = true }, new KubeDindClusterSettings().WithForcedImageBuild().ToCore(WorkingDirectory).ImageBuild);
+    }
+
+    [Fact]
+    public void Deploy_settings_default_to_the_core_defaults_resolved_in_the_working_directory()
+    {
+        var settings = new KubeDindDeploySettings();
+        var core = settings.ToCore(WorkingDirectory);
+        var defaults = new DeploySettings();
+
+        Assert.Equal("/work/repo", core.BaseDirectory);
+        Assert.Null(core.Namespace);
+        Assert.Empty(core.Manifests);
+        Assert.Empty(core.ImageRewrites);
+        Assert.Equal(defaults.WaitForRollout, core.WaitForRollout);
+        Assert.Equal(defaults.Timeout, core.Timeout);
+        Assert.Equal(defaults.FailFast, core.FailFast);
+        Assert.Equal(defaults.FieldManager, core.FieldManager);
+        Assert.Equal(defaults.PollInterval, core.PollInterval);
+        Assert.Equal(defaults.LogTailLines, core.LogTailLines);
+    }
+
+    [Fact]
+    public void Deploy_settings_map_every_value()
+    {
+        var settings = new KubeDindDeploySettings()
+            .WithManifests("deploy/*.yaml", "k8s")
+            .WithManifest(new FilePath("extra.yaml"))
+            .WithManifestDirectory(new DirectoryPath("more"))
+            .WithInlineManifest("kind: ConfigMap")
+            .WithBaseDirectory(new DirectoryPath("examples/app"))
+            .WithNamespace("system-test")
+            .WithImageRewrite("example-app", "localhost:5000/example-app:1")
+            .WithWaitForRollout(false)
+            .WithTimeout(TimeSpan.FromMinutes(1))
+            .WithFailFast(false)
+            .WithFieldManager("cake")
+            .WithPollInterval(TimeSpan.FromMilliseconds(250))
+            .WithLogTailLines(50);
+        var core = settings.ToCore(WorkingDirectory);
+
+        Assert.Equal(["deploy/*.yaml", "k8s", "extra.yaml", "more"], core.Manifests);
+        Assert.Equal(["kind: ConfigMap"], core.InlineManifests);
+        Assert.Equal("/work/repo/examples/app", core.BaseDirectory);
+        Assert.Equal("system-test", core.Namespace);
+        Assert.Equal("localhost:5000/example-app:1", core.ImageRewrites["example-app"]);
+        Assert.False(core.WaitForRollout);
+        Assert.Equal(TimeSpan.FromMinutes(1), core.Timeout);
+        Assert.False(core.FailFast);
+        Assert.Equal("cake", core.FieldManager);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), core.PollInterval);
+        Assert.Equal(50, core.LogTailLines);
+    }
+
+    [Fact]
+    public void Teardown_and_sweep_settings_map()
+    {
+        Assert.Null(new KubeDindTeardownSettings().ToCore().MirrorName);
+        Assert.Equal("kubedind-mirror", new KubeDindTeardownSettings().WithStopMirror().ToCore().MirrorName);
+        Assert.Equal("kdt-mirror", new KubeDindTeardownSettings().WithStopMirror(Fakes.FakeKubeDindCore.Mirror).ToCore().MirrorName);
+        Assert.Equal(new SweepSettings(), new KubeDindSweepSettings().ToCore());
+        Assert.Equal(TimeSpan.FromHours(1), new KubeDindSweepSettings().WithMaxAge(TimeSpan.FromHours(1)).ToCore().MaxAge);
+    }
+
+    [Fact]
+    public void Build_image_settings_map_to_absolute_paths_and_fill_the_base_image_unless_given()
+    {
+        var request = new KubeDindBuildImageSettings()
+            .WithContext(new DirectoryPath("artifacts/publish"))
+            .WithDockerfile(new FilePath("examples/app/Dockerfile"))
+            .WithTag("example-app:dev")
+            .WithBuildArg("VERSION", "1")
+            .WithLabel("team", "qa")
+            .ToRequest(WorkingDirectory);
+
+        Assert.Equal("/work/repo/artifacts/publish", request.ContextDirectory);
+        Assert.Equal("/work/repo/examples/app/Dockerfile", request.Dockerfile);
+        Assert.Equal("example-app:dev", request.Tag);
+        Assert.Equal("1", request.BuildArgs["VERSION"]);
+        Assert.Equal("qa", request.Labels["team"]);
+        Assert.True(request.FillBaseImage);
+
+        var given = new KubeDindBuildImageSettings().WithContext(new DirectoryPath("c")).WithTag("t").WithBuildArg("BASE_IMAGE", "debian:bookworm-slim").ToRequest(WorkingDirectory);
+        Assert.False(given.FillBaseImage);
+        Assert.Null(given.Dockerfile);
+    }
+
+    [Fact]
+    public void Build_image_settings_without_a_context_or_tag_fail_in_one_line()
+    {
+        var noContext = Assert.Throws<global::KubeDind.KubeDindException>(() => new KubeDindBuildImageSettings { Tag = "t" }.ToRequest(WorkingDirectory));
+        Assert.Contains("ContextDirectory", noContext.Message, StringComparison.Ordinal);
+        var noTag = Assert.Throws<global::KubeDind.KubeDindException>(() => new KubeDindBuildImageSettings { ContextDirectory = new DirectoryPath("c") }.ToRequest(WorkingDirectory));
+        Assert.Contains("Tag", noTag.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, new string[0])]
+    [InlineData("  ", new string[0])]
+    [InlineData("--a  b", new[] { "--a", "b" })]
+    [InlineData("--x=\"1 2\" \"\" c", new[] { "--x=1 2", "", "c" })]
+    public void Command_lines_split_on_white_space_with_double_quotes_grouping(string? line, string[] expected)
+    {
+        Assert.Equal(expected, CommandLine.Split(line));
+    }
+
+    private static MirrorEndpoints FakeMirror() => Fakes.FakeKubeDindCore.Mirror;
+}
