@@ -1,0 +1,34 @@
+using KubeDind.Cluster;
+using KubeDind.Mirror;
+
+namespace Nuke.KubeDind;
+
+/// <summary>
+/// The five steps as the targets call them. <see cref="SessionDriver"/> is the real one (the core's
+/// <c>KubeDindSession</c>); tests substitute a recording one to run the real Nuke engine without Docker.
+/// </summary>
+internal interface IKubeDindDriver : IAsyncDisposable
+{
+    string RunId { get; }
+
+    Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
+
+    Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, string? k3sBinary, CancellationToken cancellationToken);
+
+    /// <summary>Builds the image when it has a context, pushes it to the cluster's registry; returns the in-cluster reference.</summary>
+    Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
+
+    Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken);
+
+    Task CollectDiagnosticsAsync(string directory, CancellationToken cancellationToken);
+
+    /// <summary>Removes the cluster (never the mirror); with <paramref name="keep"/> only says where it is.</summary>
+    Task TeardownAsync(bool keep, CancellationToken cancellationToken);
+}
+
+/// <summary>Where a running cluster is reached from the host: what later targets of the build need.</summary>
+/// <param name="ClusterName">The cluster container's name.</param>
+/// <param name="KubeconfigPath">A kubeconfig for this run on the host (server reachable from the host).</param>
+/// <param name="RegistryHostEndpoint">The cluster's registry as the host reaches it, e.g. <c>127.0.0.1:41235</c>.</param>
+/// <param name="RegistryClusterEndpoint">The same registry as pods reference images, e.g. <c>localhost:5000</c>.</param>
+public sealed record KubeDindEndpoints(string ClusterName, string KubeconfigPath, string RegistryHostEndpoint, string RegistryClusterEndpoint);

@@ -1,0 +1,109 @@
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Mirror;
+using Nuke.Common.IO;
+using Nuke.Common.Tooling;
+
+namespace Nuke.KubeDind;
+
+/// <summary>
+/// Turns the component's parameters and the user's <c>Configure&lt;...&gt;</c> overrides into the core's
+/// settings objects. Pure functions: no Docker, no build instance, so the tests check them directly.
+/// Order is always: the core's defaults → the component's base (parameters, mirror wiring) → the user's
+/// override, so the user has the last word on every field.
+/// </summary>
+public static class KubeDindSettingsMapping
+{
+    /// <summary>Default cluster name when <c>--cluster-name</c> is not given: unique per run.</summary>
+    public static string DefaultClusterName(string runId) => $"kubedind-{runId}";
+
+    public static MirrorSettings Mirror(Configure<MirrorSettings> baseSettings, Configure<MirrorSettings> userSettings) =>
+        userSettings(baseSettings(new MirrorSettings()));
+
+    /// <summary>The component's part of the mirror settings: none yet beyond the core's defaults.</summary>
+    public static MirrorSettings MirrorBase(MirrorSettings settings) => settings;
+
+    public static ClusterSettings Cluster(Configure<ClusterSettings> baseSettings, Configure<ClusterSettings> userSettings) =>
+        userSettings(baseSettings(new ClusterSettings()));
+
+    /// <summary>
+    /// The component's part of the cluster settings: the name and extra k3s arguments from the parameters,
+    /// and the mirror started by StartMirror (reached over the shared network) as the cluster's pull-through cache.
+    /// </summary>
+    public static ClusterSettings ClusterBase(ClusterSettings settings, string? clusterName, IEnumerable<string>? k3sArgs, MirrorEndpoints? mirror, string runId)
+    {
+        var name = string.IsNullOrWhiteSpace(clusterName) ? DefaultClusterName(runId) : clusterName.Trim();
+        var args = settings.K3sArgs.Concat(SplitK3sArgs(k3sArgs)).ToList();
+        var result = settings with { Name = name, K3sArgs = args };
+        if (mirror is not null)
+        {
+            result = result with
+            {
+                MirrorUrls = settings.MirrorUrls.Contains(mirror.NetworkUrl) ? settings.MirrorUrls : [.. settings.MirrorUrls, mirror.NetworkUrl],
+                Network = settings.Network ?? mirror.Network,
+            };
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// k3s arguments arrive as one or more strings (a CI variable often holds them all in one);
+    /// each is split on whitespace so <c>"--disable=traefik --kubelet-arg=v=2"</c> becomes two arguments.
+    /// </summary>
+    public static IReadOnlyList<string> SplitK3sArgs(IEnumerable<string>? values) =>
+        (values ?? [])
+            .SelectMany(v => v.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .ToList();
+
+    public static KubeDindDeployment Deployment(Configure<KubeDindDeployment> baseSettings, Configure<KubeDindDeployment> userSettings) =>
+        userSettings(baseSettings(new KubeDindDeployment()));
+
+    /// <summary>The component's part of the deployment: the manifests the build declares.</summary>
+    public static KubeDindDeployment DeploymentBase(KubeDindDeployment settings, IEnumerable<AbsolutePath>? manifests)
+    {
+        var declared = (manifests ?? []).Select(m => (string)m).ToList();
+        return settings with { Manifests = [.. settings.Manifests, .. declared.Where(m => !settings.Manifests.Contains(m))] };
+    }
+
+    /// <summary>Checks the declared images before anything is started: every tag present, no tag twice, contexts exist.</summary>
+    public static IReadOnlyList<KubeDindImage> ValidateImages(IEnumerable<KubeDindImage>? images)
+    {
+        var list = (images ?? []).ToList();
+        foreach (var image in list)
+        {
+            if (string.IsNullOrWhiteSpace(image.Tag))
+            {
+                throw new KubeDindException("An image declared in IKubeDind.Images has no tag: give each KubeDindImage a tag such as 'my-app:dev'.");
+            }
+
+            if (image.Context is not null && !Directory.Exists(image.Context))
+            {
+                throw new KubeDindException($"The build context '{image.Context}' of image '{image.Tag}' does not exist: point KubeDindImage.Context at the directory holding its Dockerfile.");
+            }
+        }
+
+        var duplicate = list.GroupBy(i => i.Tag, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new KubeDindException($"Image '{duplicate.Key}' is declared {duplicate.Count()} times in IKubeDind.Images: declare each tag once.");
+        }
+
+        return list;
+    }
+
+    /// <summary>Checks the manifests the deployment names before the cluster is asked to apply them.</summary>
+    public static void ValidateDeployment(KubeDindDeployment deployment)
+    {
+        if (deployment.Manifests.Count == 0)
+        {
+            throw new KubeDindException("Deploy has no manifests: override IKubeDind.Manifests (or DeploySettings) with the YAML files to apply.");
+        }
+
+        var missing = deployment.Manifests.FirstOrDefault(m => !File.Exists(m) && !Directory.Exists(m));
+        if (missing is not null)
+        {
+            throw new KubeDindException($"Manifest '{missing}' does not exist: fix the path in IKubeDind.Manifests.");
+        }
+    }
+}
