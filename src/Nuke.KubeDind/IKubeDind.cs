@@ -28,7 +28,7 @@ public interface IKubeDind : INukeBuild
         ?? (Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } path ? AbsolutePath.Create(Path.GetFullPath(path)) : null);
 
     /// <summary><c>--k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
-    [Parameter("Extra k3s server arguments, e.g. --k3s-args \"--disable=traefik\"")]
+    [Parameter("Extra k3s server arguments, written without leading dashes: --k3s-args disable=traefik kubelet-arg=v=2")]
     string[] K3sArgs => TryGetValue(() => K3sArgs) ?? [];
 
     /// <summary><c>--cluster-name</c>: the cluster container's name; default <c>kubedind-&lt;run id&gt;</c>.</summary>

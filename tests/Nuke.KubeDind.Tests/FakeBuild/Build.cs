@@ -1,0 +1,43 @@
+using KubeDind.Cluster;
+using KubeDind.Mirror;
+using Nuke.Common;
+using Nuke.Common.IO;
+using Nuke.Common.Tooling;
+
+namespace Nuke.KubeDind.FakeBuild;
+
+/// <summary>A user's build as the README shows it, with a recording driver instead of Docker.</summary>
+internal sealed class Build : NukeBuild, IKubeDind
+{
+    private static readonly bool Overrides = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_OVERRIDES") == "1";
+
+    public static int Main()
+    {
+        KubeDindRun.DriverFactory = (_, _) => Task.FromResult<IKubeDindDriver>(new RecordingDriver());
+        return Execute<Build>(x => ((IKubeDind)x).SystemTest);
+    }
+
+    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage("example-app:dev")];
+
+    IEnumerable<AbsolutePath> IKubeDind.Manifests => [RootDirectory / "deploy" / "app.yaml"];
+
+    Configure<MirrorSettings> IKubeDind.StartMirrorSettings => _ => Overrides ? _ with { Name = "custom-mirror", HostPort = 5999 } : _;
+
+    Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => Overrides
+        ? _ with { ReadinessTimeout = TimeSpan.FromSeconds(42), Privilege = PrivilegeMode.Fallback, Name = "from-override" }
+        : _;
+
+    Configure<KubeDindDeployment> IKubeDind.DeploySettings => _ => Overrides ? _ with { Namespace = "example" } : _;
+
+    Task IKubeDind.RunSystemTestsAsync()
+    {
+        new RecordingDriver().Record("RunSystemTests", new { kubeconfig = (string)((IKubeDind)this).KubeconfigPath, pushed = ((IKubeDind)this).PushedImages });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A user target between Deploy and SystemTest, as the README recommends for own tests.</summary>
+    Target Smoke => _ => _
+        .DependsOn<IKubeDind>(x => x.Deploy)
+        .DependentFor<IKubeDind>(x => x.SystemTest)
+        .Executes(() => new RecordingDriver().Record("Smoke", new { registry = ((IKubeDind)this).RegistryHostEndpoint }));
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Mirror;
+
+namespace Nuke.KubeDind.FakeBuild;
+
+/// <summary>
+/// Stands in for the Docker-backed driver: appends one JSON line per call to $KUBEDIND_FAKE_RECORD and
+/// throws a KubeDindException in the step named by $KUBEDIND_FAKE_FAIL.
+/// </summary>
+internal sealed class RecordingDriver : IKubeDindDriver
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private readonly string _record = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_RECORD") ?? Path.Combine(Path.GetTempPath(), "kubedind-fake.jsonl");
+    private readonly string? _fail = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_FAIL");
+
+    public string RunId => "fakerun";
+
+    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
+    {
+        Record("StartMirror", settings);
+        return Task.FromResult(new MirrorEndpoints("mirror-id", settings.Name, "http://127.0.0.1:41234", $"http://{settings.Name}:5000", "kubedind", Reused: false));
+    }
+
+    public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, string? k3sBinary, CancellationToken cancellationToken)
+    {
+        Record("StartCluster", new { settings, k3sBinary });
+        return Task.FromResult(new KubeDindEndpoints(settings.Name ?? "unnamed", "/tmp/fake-kubeconfig.yaml", "127.0.0.1:41235", "localhost:5000"));
+    }
+
+    public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
+    {
+        Record("PushImage", new { image.Tag, Context = (string?)image.Context });
+        return Task.FromResult("localhost:5000/" + image.Tag);
+    }
+
+    public Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken)
+    {
+        Record("Deploy", deployment);
+        return Task.CompletedTask;
+    }
+
+    public Task CollectDiagnosticsAsync(string directory, CancellationToken cancellationToken)
+    {
+        Record("CollectDiagnostics", new { directory });
+        return Task.CompletedTask;
+    }
+
+    public Task TeardownAsync(bool keep, CancellationToken cancellationToken)
+    {
+        Record("Teardown", new { keep });
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Record("Dispose", new { });
+        return ValueTask.CompletedTask;
+    }
+
+    public void Record(string step, object payload)
+    {
+        File.AppendAllText(_record, JsonSerializer.Serialize(new { step, payload }, Json) + "\n");
+        if (string.Equals(_fail, step, StringComparison.Ordinal))
+        {
+            throw new KubeDindException($"{step} failed on purpose (KUBEDIND_FAKE_FAIL={step})");
+        }
+    }
+}
