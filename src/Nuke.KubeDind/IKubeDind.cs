@@ -92,24 +92,22 @@ public interface IKubeDind : INukeBuild
 
     Target StartMirror => _ => _
         .Description("KubeDind: start (or reuse) the host's registry mirror")
-        .Executes(async () =>
+        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
-            var driver = await KubeDindRun.DriverAsync().ConfigureAwait(false);
             var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
-            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, KubeDindRun.Cancellation.Token).ConfigureAwait(false));
-        });
+            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
+        }));
 
     Target StartCluster => _ => _
         .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready")
         .DependsOn(StartMirror)
-        .Executes(async () =>
+        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
-            var driver = await KubeDindRun.DriverAsync().ConfigureAwait(false);
             var settings = KubeDindSettingsMapping.Cluster(StartClusterSettingsBase, StartClusterSettings);
-            var cluster = await driver.StartClusterAsync(settings, K3sBinary, KubeDindRun.Cancellation.Token).ConfigureAwait(false);
+            var cluster = await driver.StartClusterAsync(settings, K3sBinary, cancellationToken).ConfigureAwait(false);
             KubeDindRun.SetCluster(cluster);
             Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
-        });
+        }));
 
     Target PushImage => _ => _
         .Description("KubeDind: build (when they have a context) and push the declared images into the cluster's registry")
@@ -123,12 +121,14 @@ public interface IKubeDind : INukeBuild
                 return;
             }
 
-            var driver = await KubeDindRun.DriverAsync().ConfigureAwait(false);
-            foreach (var image in images)
+            await KubeDindRun.StepAsync(async (driver, cancellationToken) =>
             {
-                var reference = await driver.PushImageAsync(image, KubeDindRun.Cancellation.Token).ConfigureAwait(false);
-                KubeDindRun.AddPushed(image.Tag, reference);
-            }
+                foreach (var image in images)
+                {
+                    var reference = await driver.PushImageAsync(image, cancellationToken).ConfigureAwait(false);
+                    KubeDindRun.AddPushed(image.Tag, reference);
+                }
+            }).ConfigureAwait(false);
         });
 
     Target Deploy => _ => _
@@ -138,8 +138,7 @@ public interface IKubeDind : INukeBuild
         {
             var deployment = KubeDindSettingsMapping.Deployment(DeploySettingsBase, DeploySettings);
             KubeDindSettingsMapping.ValidateDeployment(deployment);
-            var driver = await KubeDindRun.DriverAsync().ConfigureAwait(false);
-            await driver.DeployAsync(deployment, KubeDindRun.Cancellation.Token).ConfigureAwait(false);
+            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, cancellationToken)).ConfigureAwait(false);
         });
 
     Target SystemTest => _ => _
@@ -159,7 +158,8 @@ public interface IKubeDind : INukeBuild
                 return;
             }
 
-            var driver = await KubeDindRun.DriverAsync().ConfigureAwait(false);
+            await KubeDindRun.StopInFlightStepsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            var driver = await KubeDindRun.DriverAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {
                 if (IsFailing && KubeDindRun.Cluster is not null)

@@ -14,13 +14,10 @@ public static class KubeDindRun
     private static readonly Dictionary<string, string> Pushed = new(StringComparer.Ordinal);
     private static IKubeDindDriver? _driver;
 
-    static KubeDindRun()
-    {
-        Console.CancelKeyPress += (_, _) => Cancellation.Cancel();
-    }
+    private static readonly HashSet<Task> InFlight = [];
 
-    /// <summary>Cancelled when the build is interrupted (Ctrl+C); every step gets it.</summary>
-    public static CancellationTokenSource Cancellation { get; private set; } = new();
+    /// <summary>Every step gets its token; Teardown cancels it when it finds a step still running (Ctrl+C).</summary>
+    internal static CancellationTokenSource Cancellation { get; private set; } = new();
 
     /// <summary>Labels everything this run creates; known once the first target connected to Docker.</summary>
     public static string RunId => _driver?.RunId ?? Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") ?? "local";
@@ -37,17 +34,64 @@ public static class KubeDindRun
     /// <summary>Creates the driver; tests replace it to run the targets without Docker.</summary>
     internal static Func<IKubeDindLog, CancellationToken, Task<IKubeDindDriver>> DriverFactory { get; set; } = SessionDriver.ConnectAsync;
 
-    internal static async Task<IKubeDindDriver> DriverAsync()
+    internal static async Task<IKubeDindDriver> DriverAsync(CancellationToken cancellationToken)
     {
-        await Gate.WaitAsync(Cancellation.Token).ConfigureAwait(false);
+        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return _driver ??= await DriverFactory(new NukeKubeDindLog(), Cancellation.Token).ConfigureAwait(false);
+            return _driver ??= await DriverFactory(new NukeKubeDindLog(), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             Gate.Release();
         }
+    }
+
+    /// <summary>Runs one step with the run's token, remembering it while it runs so Teardown can stop it.</summary>
+    internal static async Task StepAsync(Func<IKubeDindDriver, CancellationToken, Task> step)
+    {
+        var token = Cancellation.Token;
+        var driver = await DriverAsync(token).ConfigureAwait(false);
+        var task = step(driver, token);
+        lock (InFlight)
+        {
+            InFlight.Add(task);
+        }
+
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (InFlight)
+            {
+                InFlight.Remove(task);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nuke runs assured targets straight from its Ctrl+C handler while the interrupted target's task is
+    /// still going; Teardown calls this first so a half-started cluster is not created behind its back.
+    /// </summary>
+    internal static async Task StopInFlightStepsAsync(TimeSpan grace)
+    {
+        Task[] running;
+        lock (InFlight)
+        {
+            running = [.. InFlight];
+        }
+
+        if (running.Length == 0)
+        {
+            return;
+        }
+
+        Serilog.Log.Warning("Stopping {Count} KubeDind step(s) still running before teardown", running.Length);
+        await Cancellation.CancelAsync().ConfigureAwait(false);
+        var all = Task.WhenAll(running);
+        await Task.WhenAny(all, Task.Delay(grace)).ConfigureAwait(false);
     }
 
     internal static bool HasDriver => _driver is not null;

@@ -13,6 +13,7 @@ namespace Nuke.KubeDind.Tests;
 public sealed class NukeEngineTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kdt-nuke-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Dictionary<int, (Task<string> Stdout, Task<string> Stderr)> _output = [];
 
     public NukeEngineTests()
     {
@@ -58,6 +59,30 @@ public sealed class NukeEngineTests : IDisposable
         Assert.True(exit != 0, output);
         Assert.Equal(expected, steps.Select(s => s.Step));
         Assert.Contains($"{failingStep} failed on purpose", output);
+    }
+
+    [Fact]
+    public async Task Interrupting_the_build_stops_the_running_step_then_tears_down()
+    {
+        var record = Path.Combine(_root, "record.jsonl");
+        using var process = Start(["--target", "SystemTest"], ("KUBEDIND_FAKE_HANG", "Deploy"));
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (!(File.Exists(record) && File.ReadAllText(record).Contains("\"step\":\"Deploy\"", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "FakeBuild never reached Deploy");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        var (exit, steps, output) = await FinishAsync(process, record);
+
+        Assert.True(exit != 0, output);
+        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "DeployCancelled"], steps.Select(s => s.Step).Take(5));
+        Assert.Contains("Teardown", steps.Select(s => s.Step).Skip(5));
     }
 
     [Fact]
@@ -112,7 +137,12 @@ public sealed class NukeEngineTests : IDisposable
 
     private async Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> RunAsync(string[] args, params (string Name, string Value)[] environment)
     {
-        var record = Path.Combine(_root, "record.jsonl");
+        using var process = Start(args, environment);
+        return await FinishAsync(process, Path.Combine(_root, "record.jsonl"));
+    }
+
+    private Process Start(string[] args, params (string Name, string Value)[] environment)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -125,9 +155,9 @@ public sealed class NukeEngineTests : IDisposable
             start.ArgumentList.Add(arg);
         }
 
-        start.Environment["KUBEDIND_FAKE_RECORD"] = record;
+        start.Environment["KUBEDIND_FAKE_RECORD"] = Path.Combine(_root, "record.jsonl");
         start.Environment["NUKE_TELEMETRY_OPTOUT"] = "1";
-        foreach (var key in new[] { "KUBEDIND_FAKE_FAIL", "KUBEDIND_FAKE_OVERRIDES", "K3S_ARGS", "KUBEDIND_K3S_BINARY" })
+        foreach (var key in new[] { "KUBEDIND_FAKE_FAIL", "KUBEDIND_FAKE_HANG", "KUBEDIND_FAKE_OVERRIDES", "K3S_ARGS", "KUBEDIND_K3S_BINARY" })
         {
             start.Environment.Remove(key);
         }
@@ -137,13 +167,26 @@ public sealed class NukeEngineTests : IDisposable
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        var output = await stdout + await stderr;
+        var process = Process.Start(start)!;
+        _output[process.Id] = (process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        return process;
+    }
 
+    private async Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> FinishAsync(Process process, string record)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var (stdout, stderr) = _output[process.Id];
+        var output = await stdout + await stderr;
         var steps = File.Exists(record)
             ? File.ReadAllLines(record).Select(l => JsonDocument.Parse(l).RootElement).Select(e => (e.GetProperty("step").GetString()!, e.GetProperty("payload"))).ToList()
             : [];

@@ -14,6 +14,7 @@ internal sealed class RecordingDriver : IKubeDindDriver
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     private readonly string _record = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_RECORD") ?? Path.Combine(Path.GetTempPath(), "kubedind-fake.jsonl");
     private readonly string? _fail = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_FAIL");
+    private readonly string? _hang = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_HANG");
 
     public string RunId => "fakerun";
 
@@ -35,10 +36,21 @@ internal sealed class RecordingDriver : IKubeDindDriver
         return Task.FromResult("localhost:5000/" + image.Tag);
     }
 
-    public Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken)
+    public async Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken)
     {
         Record("Deploy", deployment);
-        return Task.CompletedTask;
+        if (_hang == "Deploy")
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Record("DeployCancelled", new { });
+                throw;
+            }
+        }
     }
 
     public Task CollectDiagnosticsAsync(string directory, CancellationToken cancellationToken)
