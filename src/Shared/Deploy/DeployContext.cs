@@ -1,0 +1,26 @@
+using KubeDind.Logging;
+
+namespace KubeDind.Deploy;
+
+/// <summary>
+/// What the cluster hands to a deploy: its name (names the diagnostics folder), where artifacts go,
+/// the log, the images pushed or loaded in this run, and a way to read logs only the cluster can reach.
+/// </summary>
+public sealed record DeployContext
+{
+    public required string ClusterName { get; init; }
+
+    /// <summary>Diagnostics bundles are written under <c>&lt;ArtifactsDirectory&gt;/&lt;ClusterName&gt;/</c>.</summary>
+    public string ArtifactsDirectory { get; init; } = Path.Combine("artifacts", "kubedind");
+
+    public IKubeDindLog Log { get; init; } = NullKubeDindLog.Instance;
+
+    /// <summary>Images pushed or loaded in this run: the name used locally → the reference the cluster pulls.</summary>
+    public IReadOnlyDictionary<string, string> PushedImages { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Logs of the cluster's own processes (k3s, inner dockerd), by name; supplied by the cluster because
+    /// reading them means exec into its container. Null when there are none.
+    /// </summary>
+    public Func<CancellationToken, Task<IReadOnlyDictionary<string, string>>>? ExtraLogs { get; init; }
+}

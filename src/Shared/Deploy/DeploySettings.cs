@@ -1,0 +1,45 @@
+namespace KubeDind.Deploy;
+
+/// <summary>What to deploy into a cluster and how long to wait for it.</summary>
+public sealed record DeploySettings
+{
+    /// <summary>Manifest files, directories (every *.yaml/*.yml/*.json inside, recursively) or globs ("deploy/*.yaml", "k8s/**/*.yml").</summary>
+    public IReadOnlyList<string> Manifests { get; init; } = [];
+
+    /// <summary>Manifests given as YAML text (one or more documents each).</summary>
+    public IReadOnlyList<string> InlineManifests { get; init; } = [];
+
+    /// <summary>Where relative manifest paths are resolved; the current directory when null.</summary>
+    public string? BaseDirectory { get; init; }
+
+    /// <summary>Namespace for namespaced objects that name none; created when missing. "default" when null.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>
+    /// Image names used in the manifests → the references to use instead. A key with a tag or digest
+    /// matches that exact image; a key without one matches the repository with any tag (the tag is
+    /// kept unless the value names its own).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ImageRewrites { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Wait until every workload has rolled out (Deployments, StatefulSets, DaemonSets, Jobs, Pods).</summary>
+    public bool WaitForRollout { get; init; } = true;
+
+    /// <summary>The whole deploy (apply and rollout) must finish within this time.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Stop waiting as soon as a pod shows a failure that does not fix itself (ImagePullBackOff,
+    /// ErrImagePull, InvalidImageName, CrashLoopBackOff, CreateContainerConfigError) instead of running into the timeout.
+    /// </summary>
+    public bool FailFast { get; init; } = true;
+
+    /// <summary>Field manager named in server-side apply; re-running with the same name updates the same fields.</summary>
+    public string FieldManager { get; init; } = "kubedind";
+
+    /// <summary>How often rollout status is polled.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Log lines kept per container in a diagnostics bundle.</summary>
+    public int LogTailLines { get; init; } = 200;
+}

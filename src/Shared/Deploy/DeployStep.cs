@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using k8s;
+using KubeDind.Diagnostics;
+using KubeDind.Logging;
+
+namespace KubeDind.Deploy;
+
+/// <summary>
+/// The Deploy step: read the manifests, rewrite their images, check every kind is known, apply in
+/// dependency order with server-side apply (waiting for CRDs to be Established), then wait for every
+/// workload to roll out. A failed or timed-out rollout writes a diagnostics bundle and throws
+/// <see cref="DeployFailedException"/> naming the cause and the bundle; nothing is ever deleted.
+/// </summary>
+public static class DeployStep
+{
+    public static async Task<DeployResult> RunAsync(IKubernetes client, DeploySettings settings, DeployContext context, CancellationToken cancellationToken = default)
+    {
+        var watch = Stopwatch.StartNew();
+        var log = context.Log;
+        var defaultNamespace = settings.Namespace ?? "default";
+
+        var manifests = ManifestReader.Read(settings).ToList();
+        var rewriter = new ImageRewriter(settings.ImageRewrites, context.PushedImages);
+        var images = manifests.SelectMany(rewriter.Rewrite).ToList();
+        var warnings = new List<string>();
+        foreach (var image in images.Where(i => i.Source == ImageSource.Unknown).DistinctBy(i => (i.Workload, i.Original)))
+        {
+            var warning = $"{image.Workload}: image {image.Original} was neither pushed in this run nor rewritten; the cluster will try to pull it (add it to ImageRewrites or push it first).";
+            warnings.Add(warning);
+            log.Warn(warning);
+        }
+
+        var api = new KubeApi(client);
+        var discovery = new ApiDiscovery(api);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(settings.Timeout);
+        var token = deadline.Token;
+
+        try
+        {
+            var resources = await ResolveKindsAsync(manifests, discovery, defaultNamespace, token).ConfigureAwait(false);
+            if (settings.Namespace is { } ns && ns != "default" && !manifests.Any(m => m.Kind == "Namespace" && m.Name == ns))
+            {
+                var namespaceObject = new ManifestObject(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = ns } }, "DeploySettings.Namespace", 1, 1);
+                manifests.Insert(0, namespaceObject);
+                resources[namespaceObject] = new ApiResource("v1", "Namespace", "namespaces", false);
+            }
+
+            var ordered = ManifestOrder.Sort(manifests);
+            log.Info($"Deploying {ordered.Count} objects to {context.ClusterName} ({string.Join(", ", ordered.GroupBy(o => o.Kind).Select(g => $"{g.Count()} {g.Key}"))})");
+            var apply = new ServerSideApply(api, settings.FieldManager);
+            var applied = new Dictionary<ManifestObject, bool>();
+            var crds = new List<ManifestObject>();
+            foreach (var manifest in ordered)
+            {
+                if (crds.Count > 0 && ManifestOrder.RankOf(manifest.Kind) > ManifestOrder.RankOf("CustomResourceDefinition"))
+                {
+                    await WaitForCrdsAsync(api, discovery, crds, log, token).ConfigureAwait(false);
+                    crds.Clear();
+                }
+
+                var resource = resources.TryGetValue(manifest, out var known) ? known : await FindCustomKindAsync(discovery, manifest, settings.PollInterval, token).ConfigureAwait(false);
+                resources[manifest] = resource;
+                var (_, created) = await apply.ApplyAsync(manifest, resource, token).ConfigureAwait(false);
+                applied[manifest] = created;
+                log.Info($"{manifest.DisplayName} {(created ? "created" : "configured")}");
+                if (manifest.Kind == "CustomResourceDefinition")
+                {
+                    crds.Add(manifest);
+                }
+            }
+
+            if (crds.Count > 0)
+            {
+                await WaitForCrdsAsync(api, discovery, crds, log, token).ConfigureAwait(false);
+            }
+
+            var workloads = ordered.Where(m => ManifestOrder.IsWorkload(m.Kind) && m.Group is "" or "apps" or "batch").Select(m => (m, resources[m])).ToList();
+            IReadOnlyList<RolloutOutcome> outcomes = [];
+            if (settings.WaitForRollout && workloads.Count > 0)
+            {
+                var remaining = settings.Timeout - watch.Elapsed;
+                outcomes = await new RolloutWaiter(api, log, settings).WaitAsync(workloads, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            }
+
+            var objects = ordered.Select(m =>
+            {
+                var outcome = outcomes.FirstOrDefault(o => o.Workload == m);
+                var state = outcome is null ? (applied[m] ? "created" : "configured") : $"{outcome.State}: {outcome.Observation}";
+                return new AppliedObject(m.ApiVersion, m.Kind, m.Name, m.Namespace, applied[m], outcome?.State, state);
+            }).ToList();
+
+            var failed = outcomes.Where(o => o.State is RolloutState.Failed or RolloutState.TimedOut).ToList();
+            if (failed.Count == 0)
+            {
+                log.Info($"Deployed {objects.Count} objects to {context.ClusterName} in {watch.Elapsed.TotalSeconds:0.0}s");
+                return new DeployResult(objects, images, warnings, watch.Elapsed);
+            }
+
+            var bundle = await CollectAsync(client, context, settings, failed, cancellationToken).ConfigureAwait(false);
+            var result = new DeployResult(objects, images, warnings, watch.Elapsed, bundle);
+            foreach (var line in bundle.Summary)
+            {
+                log.Error(line);
+            }
+
+            var first = failed[0];
+            var cause = bundle.Summary.FirstOrDefault() ?? first.Observation;
+            var message = first.State == RolloutState.TimedOut
+                ? $"Deploy to {context.ClusterName}: {first.Workload.DisplayName} did not roll out within {settings.Timeout.TotalSeconds:0}s (waited for {first.WaitsFor}; last saw {first.Observation}); likely cause: {cause}; diagnostics in {bundle.Directory}"
+                : $"Deploy to {context.ClusterName}: {first.Workload.DisplayName} failed: {cause}; diagnostics in {bundle.Directory}";
+            throw new DeployFailedException(message, string.Join('\n', bundle.Summary.Concat(failed.Select(f => $"{f.Workload.DisplayName}: {f.State}: {f.Observation}"))), result);
+        }
+        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var waitedFor = ex.Message.StartsWith("gave up waiting for", StringComparison.Ordinal) ? ex.Message : "gave up waiting for the API to answer";
+            throw new KubeDindException($"Deploy to {context.ClusterName}: applying the manifests did not finish within {settings.Timeout.TotalSeconds:0}s ({waitedFor}); raise DeploySettings.Timeout.", null, ex);
+        }
+    }
+
+    /// <summary>Writes a diagnostics bundle for the cluster now (all namespaces), for a test that failed for its own reasons.</summary>
+    public static async Task<DiagnosticsBundle> CollectDiagnosticsAsync(IKubernetes client, DeployContext context, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        return await new DiagnosticsCollector(client, context).CollectAsync([], timeout.Token).ConfigureAwait(false);
+    }
+
+    private static async Task<DiagnosticsBundle> CollectAsync(IKubernetes client, DeployContext context, DeploySettings settings, IReadOnlyList<RolloutOutcome> failed, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        var failing = failed.Select(f => new FailingWorkload(f.Workload.Name, f.Workload.Kind, f.Workload.Namespace ?? "default", PodStates.SelectorOf(f.Workload.Body), f.Observation)).ToList();
+        return await new DiagnosticsCollector(client, context, settings.LogTailLines).CollectAsync(failing, timeout.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Looks every kind up before anything is applied, so an unknown kind fails with nothing changed.
+    /// Kinds defined by a CRD in the same deploy are resolved after that CRD is applied.
+    /// </summary>
+    private static async Task<Dictionary<ManifestObject, ApiResource>> ResolveKindsAsync(IReadOnlyList<ManifestObject> manifests, ApiDiscovery discovery, string defaultNamespace, CancellationToken cancellationToken)
+    {
+        var definedHere = manifests.Where(m => m.Kind == "CustomResourceDefinition").SelectMany(CrdKinds).ToList();
+        var resources = new Dictionary<ManifestObject, ApiResource>();
+        foreach (var manifest in manifests)
+        {
+            var resource = await discovery.FindAsync(manifest.ApiVersion, manifest.Kind, cancellationToken).ConfigureAwait(false);
+            bool namespaced;
+            if (resource is not null)
+            {
+                resources[manifest] = resource;
+                namespaced = resource.Namespaced;
+            }
+            else if (definedHere.FirstOrDefault(d => d.ApiVersion == manifest.ApiVersion && d.Kind == manifest.Kind) is { ApiVersion: not null } crd)
+            {
+                namespaced = crd.Namespaced;
+            }
+            else
+            {
+                throw new KubeDindException($"Deploy: kind {manifest.Kind} (apiVersion {manifest.ApiVersion}) in {manifest.Origin} is not known to the cluster; fix the apiVersion or deploy its CustomResourceDefinition first.");
+            }
+
+            if (namespaced && string.IsNullOrEmpty(manifest.Namespace))
+            {
+                manifest.Namespace = defaultNamespace;
+            }
+        }
+
+        return resources;
+    }
+
+    private static IEnumerable<(string ApiVersion, string Kind, bool Namespaced)> CrdKinds(ManifestObject crd)
+    {
+        var spec = crd.Body["spec"];
+        var group = (string?)spec?["group"];
+        var kind = (string?)spec?["names"]?["kind"];
+        var namespaced = (string?)spec?["scope"] != "Cluster";
+        foreach (var version in (spec?["versions"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if (group is not null && kind is not null && (string?)version["name"] is { } name)
+            {
+                yield return ($"{group}/{name}", kind, namespaced);
+            }
+        }
+    }
+
+    private static async Task WaitForCrdsAsync(KubeApi api, ApiDiscovery discovery, IReadOnlyList<ManifestObject> crds, IKubeDindLog log, CancellationToken cancellationToken)
+    {
+        foreach (var crd in crds)
+        {
+            var path = $"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{Uri.EscapeDataString(crd.Name)}";
+            while (true)
+            {
+                var live = await api.GetAsync(path, cancellationToken).ConfigureAwait(false);
+                if (live is not null && WorkloadChecks.Condition(live, "Established") is { } established && (string?)established["status"] == "True")
+                {
+                    log.Info($"{crd.DisplayName} established");
+                    break;
+                }
+
+                await DelayOrExplainAsync($"CustomResourceDefinition {crd.Name} to be Established", cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var (apiVersion, _, _) in CrdKinds(crd))
+            {
+                discovery.Forget(apiVersion);
+            }
+        }
+    }
+
+    private static async Task<ApiResource> FindCustomKindAsync(ApiDiscovery discovery, ManifestObject manifest, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        // Discovery can lag a moment behind an Established CRD.
+        while (true)
+        {
+            discovery.Forget(manifest.ApiVersion);
+            if (await discovery.FindAsync(manifest.ApiVersion, manifest.Kind, cancellationToken).ConfigureAwait(false) is { } resource)
+            {
+                return resource;
+            }
+
+            await DelayOrExplainAsync($"kind {manifest.Kind} (apiVersion {manifest.ApiVersion}) to appear in discovery", cancellationToken, poll).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task DelayOrExplainAsync(string waitingFor, CancellationToken cancellationToken, TimeSpan? delay = null)
+    {
+        try
+        {
+            await Task.Delay(delay ?? TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new OperationCanceledException($"gave up waiting for {waitingFor}", ex, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace KubeDind.Deploy;
+
+/// <summary>
+/// Reads manifests (files, directories, globs, inline YAML) into generic objects: multi-document YAML,
+/// comments, anchors and merge keys, empty documents skipped, <c>List</c> kinds expanded. Plain scalars
+/// are typed the way kubectl's YAML 1.1 reader types them (so <c>replicas: 2</c> is a number and
+/// <c>"2"</c> a string). Every bad input is one line naming the file and document.
+/// </summary>
+public static partial class ManifestReader
+{
+    private static readonly string[] ManifestExtensions = [".yaml", ".yml", ".json"];
+
+    public static IReadOnlyList<ManifestObject> Read(DeploySettings settings)
+    {
+        var objects = new List<ManifestObject>();
+        foreach (var file in ResolveFiles(settings.Manifests, settings.BaseDirectory ?? Directory.GetCurrentDirectory()))
+        {
+            objects.AddRange(ReadText(File.ReadAllText(file), file));
+        }
+
+        for (var i = 0; i < settings.InlineManifests.Count; i++)
+        {
+            objects.AddRange(ReadText(settings.InlineManifests[i], $"inline manifest #{i + 1}"));
+        }
+
+        if (objects.Count == 0)
+        {
+            throw new KubeDindException("Deploy: the manifests name no Kubernetes object; give DeploySettings.Manifests files, directories or globs that hold YAML, or InlineManifests.");
+        }
+
+        return objects;
+    }
+
+    /// <summary>Files in a stable order: each entry's matches sorted by path, entries in the order given, no duplicates.</summary>
+    public static IReadOnlyList<string> ResolveFiles(IReadOnlyList<string> entries, string baseDirectory)
+    {
+        var files = new List<string>();
+        foreach (var entry in entries)
+        {
+            var path = Path.GetFullPath(entry, baseDirectory);
+            IEnumerable<string> matches;
+            if (File.Exists(path))
+            {
+                matches = [path];
+            }
+            else if (Directory.Exists(path))
+            {
+                matches = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(IsManifestFile);
+            }
+            else if (entry.IndexOfAny(['*', '?']) >= 0)
+            {
+                matches = Glob(path);
+            }
+            else
+            {
+                throw new KubeDindException($"Deploy: manifest '{entry}' does not exist (looked at {path}); fix the path in DeploySettings.Manifests.");
+            }
+
+            var sorted = matches.Order(StringComparer.Ordinal).ToList();
+            if (sorted.Count == 0)
+            {
+                throw new KubeDindException($"Deploy: manifest pattern '{entry}' matches no file (looked under {baseDirectory}); fix the pattern in DeploySettings.Manifests.");
+            }
+
+            files.AddRange(sorted.Where(f => !files.Contains(f, StringComparer.Ordinal)));
+        }
+
+        return files;
+    }
+
+    public static IReadOnlyList<ManifestObject> ReadText(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            var reason = (ex.InnerException?.Message ?? ex.Message).Split('\n')[0];
+            reason = MarkPrefix().Replace(reason, string.Empty);
+            throw new KubeDindException($"Deploy: {source}: YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {reason}", ex.Message, ex);
+        }
+
+        var objects = new List<ManifestObject>();
+        for (var i = 0; i < stream.Documents.Count; i++)
+        {
+            var root = stream.Documents[i].RootNode;
+            var line = (int)root.Start.Line;
+            var node = ToJson(root, source, i + 1);
+            if (node is null || (node is JsonObject { Count: 0 }))
+            {
+                continue; // an empty document ("---" twice, or only comments)
+            }
+
+            if (node is not JsonObject body)
+            {
+                throw new KubeDindException($"Deploy: {source}: document {i + 1} (line {line}) is not a mapping; a manifest document must be a Kubernetes object with apiVersion and kind.");
+            }
+
+            AddObject(objects, body, source, i + 1, line);
+        }
+
+        return objects;
+    }
+
+    private static void AddObject(List<ManifestObject> objects, JsonObject body, string source, int document, int line)
+    {
+        var kind = body["kind"] is JsonValue k && k.TryGetValue<string>(out var ks) ? ks : null;
+        var apiVersion = body["apiVersion"] is JsonValue a && a.TryGetValue<string>(out var avs) ? avs : null;
+        if (string.IsNullOrWhiteSpace(kind) || string.IsNullOrWhiteSpace(apiVersion))
+        {
+            var missing = string.IsNullOrWhiteSpace(kind) && string.IsNullOrWhiteSpace(apiVersion) ? "kind and apiVersion" : string.IsNullOrWhiteSpace(kind) ? "kind" : "apiVersion";
+            throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) has no {missing}; every manifest document needs both.");
+        }
+
+        if (kind.EndsWith("List", StringComparison.Ordinal) && body["items"] is JsonArray items)
+        {
+            foreach (var item in items.ToList())
+            {
+                if (item is not JsonObject itemBody)
+                {
+                    throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) is a {kind} whose items are not all objects.");
+                }
+
+                items.Remove(itemBody);
+                AddObject(objects, itemBody, source, document, line);
+            }
+
+            return;
+        }
+
+        if (body["metadata"] is not JsonObject metadata || metadata["name"] is not JsonValue name || string.IsNullOrWhiteSpace(name.ToString()))
+        {
+            throw new KubeDindException($"Deploy: {source}: document {document} (line {line}): {kind} has no metadata.name; give every object a name (generateName cannot be re-applied).");
+        }
+
+        objects.Add(new ManifestObject(body, source, document, line));
+    }
+
+    private static JsonNode? ToJson(YamlNode node, string source, int document)
+    {
+        switch (node)
+        {
+            case YamlMappingNode mapping:
+                var obj = new JsonObject();
+                var merges = new List<YamlNode>();
+                foreach (var (keyNode, valueNode) in mapping.Children)
+                {
+                    var key = keyNode is YamlScalarNode s ? s.Value ?? string.Empty : keyNode.ToString();
+                    if (key == "<<" && keyNode is YamlScalarNode { Style: ScalarStyle.Plain })
+                    {
+                        merges.Add(valueNode);
+                        continue;
+                    }
+
+                    obj[key] = ToJson(valueNode, source, document);
+                }
+
+                // Merge keys (<<: *base): explicit keys win, earlier merged maps win over later ones.
+                foreach (var merge in merges.SelectMany(m => m is YamlSequenceNode seq ? seq.Children : [m]))
+                {
+                    if (ToJson(merge, source, document) is JsonObject merged)
+                    {
+                        foreach (var (key, value) in merged.ToList())
+                        {
+                            if (!obj.ContainsKey(key))
+                            {
+                                merged.Remove(key);
+                                obj[key] = value;
+                            }
+                        }
+                    }
+                }
+
+                return obj;
+            case YamlSequenceNode sequence:
+                var array = new JsonArray();
+                foreach (var child in sequence.Children)
+                {
+                    array.Add(ToJson(child, source, document));
+                }
+
+                return array;
+            case YamlScalarNode scalar:
+                return ToScalar(scalar);
+            default:
+                throw new KubeDindException($"Deploy: {source}: document {document} holds a YAML node the reader does not understand at line {node.Start.Line}.");
+        }
+    }
+
+    private static JsonNode? ToScalar(YamlScalarNode scalar)
+    {
+        var value = scalar.Value ?? string.Empty;
+        var tag = scalar.Tag.IsEmpty ? null : scalar.Tag.Value;
+        if (tag is "tag:yaml.org,2002:str" || scalar.Style is not ScalarStyle.Plain && tag is null)
+        {
+            return JsonValue.Create(value);
+        }
+
+        if (tag is "tag:yaml.org,2002:null" || value is "" or "~" or "null" or "Null" or "NULL")
+        {
+            return null;
+        }
+
+        // YAML 1.1 booleans, as kubectl's reader (go-yaml v2) sees them.
+        switch (value)
+        {
+            case "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON":
+                return JsonValue.Create(true);
+            case "false" or "False" or "FALSE" or "no" or "No" or "NO" or "off" or "Off" or "OFF":
+                return JsonValue.Create(false);
+        }
+
+        if (IntegerPattern().IsMatch(value) && long.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+        {
+            return JsonValue.Create(integer);
+        }
+
+        if (value.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(value[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hex))
+        {
+            return JsonValue.Create(hex);
+        }
+
+        if (FloatPattern().IsMatch(value) && double.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out var real))
+        {
+            return JsonValue.Create(real);
+        }
+
+        return JsonValue.Create(value);
+    }
+
+    private static bool IsManifestFile(string path) =>
+        ManifestExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
+    private static IEnumerable<string> Glob(string pattern)
+    {
+        // The directory part before the first wildcard is the root; the rest is matched as a regex
+        // where ** crosses directories and * / ? stay within one.
+        var firstWildcard = pattern.IndexOfAny(['*', '?']);
+        var root = Path.GetDirectoryName(pattern[..firstWildcard].TrimEnd('/', '\\') + "x") ?? pattern;
+        if (!Directory.Exists(root))
+        {
+            return [];
+        }
+
+        var regex = new Regex(
+            "^" + Regex.Escape(pattern.Replace('\\', '/'))
+                .Replace(@"\*\*/", "(.*/)?", StringComparison.Ordinal)
+                .Replace(@"\*\*", ".*", StringComparison.Ordinal)
+                .Replace(@"\*", "[^/]*", StringComparison.Ordinal)
+                .Replace(@"\?", "[^/]", StringComparison.Ordinal) + "$",
+            RegexOptions.CultureInvariant);
+        return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => regex.IsMatch(f.Replace('\\', '/')));
+    }
+
+    [GeneratedRegex(@"^[-+]?(0|[1-9][0-9_]*)$")]
+    private static partial Regex IntegerPattern();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9][0-9_]*\.[0-9]*|[0-9][0-9_]*(\.[0-9]*)?[eE][-+]?[0-9]+)$")]
+    private static partial Regex FloatPattern();
+
+    [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
+    private static partial Regex MarkPrefix();
+}
