@@ -159,7 +159,24 @@ Task("Pack")
 });
 
 Task("Image")
-    .Does(() => Fail("Image: not implemented yet (issue 3: the kube-dind image)."));
+    .Description("Build (or reuse) the kube-dind image, offline. --k3s-binary=PATH adds k3s, --k3s-download fetches the pinned release; neither: compose mode.")
+    .IsDependentOn("Engine")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var options = new List<string> { "image" };
+    var k3sBinary = Argument("k3s-binary", string.Empty);
+    if (k3sBinary.Length > 0) options.Add($"--k3s-binary \"{MakeAbsolute(File(k3sBinary)).FullPath}\"");
+    if (HasArgument("k3s-download")) options.Add("--k3s-download");
+    var airgap = Argument("airgap-images", string.Empty);
+    if (airgap.Length > 0) options.Add($"--airgap-images \"{MakeAbsolute(File(airgap)).FullPath}\"");
+    if (HasArgument("force")) options.Add("--force");
+    var exit = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- {string.Join(" ", options)}",
+    });
+    if (exit != 0) Fail("the kube-dind image could not be built (see the error above).");
+});
 
 Task("SystemTest")
     .Does(() => Fail("SystemTest: not implemented yet (issue 6: the Cake addin and examples/)."));

@@ -1,9 +1,13 @@
 using KubeDind;
+using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Logging;
 
 // Usage: KubeDind.BuildTool <command> [options]
 //   base-image                     make sure the Debian base image exists (build it offline if needed)
+//   image [--k3s-binary PATH] [--k3s-download] [--airgap-images PATH] [--force]
+//                                  build (or reuse) the kube-dind image; without k3s it is compose mode.
+//                                  KUBEDIND_K3S_BINARY is used when no k3s option is given.
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -21,8 +25,10 @@ try
         case "base-image":
             Console.WriteLine(await new BaseImage(docker, log).EnsureAsync(cancel.Token));
             return 0;
+        case "image":
+            return await BuildImageAsync(args[1..], log, cancel.Token);
         default:
-            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image");
+            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image");
             return 2;
     }
 }
@@ -35,4 +41,52 @@ catch (KubeDindException ex)
     }
 
     return 1;
+}
+
+static async Task<int> BuildImageAsync(string[] options, ConsoleKubeDindLog log, CancellationToken cancellationToken)
+{
+    string? k3sBinary = null, airgap = null;
+    bool download = false, force = false;
+    for (var i = 0; i < options.Length; i++)
+    {
+        string Value(string name) => i + 1 < options.Length && options[i + 1].Length > 0
+            ? options[++i]
+            : throw new KubeDindException($"image: {name} needs a value (a file path).");
+        var (name, inline) = options[i].Split('=', 2) is [var n, var v] ? (n, v) : (options[i], null);
+        switch (name)
+        {
+            case "--k3s-binary":
+                k3sBinary = inline ?? Value(name);
+                break;
+            case "--airgap-images":
+                airgap = inline ?? Value(name);
+                break;
+            case "--k3s-download":
+                download = true;
+                break;
+            case "--force":
+                force = true;
+                break;
+            default:
+                throw new KubeDindException($"image: unknown option '{options[i]}'; use --k3s-binary PATH, --k3s-download, --airgap-images PATH, --force.");
+        }
+    }
+
+    if (k3sBinary is null && !download && Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } fromEnvironment)
+    {
+        log.Info($"image: k3s binary from KUBEDIND_K3S_BINARY: {fromEnvironment}");
+        k3sBinary = fromEnvironment;
+    }
+
+    await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
+    var settings = new ClusterImageSettings
+    {
+        K3sBinary = string.IsNullOrWhiteSpace(k3sBinary) ? null : Path.GetFullPath(k3sBinary),
+        K3sDownload = download,
+        AirgapImagesTarball = string.IsNullOrWhiteSpace(airgap) ? null : Path.GetFullPath(airgap),
+        Force = force,
+    };
+    var image = await ClusterImage.EnsureAsync(session, settings, cancellationToken);
+    Console.WriteLine($"{image.Tag}: {image.Describe()}");
+    return 0;
 }

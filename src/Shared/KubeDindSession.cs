@@ -35,8 +35,15 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
         return new KubeDindSession(docker, log ?? new ConsoleKubeDindLog(), runId);
     }
 
+    /// <summary>Set once the engine has refused a privileged container, so later clusters go straight to the fallback.</summary>
+    internal bool PrivilegedRefused { get; set; }
+
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);
+
+    /// <summary>Stops and removes the mirror called <paramref name="name"/>; its cache volume stays unless <paramref name="removeCache"/>.</summary>
+    public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
+        new StopMirror(this).RunAsync(name, removeCache, cancellationToken);
 
     public Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default) =>
         new StartCluster(this).RunAsync(settings, cancellationToken);

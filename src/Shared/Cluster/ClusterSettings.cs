@@ -1,33 +1,99 @@
+using KubeDind.Mirror;
+using KubeDind.Networking;
+
 namespace KubeDind.Cluster;
 
 public enum PrivilegeMode
 {
     /// <summary>Ask for --privileged; when the engine refuses, fall back and warn once.</summary>
     Auto,
+
+    /// <summary>--privileged only; fails where the engine refuses it.</summary>
     Privileged,
+
+    /// <summary>The unprivileged set from <see cref="ContainerSecurity"/> (capabilities, unconfined profiles, private cgroup namespace).</summary>
     Fallback,
 }
 
-// CONTRACT STUB (helper "cluster" fills in).
+/// <summary>A container port published on the host; <paramref name="HostPort"/> 0 = a free port the engine picks.</summary>
+/// <param name="ContainerPort">The port inside the cluster container (a NodePort, or an externalIP service's port).</param>
+/// <param name="HostPort">The port on <see cref="ClusterSettings.HostAddress"/>; 0 = any free port.</param>
+/// <param name="Protocol">tcp or udp.</param>
+public sealed record PortMapping(int ContainerPort, int HostPort = 0, string Protocol = "tcp");
+
+/// <summary>A host directory or file mounted into the cluster container (the seed mounts its manifests at /code).</summary>
+public sealed record BindMount(string HostPath, string ContainerPath, bool ReadOnly = false);
+
+/// <summary>One settings object for one kube-dind cluster container; every member has a working default.</summary>
 public sealed record ClusterSettings
 {
+    /// <summary>Container name, also the cluster's name in logs and artifacts; null = <c>kubedind-&lt;run id&gt;</c> (with a suffix when taken in this run).</summary>
     public string? Name { get; init; }
 
+    /// <summary>The kube-dind image; null = <c>kubedind/kube-dind:&lt;KubeDind version&gt;</c>, built from the package when missing.</summary>
     public string? Image { get; init; }
 
+    /// <summary>
+    /// How to build the default image when it is missing (a k3s binary for Kubernetes, say). When set, the image is
+    /// checked against these inputs and rebuilt if they changed; when null, an existing image is used as it is.
+    /// </summary>
+    public ClusterImageSettings? ImageBuild { get; init; }
+
+    /// <summary>Registry mirrors the inner dockerd pulls through, as the cluster container reaches them (http://kubedind-mirror:5000).</summary>
     public IReadOnlyList<string> MirrorUrls { get; init; } = [];
 
+    /// <summary>The Docker network to join; null = the shared <c>kubedind</c> network (created when missing).</summary>
     public string? Network { get; init; }
 
+    /// <summary>False = compose mode: dockerd + registry + docker compose, no Kubernetes.</summary>
     public bool Kubernetes { get; init; } = true;
 
+    /// <summary>The whole readiness wait (every gate) must finish within this time.</summary>
     public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     public PrivilegeMode Privilege { get; init; } = PrivilegeMode.Auto;
 
+    /// <summary>Extra k3s server arguments (KUBEDIND_K3S_ARGS).</summary>
     public IReadOnlyList<string> K3sArgs { get; init; } = [];
 
+    /// <summary>Extra environment variables for the cluster container.</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Extra labels for the container (KubeDind's own labels always win).</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Host address the ports are published on.</summary>
+    public string HostAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Host port for the in-cluster registry (:5000); 0 = a free port.</summary>
+    public int RegistryHostPort { get; init; }
+
+    /// <summary>Host port for the Kubernetes API (:6443); 0 = a free port.</summary>
+    public int ApiHostPort { get; init; }
+
+    /// <summary>More published ports, for system tests that reach NodePort or externalIP services from the host.</summary>
+    public IReadOnlyList<PortMapping> Ports { get; init; } = [];
+
+    public IReadOnlyList<BindMount> Mounts { get; init; } = [];
+
+    /// <summary>Where the per-run kubeconfig is written; null = artifacts/kubedind/&lt;name&gt;/ under the current directory (a temp directory when that is not writable). Never ~/.kube.</summary>
+    public string? KubeconfigDirectory { get; init; }
+
+    /// <summary>Grace given to the container's processes at teardown before they are killed.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Keep the container when the start fails (for debugging); by default a failed start removes it.</summary>
+    public bool KeepOnFailure { get; init; }
+
+    /// <summary>Run the sweep (remove clusters of dead runs) before starting.</summary>
+    public bool SweepFirst { get; init; } = true;
+
+    /// <summary>Uses <paramref name="mirror"/> as registry mirror and joins its network.</summary>
+    public ClusterSettings WithMirror(MirrorEndpoints mirror)
+    {
+        ArgumentNullException.ThrowIfNull(mirror);
+        return this with { MirrorUrls = [.. MirrorUrls, mirror.NetworkUrl], Network = mirror.Network };
+    }
+
+    internal string NetworkOrDefault => Network ?? KubeDindNetwork.DefaultName;
 }

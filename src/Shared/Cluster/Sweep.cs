@@ -1,19 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+using KubeDind.Networking;
+
 namespace KubeDind.Cluster;
 
-// CONTRACT STUB (helper "cluster" fills in).
 public sealed record SweepSettings
 {
+    /// <summary>Clusters older than this are removed even when their owning process still runs.</summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(6);
 }
 
-public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadOnlyList<string> RemovedVolumes, IReadOnlyList<string> RemovedNetworks);
+public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadOnlyList<string> RemovedVolumes, IReadOnlyList<string> RemovedNetworks)
+{
+    public int Count => RemovedContainers.Count + RemovedVolumes.Count + RemovedNetworks.Count;
+}
 
+/// <summary>
+/// Removes what crashed or killed runs left behind: clusters whose owning process is gone (labels
+/// <see cref="KubeDindLabels.OwnerPid"/> / <see cref="KubeDindLabels.OwnerHost"/> name a process that no
+/// longer runs on this host) or that are older than <see cref="SweepSettings.MaxAge"/>, with their
+/// volumes. Never the mirror, never the shared network, never anything without KubeDind's owner label.
+/// </summary>
 public sealed class Sweep
 {
     private readonly KubeDindSession _session;
 
     public Sweep(KubeDindSession session) => _session = session;
 
-    public Task<SweepResult> RunAsync(SweepSettings settings, CancellationToken cancellationToken) =>
-        throw new NotImplementedException($"Sweep older than {settings.MaxAge} in run {_session.RunId}");
+    public async Task<SweepResult> RunAsync(SweepSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var docker = _session.Docker;
+        var containers = await docker.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = OwnedBy(StartCluster.Role) },
+            cancellationToken).ConfigureAwait(false);
+
+        var removedContainers = new List<string>();
+        var staleClusters = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var container in containers)
+        {
+            if (!KubeDindLabels.IsOwned(container.Labels) || Label(container.Labels, KubeDindLabels.Role) != StartCluster.Role)
+            {
+                continue;
+            }
+
+            var name = container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
+            if (WhyStale(container.Labels, settings.MaxAge) is not { } reason)
+            {
+                continue;
+            }
+
+            _session.Log.Info($"sweep: removing cluster {name}: {reason}");
+            if (await Teardown.RemoveContainerAsync(_session, container.ID, TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
+            {
+                removedContainers.Add(name);
+            }
+
+            staleClusters.Add(Label(container.Labels, KubeDindLabels.Cluster) ?? name);
+        }
+
+        var removedVolumes = await SweepVolumesAsync(docker, staleClusters, settings, cancellationToken).ConfigureAwait(false);
+        var removedNetworks = await SweepNetworksAsync(docker, settings, cancellationToken).ConfigureAwait(false);
+        var result = new SweepResult(removedContainers, removedVolumes, removedNetworks);
+        _session.Log.Debug($"sweep: removed {removedContainers.Count} containers, {removedVolumes.Count} volumes, {removedNetworks.Count} networks");
+        return result;
+    }
+
+    /// <summary>Why a resource with these labels is stale (owner gone, too old), or null when it must stay.</summary>
+    internal static string? WhyStale(IDictionary<string, string> labels, TimeSpan maxAge, DateTimeOffset? now = null)
+    {
+        if (labels.TryGetValue(KubeDindLabels.Created, out var createdText)
+            && DateTimeOffset.TryParse(createdText, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var created)
+            && (now ?? DateTimeOffset.UtcNow) - created > maxAge)
+        {
+            return $"older than {maxAge.TotalHours:0.#}h (created {created:u})";
+        }
+
+        if (labels.TryGetValue(KubeDindLabels.OwnerHost, out var host) && host == Environment.MachineName
+            && labels.TryGetValue(KubeDindLabels.OwnerPid, out var pidText) && int.TryParse(pidText, CultureInfo.InvariantCulture, out var pid)
+            && !IsAlive(pid, labels.TryGetValue(KubeDindLabels.Created, out var c) && DateTimeOffset.TryParse(c, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var createdAt) ? createdAt : null))
+        {
+            return $"its owning process {pid} on {host} is gone";
+        }
+
+        return null;
+    }
+
+    /// <summary>True when process <paramref name="pid"/> runs and was started before the resource was created (not a reused pid).</summary>
+    internal static bool IsAlive(int pid, DateTimeOffset? resourceCreated)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            if (process.HasExited)
+            {
+                return false;
+            }
+
+            return resourceCreated is not { } created || process.StartTime.ToUniversalTime() <= created.UtcDateTime.AddSeconds(5);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<List<string>> SweepVolumesAsync(IDockerClient docker, HashSet<string> staleClusters, SweepSettings settings, CancellationToken cancellationToken)
+    {
+        var volumes = await docker.Volumes.ListAsync(new VolumesListParameters { Filters = OwnedBy(StartCluster.Role + "-volume") }, cancellationToken).ConfigureAwait(false);
+        var removed = new List<string>();
+        foreach (var volume in volumes.Volumes ?? [])
+        {
+            if (!KubeDindLabels.IsOwned(volume.Labels) || Label(volume.Labels, KubeDindLabels.Role) != StartCluster.Role + "-volume")
+            {
+                continue;
+            }
+
+            var ofStaleCluster = volume.Labels.TryGetValue(KubeDindLabels.Cluster, out var cluster) && staleClusters.Contains(cluster);
+            if (!ofStaleCluster && WhyStale(volume.Labels, settings.MaxAge) is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                // Not forced: a volume still mounted by a container is in use and stays.
+                await docker.Volumes.RemoveAsync(volume.Name, force: false, cancellationToken).ConfigureAwait(false);
+                removed.Add(volume.Name);
+            }
+            catch (DockerApiException ex)
+            {
+                _session.Log.Debug($"sweep: volume {volume.Name} stays ({DockerEngine.FirstLine(ex)})");
+            }
+        }
+
+        return removed;
+    }
+
+    private async Task<List<string>> SweepNetworksAsync(IDockerClient docker, SweepSettings settings, CancellationToken cancellationToken)
+    {
+        var networks = await docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = OwnedBy(StartCluster.Role + "-network") }, cancellationToken).ConfigureAwait(false);
+        var removed = new List<string>();
+        foreach (var network in networks)
+        {
+            // Only per-cluster networks; the shared network (and the mirror's) stays.
+            if (network.Name == KubeDindNetwork.DefaultName || !KubeDindLabels.IsOwned(network.Labels)
+                || Label(network.Labels, KubeDindLabels.Role) != StartCluster.Role + "-network" || WhyStale(network.Labels, settings.MaxAge) is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                await docker.Networks.DeleteNetworkAsync(network.ID, cancellationToken).ConfigureAwait(false);
+                removed.Add(network.Name);
+            }
+            catch (DockerApiException ex)
+            {
+                _session.Log.Debug($"sweep: network {network.Name} stays ({DockerEngine.FirstLine(ex)})");
+            }
+        }
+
+        return removed;
+    }
+
+    internal static string? Label(IDictionary<string, string>? labels, string key) =>
+        labels is not null && labels.TryGetValue(key, out var value) ? value : null;
+
+    private static Dictionary<string, IDictionary<string, bool>> OwnedBy(string role) => new()
+    {
+        ["label"] = new Dictionary<string, bool>
+        {
+            [$"{KubeDindLabels.Owner}={KubeDindLabels.OwnerValue}"] = true,
+            [$"{KubeDindLabels.Role}={role}"] = true,
+        },
+    };
 }

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Puts the k3s binary into /out/k3s and its version into /out/version, from K3S_SOURCE:
+#   none     nothing (compose mode; /out/version says "none")
+#   context  the `k3s` file in the build context (air-gapped builds)
+#   download the pinned release K3S_VERSION, verified against K3S_SHA256_<ARCH>
+# Every failure is one line starting with "kubedind: ".
+set -eu
+mkdir -p /out
+fail() { echo "kubedind: $*" >&2; exit 1; }
+
+case "${K3S_SOURCE:-none}" in
+  none)
+    echo none > /out/version
+    echo "kubedind: no k3s in this image (compose mode: dockerd + registry + docker-compose)"
+    exit 0
+    ;;
+  context)
+    [ -f /k3s-context/k3s ] || fail "K3S_SOURCE=context but the build context holds no file named k3s; add the k3s binary or build with K3S_SOURCE=none"
+    cp /k3s-context/k3s /out/k3s
+    ;;
+  download)
+    case "$(uname -m)" in
+      x86_64) asset=k3s; sha=$K3S_SHA256_AMD64 ;;
+      aarch64) asset=k3s-arm64; sha=$K3S_SHA256_ARM64 ;;
+      *) fail "unsupported architecture $(uname -m) for the k3s download (amd64 and arm64 are pinned); supply a k3s binary instead" ;;
+    esac
+    command -v curl >/dev/null 2>&1 || {
+      apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates >/dev/null \
+        || fail "cannot install curl to download k3s (is the Debian mirror reachable?)"
+    }
+    url="https://github.com/k3s-io/k3s/releases/download/$(echo "$K3S_VERSION" | sed 's/+/%2B/')/$asset"
+    echo "kubedind: downloading k3s $K3S_VERSION ($asset)"
+    curl -fsSL --retry 3 -o /out/k3s "$url" || fail "downloading k3s $K3S_VERSION from $url failed (offline? supply a k3s binary instead)"
+    actual=$(sha256sum /out/k3s | cut -d' ' -f1)
+    [ "$actual" = "$sha" ] || fail "checksum mismatch for k3s $K3S_VERSION ($asset): expected sha256 $sha, got $actual; the download is corrupt or the pin is wrong"
+    ;;
+  *)
+    fail "K3S_SOURCE='${K3S_SOURCE}' is not one of none, context, download"
+    ;;
+esac
+
+chmod 0755 /out/k3s
+version_line=$(/out/k3s --version 2>/dev/null | head -n1) || version_line=
+version=$(echo "$version_line" | sed -n 's/^k3s version \(v[^ ]*\).*/\1/p')
+[ -n "$version" ] || fail "the supplied file is not an executable k3s for $(uname -m) (\`k3s --version\` printed '${version_line:-nothing}'); supply a k3s v1.21+ binary for this architecture"
+minor=$(echo "$version" | sed -n 's/^v1\.\([0-9]*\)\..*/\1/p')
+[ -n "$minor" ] && [ "$minor" -ge 21 ] || fail "k3s $version is too old; KubeDind needs k3s v1.21 or newer"
+echo "$version" > /out/version
+echo "kubedind: k3s $version"

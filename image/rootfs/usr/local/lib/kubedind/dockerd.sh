@@ -1,0 +1,88 @@
+# dockerd: the inner Docker engine. Storage on the /var/lib/docker volume (overlay2), the registry
+# mirrors from KUBEDIND_REGISTRY_MIRRORS, localhost:5000 without TLS. Pods (k3s --docker), `docker run`
+# and docker-compose all use this one daemon, so they see the same images.
+
+dockerd_start() {
+  iptables_choose_backend || return 1
+  dockerd_write_config || return 1
+  mkdir -p "$KUBEDIND_LOGS"
+  dockerd >"$KUBEDIND_LOGS/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  echo "$DOCKERD_PID" > "$KUBEDIND_STATE/dockerd.pid"
+  if ! wait_for 60 dockerd_up; then
+    log_tail dockerd
+    kill -0 "$DOCKERD_PID" 2>/dev/null \
+      && fail "dockerd did not answer on /var/run/docker.sock within 60 s (log: $KUBEDIND_LOGS/dockerd.log)" \
+      || fail "dockerd exited at start: $(grep -iE 'level=(fatal|error)|failed' "$KUBEDIND_LOGS/dockerd.log" | tail -n1 | cut -c1-300)"
+    return 1
+  fi
+  log "dockerd: $(docker version --format '{{.Server.Version}}') answers ($(docker info --format '{{.Driver}}') storage, cgroup driver $(docker info --format '{{.CgroupDriver}}'))"
+}
+
+dockerd_up() { kill -0 "$DOCKERD_PID" 2>/dev/null && docker_answers; }
+
+# Debian's iptables is the nf_tables flavour; where the kernel lacks nf_tables fall back to legacy,
+# before dockerd and kube-proxy write any rule (mixing the two breaks forwarding).
+iptables_choose_backend() {
+  if iptables-nft -w -L -n >/dev/null 2>&1; then
+    update-alternatives --set iptables /usr/sbin/iptables-nft >/dev/null 2>&1 || true
+  elif iptables-legacy -w -L -n >/dev/null 2>&1; then
+    warn "dockerd: nf_tables is unavailable; using iptables-legacy"
+    update-alternatives --set iptables /usr/sbin/iptables-legacy >/dev/null 2>&1 || true
+  else
+    fail "neither iptables-nft nor iptables-legacy works ($(iptables-nft -L -n 2>&1 | head -n1)); the container needs CAP_NET_ADMIN"
+    return 1
+  fi
+}
+
+dockerd_write_config() {
+  local mirrors="" insecure='"localhost:5000", "127.0.0.1:5000"' url hostport runtime_config="" storage=overlay2
+  local IFS=','
+  for url in ${KUBEDIND_REGISTRY_MIRRORS:-}; do
+    url=$(echo "$url" | tr -d ' ')
+    [ -n "$url" ] || continue
+    case "$url" in
+      http://* | https://*) ;;
+      *) fail "KUBEDIND_REGISTRY_MIRRORS entry '$url' is not a URL; give mirrors as http://host:port, comma-separated"; return 1 ;;
+    esac
+    mirrors="$mirrors${mirrors:+, }\"$url\""
+    hostport=${url#*://}; hostport=${hostport%%/*}
+    # Mirrors served over plain HTTP (KubeDind's own) must be listed as insecure too.
+    case "$url" in http://*) insecure="$insecure, \"$hostport\"" ;; esac
+  done
+  unset IFS
+
+  # Without CAP_SYS_RESOURCE runc cannot give containers a negative oom_score_adj, which kubelet asks
+  # for every pod sandbox (-998) and Guaranteed pod (-997): run them through a runc wrapper that raises
+  # such values to the lowest this container may set.
+  if ! has_cap_sys_resource; then
+    runtime_config=', "default-runtime": "kubedind-runc", "runtimes": { "kubedind-runc": { "path": "/usr/local/bin/kubedind-runc" } }'
+    log "dockerd: no CAP_SYS_RESOURCE: containers run through kubedind-runc (negative oom_score_adj raised to $(cat /proc/self/oom_score_adj))"
+  fi
+
+  if [ "$(stat -fc %T /var/lib/docker 2>/dev/null)" = overlayfs ]; then
+    warn "dockerd: /var/lib/docker is not a volume (it is on overlayfs); using the slow vfs storage driver. Mount a volume there."
+    storage=vfs
+  fi
+
+  mkdir -p /etc/docker
+  cat > /etc/docker/daemon.json <<JSON
+{
+  "storage-driver": "$storage",
+  "data-root": "/var/lib/docker",
+  "registry-mirrors": [${mirrors}],
+  "insecure-registries": [${insecure}],
+  "exec-opts": ["native.cgroupdriver=cgroupfs"],
+  "shutdown-timeout": 3,
+  "log-driver": "json-file",
+  "log-opts": { "max-size": "10m", "max-file": "2" }${runtime_config}
+}
+JSON
+  log "dockerd: mirrors [${mirrors}], insecure registries [${insecure}]"
+}
+
+dockerd_stop() {
+  local pid
+  pid=$(cat "$KUBEDIND_STATE/dockerd.pid" 2>/dev/null) || return 0
+  stop_process dockerd "$pid" "$1"
+}

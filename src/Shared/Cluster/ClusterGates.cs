@@ -1,0 +1,284 @@
+using Docker.DotNet;
+using k8s;
+using k8s.Models;
+using KubeDind.Docker;
+using KubeDind.Waiting;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// The readiness gates of a kube-dind cluster, in the order they pass: the container runs, the inner
+/// dockerd answers, the registry answers /v2/ from the host, and with Kubernetes the API answers from
+/// the host, the node is Ready, the default service account exists and every kube-system pod is Ready.
+/// Inner state comes from <c>kubedind-ready</c> (exec); a component that failed for good, or a container
+/// that exited, stops the wait at once through <see cref="ClusterProbe.Fatal"/>.
+/// </summary>
+internal static class ClusterGates
+{
+    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes)
+    {
+        var gates = new List<IReadinessGate>
+        {
+            new ContainerRunningGate(probe),
+            new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd"),
+            new RegistryGate(probe),
+        };
+        if (kubernetes)
+        {
+            gates.Add(new KubernetesApiGate(probe));
+            gates.Add(new NodeReadyGate(probe));
+            gates.Add(new DefaultServiceAccountGate(probe));
+            gates.Add(new SystemPodsGate(probe));
+        }
+
+        return gates;
+    }
+
+    private sealed class ContainerRunningGate(ClusterProbe probe) : IReadinessGate
+    {
+        public string Name => "container running";
+
+        public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+        {
+            var state = (await probe.Docker.Containers.InspectContainerAsync(probe.ContainerId, cancellationToken).ConfigureAwait(false)).State;
+            if (state.Running)
+            {
+                return GateResult.Pass();
+            }
+
+            if (state.Status is "exited" or "dead")
+            {
+                probe.SetFatal($"the container exited with code {state.ExitCode}{(string.IsNullOrEmpty(state.Error) ? string.Empty : ": " + state.Error)}");
+            }
+
+            return GateResult.NotYet($"container is {state.Status}");
+        }
+    }
+
+    /// <summary>Passes once <c>kubedind-ready</c> reports a stage later than <c>passedAfter</c>.</summary>
+    private sealed class InnerStageGate(ClusterProbe probe, string name, string passedAfter) : IReadinessGate
+    {
+        public string Name => name;
+
+        public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+        {
+            var inner = await probe.InnerAsync(cancellationToken, maxAge: TimeSpan.Zero).ConfigureAwait(false);
+            return inner.IsPast(passedAfter) ? GateResult.Pass() : GateResult.NotYet(inner.Line);
+        }
+    }
+
+    private sealed class RegistryGate(ClusterProbe probe) : IReadinessGate
+    {
+        public string Name => $"registry answers /v2/ at {probe.RegistryHostEndpoint}";
+
+        public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+        {
+            using var response = await probe.Http.GetAsync(new Uri($"http://{probe.RegistryHostEndpoint}/v2/"), cancellationToken).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                return GateResult.Pass();
+            }
+
+            await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+            return GateResult.NotYet($"HTTP {(int)response.StatusCode}");
+        }
+    }
+
+    /// <summary>Base for the gates checked from the host with the cluster's own client (which also proves the kubeconfig works).</summary>
+    private abstract class KubernetesGate(ClusterProbe probe) : IReadinessGate
+    {
+        public abstract string Name { get; }
+
+        protected ClusterProbe Probe => probe;
+
+        public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+        {
+            var client = await probe.ClientAsync(cancellationToken).ConfigureAwait(false);
+            if (client is null)
+            {
+                var inner = await probe.InnerAsync(cancellationToken, maxAge: TimeSpan.Zero).ConfigureAwait(false);
+                return GateResult.NotYet($"no kubeconfig yet ({inner.Line})");
+            }
+
+            try
+            {
+                var result = await CheckAsync(client, cancellationToken).ConfigureAwait(false);
+                if (!result.Passed)
+                {
+                    await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return result;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+                return GateResult.NotYet(ex.Message.Split('\n')[0]);
+            }
+        }
+
+        protected abstract Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken);
+    }
+
+    private sealed class KubernetesApiGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        public override string Name => $"Kubernetes API answers at {Probe.ApiEndpoint}";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var version = await client.Version.GetCodeAsync(cancellationToken).ConfigureAwait(false);
+            Probe.KubernetesVersion = version.GitVersion;
+            return GateResult.Pass();
+        }
+    }
+
+    private sealed class NodeReadyGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        public override string Name => "node Ready";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var nodes = await client.CoreV1.ListNodeAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (nodes.Items.Count == 0)
+            {
+                return GateResult.NotYet("no node has registered yet");
+            }
+
+            var notReady = nodes.Items.Where(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") != true).Select(n => n.Name()).ToList();
+            return notReady.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", notReady)}");
+        }
+    }
+
+    private sealed class DefaultServiceAccountGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        public override string Name => "default service account exists";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var accounts = await client.CoreV1.ListNamespacedServiceAccountAsync("default", fieldSelector: "metadata.name=default", cancellationToken: cancellationToken).ConfigureAwait(false);
+            return accounts.Items.Count > 0 ? GateResult.Pass() : GateResult.NotYet("default/default does not exist yet");
+        }
+    }
+
+    private sealed class SystemPodsGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        public override string Name => "kube-system pods Ready";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var pods = await client.CoreV1.ListNamespacedPodAsync("kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            var pending = pods.Items
+                .Where(p => p.Status?.Phase != "Succeeded" && p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") != true)
+                .Select(p => $"{p.Name()} ({p.Status?.Phase ?? "no status"})")
+                .ToList();
+            return pending.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", pending)}");
+        }
+    }
+}
+
+/// <summary>What <c>kubedind-ready</c> said: its line, and whether the inner component failed for good (exit 2).</summary>
+internal sealed record InnerReadiness(long ExitCode, string Line)
+{
+    // kubedind-ready names the first gate not passed; "starting" names the component being started.
+    private static readonly string[] Stages = ["cgroups", "dockerd", "registry", "kubernetes", "apiserver", "node", "serviceaccount", "kube-system", "ready"];
+
+    public bool Ready => ExitCode == 0;
+
+    public bool Failed => ExitCode == 2;
+
+    /// <summary>True when the first stage not passed comes after <paramref name="stage"/>.</summary>
+    public bool IsPast(string stage)
+    {
+        var words = Line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var current = words.Length == 0 ? "starting" : words[0];
+        if (current == "starting")
+        {
+            // "starting not ready: dockerd is starting"
+            current = words.Length > 3 ? words[3] : "cgroups";
+            if (current == "entrypoint")
+            {
+                current = "cgroups";
+            }
+        }
+
+        var at = Array.IndexOf(Stages, Ready ? "ready" : current);
+        return at > Array.IndexOf(Stages, stage);
+    }
+}
+
+/// <summary>
+/// The facts readiness checks share for one starting cluster: the container, its host endpoints, a
+/// throttled <c>kubedind-ready</c> probe, the kubeconfig once k3s wrote it, and the first fatal failure seen.
+/// </summary>
+internal sealed class ClusterProbe : IDisposable
+{
+    private readonly CancellationTokenSource _fatal;
+    private readonly Func<CancellationToken, Task<IKubernetes?>> _client;
+    private InnerReadiness? _lastInner;
+    private DateTime _lastInnerAt = DateTime.MinValue;
+
+    public ClusterProbe(IDockerClient docker, string containerId, string registryHostEndpoint, string apiEndpoint, Func<CancellationToken, Task<IKubernetes?>> client, CancellationTokenSource fatal)
+    {
+        Docker = docker;
+        ContainerId = containerId;
+        RegistryHostEndpoint = registryHostEndpoint;
+        ApiEndpoint = apiEndpoint;
+        _client = client;
+        _fatal = fatal;
+    }
+
+    public IDockerClient Docker { get; }
+
+    public string ContainerId { get; }
+
+    public string RegistryHostEndpoint { get; }
+
+    public string ApiEndpoint { get; }
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    public string? Fatal { get; private set; }
+
+    public string? KubernetesVersion { get; set; }
+
+    public Task<IKubernetes?> ClientAsync(CancellationToken cancellationToken) => _client(cancellationToken);
+
+    public void SetFatal(string reason)
+    {
+        Fatal ??= reason;
+        _fatal.Cancel();
+    }
+
+    /// <summary>Runs <c>kubedind-ready</c> unless it ran within <paramref name="maxAge"/> (default 3 s); records a fatal failure.</summary>
+    public async Task<InnerReadiness> InnerAsync(CancellationToken cancellationToken, TimeSpan? maxAge = null)
+    {
+        if (_lastInner is not null && DateTime.UtcNow - _lastInnerAt < (maxAge ?? TimeSpan.FromSeconds(3)))
+        {
+            return _lastInner;
+        }
+
+        ExecResult result;
+        try
+        {
+            result = await ContainerExec.RunAsync(Docker, ContainerId, ["kubedind-ready"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            var state = (await Docker.Containers.InspectContainerAsync(ContainerId, cancellationToken).ConfigureAwait(false)).State;
+            SetFatal($"the container exited with code {state.ExitCode}");
+            throw;
+        }
+
+        var line = (result.StandardOutput + "\n" + result.StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"exit code {result.ExitCode}";
+        _lastInner = new InnerReadiness(result.ExitCode, line);
+        _lastInnerAt = DateTime.UtcNow;
+        if (_lastInner.Failed)
+        {
+            SetFatal($"kubedind-ready: {line}");
+        }
+
+        return _lastInner;
+    }
+
+    public void Dispose() => Http.Dispose();
+}

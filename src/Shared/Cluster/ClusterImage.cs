@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// Builds (or reuses) the kube-dind image from the build context embedded in this assembly (<c>image/</c>):
+/// dockerd + registry + docker-compose, and k3s when a binary is supplied or downloaded. An existing image
+/// is reused when its <see cref="ContextHashLabel"/> matches the context, base image and k3s inputs.
+/// </summary>
+public static class ClusterImage
+{
+    public const string Repository = "kubedind/kube-dind";
+    public const string ContextHashLabel = "io.kubedind.context-hash";
+    public const string NoKubernetes = "none";
+
+    /// <summary>Where the image keeps the k3s version its build read from <c>k3s --version</c>.</summary>
+    internal const string VersionFile = "/usr/local/lib/kubedind/k3s-dist/version";
+
+    private static readonly string[] AirgapExtensions = [".tar", ".tar.gz", ".tgz", ".tar.zst"];
+
+    /// <summary>kubedind/kube-dind:&lt;KubeDind version&gt;.</summary>
+    public static string DefaultTag => $"{Repository}:{Version}";
+
+    internal static string Version
+    {
+        get
+        {
+            var informational = typeof(ClusterImage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+            var version = informational ?? typeof(ClusterImage).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+            return version.Split('+')[0];
+        }
+    }
+
+    public static async Task<ClusterImageInfo> EnsureAsync(KubeDindSession session, ClusterImageSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(settings);
+        var tag = settings.Tag ?? DefaultTag;
+        var log = session.Log;
+        var images = new ImageStore(session.Docker, log);
+
+        var source = await CheckInputsAsync(session, settings, cancellationToken).ConfigureAwait(false);
+        var baseImage = await new BaseImage(session.Docker, log).EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var baseId = (await images.InspectAsync(baseImage, cancellationToken).ConfigureAwait(false))?.ID ?? baseImage;
+
+        var context = BuildContext.FromEmbedded("image/", "mirror/");
+        if (settings.K3sBinary is { } k3s)
+        {
+            context.AddFile("k3s", k3s, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+
+        if (settings.AirgapImagesTarball is { } airgap)
+        {
+            context.AddFile("k3s-airgap-images" + AirgapExtension(airgap), airgap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+
+        var hash = Hash(context.ContentHash(), baseId, source);
+        var existing = await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
+        if (!settings.Force && existing?.Config?.Labels is { } labels && labels.TryGetValue(ContextHashLabel, out var existingHash) && existingHash == hash)
+        {
+            var reused = ToInfo(tag, existing);
+            log.Info($"kube-dind image: reusing {tag} ({reused.Describe()}); its context hash matches");
+            return reused;
+        }
+
+        log.Info($"kube-dind image: building {tag} ({source switch { "context" => "k3s from " + settings.K3sBinary, "download" => "k3s downloaded (pinned release)", _ => "no k3s: compose mode" }}) on {baseImage}");
+        var watch = Stopwatch.StartNew();
+        var buildLabels = new Dictionary<string, string>
+        {
+            [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue,
+            [ContextHashLabel] = hash,
+        };
+        try
+        {
+            await images.BuildAsync(context, tag, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage, ["K3S_SOURCE"] = source }, buildLabels, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KubeDindException ex) when (OwnErrorLine(ex.Details) is { } line)
+        {
+            // fetch-k3s.sh states what is wrong with the k3s input in one line: that is the message.
+            throw new KubeDindException($"kube-dind image: {line}", ex.Details, ex);
+        }
+
+        var version = await ReadK3sVersionAsync(session, tag, cancellationToken).ConfigureAwait(false);
+        if (version != NoKubernetes)
+        {
+            // The version is only known once the build has run k3s --version: label it on top (no new layer).
+            var id = (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!.ID;
+            var labelContext = new BuildContext().AddText("Dockerfile", $"FROM {id}\nLABEL {KubeDindLabels.K3sVersion}=\"{version}\"\n");
+            await images.BuildAsync(labelContext, tag, new Dictionary<string, string>(), buildLabels, cancellationToken).ConfigureAwait(false);
+        }
+
+        var info = ToInfo(tag, (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!);
+        log.Info($"kube-dind image: {tag} built in {watch.Elapsed.TotalSeconds:0}s: {info.Describe()}");
+        return info;
+    }
+
+    /// <summary>Checks every input before the build; returns the K3S_SOURCE build argument.</summary>
+    private static async Task<string> CheckInputsAsync(KubeDindSession session, ClusterImageSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.K3sBinary is not null && settings.K3sDownload)
+        {
+            throw new KubeDindException("kube-dind image: give either a k3s binary or the k3s download, not both.");
+        }
+
+        if (settings.AirgapImagesTarball is { } airgap)
+        {
+            if (AirgapExtensions.All(e => !airgap.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new KubeDindException($"kube-dind image: air-gap images tarball '{airgap}' is not a .tar, .tar.gz, .tgz or .tar.zst file; pass k3s-airgap-images-<arch>.tar(.gz|.zst) from the k3s release.");
+            }
+
+            try
+            {
+                await using var stream = File.OpenRead(airgap);
+                var probe = new byte[512];
+                if (await stream.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw new KubeDindException($"kube-dind image: air-gap images tarball '{airgap}' is empty; pass the images tarball from the k3s release.");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new KubeDindException($"kube-dind image: air-gap images tarball '{airgap}' is unreadable ({ex.Message}); check the path and its permissions.", inner: ex);
+            }
+        }
+
+        if (settings.K3sBinary is null && !settings.K3sDownload)
+        {
+            return "none";
+        }
+
+        var engineArchitecture = (await session.Docker.System.GetSystemInfoAsync(cancellationToken).ConfigureAwait(false)).Architecture;
+        if (settings.K3sDownload)
+        {
+            if (engineArchitecture is not ("x86_64" or "aarch64"))
+            {
+                throw new KubeDindException($"kube-dind image: unsupported architecture {engineArchitecture} for the k3s download (amd64 and arm64 are pinned); supply a k3s binary built for it instead.");
+            }
+
+            return "download";
+        }
+
+        var k3s = settings.K3sBinary!;
+        if (!File.Exists(k3s))
+        {
+            throw new KubeDindException($"kube-dind image: k3s binary '{k3s}' does not exist; pass the path of a k3s v1.21+ binary, or none for compose mode.");
+        }
+
+        var machine = ReadElfMachine(k3s) ?? throw new KubeDindException(
+            $"kube-dind image: '{k3s}' is not an executable k3s (not a Linux ELF binary); pass a k3s v1.21+ binary.");
+        var expected = engineArchitecture switch { "x86_64" => "x86_64", "aarch64" => "aarch64", _ => null };
+        if (expected is not null && machine != expected)
+        {
+            throw new KubeDindException($"kube-dind image: k3s binary '{k3s}' is built for {machine} but the Docker engine runs {engineArchitecture}; pass a k3s built for {engineArchitecture}.");
+        }
+
+        return "context";
+    }
+
+    private static string AirgapExtension(string path) =>
+        AirgapExtensions.OrderByDescending(e => e.Length).First(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The ELF machine of <paramref name="path"/> (x86_64, aarch64, or the number), or null when it is no ELF file.</summary>
+    internal static string? ReadElfMachine(string path)
+    {
+        var header = new byte[20];
+        using (var stream = File.OpenRead(path))
+        {
+            if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+            {
+                return null;
+            }
+        }
+
+        if (header[0] != 0x7F || header[1] != (byte)'E' || header[2] != (byte)'L' || header[3] != (byte)'F')
+        {
+            return null;
+        }
+
+        var machine = header[5] == 2 ? (header[18] << 8) | header[19] : header[18] | (header[19] << 8);
+        return machine switch
+        {
+            0x3E => "x86_64",
+            0xB7 => "aarch64",
+            0x28 => "arm",
+            _ => machine.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static string Hash(string contextHash, string baseId, string source)
+    {
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes($"{contextHash}\n{baseId}\n{source}"));
+        return Convert.ToHexString(bytes).ToLowerInvariant();
+    }
+
+    // The build stream colours stderr (ESC[91m ... ESC[0m): strip that before looking for the script's line.
+    private static string? OwnErrorLine(string? details) =>
+        details?.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\u001b\\[[0-9;]*m", string.Empty).Trim()).LastOrDefault(l => l.StartsWith("kubedind: ", StringComparison.Ordinal) && !l.StartsWith("kubedind: k3s v", StringComparison.Ordinal) && !l.StartsWith("kubedind: downloading", StringComparison.Ordinal))?["kubedind: ".Length..];
+
+    private static ClusterImageInfo ToInfo(string tag, ImageInspectResponse image)
+    {
+        var version = image.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var v) && v != NoKubernetes ? v : null;
+        return new ClusterImageInfo(tag, version, image.Size);
+    }
+
+    /// <summary>Reads the version file the build wrote, from a created (never started) container.</summary>
+    private static async Task<string> ReadK3sVersionAsync(KubeDindSession session, string image, CancellationToken cancellationToken)
+    {
+        var created = await session.Docker.Containers.CreateContainerAsync(
+            new CreateContainerParameters
+            {
+                Image = image,
+                Name = $"kubedind-image-probe-{Guid.NewGuid():N}"[..32],
+                Labels = KubeDindLabels.ForResource("image-probe", session.RunId),
+                Entrypoint = ["/bin/true"],
+            },
+            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var archive = await session.Docker.Containers.GetArchiveFromContainerAsync(created.ID, new GetArchiveFromContainerParameters { Path = VersionFile }, statOnly: false, cancellationToken).ConfigureAwait(false);
+            await using var stream = archive.Stream;
+            using var reader = new TarReader(stream);
+            while (await reader.GetNextEntryAsync(copyData: true, cancellationToken).ConfigureAwait(false) is { } entry)
+            {
+                if (entry.DataStream is not null)
+                {
+                    using var text = new StreamReader(entry.DataStream);
+                    var version = (await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
+                    return version.Length == 0 ? NoKubernetes : version;
+                }
+            }
+
+            throw new KubeDindException($"kube-dind image: {image} has no {VersionFile}; the build is incomplete: build again with Force.");
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"kube-dind image: cannot read {VersionFile} from {image}: {DockerEngine.FirstLine(ex)}", inner: ex);
+        }
+        finally
+        {
+            await session.Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+namespace KubeDind.Cluster;
+
+/// <summary>How to build the kube-dind image (<see cref="ClusterImage"/>).</summary>
+public sealed record ClusterImageSettings
+{
+    /// <summary>
+    /// A k3s binary (v1.21+, for the engine's architecture) to put into the image: the air-gapped way to get
+    /// Kubernetes. Without it and without <see cref="K3sDownload"/> the image runs in compose mode
+    /// (dockerd + registry + docker-compose, no Kubernetes).
+    /// </summary>
+    public string? K3sBinary { get; init; }
+
+    /// <summary>Download the pinned k3s release during the build (needs internet; checksum verified).</summary>
+    public bool K3sDownload { get; init; }
+
+    /// <summary>
+    /// A k3s air-gap images tarball (.tar, .tar.gz, .tgz or .tar.zst) baked into the image and loaded into
+    /// the inner dockerd at start; with it the packaged components (coredns, traefik, ...) stay enabled.
+    /// </summary>
+    public string? AirgapImagesTarball { get; init; }
+
+    /// <summary>Build even when an image with the same context hash exists.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>The tag to build; <see cref="ClusterImage.DefaultTag"/> when null.</summary>
+    public string? Tag { get; init; }
+}
+
+/// <summary>The kube-dind image that <see cref="ClusterImage.EnsureAsync"/> built or found.</summary>
+/// <param name="Tag">The image's tag, e.g. kubedind/kube-dind:0.1.0.</param>
+/// <param name="K3sVersion">The k3s version inside, or null in compose mode (no Kubernetes).</param>
+/// <param name="SizeBytes">The image's size on the engine.</param>
+public sealed record ClusterImageInfo(string Tag, string? K3sVersion, long SizeBytes)
+{
+    public bool HasKubernetes => K3sVersion is not null;
+
+    /// <summary>"603 MB, k3s v1.33.7+k3s1" or "603 MB, no Kubernetes (compose mode)".</summary>
+    public string Describe() =>
+        $"{SizeBytes / 1_000_000.0:0} MB, {(K3sVersion is null ? "no Kubernetes (compose mode)" : "k3s " + K3sVersion)}";
+}

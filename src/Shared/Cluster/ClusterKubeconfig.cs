@@ -1,0 +1,105 @@
+using System.Formats.Tar;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// The per-run kubeconfig: copied out of the cluster container through the engine's archive API,
+/// its server rewritten to the API's published host port, written with mode 0600. Never ~/.kube/config.
+/// </summary>
+internal static partial class ClusterKubeconfig
+{
+    /// <summary>Where k3s writes the kubeconfig inside the container (contract).</summary>
+    public const string ContainerPath = "/etc/kubedind/kubeconfig.yaml";
+
+    /// <summary>The kubeconfig text inside the container, or null while k3s has not written it.</summary>
+    public static async Task<string?> ReadAsync(IDockerClient docker, string containerId, CancellationToken cancellationToken)
+    {
+        GetArchiveFromContainerResponse archive;
+        try
+        {
+            archive = await docker.Containers.GetArchiveFromContainerAsync(containerId, new GetArchiveFromContainerParameters { Path = ContainerPath }, statOnly: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await using var stream = archive.Stream;
+        using var reader = new TarReader(stream);
+        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+        {
+            if (entry.DataStream is not null)
+            {
+                using var text = new StreamReader(entry.DataStream);
+                var content = await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+                return content.Contains("server:", StringComparison.Ordinal) ? content : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Points every cluster entry at <paramref name="apiEndpoint"/> (https://127.0.0.1:port; the k3s certificate names 127.0.0.1).</summary>
+    public static string Rewrite(string kubeconfig, string apiEndpoint) =>
+        ServerLine().Replace(kubeconfig, m => m.Groups[1].Value + apiEndpoint);
+
+    /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> readable by the owner only (0600 on Unix).</summary>
+    public static async Task WriteAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(temporary, options))
+        await using (var writer = new StreamWriter(file))
+        {
+            await writer.WriteAsync(content.AsMemory(), cancellationToken).ConfigureAwait(false);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The directory for <paramref name="clusterName"/>'s kubeconfig: the given one, else artifacts/kubedind/&lt;name&gt;/, else a temp directory.</summary>
+    public static string ChooseDirectory(string? configured, string clusterName)
+    {
+        if (configured is not null)
+        {
+            try
+            {
+                Directory.CreateDirectory(configured);
+                return Path.GetFullPath(configured);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new KubeDindException($"cluster {clusterName}: kubeconfig directory '{configured}' cannot be created ({ex.Message}); choose a writable KubeconfigDirectory.", inner: ex);
+            }
+        }
+
+        var artifacts = Path.Combine(Directory.GetCurrentDirectory(), "artifacts", "kubedind", clusterName);
+        try
+        {
+            Directory.CreateDirectory(artifacts);
+            return artifacts;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var temporary = Path.Combine(Path.GetTempPath(), "kubedind", clusterName);
+            Directory.CreateDirectory(temporary);
+            return temporary;
+        }
+    }
+
+    [GeneratedRegex(@"(?m)^(\s*server:\s*)\S+")]
+    private static partial Regex ServerLine();
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// Pushes a host image into the cluster's registry through its published port: tags it for that
+/// registry, pushes (logging progress), removes the temporary tag, and returns the reference pods use,
+/// <c>localhost:5000/name:tag</c>. Tags are always fixed: <c>:latest</c> or no tag becomes a tag derived
+/// from the image id, so Kubernetes never runs a stale image.
+/// </summary>
+public sealed class PushImage
+{
+    private readonly KubeDindSession _session;
+
+    public PushImage(KubeDindSession session) => _session = session;
+
+    public async Task<string> RunAsync(KubeDindCluster cluster, string hostImage, string? name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
+        cluster.ThrowIfTornDown();
+        var docker = _session.Docker;
+        var images = new ImageStore(docker, _session.Log);
+        var image = await images.InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
+            ?? throw new KubeDindException($"push: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
+
+        var (repository, tag) = ClusterImageName(hostImage, name, image.ID);
+        var hostRepository = $"{cluster.RegistryHostEndpoint}/{repository}";
+        var clusterReference = $"{cluster.RegistryClusterName}/{repository}:{tag}";
+        var watch = Stopwatch.StartNew();
+        _session.Log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name} as {clusterReference}");
+        await docker.Images.TagImageAsync(image.ID, new ImageTagParameters { RepositoryName = hostRepository, Tag = tag, Force = true }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var progress = new DockerProgress(_session.Log, $"push {repository}:{tag}");
+            try
+            {
+                await docker.Images.PushImageAsync($"{hostRepository}:{tag}", new ImagePushParameters { Tag = tag }, new AuthConfig(), progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex)
+            {
+                throw new KubeDindException($"push: {hostImage} to cluster {cluster.Name} failed: {DockerEngine.FirstLine(ex)}", string.Join('\n', progress.RecentLines), ex);
+            }
+
+            if (progress.Error is not null)
+            {
+                throw new KubeDindException($"push: {hostImage} to cluster {cluster.Name} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
+            }
+        }
+        finally
+        {
+            await RemoveTemporaryTagAsync(docker, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
+        }
+
+        cluster.RecordImage(hostImage, clusterReference);
+        _session.Log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s");
+        return clusterReference;
+    }
+
+    /// <summary>
+    /// The repository and fixed tag in the cluster's registry: <paramref name="name"/> ("repo" or "repo:tag") when given,
+    /// else the host image's repository without its registry host; a floating tag becomes <c>id-&lt;12 hex of the image id&gt;</c>.
+    /// </summary>
+    internal static (string Repository, string Tag) ClusterImageName(string hostImage, string? name, string imageId)
+    {
+        var source = string.IsNullOrWhiteSpace(name) ? hostImage : name;
+        if (source.StartsWith("sha256:", StringComparison.Ordinal) || (source.Length >= 12 && source.All(char.IsAsciiHexDigitLower)))
+        {
+            throw new KubeDindException($"push: '{hostImage}' is an image id; give a name to push it under (PushImageAsync(image, \"myapp\")).");
+        }
+
+        var withoutDigest = source.Split('@')[0];
+        var floating = ImageReference.IsFloating(withoutDigest);
+        var (repository, tag) = ImageReference.SplitTag(withoutDigest);
+        var slash = repository.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0)
+        {
+            var first = repository[..slash];
+            if (first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost")
+            {
+                repository = repository[(slash + 1)..];
+            }
+        }
+
+        if (floating)
+        {
+            tag = "id-" + imageId.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12];
+        }
+
+        return (repository.ToLowerInvariant(), tag);
+    }
+
+    /// <summary>Removes the registry tag unless it is the image's only name (removing it would delete the image).</summary>
+    private async Task RemoveTemporaryTagAsync(IDockerClient docker, string temporaryTag, string imageId)
+    {
+        try
+        {
+            var image = await docker.Images.InspectImageAsync(imageId, CancellationToken.None).ConfigureAwait(false);
+            if (image.RepoTags?.Any(t => t != temporaryTag) != true)
+            {
+                _session.Log.Debug($"push: keeping tag {temporaryTag}: it is the image's only name");
+                return;
+            }
+
+            await docker.Images.DeleteImageAsync(temporaryTag, new ImageDeleteParameters { Force = false, NoPrune = true }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            _session.Log.Debug($"push: could not remove the temporary tag {temporaryTag}: {DockerEngine.FirstLine(ex)}");
+        }
+    }
+}
+
+public sealed partial class KubeDindCluster
+{
+    /// <summary>
+    /// Pushes <paramref name="hostImage"/> into this cluster's registry and returns the reference pods use
+    /// (<c>localhost:5000/name:tag</c>); <paramref name="name"/> ("repo" or "repo:tag") renames it there.
+    /// </summary>
+    public Task<string> PushImageAsync(string hostImage, string? name = null, CancellationToken cancellationToken = default) =>
+        new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken);
+}

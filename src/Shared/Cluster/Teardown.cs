@@ -1,0 +1,146 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>What <see cref="KubeDindCluster.TeardownAsync"/> removes besides the cluster itself.</summary>
+public sealed record TeardownSettings
+{
+    /// <summary>Also stop and remove the mirror container of this name (its cache volume always stays). Null = leave the mirror alone.</summary>
+    public string? MirrorName { get; init; }
+}
+
+/// <summary>
+/// Removes a cluster: stops its container (with a grace period), removes it with its volumes, deletes the
+/// per-run kubeconfig. Idempotent: a second call, or a container already gone, is fine. Never touches the
+/// mirror unless asked, and never the mirror's cache volume.
+/// </summary>
+public sealed class Teardown
+{
+    private readonly KubeDindSession _session;
+
+    public Teardown(KubeDindSession session) => _session = session;
+
+    public async Task RunAsync(KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!cluster.MarkTornDown())
+        {
+            _session.Log.Debug($"cluster {cluster.Name}: already torn down");
+            return;
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        cluster.DisposeClient();
+        var removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+        await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+        DeleteKubeconfig(cluster.KubeconfigPath);
+        if (settings.MirrorName is { } mirror)
+        {
+            await RemoveMirrorContainerAsync(mirror, cancellationToken).ConfigureAwait(false);
+        }
+
+        _session.Log.Info($"cluster {cluster.Name}: torn down in {watch.Elapsed.TotalSeconds:0.0}s{(removed ? string.Empty : " (its container was already gone)")}");
+    }
+
+    /// <summary>Stops (SIGTERM, then SIGKILL after <paramref name="grace"/>) and removes a container with its anonymous volumes; false when it was gone already.</summary>
+    internal static async Task<bool> RemoveContainerAsync(KubeDindSession session, string containerId, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (grace > TimeSpan.Zero)
+            {
+                await session.Docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)Math.Ceiling(grace.TotalSeconds) }, cancellationToken).ConfigureAwait(false);
+            }
+
+            await session.Docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict && ex.ResponseBody.Contains("in progress", StringComparison.OrdinalIgnoreCase))
+        {
+            // Someone else (a parallel teardown or sweep) is removing it already.
+            return false;
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"cannot remove container {containerId[..Math.Min(12, containerId.Length)]}: {DockerEngine.FirstLine(ex)}; remove it by hand (docker rm -fv).", inner: ex);
+        }
+    }
+
+    /// <summary>Removes the cluster's volumes that outlived the container (labelled with its name; ones still in use are left).</summary>
+    internal static async Task<IReadOnlyList<string>> RemoveVolumesAsync(KubeDindSession session, string clusterName, CancellationToken cancellationToken)
+    {
+        var volumes = await session.Docker.Volumes.ListAsync(
+            new VolumesListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{KubeDindLabels.Cluster}={clusterName}"] = true } } },
+            cancellationToken).ConfigureAwait(false);
+        var removed = new List<string>();
+        foreach (var volume in volumes.Volumes ?? [])
+        {
+            if (!KubeDindLabels.IsOwned(volume.Labels) || Sweep.Label(volume.Labels, KubeDindLabels.Role) != StartCluster.Role + "-volume")
+            {
+                continue;
+            }
+
+            try
+            {
+                await session.Docker.Volumes.RemoveAsync(volume.Name, force: false, cancellationToken).ConfigureAwait(false);
+                removed.Add(volume.Name);
+            }
+            catch (DockerApiException ex)
+            {
+                session.Log.Debug($"volume {volume.Name}: not removed ({DockerEngine.FirstLine(ex)})");
+            }
+        }
+
+        return removed;
+    }
+
+    private static void DeleteKubeconfig(string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
+        File.Delete(path);
+        var directory = Path.GetDirectoryName(path);
+        if (directory is not null && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+        {
+            Directory.Delete(directory);
+        }
+    }
+
+    private async Task RemoveMirrorContainerAsync(string mirrorName, CancellationToken cancellationToken)
+    {
+        var containers = await _session.Docker.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"^/{mirrorName}$"] = true } } },
+            cancellationToken).ConfigureAwait(false);
+        foreach (var mirror in containers.Where(c => c.Names.Contains("/" + mirrorName) && KubeDindLabels.IsOwned(c.Labels)))
+        {
+            await _session.Docker.Containers.StopContainerAsync(mirror.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 10 }, cancellationToken).ConfigureAwait(false);
+            // RemoveVolumes = false: the cache volume is named, and data is never lost.
+            await _session.Docker.Containers.RemoveContainerAsync(mirror.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = false }, cancellationToken).ConfigureAwait(false);
+            _session.Log.Info($"mirror {mirrorName}: container removed (its cache volume stays)");
+        }
+    }
+}
+
+public sealed partial class KubeDindCluster
+{
+    /// <summary>Stops and removes the cluster's container and volumes and deletes its kubeconfig; safe to call twice.</summary>
+    public Task TeardownAsync(TeardownSettings? settings = null, CancellationToken cancellationToken = default) =>
+        new Teardown(Session).RunAsync(this, settings ?? new TeardownSettings(), cancellationToken);
+
+    public async ValueTask DisposeAsync() => await TeardownAsync().ConfigureAwait(false);
+}

@@ -1,0 +1,31 @@
+using System.Net.Http;
+using KubeDind.Waiting;
+
+namespace KubeDind.Mirror;
+
+/// <summary>Passes when a registry answers <c>GET /v2/</c> with 200 at <see cref="BaseUrl"/> (seen from this process).</summary>
+public sealed class RegistryApiGate : IReadinessGate
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    public RegistryApiGate(string baseUrl) => BaseUrl = baseUrl.TrimEnd('/');
+
+    public string BaseUrl { get; }
+
+    public string Name => $"registry answers GET {BaseUrl}/v2/";
+
+    public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await Http.GetAsync(new Uri($"{BaseUrl}/v2/"), cancellationToken).ConfigureAwait(false);
+            return response.IsSuccessStatusCode
+                ? GateResult.Pass()
+                : GateResult.NotYet($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (HttpRequestException ex)
+        {
+            return GateResult.NotYet(ex.InnerException?.Message ?? ex.Message);
+        }
+    }
+}
