@@ -1,4 +1,6 @@
+using KubeDind;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Mirror;
 using Nuke.Common;
 using Nuke.Common.IO;
@@ -14,7 +16,7 @@ namespace Nuke.KubeDind;
 /// when one of them (or a target of yours between them) failed.
 /// <para>Declare what to ship by overriding <see cref="Images"/> and <see cref="Manifests"/>; change any
 /// setting by overriding <see cref="StartMirrorSettings"/>, <see cref="StartClusterSettings"/> or
-/// <see cref="DeploySettings"/> (<c>Configure&lt;T&gt;</c>, applied after the component's defaults).
+/// <c>DeploySettings</c> (<c>Configure&lt;T&gt;</c>, applied after the component's defaults).
 /// Put your tests in <see cref="RunSystemTestsAsync"/> or in your own targets declared
 /// <c>.DependsOn&lt;IKubeDind&gt;(x =&gt; x.Deploy).DependentFor&lt;IKubeDind&gt;(x =&gt; x.SystemTest)</c>.</para>
 /// </summary>
@@ -47,8 +49,8 @@ public interface IKubeDind : INukeBuild
     /// <summary>Manifests (files or directories) Deploy applies, in this order.</summary>
     IEnumerable<AbsolutePath> Manifests => [];
 
-    /// <summary>Where Teardown writes the cluster's diagnostics when the build failed.</summary>
-    AbsolutePath DiagnosticsDirectory => RootDirectory / "artifacts" / "kubedind";
+    /// <summary>Per-run kubeconfig and failure diagnostics go under <c>&lt;this&gt;/&lt;cluster name&gt;/</c>.</summary>
+    AbsolutePath KubeDindArtifactsDirectory => RootDirectory / "artifacts" / "kubedind";
 
     /// <summary>The system tests, run by the SystemTest target once Deploy is done; nothing by default.</summary>
     Task RunSystemTestsAsync() => Task.CompletedTask;
@@ -60,21 +62,27 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, KubeDindRun.RunId);
+        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, KubeDindRun.RunId, K3sBinary, KubeDindArtifactsDirectory);
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 
-    sealed Configure<KubeDindDeployment> DeploySettingsBase => _ => KubeDindSettingsMapping.DeploymentBase(_, Manifests);
+    sealed Configure<DeploySettings> DeploySettingsBase => _ =>
+        KubeDindSettingsMapping.DeploymentBase(_, Manifests.Select(m => (string)m), RootDirectory);
 
-    Configure<KubeDindDeployment> DeploySettings => _ => _;
+    Configure<DeploySettings> DeploySettings => _ => _;
 
     // ---- what later targets use ---------------------------------------------------------------------
 
     /// <summary>The running cluster's endpoints; a one-line error when StartCluster has not run.</summary>
-    KubeDindEndpoints KubeDindCluster => KubeDindRun.RequireCluster("IKubeDind.KubeDindCluster");
+    KubeDindEndpoints ClusterEndpoints => KubeDindRun.RequireCluster("IKubeDind.ClusterEndpoints");
+
+    /// <summary>The core's cluster object (exec, Kubernetes client, published ports); a one-line error when none runs.</summary>
+    KubeDindCluster RunningCluster => KubeDindRun.CoreCluster
+        ?? throw new KubeDindException("IKubeDind.RunningCluster needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 
     /// <summary>This run's kubeconfig on the host (for kubectl, KubernetesClient, your tests).</summary>
-    AbsolutePath KubeconfigPath => AbsolutePath.Create(KubeDindRun.RequireCluster("IKubeDind.KubeconfigPath").KubeconfigPath);
+    AbsolutePath KubeconfigPath => AbsolutePath.Create(KubeDindRun.RequireCluster("IKubeDind.KubeconfigPath").KubeconfigPath
+        ?? throw new KubeDindException("IKubeDind.KubeconfigPath: the cluster runs in compose mode (ClusterSettings.Kubernetes = false) and has no kubeconfig."));
 
     /// <summary>The cluster's registry as the host reaches it (push here), e.g. <c>127.0.0.1:41235</c>.</summary>
     string RegistryHostEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryHostEndpoint").RegistryHostEndpoint;
@@ -104,7 +112,7 @@ public interface IKubeDind : INukeBuild
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
             var settings = KubeDindSettingsMapping.Cluster(StartClusterSettingsBase, StartClusterSettings);
-            var cluster = await driver.StartClusterAsync(settings, K3sBinary, cancellationToken).ConfigureAwait(false);
+            var cluster = await driver.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
             KubeDindRun.SetCluster(cluster);
             Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
         }));
@@ -138,7 +146,7 @@ public interface IKubeDind : INukeBuild
         {
             var deployment = KubeDindSettingsMapping.Deployment(DeploySettingsBase, DeploySettings);
             KubeDindSettingsMapping.ValidateDeployment(deployment);
-            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, cancellationToken)).ConfigureAwait(false);
+            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, KubeDindArtifactsDirectory, cancellationToken)).ConfigureAwait(false);
         });
 
     Target SystemTest => _ => _
@@ -164,9 +172,19 @@ public interface IKubeDind : INukeBuild
             {
                 if (IsFailing && KubeDindRun.Cluster is not null)
                 {
-                    var directory = DiagnosticsDirectory.CreateDirectory();
-                    await driver.CollectDiagnosticsAsync(directory, CancellationToken.None).ConfigureAwait(false);
-                    Log.Warning("KubeDind diagnostics written to {Directory}", directory);
+                    try
+                    {
+                        var bundle = await driver.CollectDiagnosticsAsync(KubeDindArtifactsDirectory, CancellationToken.None).ConfigureAwait(false);
+                        if (bundle is not null)
+                        {
+                            Log.Warning("KubeDind diagnostics written to {Directory}", bundle);
+                        }
+                    }
+                    catch (Exception exception)
+                    {
+                        // Diagnostics are a courtesy: failing to collect them must not keep the cluster alive.
+                        Log.Warning("KubeDind could not collect diagnostics: {Message}", exception.Message);
+                    }
                 }
 
                 await driver.TeardownAsync(KeepCluster, CancellationToken.None).ConfigureAwait(false);

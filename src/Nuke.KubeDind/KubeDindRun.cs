@@ -96,6 +96,9 @@ public static class KubeDindRun
 
     internal static bool HasDriver => _driver is not null;
 
+    /// <summary>The core's cluster object while one runs (only the Docker-backed driver has one).</summary>
+    public static global::KubeDind.Cluster.KubeDindCluster? CoreCluster => _driver?.Cluster;
+
     internal static void SetMirror(MirrorEndpoints mirror) => Mirror = mirror;
 
     internal static void SetCluster(KubeDindEndpoints? cluster) => Cluster = cluster;

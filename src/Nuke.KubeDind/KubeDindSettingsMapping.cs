@@ -1,7 +1,7 @@
 using KubeDind;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Mirror;
-using Nuke.Common.IO;
 using Nuke.Common.Tooling;
 
 namespace Nuke.KubeDind;
@@ -20,21 +20,38 @@ public static class KubeDindSettingsMapping
     public static MirrorSettings Mirror(Configure<MirrorSettings> baseSettings, Configure<MirrorSettings> userSettings) =>
         userSettings(baseSettings(new MirrorSettings()));
 
-    /// <summary>The component's part of the mirror settings: none yet beyond the core's defaults.</summary>
+    /// <summary>The component's part of the mirror settings: none beyond the core's defaults.</summary>
     public static MirrorSettings MirrorBase(MirrorSettings settings) => settings;
 
     public static ClusterSettings Cluster(Configure<ClusterSettings> baseSettings, Configure<ClusterSettings> userSettings) =>
         userSettings(baseSettings(new ClusterSettings()));
 
     /// <summary>
-    /// The component's part of the cluster settings: the name and extra k3s arguments from the parameters,
-    /// and the mirror started by StartMirror (reached over the shared network) as the cluster's pull-through cache.
+    /// The component's part of the cluster settings: the name, extra k3s arguments and k3s binary from the
+    /// parameters; the mirror StartMirror started (reached over the shared network) as the cluster's
+    /// pull-through cache; the per-run kubeconfig under the build's artifacts, not the working directory.
     /// </summary>
-    public static ClusterSettings ClusterBase(ClusterSettings settings, string? clusterName, IEnumerable<string>? k3sArgs, MirrorEndpoints? mirror, string runId)
+    public static ClusterSettings ClusterBase(
+        ClusterSettings settings,
+        string? clusterName,
+        IEnumerable<string>? k3sArgs,
+        MirrorEndpoints? mirror,
+        string runId,
+        string? k3sBinary = null,
+        string? artifactsDirectory = null)
     {
         var name = string.IsNullOrWhiteSpace(clusterName) ? DefaultClusterName(runId) : clusterName.Trim();
-        var args = settings.K3sArgs.Concat(SplitK3sArgs(k3sArgs)).ToList();
-        var result = settings with { Name = name, K3sArgs = args };
+        var result = settings with { Name = name, K3sArgs = [.. settings.K3sArgs, .. SplitK3sArgs(k3sArgs)] };
+        if (k3sBinary is not null)
+        {
+            result = result with { ImageBuild = (settings.ImageBuild ?? new ClusterImageSettings()) with { K3sBinary = k3sBinary } };
+        }
+
+        if (artifactsDirectory is not null && settings.KubeconfigDirectory is null)
+        {
+            result = result with { KubeconfigDirectory = Path.Combine(artifactsDirectory, name) };
+        }
+
         if (mirror is not null)
         {
             result = result with
@@ -59,14 +76,21 @@ public static class KubeDindSettingsMapping
             .Select(a => a.StartsWith('-') ? a : "--" + a)
             .ToList();
 
-    public static KubeDindDeployment Deployment(Configure<KubeDindDeployment> baseSettings, Configure<KubeDindDeployment> userSettings) =>
-        userSettings(baseSettings(new KubeDindDeployment()));
+    public static DeploySettings Deployment(Configure<DeploySettings> baseSettings, Configure<DeploySettings> userSettings) =>
+        userSettings(baseSettings(new DeploySettings()));
 
-    /// <summary>The component's part of the deployment: the manifests the build declares.</summary>
-    public static KubeDindDeployment DeploymentBase(KubeDindDeployment settings, IEnumerable<AbsolutePath>? manifests)
+    /// <summary>
+    /// The component's part of the deployment: the manifests the build declares (files, directories or
+    /// globs), with relative ones resolved against the build's root directory.
+    /// </summary>
+    public static DeploySettings DeploymentBase(DeploySettings settings, IEnumerable<string>? manifests, string? rootDirectory)
     {
-        var declared = (manifests ?? []).Select(m => (string)m).ToList();
-        return settings with { Manifests = [.. settings.Manifests, .. declared.Where(m => !settings.Manifests.Contains(m))] };
+        var declared = (manifests ?? []).Where(m => !settings.Manifests.Contains(m)).ToList();
+        return settings with
+        {
+            Manifests = [.. settings.Manifests, .. declared],
+            BaseDirectory = settings.BaseDirectory ?? rootDirectory,
+        };
     }
 
     /// <summary>Checks the declared images before anything is started: every tag present, no tag twice, contexts exist.</summary>
@@ -95,18 +119,12 @@ public static class KubeDindSettingsMapping
         return list;
     }
 
-    /// <summary>Checks the manifests the deployment names before the cluster is asked to apply them.</summary>
-    public static void ValidateDeployment(KubeDindDeployment deployment)
+    /// <summary>Refuses an empty deployment up front; the core checks each manifest (path, directory, glob) itself.</summary>
+    public static void ValidateDeployment(DeploySettings deployment)
     {
-        if (deployment.Manifests.Count == 0)
+        if (deployment.Manifests.Count == 0 && deployment.InlineManifests.Count == 0)
         {
-            throw new KubeDindException("Deploy has no manifests: override IKubeDind.Manifests (or DeploySettings) with the YAML files to apply.");
-        }
-
-        var missing = deployment.Manifests.FirstOrDefault(m => !File.Exists(m) && !Directory.Exists(m));
-        if (missing is not null)
-        {
-            throw new KubeDindException($"Manifest '{missing}' does not exist: fix the path in IKubeDind.Manifests.");
+            throw new KubeDindException("Deploy has no manifests: override IKubeDind.Manifests (or IKubeDind.DeploySettings) with the YAML files to apply.");
         }
     }
 }

@@ -1,5 +1,6 @@
 using KubeDind;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Mirror;
@@ -9,13 +10,15 @@ namespace Nuke.KubeDind;
 /// <summary>The real driver: each call is one call into the core's <see cref="KubeDindSession"/> / <see cref="KubeDindCluster"/>.</summary>
 internal sealed class SessionDriver : IKubeDindDriver
 {
+    private const int ClusterLogTailLines = 300;
     private readonly KubeDindSession _session;
-    private KubeDindCluster? _cluster;
     private bool _keep;
 
     private SessionDriver(KubeDindSession session) => _session = session;
 
     public string RunId => _session.RunId;
+
+    public KubeDindCluster? Cluster { get; private set; }
 
     public static async Task<IKubeDindDriver> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
         new SessionDriver(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false));
@@ -23,16 +26,11 @@ internal sealed class SessionDriver : IKubeDindDriver
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>
         _session.StartMirrorAsync(settings, cancellationToken);
 
-    public async Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, string? k3sBinary, CancellationToken cancellationToken)
+    public async Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)
     {
-        if (k3sBinary is not null)
-        {
-            var image = await ClusterImage.EnsureAsync(_session, new ClusterImageSettings { K3sBinary = k3sBinary }, cancellationToken).ConfigureAwait(false);
-            settings = settings with { Image = settings.Image ?? image.Tag };
-        }
-
-        _cluster = await _session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
-        return new KubeDindEndpoints(_cluster.Name, _cluster.KubeconfigPath, _cluster.RegistryHostEndpoint, _cluster.RegistryClusterEndpoint);
+        var cluster = await _session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
+        Cluster = cluster;
+        return new KubeDindEndpoints(cluster.Name, cluster.KubeconfigPath, cluster.RegistryHostEndpoint, cluster.RegistryClusterName);
     }
 
     public async Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
@@ -42,53 +40,76 @@ internal sealed class SessionDriver : IKubeDindDriver
         {
             var store = new ImageStore(_session.Docker, _session.Log);
             var labels = KubeDindLabels.ForResource("app-image", _session.RunId);
-            await store.BuildAsync(BuildContext.FromDirectory(image.Context), image.Tag, new Dictionary<string, string>(image.BuildArgs), new Dictionary<string, string>(labels), cancellationToken).ConfigureAwait(false);
+            _session.Log.Info($"building {image.Tag} from {image.Context}");
+            await store.BuildAsync(BuildContext.FromDirectory(image.Context), image.Tag, new Dictionary<string, string>(image.BuildArgs), labels, cancellationToken).ConfigureAwait(false);
         }
 
-        return await cluster.PushImageAsync(image.Tag, cancellationToken).ConfigureAwait(false);
+        return await cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    public Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken) =>
-        RequireCluster().DeployAsync(
-            new global::KubeDind.Deploy.DeploySettings
-            {
-                Manifests = deployment.Manifests,
-                Namespace = deployment.Namespace,
-                ReadinessTimeout = deployment.ReadinessTimeout,
-            },
-            cancellationToken);
+    public async Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
+    {
+        var cluster = RequireCluster();
+        var result = await DeployStep.RunAsync(cluster.Kubernetes, settings, Context(cluster, artifactsDirectory), cancellationToken).ConfigureAwait(false);
+        foreach (var warning in result.Warnings)
+        {
+            _session.Log.Warn(warning);
+        }
 
-    public Task CollectDiagnosticsAsync(string directory, CancellationToken cancellationToken) =>
-        RequireCluster().CollectDiagnosticsAsync(directory, cancellationToken);
+        _session.Log.Info($"deployed {result.Objects.Count} object(s) to {cluster.Name} in {result.Elapsed.TotalSeconds:0.0}s");
+    }
+
+    public async Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken)
+    {
+        if (Cluster is not { HasKubernetes: true } cluster)
+        {
+            return null;
+        }
+
+        var bundle = await DeployStep.CollectDiagnosticsAsync(cluster.Kubernetes, Context(cluster, artifactsDirectory), cancellationToken).ConfigureAwait(false);
+        return bundle.Directory;
+    }
 
     public async Task TeardownAsync(bool keep, CancellationToken cancellationToken)
     {
         _keep = keep;
-        if (_cluster is null)
+        if (Cluster is not { } cluster)
         {
             return;
         }
 
         if (keep)
         {
-            _session.Log.Info($"Keeping cluster {_cluster.Name} (--keep-cluster): kubeconfig {_cluster.KubeconfigPath}");
+            _session.Log.Info($"keeping cluster {cluster.Name} (--keep-cluster): kubeconfig {cluster.KubeconfigPath ?? "none (compose mode)"}, registry {cluster.RegistryHostEndpoint}; remove it with: docker rm -f {cluster.Name}");
             return;
         }
 
-        await _cluster.TeardownAsync(cancellationToken).ConfigureAwait(false);
-        _cluster = null;
+        await cluster.TeardownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        Cluster = null;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_cluster is not null && !_keep)
+        if (Cluster is not null && !_keep)
         {
-            await _cluster.DisposeAsync().ConfigureAwait(false);
+            await Cluster.DisposeAsync().ConfigureAwait(false);
         }
 
         await _session.DisposeAsync().ConfigureAwait(false);
     }
 
+    private DeployContext Context(KubeDindCluster cluster, string artifactsDirectory) => new()
+    {
+        ClusterName = cluster.Name,
+        ArtifactsDirectory = artifactsDirectory,
+        Log = _session.Log,
+        PushedImages = cluster.Images,
+        ExtraLogs = async ct => new Dictionary<string, string>
+        {
+            ["cluster-container"] = await ContainerLogs.TailAsync(_session.Docker, cluster.ContainerId, ClusterLogTailLines, ct).ConfigureAwait(false),
+        },
+    };
+
     private KubeDindCluster RequireCluster() =>
-        _cluster ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");
+        Cluster ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");
 }

@@ -102,13 +102,13 @@ public sealed class NukeEngineTests : IDisposable
             ("K3S_ARGS", "--disable=traefik --kubelet-arg=v=2"));
 
         Assert.True(exit == 0, output);
-        var cluster = steps.Single(s => s.Step == "StartCluster").Payload;
-        var settings = cluster.GetProperty("settings");
+        var settings = steps.Single(s => s.Step == "StartCluster").Payload;
         Assert.Equal("ci-cluster", settings.GetProperty("Name").GetString());
         Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.GetProperty("K3sArgs").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(["http://kubedind-mirror:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
-        Assert.Equal("/opt/k3s", cluster.GetProperty("k3sBinary").GetString());
+        Assert.Equal("/opt/k3s", settings.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind", "ci-cluster"), settings.GetProperty("KubeconfigDirectory").GetString());
         Assert.True(steps.Single(s => s.Step == "Teardown").Payload.GetProperty("keep").GetBoolean());
     }
 
@@ -122,15 +122,18 @@ public sealed class NukeEngineTests : IDisposable
         Assert.Equal("custom-mirror", mirror.GetProperty("Name").GetString());
         Assert.Equal(5999, mirror.GetProperty("HostPort").GetInt32());
 
-        var cluster = steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("settings");
+        var cluster = steps.Single(s => s.Step == "StartCluster").Payload;
         Assert.Equal("from-override", cluster.GetProperty("Name").GetString());
         Assert.Equal("00:00:42", cluster.GetProperty("ReadinessTimeout").GetString());
         Assert.Equal(2, cluster.GetProperty("Privilege").GetInt32());
         Assert.Equal(["http://custom-mirror:5000"], cluster.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
 
         var deploy = steps.Single(s => s.Step == "Deploy").Payload;
-        Assert.Equal("example", deploy.GetProperty("Namespace").GetString());
-        Assert.Equal([Path.Combine(_root, "deploy", "app.yaml")], deploy.GetProperty("Manifests").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), deploy.GetProperty("artifactsDirectory").GetString());
+        var deploySettings = deploy.GetProperty("settings");
+        Assert.Equal("example", deploySettings.GetProperty("Namespace").GetString());
+        Assert.Equal(_root, deploySettings.GetProperty("BaseDirectory").GetString());
+        Assert.Equal([Path.Combine(_root, "deploy", "app.yaml")], deploySettings.GetProperty("Manifests").EnumerateArray().Select(a => a.GetString()));
     }
 
     private Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> RunAsync(params string[] args) => RunAsync(args, []);

@@ -1,5 +1,6 @@
 using KubeDind;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Mirror;
 using Nuke.Common.IO;
 
@@ -71,34 +72,46 @@ public sealed class SettingsMappingTests
         Assert.Equal(expected, KubeDindSettingsMapping.SplitK3sArgs(input));
 
     [Fact]
-    public void DeploymentBase_appends_declared_manifests_once()
+    public void DeploymentBase_appends_declared_manifests_once_and_resolves_against_the_root()
     {
-        var manifest = AbsolutePath.Create("/tmp/app.yaml");
         var settings = KubeDindSettingsMapping.Deployment(
-            _ => KubeDindSettingsMapping.DeploymentBase(_ with { Manifests = ["/tmp/app.yaml"] }, [manifest, AbsolutePath.Create("/tmp/b.yaml")]),
+            _ => KubeDindSettingsMapping.DeploymentBase(_ with { Manifests = ["/tmp/app.yaml"] }, ["/tmp/app.yaml", "k8s/*.yaml"], "/repo"),
             _ => _ with { Namespace = "example" });
 
-        Assert.Equal(["/tmp/app.yaml", "/tmp/b.yaml"], settings.Manifests);
+        Assert.Equal(["/tmp/app.yaml", "k8s/*.yaml"], settings.Manifests);
+        Assert.Equal("/repo", settings.BaseDirectory);
         Assert.Equal("example", settings.Namespace);
     }
 
     [Fact]
-    public void ValidateDeployment_names_the_missing_manifest()
+    public void DeploymentBase_keeps_a_base_directory_the_user_chose()
     {
-        var missing = Path.Combine(Path.GetTempPath(), "kdt-nuke-" + Guid.NewGuid().ToString("N"), "app.yaml");
+        var settings = KubeDindSettingsMapping.DeploymentBase(new DeploySettings { BaseDirectory = "/elsewhere" }, [], "/repo");
 
-        var error = Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateDeployment(new KubeDindDeployment { Manifests = [missing] }));
-
-        Assert.Contains(missing, error.Message);
-        Assert.DoesNotContain('\n', error.Message);
+        Assert.Equal("/elsewhere", settings.BaseDirectory);
     }
 
     [Fact]
     public void ValidateDeployment_without_manifests_says_what_to_override()
     {
-        var error = Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateDeployment(new KubeDindDeployment()));
+        var error = Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateDeployment(new DeploySettings()));
 
         Assert.Contains("IKubeDind.Manifests", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        KubeDindSettingsMapping.ValidateDeployment(new DeploySettings { InlineManifests = ["kind: Namespace"] });
+    }
+
+    [Fact]
+    public void ClusterBase_puts_the_k3s_binary_into_the_image_build_and_the_kubeconfig_under_the_artifacts()
+    {
+        var seed = new ClusterSettings { ImageBuild = new ClusterImageSettings { Force = true } };
+
+        var settings = KubeDindSettingsMapping.ClusterBase(seed, "c1", null, null, "r", k3sBinary: "/opt/k3s", artifactsDirectory: "/repo/artifacts/kubedind");
+
+        Assert.Equal("/opt/k3s", settings.ImageBuild!.K3sBinary);
+        Assert.True(settings.ImageBuild.Force);
+        Assert.Equal(Path.Combine("/repo/artifacts/kubedind", "c1"), settings.KubeconfigDirectory);
+        Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, "r").ImageBuild);
     }
 
     [Fact]

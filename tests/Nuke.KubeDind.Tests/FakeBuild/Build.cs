@@ -1,4 +1,5 @@
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Mirror;
 using Nuke.Common;
 using Nuke.Common.IO;
@@ -27,7 +28,7 @@ internal sealed class Build : NukeBuild, IKubeDind
         ? _ with { ReadinessTimeout = TimeSpan.FromSeconds(42), Privilege = PrivilegeMode.Fallback, Name = "from-override" }
         : _;
 
-    Configure<KubeDindDeployment> IKubeDind.DeploySettings => _ => Overrides ? _ with { Namespace = "example" } : _;
+    Configure<DeploySettings> IKubeDind.DeploySettings => _ => Overrides ? _ with { Namespace = "example" } : _;
 
     Task IKubeDind.RunSystemTestsAsync()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using KubeDind;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Mirror;
 
 namespace Nuke.KubeDind.FakeBuild;
@@ -18,15 +19,17 @@ internal sealed class RecordingDriver : IKubeDindDriver
 
     public string RunId => "fakerun";
 
+    public KubeDindCluster? Cluster => null;
+
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
     {
         Record("StartMirror", settings);
         return Task.FromResult(new MirrorEndpoints("mirror-id", settings.Name, "http://127.0.0.1:41234", $"http://{settings.Name}:5000", "kubedind", Reused: false));
     }
 
-    public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, string? k3sBinary, CancellationToken cancellationToken)
+    public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)
     {
-        Record("StartCluster", new { settings, k3sBinary });
+        Record("StartCluster", settings);
         return Task.FromResult(new KubeDindEndpoints(settings.Name ?? "unnamed", "/tmp/fake-kubeconfig.yaml", "127.0.0.1:41235", "localhost:5000"));
     }
 
@@ -36,9 +39,9 @@ internal sealed class RecordingDriver : IKubeDindDriver
         return Task.FromResult("localhost:5000/" + image.Tag);
     }
 
-    public async Task DeployAsync(KubeDindDeployment deployment, CancellationToken cancellationToken)
+    public async Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
     {
-        Record("Deploy", deployment);
+        Record("Deploy", new { settings, artifactsDirectory });
         if (_hang == "Deploy")
         {
             try
@@ -53,10 +56,10 @@ internal sealed class RecordingDriver : IKubeDindDriver
         }
     }
 
-    public Task CollectDiagnosticsAsync(string directory, CancellationToken cancellationToken)
+    public Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken)
     {
-        Record("CollectDiagnostics", new { directory });
-        return Task.CompletedTask;
+        Record("CollectDiagnostics", new { artifactsDirectory });
+        return Task.FromResult<string?>(Path.Combine(artifactsDirectory, "fake-cluster"));
     }
 
     public Task TeardownAsync(bool keep, CancellationToken cancellationToken)
