@@ -1,1 +1,190 @@
+using Cake.Core;
+using Cake.Core.Annotations;
+using Cake.Core.Diagnostics;
+using Cake.Core.IO;
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+using KubeDind.Mirror;
+
 namespace Cake.KubeDind;
+
+/// <summary>
+/// Throwaway Kubernetes-in-Docker for system tests: a registry mirror kept between builds, a kube-dind
+/// cluster per run, images pushed into it, manifests deployed and checked, and guaranteed teardown.
+/// Each alias is a thin call into the KubeDind core; its failures surface as <see cref="CakeException"/> with the
+/// core's one-line message (inner: the core's exception), the supporting lines written to the log first.
+/// <code>
+/// #addin nuget:?package=Cake.KubeDind&amp;version=0.1.0
+/// KubeDindCluster cluster = null;
+/// Task("SystemTest").Does(async () =>
+/// {
+///     var mirror = await KubeDindStartMirror();
+///     cluster = await KubeDindStartCluster(new KubeDindClusterSettings().WithMirror(mirror).WithPublishedPort(30080));
+///     await KubeDindPushImage(cluster, "my-app:dev");
+///     await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifests("deploy"));
+/// });
+/// Teardown(ctx => { if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult(); });
+/// </code>
+/// </summary>
+[CakeAliasCategory("KubeDind")]
+[CakeNamespaceImport("Cake.KubeDind")]
+[CakeNamespaceImport("KubeDind")]
+[CakeNamespaceImport("KubeDind.Cluster")]
+[CakeNamespaceImport("KubeDind.Deploy")]
+[CakeNamespaceImport("KubeDind.Diagnostics")]
+[CakeNamespaceImport("KubeDind.Mirror")]
+public static class KubeDindAliases
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ICakeContext, IKubeDindCore> CoreOverrides = new();
+
+    /// <summary>Starts (or reuses) the registry mirror on the host; it keeps running between builds as a pull-through cache.</summary>
+    [CakeMethodAlias]
+    public static Task<MirrorEndpoints> KubeDindStartMirror(this ICakeContext context) => KubeDindStartMirror(context, new KubeDindMirrorSettings());
+
+    [CakeMethodAlias]
+    public static Task<MirrorEndpoints> KubeDindStartMirror(this ICakeContext context, KubeDindMirrorSettings settings) =>
+        RunAsync(context, "KubeDindStartMirror", (core, ct) => core.StartMirrorAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
+
+    /// <summary>Starts a kube-dind cluster and waits until every readiness gate passes (Kubernetes API, node, registry ...).</summary>
+    [CakeMethodAlias]
+    public static Task<KubeDindCluster> KubeDindStartCluster(this ICakeContext context) => KubeDindStartCluster(context, new KubeDindClusterSettings());
+
+    [CakeMethodAlias]
+    public static Task<KubeDindCluster> KubeDindStartCluster(this ICakeContext context, KubeDindClusterSettings settings) =>
+        RunAsync(context, "KubeDindStartCluster", (core, ct) => core.StartClusterAsync(context, Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
+
+    /// <summary>
+    /// Builds an image on the host's engine from a directory (no docker CLI), with BASE_IMAGE set to KubeDind's
+    /// Debian base so <c>FROM ${BASE_IMAGE}</c> needs no registry. Returns the tag.
+    /// </summary>
+    [CakeMethodAlias]
+    public static Task<string> KubeDindBuildImage(this ICakeContext context, DirectoryPath contextDirectory, string tag) =>
+        KubeDindBuildImage(context, new KubeDindBuildImageSettings { ContextDirectory = contextDirectory, Tag = tag });
+
+    [CakeMethodAlias]
+    public static Task<string> KubeDindBuildImage(this ICakeContext context, KubeDindBuildImageSettings settings) =>
+        RunAsync(context, "KubeDindBuildImage", (core, ct) => core.BuildImageAsync(context, Required(settings, nameof(settings)).ToRequest(WorkingDirectory(context)), ct));
+
+    /// <summary>Pushes a host image into the cluster's registry; returns the reference pods use (localhost:5000/name:tag).</summary>
+    [CakeMethodAlias]
+    public static Task<string> KubeDindPushImage(this ICakeContext context, KubeDindCluster cluster, string image) =>
+        KubeDindPushImage(context, cluster, image, new KubeDindPushSettings());
+
+    [CakeMethodAlias]
+    public static Task<string> KubeDindPushImage(this ICakeContext context, KubeDindCluster cluster, string image, KubeDindPushSettings settings) =>
+        RunAsync(context, "KubeDindPushImage", (core, ct) => core.PushImageAsync(context, RequiredCluster(cluster), RequiredImage(image), Required(settings, nameof(settings)).Name, ct));
+
+    /// <summary>Loads a host image into the cluster's dockerd without a registry; returns the reference to use in the cluster.</summary>
+    [CakeMethodAlias]
+    public static Task<string> KubeDindLoadImage(this ICakeContext context, KubeDindCluster cluster, string image) =>
+        RunAsync(context, "KubeDindLoadImage", (core, ct) => core.LoadImageAsync(context, RequiredCluster(cluster), RequiredImage(image), ct));
+
+    /// <summary>
+    /// Applies the manifests (images pushed in this run rewritten) and waits for every workload to roll out.
+    /// On failure the error names the cause and the diagnostics bundle (<c>ex.GetKubeDindDiagnosticsDirectory()</c>).
+    /// </summary>
+    [CakeMethodAlias]
+    public static Task<DeployResult> KubeDindDeploy(this ICakeContext context, KubeDindCluster cluster, KubeDindDeploySettings settings) =>
+        RunAsync(context, "KubeDindDeploy", (core, ct) =>
+        {
+            var checkedSettings = Required(settings, nameof(settings));
+            var workingDirectory = WorkingDirectory(context);
+            return core.DeployAsync(context, RequiredCluster(cluster), checkedSettings.ToCore(workingDirectory), checkedSettings.ArtifactsDirectoryFor(workingDirectory), ct);
+        });
+
+    /// <summary>Writes a diagnostics bundle for the whole cluster now (events, pods, logs), e.g. when a system test fails.</summary>
+    [CakeMethodAlias]
+    public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster) =>
+        KubeDindCollectDiagnostics(context, cluster, new KubeDindDiagnosticsSettings());
+
+    [CakeMethodAlias]
+    public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster, KubeDindDiagnosticsSettings settings) =>
+        RunAsync(context, "KubeDindCollectDiagnostics", (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ArtifactsDirectoryFor(WorkingDirectory(context)), ct));
+
+    /// <summary>
+    /// A host URL for a Service port (number or name): the published host port of its NodePort when the cluster
+    /// publishes it, else a port-forward through the API. Dispose the endpoint to stop a port-forward.
+    /// </summary>
+    [CakeMethodAlias]
+    public static Task<ServiceEndpoint> KubeDindOpenService(this ICakeContext context, KubeDindCluster cluster, string service, string port) =>
+        KubeDindOpenService(context, cluster, service, port, new KubeDindServiceSettings());
+
+    [CakeMethodAlias]
+    public static Task<ServiceEndpoint> KubeDindOpenService(this ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings) =>
+        RunAsync(context, "KubeDindOpenService", (core, ct) => core.OpenServiceAsync(context, RequiredCluster(cluster), service, port, Required(settings, nameof(settings)), ct));
+
+    /// <summary>Removes the cluster's container, volumes and kubeconfig; safe to call twice. The mirror stays unless asked.</summary>
+    [CakeMethodAlias]
+    public static Task KubeDindTeardown(this ICakeContext context, KubeDindCluster cluster) =>
+        KubeDindTeardown(context, cluster, new KubeDindTeardownSettings());
+
+    [CakeMethodAlias]
+    public static Task KubeDindTeardown(this ICakeContext context, KubeDindCluster cluster, KubeDindTeardownSettings settings) =>
+        RunAsync(context, "KubeDindTeardown", async (core, ct) =>
+        {
+            await core.TeardownAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(), ct).ConfigureAwait(false);
+            return true;
+        });
+
+    /// <summary>Removes KubeDind clusters (and their volumes) left behind by runs that died; never the mirror or its cache.</summary>
+    [CakeMethodAlias]
+    public static Task<SweepResult> KubeDindSweep(this ICakeContext context) => KubeDindSweep(context, new KubeDindSweepSettings());
+
+    [CakeMethodAlias]
+    public static Task<SweepResult> KubeDindSweep(this ICakeContext context, KubeDindSweepSettings settings) =>
+        RunAsync(context, "KubeDindSweep", (core, ct) => core.SweepAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
+
+    /// <summary>Puts <paramref name="core"/> behind every alias called with <paramref name="context"/> (tests).</summary>
+    internal static void UseCore(ICakeContext context, IKubeDindCore core) => CoreOverrides.AddOrUpdate(context, core);
+
+    internal static DirectoryPath WorkingDirectory(ICakeContext context) => context.Environment.WorkingDirectory;
+
+    /// <summary>Runs one step: the core's failures become Cake errors with the core's one line, the details logged first.</summary>
+    private static async Task<T> RunAsync<T>(ICakeContext context, string alias, Func<IKubeDindCore, CancellationToken, Task<T>> step)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var core = CoreOverrides.TryGetValue(context, out var overridden) ? overridden : KubeDindCore.Instance;
+        try
+        {
+            return await step(core, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (KubeDindException ex)
+        {
+            throw Fail(context, ex);
+        }
+        catch (NotImplementedException ex)
+        {
+            throw new CakeException($"{alias}: this KubeDind step is not implemented in this build of the package ({ex.Message}).", ex);
+        }
+    }
+
+    private static CakeException Fail(ICakeContext context, KubeDindException ex)
+    {
+        if (!string.IsNullOrWhiteSpace(ex.Details))
+        {
+            foreach (var line in ex.Details.Split('\n'))
+            {
+                context.Log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", "  " + line.TrimEnd('\r'));
+            }
+        }
+
+        if ((ex as DeployFailedException)?.Diagnostics is { } bundle)
+        {
+            context.Log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", $"KubeDind diagnostics bundle: {bundle.Directory}");
+        }
+
+        return ex.ToCakeException();
+    }
+
+    private static T Required<T>(T? value, string name)
+        where T : class =>
+        value ?? throw new KubeDindException($"KubeDind: {name} is null; pass a settings object (new {typeof(T).Name}()).");
+
+    private static KubeDindCluster RequiredCluster(KubeDindCluster? cluster) =>
+        cluster ?? throw new KubeDindException("KubeDind: cluster is null; pass the cluster KubeDindStartCluster returned (did it fail earlier?).");
+
+    private static string RequiredImage(string? image) =>
+        string.IsNullOrWhiteSpace(image) ? throw new KubeDindException("KubeDind: image is empty; pass the name of an image on the host's engine, e.g. \"my-app:dev\".") : image;
+}

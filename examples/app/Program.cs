@@ -1,0 +1,4 @@
+using ExampleApp;
+
+var app = GreetingApp.Create(args);
+await app.RunAsync();

@@ -1,0 +1,34 @@
+using Cake.Core;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+using KubeDind.Mirror;
+
+namespace Cake.KubeDind;
+
+/// <summary>
+/// What the aliases call: the core's steps with settings already mapped. The aliases only map settings,
+/// call this, and turn failures into Cake errors, so tests can put a fake core behind a fake context.
+/// </summary>
+internal interface IKubeDindCore
+{
+    Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken);
+
+    Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken);
+
+    Task<string> BuildImageAsync(ICakeContext context, ImageBuildRequest request, CancellationToken cancellationToken);
+
+    Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken);
+
+    Task<string> LoadImageAsync(ICakeContext context, KubeDindCluster cluster, string image, CancellationToken cancellationToken);
+
+    Task<DeployResult> DeployAsync(ICakeContext context, KubeDindCluster cluster, DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken);
+
+    Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, string artifactsDirectory, CancellationToken cancellationToken);
+
+    Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken);
+
+    Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken);
+
+    Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken);
+}

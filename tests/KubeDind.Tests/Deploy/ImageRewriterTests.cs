@@ -1,0 +1,62 @@
+using KubeDind.Deploy;
+
+namespace KubeDind.Tests.Deploy;
+
+public sealed class ImageRewriterTests
+{
+    [Fact]
+    public void Explicit_rewrites_win_then_pushed_images_and_others_are_reported_unknown()
+    {
+        var objects = ManifestReader.Read(new DeploySettings { Manifests = ["app"], BaseDirectory = ManifestFiles.Root });
+        var rewriter = new ImageRewriter(
+            new Dictionary<string, string> { ["busybox"] = "localhost:5000/mirror/busybox" },
+            new Dictionary<string, string> { ["web:1"] = "localhost:5000/web:1" });
+
+        var uses = objects.SelectMany(rewriter.Rewrite).ToList();
+
+        Assert.Equal(
+            [("app", "web:1", "localhost:5000/web:1", ImageSource.Pushed), ("migrate", "busybox:1.36", "localhost:5000/mirror/busybox:1.36", ImageSource.Rewritten)],
+            uses.Select(u => (u.Container, u.Original, u.Final, u.Source)));
+        var containers = objects.Single(o => o.Kind == "Deployment").Body["spec"]!["template"]!["spec"]!;
+        Assert.Equal("localhost:5000/web:1", (string?)containers["containers"]![0]!["image"]);
+        Assert.Equal("localhost:5000/mirror/busybox:1.36", (string?)containers["initContainers"]![0]!["image"]);
+    }
+
+    [Theory]
+    [InlineData("web", "localhost:5000/web:latest", ImageSource.Pushed)] // "web" means web:latest to the runtime
+    [InlineData("web:latest", "localhost:5000/web:latest", ImageSource.Pushed)]
+    [InlineData("localhost:5000/web:latest", "localhost:5000/web:latest", ImageSource.Pushed)] // already the pushed reference
+    [InlineData("api:3", "registry.local/api:9", ImageSource.Rewritten)] // exact key
+    [InlineData("api:4", "registry.local/api:4", ImageSource.Rewritten)] // repository key keeps the tag
+    [InlineData("redis:7", "redis:7", ImageSource.Unknown)]
+    public void Resolve_matches_exact_names_tags_and_repositories(string image, string expected, ImageSource source)
+    {
+        var rewriter = new ImageRewriter(
+            new Dictionary<string, string> { ["api:3"] = "registry.local/api:9", ["api"] = "registry.local/api" },
+            new Dictionary<string, string> { ["web:latest"] = "localhost:5000/web:latest" });
+
+        Assert.Equal((expected, source), rewriter.Resolve(image));
+    }
+
+    [Fact]
+    public void Images_in_crd_instances_and_cronjobs_are_found_anywhere()
+    {
+        var objects = ManifestReader.ReadText(
+            """
+            apiVersion: batch/v1
+            kind: CronJob
+            metadata: {name: nightly}
+            spec:
+              schedule: "0 3 * * *"
+              jobTemplate:
+                spec:
+                  template:
+                    spec:
+                      containers: [{name: run, image: "batch:1"}]
+            """,
+            "inline");
+        var uses = new ImageRewriter(new Dictionary<string, string>(), new Dictionary<string, string> { ["batch:1"] = "localhost:5000/batch:1" }).Rewrite(objects[0]);
+
+        Assert.Equal("localhost:5000/batch:1", Assert.Single(uses).Final);
+    }
+}

@@ -1,0 +1,497 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using k8s;
+using KubeDind.Networking;
+
+namespace KubeDind.Tests.Fakes;
+
+/// <summary>How a workload's pods behave in the fake after it is applied.</summary>
+public enum FakePodBehavior
+{
+    /// <summary>The rollout completes at once: status says all replicas updated and available, one Ready pod.</summary>
+    Healthy,
+
+    /// <summary>The container exits with code 1 and is restarted: CrashLoopBackOff with a previous log.</summary>
+    CrashLoop,
+
+    /// <summary>The image cannot be pulled: ImagePullBackOff, with the kubelet's "not found" event.</summary>
+    MissingImage,
+
+    /// <summary>The container was OOMKilled and is restarting.</summary>
+    OomKilled,
+
+    /// <summary>The pod stays ContainerCreating forever: the rollout never finishes (for timeouts).</summary>
+    Stuck,
+}
+
+/// <summary>
+/// A FAKE Kubernetes API server (not a cluster): a small real HTTP server on 127.0.0.1 that speaks the
+/// real paths and status shapes the deploy step uses — discovery, server-side apply, object reads,
+/// pod lists by label selector, events, pod logs, nodes — so a real <see cref="k8s.Kubernetes"/> client
+/// can be pointed at it. Workload status and pods are synthesized from <see cref="FakePodBehavior"/>.
+/// </summary>
+public sealed class FakeKubernetesApi : IAsyncDisposable
+{
+    private static readonly (string ApiVersion, string Kind, string Plural, bool Namespaced)[] BuiltIn =
+    [
+        ("v1", "Namespace", "namespaces", false), ("v1", "Pod", "pods", true), ("v1", "Service", "services", true),
+        ("v1", "ConfigMap", "configmaps", true), ("v1", "Secret", "secrets", true), ("v1", "ServiceAccount", "serviceaccounts", true),
+        ("v1", "Event", "events", true), ("v1", "Node", "nodes", false), ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+        ("apps/v1", "Deployment", "deployments", true), ("apps/v1", "StatefulSet", "statefulsets", true), ("apps/v1", "DaemonSet", "daemonsets", true),
+        ("batch/v1", "Job", "jobs", true), ("batch/v1", "CronJob", "cronjobs", true),
+        ("rbac.authorization.k8s.io/v1", "Role", "roles", true), ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+        ("networking.k8s.io/v1", "Ingress", "ingresses", true),
+    ];
+
+    private readonly HttpListener _listener = new();
+    private readonly Task _loop;
+    private readonly object _gate = new();
+    private readonly List<(string ApiVersion, string Kind, string Plural, bool Namespaced)> _resources = [.. BuiltIn];
+    private readonly Dictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
+    private readonly List<JsonObject> _events = [];
+    private readonly Dictionary<(string Pod, string Container, bool Previous), string> _logs = [];
+    private int _resourceVersion = 1000;
+    private DateTimeOffset _clock = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+
+    public FakeKubernetesApi()
+    {
+        Port = HostPorts.FindFree();
+        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Start();
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public int Port { get; }
+
+    public Uri BaseUri => new($"http://127.0.0.1:{Port}");
+
+    /// <summary>Every request: method, path with query, content type.</summary>
+    public ConcurrentQueue<(string Method, string PathAndQuery, string? ContentType)> Requests { get; } = new();
+
+    /// <summary>Workload name → how its pods behave; unnamed workloads are <see cref="FakePodBehavior.Healthy"/>.</summary>
+    public Dictionary<string, FakePodBehavior> Behavior { get; } = [];
+
+    /// <summary>A real client pointed at this fake.</summary>
+    public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
+
+    public IReadOnlyList<string> Applied => Requests.Where(r => r.Method == "PATCH").Select(r => r.PathAndQuery.Split('?')[0]).ToList();
+
+    public JsonObject? Get(string path)
+    {
+        lock (_gate)
+        {
+            return _objects.TryGetValue(path, out var o) ? (JsonObject)o.DeepClone() : null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _listener.Stop();
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
+        {
+        }
+
+        _listener.Close();
+    }
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => Serve(context));
+        }
+    }
+
+    private void Serve(HttpListenerContext context)
+    {
+        var request = context.Request;
+        var path = request.Url!.AbsolutePath;
+        Requests.Enqueue((request.HttpMethod, request.Url.PathAndQuery, request.ContentType));
+        string body;
+        using (var reader = new StreamReader(request.InputStream, Encoding.UTF8))
+        {
+            body = reader.ReadToEnd();
+        }
+
+        int status;
+        string text;
+        var contentType = "application/json";
+        lock (_gate)
+        {
+            (status, text, contentType) = Route(request.HttpMethod, path, request.QueryString, request.ContentType, body);
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(text);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength64 = bytes.Length;
+        context.Response.OutputStream.Write(bytes);
+        context.Response.Close();
+    }
+
+    private (int, string, string) Route(string method, string path, System.Collections.Specialized.NameValueCollection query, string? contentType, string body)
+    {
+        var segments = path.Trim('/').Split('/');
+        string apiVersion;
+        int rest;
+        if (segments is ["api", var v, ..])
+        {
+            apiVersion = v;
+            rest = 2;
+        }
+        else if (segments is ["apis", var g, var v2, ..])
+        {
+            apiVersion = $"{g}/{v2}";
+            rest = 3;
+        }
+        else
+        {
+            return NotFound($"the server could not find the requested resource ({path})");
+        }
+
+        var tail = segments[rest..];
+        if (tail.Length == 0)
+        {
+            return Discovery(apiVersion);
+        }
+
+        string? ns = null;
+        if (tail.Length >= 3 && tail[0] == "namespaces")
+        {
+            ns = tail[1];
+            tail = tail[2..];
+        }
+
+        var plural = tail[0];
+        var name = tail.Length > 1 ? tail[1] : null;
+        var sub = tail.Length > 2 ? tail[2] : null;
+        var resource = _resources.FirstOrDefault(r => r.ApiVersion == apiVersion && r.Plural == plural);
+        if (resource.Kind is null)
+        {
+            return NotFound($"the server could not find the requested resource ({path})");
+        }
+
+        if (method == "PATCH" && name is not null)
+        {
+            if (contentType != "application/apply-patch+yaml")
+            {
+                return Failure(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml (got {contentType})");
+            }
+
+            if (string.IsNullOrEmpty(query["fieldManager"]))
+            {
+                return Failure(400, "BadRequest", "PATCH, field manager must be set for an apply patch");
+            }
+
+            return Apply(resource, ns, name, body);
+        }
+
+        if (method != "GET")
+        {
+            return Failure(405, "MethodNotAllowed", $"the fake does not implement {method} {path}");
+        }
+
+        if (name is null)
+        {
+            var prefix = ObjectPath(resource.ApiVersion, resource.Plural, ns, string.Empty);
+            IEnumerable<JsonObject> items = plural == "events"
+                ? _events.Where(e => ns is null || (string?)e["metadata"]?["namespace"] == ns)
+                : _objects.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) || (ns is null && IsOfResource(kv.Key, resource))).Select(kv => kv.Value);
+            if (query["labelSelector"] is { Length: > 0 } selector)
+            {
+                var wanted = selector.Split(',').Select(p => p.Split('=', 2)).ToList();
+                items = items.Where(o => wanted.All(w => (string?)o["metadata"]?["labels"]?[w[0]] == w[1]));
+            }
+
+            var list = new JsonObject
+            {
+                ["kind"] = resource.Kind + "List",
+                ["apiVersion"] = resource.ApiVersion,
+                ["metadata"] = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                ["items"] = new JsonArray(items.Select(i => (JsonNode)i.DeepClone()).ToArray()),
+            };
+            return (200, list.ToJsonString(), "application/json");
+        }
+
+        if (sub == "log")
+        {
+            var previous = query["previous"] == "true";
+            var container = query["container"] ?? string.Empty;
+            if (_logs.TryGetValue((name, container, previous), out var log))
+            {
+                return (200, log, "text/plain");
+            }
+
+            return Failure(400, "BadRequest", previous ? $"previous terminated container \"{container}\" in pod \"{name}\" not found" : $"container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating");
+        }
+
+        return _objects.TryGetValue(ObjectPath(resource.ApiVersion, resource.Plural, ns, name), out var found)
+            ? (200, found.ToJsonString(), "application/json")
+            : NotFound($"{resource.Plural}{(resource.ApiVersion.Contains('/', StringComparison.Ordinal) ? "." + resource.ApiVersion.Split('/')[0] : string.Empty)} \"{name}\" not found", "NotFound");
+    }
+
+    private static bool IsOfResource(string key, (string ApiVersion, string Kind, string Plural, bool Namespaced) resource) =>
+        key.StartsWith(ObjectPath(resource.ApiVersion, string.Empty, null, string.Empty).TrimEnd('/'), StringComparison.Ordinal)
+        && key.Split('/') is var parts && parts.Length >= 2 && parts[^2] == resource.Plural;
+
+    private static string ObjectPath(string apiVersion, string plural, string? ns, string name)
+    {
+        var root = apiVersion.Contains('/', StringComparison.Ordinal) ? $"/apis/{apiVersion}" : $"/api/{apiVersion}";
+        return ns is null ? $"{root}/{plural}/{name}" : $"{root}/namespaces/{ns}/{plural}/{name}";
+    }
+
+    private (int, string, string) Discovery(string apiVersion)
+    {
+        var resources = _resources.Where(r => r.ApiVersion == apiVersion).ToList();
+        if (resources.Count == 0)
+        {
+            return NotFound("the server could not find the requested resource");
+        }
+
+        var list = new JsonObject
+        {
+            ["kind"] = "APIResourceList",
+            ["apiVersion"] = "v1",
+            ["groupVersion"] = apiVersion,
+            ["resources"] = new JsonArray(resources.SelectMany(r => new[]
+            {
+                new JsonObject { ["name"] = r.Plural, ["singularName"] = r.Kind.ToLowerInvariant(), ["namespaced"] = r.Namespaced, ["kind"] = r.Kind, ["verbs"] = new JsonArray("create", "delete", "get", "list", "patch", "update", "watch") },
+                new JsonObject { ["name"] = r.Plural + "/status", ["singularName"] = string.Empty, ["namespaced"] = r.Namespaced, ["kind"] = r.Kind, ["verbs"] = new JsonArray("get", "patch", "update") },
+            }).ToArray<JsonNode>()),
+        };
+        return (200, list.ToJsonString(), "application/json");
+    }
+
+    private (int, string, string) Apply((string ApiVersion, string Kind, string Plural, bool Namespaced) resource, string? ns, string name, string body)
+    {
+        JsonObject applied;
+        try
+        {
+            applied = JsonNode.Parse(body) as JsonObject ?? throw new FormatException("not an object");
+        }
+        catch (Exception ex)
+        {
+            return Failure(400, "BadRequest", $"error decoding YAML: {ex.Message}");
+        }
+
+        if ((string?)applied["kind"] != resource.Kind || (string?)applied["apiVersion"] != resource.ApiVersion)
+        {
+            return Failure(400, "BadRequest", $"the kind/apiVersion of the body ({applied["kind"]} {applied["apiVersion"]}) does not match the URL ({resource.Kind} {resource.ApiVersion})");
+        }
+
+        if (resource.Namespaced && ns is not null && !_objects.ContainsKey(ObjectPath("v1", "namespaces", null, ns)) && ns != "default")
+        {
+            return NotFound($"namespaces \"{ns}\" not found", "NotFound");
+        }
+
+        var key = ObjectPath(resource.ApiVersion, resource.Plural, resource.Namespaced ? ns : null, name);
+        var existing = _objects.GetValueOrDefault(key);
+        var metadata = (JsonObject)(applied["metadata"] ??= new JsonObject());
+        var generation = existing is null ? 1 : (long)existing["metadata"]!["generation"]!;
+        if (existing is not null && existing["spec"]?.ToJsonString() != applied["spec"]?.ToJsonString())
+        {
+            generation++;
+        }
+
+        metadata["uid"] = (string?)existing?["metadata"]?["uid"] ?? Guid.NewGuid().ToString();
+        metadata["generation"] = generation;
+        metadata["resourceVersion"] = (++_resourceVersion).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        metadata["creationTimestamp"] = (string?)existing?["metadata"]?["creationTimestamp"] ?? Now();
+        if (resource.Namespaced)
+        {
+            metadata["namespace"] = ns ?? "default";
+        }
+
+        applied["status"] = existing?["status"]?.DeepClone();
+        _objects[key] = applied;
+        Synthesize(resource, applied);
+        return (existing is null ? 201 : 200, applied.ToJsonString(), "application/json");
+    }
+
+    /// <summary>What the controllers would do: CRDs become Established, workloads get status and pods.</summary>
+    private void Synthesize((string ApiVersion, string Kind, string Plural, bool Namespaced) resource, JsonObject obj)
+    {
+        var name = (string)obj["metadata"]!["name"]!;
+        var ns = (string?)obj["metadata"]!["namespace"];
+        var generation = (long)obj["metadata"]!["generation"]!;
+        switch (resource.Kind)
+        {
+            case "CustomResourceDefinition":
+                var group = (string)obj["spec"]!["group"]!;
+                var names = obj["spec"]!["names"]!;
+                foreach (var version in ((JsonArray)obj["spec"]!["versions"]!).OfType<JsonObject>())
+                {
+                    _resources.Add(($"{group}/{version["name"]}", (string)names["kind"]!, (string)names["plural"]!, (string?)obj["spec"]!["scope"] != "Cluster"));
+                }
+
+                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", "True")) };
+                return;
+            case "Deployment" or "StatefulSet" or "DaemonSet" or "Job":
+                var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
+                var healthy = behavior == FakePodBehavior.Healthy;
+                var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
+                obj["status"] = resource.Kind switch
+                {
+                    "Deployment" => new JsonObject
+                    {
+                        ["observedGeneration"] = generation,
+                        ["replicas"] = replicas,
+                        ["updatedReplicas"] = replicas,
+                        ["readyReplicas"] = healthy ? replicas : 0,
+                        ["availableReplicas"] = healthy ? replicas : 0,
+                        ["unavailableReplicas"] = healthy ? 0 : replicas,
+                        ["conditions"] = new JsonArray(
+                            Condition("Available", healthy ? "True" : "False", healthy ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable"),
+                            Condition("Progressing", "True", healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")),
+                    },
+                    "StatefulSet" => new JsonObject { ["observedGeneration"] = generation, ["replicas"] = replicas, ["readyReplicas"] = healthy ? replicas : 0, ["updatedReplicas"] = replicas, ["currentRevision"] = $"{name}-1", ["updateRevision"] = $"{name}-1" },
+                    "DaemonSet" => new JsonObject { ["observedGeneration"] = generation, ["desiredNumberScheduled"] = 1, ["updatedNumberScheduled"] = 1, ["numberAvailable"] = healthy ? 1 : 0, ["numberReady"] = healthy ? 1 : 0 },
+                    _ => healthy
+                        ? new JsonObject { ["succeeded"] = 1, ["conditions"] = new JsonArray(Condition("Complete", "True")) }
+                        : new JsonObject { ["active"] = 1 },
+                };
+                var labels = obj["spec"]?["template"]?["metadata"]?["labels"]?.DeepClone() as JsonObject ?? [];
+                var podSpec = obj["spec"]?["template"]?["spec"] as JsonObject ?? [];
+                AddPod($"{name}-7d4b9c-x{generation}", ns ?? "default", labels, (JsonObject)podSpec.DeepClone(), behavior, name);
+                return;
+            case "Pod":
+                var podBehavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
+                var key = ObjectPath("v1", "pods", ns, name);
+                _objects.Remove(key);
+                AddPod(name, ns ?? "default", obj["metadata"]?["labels"]?.DeepClone() as JsonObject ?? [], (JsonObject)obj["spec"]!.DeepClone(), podBehavior, name);
+                return;
+        }
+    }
+
+    private void AddPod(string podName, string ns, JsonObject labels, JsonObject spec, FakePodBehavior behavior, string owner)
+    {
+        spec["nodeName"] = "kdt-node";
+        var container = ((JsonArray)spec["containers"]!)[0]!;
+        var containerName = (string)container["name"]!;
+        var image = (string)container["image"]!;
+        var healthy = behavior == FakePodBehavior.Healthy;
+        JsonObject state;
+        JsonObject lastState = [];
+        var restarts = 0;
+        switch (behavior)
+        {
+            case FakePodBehavior.CrashLoop:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "CrashLoopBackOff", ["message"] = $"back-off 40s restarting failed container={containerName} pod={podName}" } };
+                lastState = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 1, ["reason"] = "Error", ["startedAt"] = Now(), ["finishedAt"] = Now() } };
+                restarts = 3;
+                _logs[(podName, containerName, true)] = "starting web\nloading /etc/web/config.yaml\npanic: config key 'listen' is missing\n";
+                _logs[(podName, containerName, false)] = string.Empty;
+                AddEvent(ns, "Pod", podName, "Warning", "BackOff", $"Back-off restarting failed container {containerName} in pod {podName}");
+                break;
+            case FakePodBehavior.OomKilled:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "CrashLoopBackOff", ["message"] = "back-off 20s restarting failed container" } };
+                lastState = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 137, ["reason"] = "OOMKilled", ["startedAt"] = Now(), ["finishedAt"] = Now() } };
+                restarts = 2;
+                _logs[(podName, containerName, true)] = "allocating 512Mi\n";
+                _logs[(podName, containerName, false)] = string.Empty;
+                break;
+            case FakePodBehavior.MissingImage:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
+                AddEvent(ns, "Pod", podName, "Normal", "Pulling", $"Pulling image \"{image}\"");
+                AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
+                AddEvent(ns, "Pod", podName, "Warning", "Failed", "Error: ErrImagePull");
+                break;
+            case FakePodBehavior.Stuck:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
+                break;
+            default:
+                state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } };
+                _logs[(podName, containerName, false)] = "listening on :8080\n";
+                break;
+        }
+
+        AddEvent(ns, "Pod", podName, "Normal", "Scheduled", $"Successfully assigned {ns}/{podName} to kdt-node");
+        var pod = new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = labels, ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now(), ["annotations"] = new JsonObject { ["fake.kubedind/owner"] = owner } },
+            ["spec"] = spec,
+            ["status"] = new JsonObject
+            {
+                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage ? "Pending" : "Running",
+                ["conditions"] = new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
+                ["containerStatuses"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = containerName,
+                    ["image"] = image,
+                    ["imageID"] = string.Empty,
+                    ["ready"] = healthy,
+                    ["started"] = healthy,
+                    ["restartCount"] = restarts,
+                    ["state"] = state,
+                    ["lastState"] = lastState,
+                }),
+            },
+        };
+        _objects[ObjectPath("v1", "pods", ns, podName)] = pod;
+    }
+
+    private void AddEvent(string ns, string kind, string name, string type, string reason, string message)
+    {
+        _clock = _clock.AddSeconds(1);
+        var time = _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        // Inserted newest-first so the collector has to sort them.
+        _events.Insert(0, new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = $"{name}.{_events.Count:x}", ["namespace"] = ns, ["creationTimestamp"] = time },
+            ["involvedObject"] = new JsonObject { ["kind"] = kind, ["namespace"] = ns, ["name"] = name },
+            ["reason"] = reason,
+            ["message"] = message,
+            ["type"] = type,
+            ["count"] = 1,
+            ["firstTimestamp"] = time,
+            ["lastTimestamp"] = time,
+            ["source"] = new JsonObject { ["component"] = "kubelet", ["host"] = "kdt-node" },
+        });
+    }
+
+    public void AddNode()
+    {
+        lock (_gate)
+        {
+            _objects[ObjectPath("v1", "nodes", null, "kdt-node")] = new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Node",
+                ["metadata"] = new JsonObject { ["name"] = "kdt-node" },
+                ["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("MemoryPressure", "False", "KubeletHasSufficientMemory"), Condition("Ready", "True", "KubeletReady")) },
+            };
+        }
+    }
+
+    private string Now() => _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static JsonObject Condition(string type, string status, string? reason = null) =>
+        new() { ["type"] = type, ["status"] = status, ["reason"] = reason, ["lastTransitionTime"] = "2026-11-23T12:00:00Z" };
+
+    private static (int, string, string) NotFound(string message, string reason = "NotFound") => Failure(404, reason, message);
+
+    private static (int, string, string) Failure(int code, string reason, string message) =>
+        (code, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Failure", ["message"] = message, ["reason"] = reason, ["code"] = code }.ToJsonString(), "application/json");
+}
