@@ -13,4 +13,11 @@ public sealed record KubeDindImage(string Tag, AbsolutePath? Context = null)
 {
     /// <summary>Build arguments passed to the Dockerfile when <see cref="Context"/> is set.</summary>
     public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The Dockerfile's build argument naming its base image (e.g. <c>BASE_IMAGE</c>): when set, KubeDind's own
+    /// Debian base image is made (offline from Debian packages when it cannot be pulled) and passed in it,
+    /// so the image builds without any registry.
+    /// </summary>
+    public string? BaseImageBuildArg { get; init; }
 }

@@ -62,6 +62,12 @@ public static class KubeDindRun
         {
             await task.ConfigureAwait(false);
         }
+        catch (KubeDindException exception) when (exception.Details is { Length: > 0 } details)
+        {
+            // Nuke prints the one-line message and stack trace; the log tails behind it are in Details.
+            Serilog.Log.Error("{Details}", details);
+            throw;
+        }
         finally
         {
             lock (InFlight)

@@ -38,10 +38,15 @@ internal sealed class SessionDriver : IKubeDindDriver
         var cluster = RequireCluster();
         if (image.Context is not null)
         {
+            var buildArgs = new Dictionary<string, string>(image.BuildArgs);
+            if (image.BaseImageBuildArg is { Length: > 0 } baseImageArg)
+            {
+                buildArgs[baseImageArg] = await new BaseImage(_session.Docker, _session.Log).EnsureAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             var store = new ImageStore(_session.Docker, _session.Log);
             var labels = KubeDindLabels.ForResource("app-image", _session.RunId);
-            _session.Log.Info($"building {image.Tag} from {image.Context}");
-            await store.BuildAsync(BuildContext.FromDirectory(image.Context), image.Tag, new Dictionary<string, string>(image.BuildArgs), labels, cancellationToken).ConfigureAwait(false);
+            await store.BuildAsync(BuildContext.FromDirectory(image.Context), image.Tag, buildArgs, labels, cancellationToken).ConfigureAwait(false);
         }
 
         return await cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);

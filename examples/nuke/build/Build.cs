@@ -1,21 +1,26 @@
-using k8s;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
 using Nuke.Common;
 using Nuke.Common.IO;
+using Nuke.Common.Tooling;
+using Nuke.Common.Tools.DotNet;
 using Nuke.KubeDind;
 using Serilog;
+using static Nuke.Common.Tools.DotNet.DotNetTasks;
 
 namespace KubeDind.Examples.Nuke;
 
 /// <summary>
-/// The example app's system test, driven by the KubeDind Nuke component:
-/// StartMirror → StartCluster → PushImage (builds examples/app) → Deploy (examples/app manifests)
-/// → SystemTest (calls the app through the Kubernetes API's service proxy) → Teardown.
+/// The example app's system test through the KubeDind Nuke component, the same flow as the Cake example:
+/// PublishApp → StartMirror → StartCluster → PushImage (builds the app's image) → Deploy (examples/app/deploy)
+/// → SystemTest (asks the app for its greeting, which must come from the ConfigMap) → Teardown.
 /// </summary>
 internal sealed class Build : NukeBuild, IKubeDind
 {
-    private const string AppImage = "kubedind-example-app:dev";
-    private const string AppNamespace = "default";
+    private const string AppImage = "example-app:nuke";
     private const string AppService = "example-app";
+    private const int AppNodePort = 30080;
+    private const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
 
     public static int Main() => Execute<Build>(x => ((IKubeDind)x).SystemTest);
 
@@ -24,35 +29,52 @@ internal sealed class Build : NukeBuild, IKubeDind
 
     private AbsolutePath AppDirectory => ExamplesDirectory / "app";
 
-    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppDirectory)];
+    /// <summary>The image's build context: the self-contained publish output plus the app's Dockerfile.</summary>
+    private AbsolutePath AppContext => ExamplesDirectory.Parent / "artifacts" / "examples" / "nuke" / "app";
 
-    IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "k8s"];
+    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppContext) { BaseImageBuildArg = "BASE_IMAGE" }];
 
-    AbsolutePath IKubeDind.DiagnosticsDirectory => ExamplesDirectory.Parent / "artifacts" / "kubedind" / "nuke-example";
+    IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
+
+    AbsolutePath IKubeDind.KubeDindArtifactsDirectory => ExamplesDirectory.Parent / "artifacts" / "kubedind";
+
+    /// <summary>Publish the Service's NodePort on the host, where the system test calls it.</summary>
+    Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => _ with { Ports = [.. _.Ports, new PortMapping(AppNodePort)] };
+
+    /// <summary>The manifests name the image <c>example-app</c>; point it at what PushImage pushed.</summary>
+    Configure<DeploySettings> IKubeDind.DeploySettings => _ => _ with
+    {
+        ImageRewrites = new Dictionary<string, string>(_.ImageRewrites) { ["example-app"] = ((IKubeDind)this).PushedImages[AppImage] },
+    };
+
+    Target PublishApp => _ => _
+        .Description("Publish the example app self-contained for linux-x64, with its Dockerfile, as the image's build context")
+        .Before<IKubeDind>(x => x.StartMirror)
+        .DependentFor<IKubeDind>(x => x.PushImage)
+        .Executes(() =>
+        {
+            AppContext.CreateOrCleanDirectory();
+            DotNetPublish(_ => _
+                .SetProject(AppDirectory / "ExampleApp.csproj")
+                .SetConfiguration("Release")
+                .SetRuntime("linux-x64")
+                .SetSelfContained(true)
+                .SetOutput(AppContext));
+            (AppDirectory / "Dockerfile").CopyToDirectory(AppContext, ExistsPolicy.FileOverwrite);
+        });
 
     async Task IKubeDind.RunSystemTestsAsync()
     {
-        var kubeconfig = ((IKubeDind)this).KubeconfigPath;
-        using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        string? lastError = null;
-        while (!timeout.IsCancellationRequested)
+        var cluster = ((IKubeDind)this).RunningCluster;
+        var access = new ServiceAccess(cluster.Kubernetes, cluster.PublishedPorts, log: new NukeKubeDindLog());
+        await using var endpoint = await access.OpenAsync(AppService, "http");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var answer = await http.GetStringAsync(new Uri(endpoint.Url, "/greeting"));
+        if (!answer.Contains(ExpectedGreeting, StringComparison.Ordinal))
         {
-            try
-            {
-                var response = await client.CoreV1.ConnectGetNamespacedServiceProxyWithPathAsync(AppService, AppNamespace, "healthz", cancellationToken: timeout.Token);
-                using var reader = new StreamReader(response);
-                var body = await reader.ReadToEndAsync(timeout.Token);
-                Log.Information("example-app answered /healthz: {Body}", body.Trim());
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                lastError = ex.Message;
-                await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token);
-            }
+            throw new KubeDindException($"example-app answered '{answer.Trim()}' at {endpoint}, not the ConfigMap's greeting '{ExpectedGreeting}'.");
         }
 
-        throw new KubeDindException($"example-app did not answer /healthz through service {AppNamespace}/{AppService} within 2 minutes (last error: {lastError}).");
+        Log.Information("example-app answered {Answer} via {Endpoint}", answer.Trim(), endpoint.ToString());
     }
 }
