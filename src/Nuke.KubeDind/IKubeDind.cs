@@ -46,7 +46,7 @@ public interface IKubeDind : INukeBuild
     /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
     IEnumerable<KubeDindImage> Images => [];
 
-    /// <summary>Manifests (files or directories) Deploy applies, in this order.</summary>
+    /// <summary>Manifests Deploy applies: files, directories or globs (relative ones against the root directory).</summary>
     IEnumerable<AbsolutePath> Manifests => [];
 
     /// <summary>Per-run kubeconfig and failure diagnostics go under <c>&lt;this&gt;/&lt;cluster name&gt;/</c>.</summary>
