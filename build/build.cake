@@ -1,5 +1,6 @@
 // KubeDind's own build. Run through ./build.sh or ./build.ps1, which pass every argument through.
 #load "test-summary.cake"
+#load "system-test-nuke.cake"
 
 var target = Argument("target", "Build");
 var configuration = Argument("configuration", "Release");

@@ -1,1 +1,197 @@
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+using Nuke.Common;
+using Nuke.Common.IO;
+using Nuke.Common.Tooling;
+using Serilog;
+
 namespace Nuke.KubeDind;
+
+/// <summary>
+/// A throwaway Kubernetes-in-Docker cluster for a Nuke build's system tests, as a build component:
+/// <c>class Build : NukeBuild, IKubeDind</c>. Targets run in the order
+/// StartMirror → StartCluster → PushImage → Deploy → SystemTest, and Teardown runs after them even
+/// when one of them (or a target of yours between them) failed.
+/// <para>Declare what to ship by overriding <see cref="Images"/> and <see cref="Manifests"/>; change any
+/// setting by overriding <see cref="StartMirrorSettings"/>, <see cref="StartClusterSettings"/> or
+/// <c>DeploySettings</c> (<c>Configure&lt;T&gt;</c>, applied after the component's defaults).
+/// Put your tests in <see cref="RunSystemTestsAsync"/> or in your own targets declared
+/// <c>.DependsOn&lt;IKubeDind&gt;(x =&gt; x.Deploy).DependentFor&lt;IKubeDind&gt;(x =&gt; x.SystemTest)</c>.</para>
+/// </summary>
+public interface IKubeDind : INukeBuild
+{
+    // ---- parameters -------------------------------------------------------------------------------
+
+    /// <summary><c>--k3s-binary</c>: a k3s binary to bake into the cluster image; default: <c>KUBEDIND_K3S_BINARY</c>.</summary>
+    [Parameter("k3s binary to bake into the cluster image (default: the KUBEDIND_K3S_BINARY environment variable)")]
+    AbsolutePath? K3sBinary => TryGetValue(() => K3sBinary)
+        ?? (Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } path ? AbsolutePath.Create(Path.GetFullPath(path)) : null);
+
+    /// <summary><c>--k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
+    [Parameter("Extra k3s server arguments, written without leading dashes: --k3s-args disable=traefik kubelet-arg=v=2")]
+    string[] K3sArgs => TryGetValue(() => K3sArgs) ?? [];
+
+    /// <summary><c>--cluster-name</c>: the cluster container's name; default <c>kubedind-&lt;run id&gt;</c>.</summary>
+    [Parameter("Name of the cluster container (default: kubedind-<run id>)")]
+    string? ClusterName => TryGetValue(() => ClusterName);
+
+    /// <summary><c>--keep-cluster</c>: leave the cluster running after the build (Teardown then only reports it).</summary>
+    [Parameter("Keep the cluster after the build; Teardown then prints how to reach it")]
+    bool KeepCluster => TryGetValue<bool?>(() => KeepCluster) ?? false;
+
+    // ---- what the build ships (override these) ----------------------------------------------------
+
+    /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
+    IEnumerable<KubeDindImage> Images => [];
+
+    /// <summary>Manifests Deploy applies: files, directories or globs (relative ones against the root directory).</summary>
+    IEnumerable<AbsolutePath> Manifests => [];
+
+    /// <summary>Per-run kubeconfig and failure diagnostics go under <c>&lt;this&gt;/&lt;cluster name&gt;/</c>.</summary>
+    AbsolutePath KubeDindArtifactsDirectory => RootDirectory / "artifacts" / "kubedind";
+
+    /// <summary>The system tests, run by the SystemTest target once Deploy is done; nothing by default.</summary>
+    Task RunSystemTestsAsync() => Task.CompletedTask;
+
+    // ---- settings (Nuke style: sealed base with the component's defaults, overridable user part) --
+
+    sealed Configure<MirrorSettings> StartMirrorSettingsBase => _ => KubeDindSettingsMapping.MirrorBase(_);
+
+    Configure<MirrorSettings> StartMirrorSettings => _ => _;
+
+    sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
+        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, KubeDindRun.RunId, K3sBinary, KubeDindArtifactsDirectory);
+
+    Configure<ClusterSettings> StartClusterSettings => _ => _;
+
+    sealed Configure<DeploySettings> DeploySettingsBase => _ =>
+        KubeDindSettingsMapping.DeploymentBase(_, Manifests.Select(m => (string)m), RootDirectory);
+
+    Configure<DeploySettings> DeploySettings => _ => _;
+
+    // ---- what later targets use ---------------------------------------------------------------------
+
+    /// <summary>The running cluster's endpoints; a one-line error when StartCluster has not run.</summary>
+    KubeDindEndpoints ClusterEndpoints => KubeDindRun.RequireCluster("IKubeDind.ClusterEndpoints");
+
+    /// <summary>The core's cluster object (exec, Kubernetes client, published ports); a one-line error when none runs.</summary>
+    KubeDindCluster RunningCluster => KubeDindRun.CoreCluster
+        ?? throw new KubeDindException("IKubeDind.RunningCluster needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
+
+    /// <summary>This run's kubeconfig on the host (for kubectl, KubernetesClient, your tests).</summary>
+    AbsolutePath KubeconfigPath => AbsolutePath.Create(KubeDindRun.RequireCluster("IKubeDind.KubeconfigPath").KubeconfigPath
+        ?? throw new KubeDindException("IKubeDind.KubeconfigPath: the cluster runs in compose mode (ClusterSettings.Kubernetes = false) and has no kubeconfig."));
+
+    /// <summary>The cluster's registry as the host reaches it (push here), e.g. <c>127.0.0.1:41235</c>.</summary>
+    string RegistryHostEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryHostEndpoint").RegistryHostEndpoint;
+
+    /// <summary>The cluster's registry as pod specs name it, e.g. <c>localhost:5000</c>.</summary>
+    string RegistryClusterEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryClusterEndpoint").RegistryClusterEndpoint;
+
+    /// <summary>The host-side mirror, once StartMirror ran.</summary>
+    MirrorEndpoints? KubeDindMirror => KubeDindRun.Mirror;
+
+    /// <summary>Local tag → the reference pods use, for each image PushImage pushed.</summary>
+    IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.PushedImages;
+
+    // ---- targets --------------------------------------------------------------------------------------
+
+    Target StartMirror => _ => _
+        .Description("KubeDind: start (or reuse) the host's registry mirror")
+        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
+        {
+            var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
+            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
+        }));
+
+    Target StartCluster => _ => _
+        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready")
+        .DependsOn(StartMirror)
+        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
+        {
+            var settings = KubeDindSettingsMapping.Cluster(StartClusterSettingsBase, StartClusterSettings);
+            var cluster = await driver.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
+            KubeDindRun.SetCluster(cluster);
+            Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
+        }));
+
+    Target PushImage => _ => _
+        .Description("KubeDind: build (when they have a context) and push the declared images into the cluster's registry")
+        .DependsOn(StartCluster)
+        .Executes(async () =>
+        {
+            var images = KubeDindSettingsMapping.ValidateImages(Images);
+            if (images.Count == 0)
+            {
+                Log.Information("No images declared (override IKubeDind.Images); nothing to push");
+                return;
+            }
+
+            await KubeDindRun.StepAsync(async (driver, cancellationToken) =>
+            {
+                foreach (var image in images)
+                {
+                    var reference = await driver.PushImageAsync(image, cancellationToken).ConfigureAwait(false);
+                    KubeDindRun.AddPushed(image.Tag, reference);
+                }
+            }).ConfigureAwait(false);
+        });
+
+    Target Deploy => _ => _
+        .Description("KubeDind: apply the declared manifests and wait until their workloads are ready")
+        .DependsOn(PushImage)
+        .Executes(async () =>
+        {
+            var deployment = KubeDindSettingsMapping.Deployment(DeploySettingsBase, DeploySettings);
+            KubeDindSettingsMapping.ValidateDeployment(deployment);
+            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, KubeDindArtifactsDirectory, cancellationToken)).ConfigureAwait(false);
+        });
+
+    Target SystemTest => _ => _
+        .Description("KubeDind: run the system tests against the deployed cluster")
+        .DependsOn(Deploy)
+        .Executes(() => RunSystemTestsAsync());
+
+    Target Teardown => _ => _
+        .Description("KubeDind: collect diagnostics when the build failed, then remove the cluster (the mirror stays)")
+        .TriggeredBy(StartCluster)
+        .After(StartCluster, PushImage, Deploy, SystemTest)
+        .AssuredAfterFailure()
+        .Executes(async () =>
+        {
+            if (!KubeDindRun.HasDriver)
+            {
+                return;
+            }
+
+            await KubeDindRun.StopInFlightStepsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            var driver = await KubeDindRun.DriverAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                if (IsFailing && KubeDindRun.Cluster is not null)
+                {
+                    try
+                    {
+                        var bundle = await driver.CollectDiagnosticsAsync(KubeDindArtifactsDirectory, CancellationToken.None).ConfigureAwait(false);
+                        if (bundle is not null)
+                        {
+                            Log.Warning("KubeDind diagnostics written to {Directory}", bundle);
+                        }
+                    }
+                    catch (Exception exception)
+                    {
+                        // Diagnostics are a courtesy: failing to collect them must not keep the cluster alive.
+                        Log.Warning("KubeDind could not collect diagnostics: {Message}", exception.Message);
+                    }
+                }
+
+                await driver.TeardownAsync(KeepCluster, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                await KubeDindRun.ResetAsync().ConfigureAwait(false);
+            }
+        });
+}

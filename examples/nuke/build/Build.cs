@@ -1,0 +1,80 @@
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using Nuke.Common;
+using Nuke.Common.IO;
+using Nuke.Common.Tooling;
+using Nuke.Common.Tools.DotNet;
+using Nuke.KubeDind;
+using Serilog;
+using static Nuke.Common.Tools.DotNet.DotNetTasks;
+
+namespace KubeDind.Examples.Nuke;
+
+/// <summary>
+/// The example app's system test through the KubeDind Nuke component, the same flow as the Cake example:
+/// PublishApp → StartMirror → StartCluster → PushImage (builds the app's image) → Deploy (examples/app/deploy)
+/// → SystemTest (asks the app for its greeting, which must come from the ConfigMap) → Teardown.
+/// </summary>
+internal sealed class Build : NukeBuild, IKubeDind
+{
+    private const string AppImage = "example-app:nuke";
+    private const string AppService = "example-app";
+    private const int AppNodePort = 30080;
+    private const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
+
+    public static int Main() => Execute<Build>(x => ((IKubeDind)x).SystemTest);
+
+    /// <summary>examples/ (this build's root is examples/nuke).</summary>
+    private AbsolutePath ExamplesDirectory => RootDirectory.Parent;
+
+    private AbsolutePath AppDirectory => ExamplesDirectory / "app";
+
+    /// <summary>The image's build context: the self-contained publish output plus the app's Dockerfile.</summary>
+    private AbsolutePath AppContext => ExamplesDirectory.Parent / "artifacts" / "examples" / "nuke" / "app";
+
+    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppContext) { BaseImageBuildArg = "BASE_IMAGE" }];
+
+    IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
+
+    AbsolutePath IKubeDind.KubeDindArtifactsDirectory => ExamplesDirectory.Parent / "artifacts" / "kubedind";
+
+    /// <summary>Publish the Service's NodePort on the host, where the system test calls it.</summary>
+    Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => _ with { Ports = [.. _.Ports, new PortMapping(AppNodePort)] };
+
+    /// <summary>The manifests name the image <c>example-app</c>; point it at what PushImage pushed.</summary>
+    Configure<DeploySettings> IKubeDind.DeploySettings => _ => _ with
+    {
+        ImageRewrites = new Dictionary<string, string>(_.ImageRewrites) { ["example-app"] = ((IKubeDind)this).PushedImages[AppImage] },
+    };
+
+    Target PublishApp => _ => _
+        .Description("Publish the example app self-contained for linux-x64, with its Dockerfile, as the image's build context")
+        .Before<IKubeDind>(x => x.StartMirror)
+        .DependentFor<IKubeDind>(x => x.PushImage)
+        .Executes(() =>
+        {
+            AppContext.CreateOrCleanDirectory();
+            DotNetPublish(_ => _
+                .SetProject(AppDirectory / "ExampleApp.csproj")
+                .SetConfiguration("Release")
+                .SetRuntime("linux-x64")
+                .SetSelfContained(true)
+                .SetOutput(AppContext));
+            (AppDirectory / "Dockerfile").CopyToDirectory(AppContext, ExistsPolicy.FileOverwrite);
+        });
+
+    async Task IKubeDind.RunSystemTestsAsync()
+    {
+        var cluster = ((IKubeDind)this).RunningCluster;
+        var access = new ServiceAccess(cluster.Kubernetes, cluster.PublishedPorts, log: new NukeKubeDindLog());
+        await using var endpoint = await access.OpenAsync(AppService, "http");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var answer = await http.GetStringAsync(new Uri(endpoint.Url, "/greeting"));
+        if (!answer.Contains(ExpectedGreeting, StringComparison.Ordinal))
+        {
+            throw new KubeDindException($"example-app answered '{answer.Trim()}' at {endpoint}, not the ConfigMap's greeting '{ExpectedGreeting}'.");
+        }
+
+        Log.Information("example-app answered {Answer} via {Endpoint}", answer.Trim(), endpoint.ToString());
+    }
+}

@@ -1,0 +1,39 @@
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+
+namespace Nuke.KubeDind;
+
+/// <summary>
+/// The five steps as the targets call them. <see cref="SessionDriver"/> is the real one (the core's
+/// <c>KubeDindSession</c>); tests substitute a recording one to run the real Nuke engine without Docker.
+/// </summary>
+internal interface IKubeDindDriver : IAsyncDisposable
+{
+    string RunId { get; }
+
+    /// <summary>The core's cluster object once started (null for drivers without one).</summary>
+    KubeDindCluster? Cluster { get; }
+
+    Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
+
+    Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);
+
+    /// <summary>Builds the image when it has a context, pushes it to the cluster's registry; returns the in-cluster reference.</summary>
+    Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
+
+    Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken);
+
+    /// <summary>Writes what the cluster knows about its workloads under <paramref name="artifactsDirectory"/>; returns where.</summary>
+    Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken);
+
+    /// <summary>Removes the cluster (never the mirror); with <paramref name="keep"/> only says where it is.</summary>
+    Task TeardownAsync(bool keep, CancellationToken cancellationToken);
+}
+
+/// <summary>Where a running cluster is reached from the host: what later targets of the build need.</summary>
+/// <param name="ClusterName">The cluster container's name.</param>
+/// <param name="KubeconfigPath">This run's kubeconfig on the host (server reachable from the host); null in compose mode.</param>
+/// <param name="RegistryHostEndpoint">The cluster's registry as the host reaches it, e.g. <c>127.0.0.1:41235</c>.</param>
+/// <param name="RegistryClusterEndpoint">The same registry as pods reference images, e.g. <c>localhost:5000</c>.</param>
+public sealed record KubeDindEndpoints(string ClusterName, string? KubeconfigPath, string RegistryHostEndpoint, string RegistryClusterEndpoint);

@@ -1,0 +1,134 @@
+using KubeDind;
+using KubeDind.Logging;
+using KubeDind.Mirror;
+
+namespace Nuke.KubeDind;
+
+/// <summary>
+/// What one build run has started, shared by the targets of <see cref="IKubeDind"/>: a Nuke build is one
+/// process and its targets are separate delegates, so the state lives here rather than on the build object.
+/// </summary>
+public static class KubeDindRun
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static readonly Dictionary<string, string> Pushed = new(StringComparer.Ordinal);
+    private static IKubeDindDriver? _driver;
+
+    private static readonly HashSet<Task> InFlight = [];
+
+    /// <summary>Every step gets its token; Teardown cancels it when it finds a step still running (Ctrl+C).</summary>
+    internal static CancellationTokenSource Cancellation { get; private set; } = new();
+
+    /// <summary>Labels everything this run creates; known once the first target connected to Docker.</summary>
+    public static string RunId => _driver?.RunId ?? Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") ?? "local";
+
+    /// <summary>The mirror StartMirror started or reused; null before it ran.</summary>
+    public static MirrorEndpoints? Mirror { get; private set; }
+
+    /// <summary>The cluster StartCluster started; null before it ran and after Teardown.</summary>
+    public static KubeDindEndpoints? Cluster { get; private set; }
+
+    /// <summary>Local tag → reference pods use, for every image PushImage pushed.</summary>
+    public static IReadOnlyDictionary<string, string> PushedImages => Pushed;
+
+    /// <summary>Creates the driver; tests replace it to run the targets without Docker.</summary>
+    internal static Func<IKubeDindLog, CancellationToken, Task<IKubeDindDriver>> DriverFactory { get; set; } = SessionDriver.ConnectAsync;
+
+    internal static async Task<IKubeDindDriver> DriverAsync(CancellationToken cancellationToken)
+    {
+        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _driver ??= await DriverFactory(new NukeKubeDindLog(), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Runs one step with the run's token, remembering it while it runs so Teardown can stop it.</summary>
+    internal static async Task StepAsync(Func<IKubeDindDriver, CancellationToken, Task> step)
+    {
+        var token = Cancellation.Token;
+        var driver = await DriverAsync(token).ConfigureAwait(false);
+        var task = step(driver, token);
+        lock (InFlight)
+        {
+            InFlight.Add(task);
+        }
+
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (KubeDindException exception) when (exception.Details is { Length: > 0 } details)
+        {
+            // Nuke prints the one-line message and stack trace; the log tails behind it are in Details.
+            Serilog.Log.Error("{Details}", details);
+            throw;
+        }
+        finally
+        {
+            lock (InFlight)
+            {
+                InFlight.Remove(task);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nuke runs assured targets straight from its Ctrl+C handler while the interrupted target's task is
+    /// still going; Teardown calls this first so a half-started cluster is not created behind its back.
+    /// </summary>
+    internal static async Task StopInFlightStepsAsync(TimeSpan grace)
+    {
+        Task[] running;
+        lock (InFlight)
+        {
+            running = [.. InFlight];
+        }
+
+        if (running.Length == 0)
+        {
+            return;
+        }
+
+        Serilog.Log.Warning("Stopping {Count} KubeDind step(s) still running before teardown", running.Length);
+        await Cancellation.CancelAsync().ConfigureAwait(false);
+        var all = Task.WhenAll(running);
+        await Task.WhenAny(all, Task.Delay(grace)).ConfigureAwait(false);
+    }
+
+    internal static bool HasDriver => _driver is not null;
+
+    /// <summary>The core's cluster object while one runs (only the Docker-backed driver has one).</summary>
+    public static global::KubeDind.Cluster.KubeDindCluster? CoreCluster => _driver?.Cluster;
+
+    internal static void SetMirror(MirrorEndpoints mirror) => Mirror = mirror;
+
+    internal static void SetCluster(KubeDindEndpoints? cluster) => Cluster = cluster;
+
+    internal static void AddPushed(string tag, string reference) => Pushed[tag] = reference;
+
+    internal static KubeDindEndpoints RequireCluster(string who) =>
+        Cluster ?? throw new KubeDindException($"{who} needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
+
+    /// <summary>Forgets everything (disposing the driver): after Teardown, and between tests.</summary>
+    internal static async Task ResetAsync()
+    {
+        if (_driver is not null)
+        {
+            await _driver.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _driver = null;
+        Mirror = null;
+        Cluster = null;
+        Pushed.Clear();
+        if (Cancellation.IsCancellationRequested)
+        {
+            Cancellation = new CancellationTokenSource();
+        }
+    }
+}

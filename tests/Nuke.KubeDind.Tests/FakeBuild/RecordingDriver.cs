@@ -1,0 +1,85 @@
+using System.Text.Json;
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+
+namespace Nuke.KubeDind.FakeBuild;
+
+/// <summary>
+/// Stands in for the Docker-backed driver: appends one JSON line per call to $KUBEDIND_FAKE_RECORD and
+/// throws a KubeDindException in the step named by $KUBEDIND_FAKE_FAIL.
+/// </summary>
+internal sealed class RecordingDriver : IKubeDindDriver
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private readonly string _record = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_RECORD") ?? Path.Combine(Path.GetTempPath(), "kubedind-fake.jsonl");
+    private readonly string? _fail = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_FAIL");
+    private readonly string? _hang = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_HANG");
+
+    public string RunId => "fakerun";
+
+    public KubeDindCluster? Cluster => null;
+
+    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
+    {
+        Record("StartMirror", settings);
+        return Task.FromResult(new MirrorEndpoints("mirror-id", settings.Name, "http://127.0.0.1:41234", $"http://{settings.Name}:5000", "kubedind", Reused: false));
+    }
+
+    public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        Record("StartCluster", settings);
+        return Task.FromResult(new KubeDindEndpoints(settings.Name ?? "unnamed", "/tmp/fake-kubeconfig.yaml", "127.0.0.1:41235", "localhost:5000"));
+    }
+
+    public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
+    {
+        Record("PushImage", new { image.Tag, Context = (string?)image.Context });
+        return Task.FromResult("localhost:5000/" + image.Tag);
+    }
+
+    public async Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
+    {
+        Record("Deploy", new { settings, artifactsDirectory });
+        if (_hang == "Deploy")
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Record("DeployCancelled", new { });
+                throw;
+            }
+        }
+    }
+
+    public Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken)
+    {
+        Record("CollectDiagnostics", new { artifactsDirectory });
+        return Task.FromResult<string?>(Path.Combine(artifactsDirectory, "fake-cluster"));
+    }
+
+    public Task TeardownAsync(bool keep, CancellationToken cancellationToken)
+    {
+        Record("Teardown", new { keep });
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Record("Dispose", new { });
+        return ValueTask.CompletedTask;
+    }
+
+    public void Record(string step, object payload)
+    {
+        File.AppendAllText(_record, JsonSerializer.Serialize(new { step, payload }, Json) + "\n");
+        if (string.Equals(_fail, step, StringComparison.Ordinal))
+        {
+            throw new KubeDindException($"{step} failed on purpose (KUBEDIND_FAKE_FAIL={step})");
+        }
+    }
+}

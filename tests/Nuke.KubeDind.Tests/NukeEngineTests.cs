@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json;
+using Target = Nuke.Common.Target;
+
+namespace Nuke.KubeDind.Tests;
+
+/// <summary>
+/// Runs FakeBuild (a real <c>NukeBuild, IKubeDind</c> whose core calls are recorded instead of reaching
+/// Docker) as its own process, so Nuke's own planner, parameter parsing and failure handling decide
+/// what runs, exactly as in a user's build.
+/// </summary>
+public sealed class NukeEngineTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "kdt-nuke-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Dictionary<int, (Task<string> Stdout, Task<string> Stderr)> _output = [];
+
+    public NukeEngineTests()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, ".nuke"));
+        Directory.CreateDirectory(Path.Combine(_root, "deploy"));
+        File.WriteAllText(Path.Combine(_root, "deploy", "app.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: example\n");
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void The_component_declares_the_six_targets()
+    {
+        var targets = typeof(IKubeDind).GetProperties().Where(p => p.PropertyType == typeof(Target)).Select(p => p.Name).ToHashSet();
+
+        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "SystemTest", "Teardown"], targets.Order(Comparer<string>.Create((a, b) => Order(a) - Order(b))));
+
+        static int Order(string t) => Array.IndexOf(["StartMirror", "StartCluster", "PushImage", "Deploy", "SystemTest", "Teardown"], t);
+    }
+
+    [Fact]
+    public async Task SystemTest_runs_the_steps_in_order_then_tears_down()
+    {
+        var (exit, steps, output) = await RunAsync("--target", "SystemTest");
+
+        Assert.True(exit == 0, output);
+        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "Smoke", "RunSystemTests", "Teardown", "Dispose"], steps.Select(s => s.Step));
+        var systemTests = steps.Single(s => s.Step == "RunSystemTests").Payload;
+        Assert.Equal("/tmp/fake-kubeconfig.yaml", systemTests.GetProperty("kubeconfig").GetString());
+        Assert.Equal("localhost:5000/example-app:dev", systemTests.GetProperty("pushed").GetProperty("example-app:dev").GetString());
+        Assert.Equal("127.0.0.1:41235", steps.Single(s => s.Step == "Smoke").Payload.GetProperty("registry").GetString());
+        Assert.False(steps.Single(s => s.Step == "Teardown").Payload.GetProperty("keep").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("Deploy", new[] { "StartMirror", "StartCluster", "PushImage", "Deploy", "CollectDiagnostics", "Teardown", "Dispose" })]
+    [InlineData("StartCluster", new[] { "StartMirror", "StartCluster", "Teardown", "Dispose" })]
+    [InlineData("Smoke", new[] { "StartMirror", "StartCluster", "PushImage", "Deploy", "Smoke", "CollectDiagnostics", "Teardown", "Dispose" })]
+    public async Task Teardown_runs_after_a_failure(string failingStep, string[] expected)
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "SystemTest"], ("KUBEDIND_FAKE_FAIL", failingStep));
+
+        Assert.True(exit != 0, output);
+        Assert.Equal(expected, steps.Select(s => s.Step));
+        Assert.Contains($"{failingStep} failed on purpose", output);
+    }
+
+    [Fact]
+    public async Task Interrupting_the_build_stops_the_running_step_then_tears_down()
+    {
+        var record = Path.Combine(_root, "record.jsonl");
+        using var process = Start(["--target", "SystemTest"], ("KUBEDIND_FAKE_HANG", "Deploy"));
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (!(File.Exists(record) && File.ReadAllText(record).Contains("\"step\":\"Deploy\"", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "FakeBuild never reached Deploy");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        var (exit, steps, output) = await FinishAsync(process, record);
+
+        Assert.True(exit != 0, output);
+        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "DeployCancelled"], steps.Select(s => s.Step).Take(5));
+        Assert.Contains("Teardown", steps.Select(s => s.Step).Skip(5));
+    }
+
+    [Fact]
+    public async Task Starting_a_cluster_alone_still_triggers_Teardown()
+    {
+        var (exit, steps, output) = await RunAsync("--target", "StartCluster");
+
+        Assert.True(exit == 0, output);
+        Assert.Equal(["StartMirror", "StartCluster", "Teardown", "Dispose"], steps.Select(s => s.Step));
+    }
+
+    [Fact]
+    public async Task Parameters_reach_the_core_settings()
+    {
+        var (exit, steps, output) = await RunAsync(
+            ["--target", "SystemTest", "--cluster-name", "ci-cluster", "--keep-cluster", "--k3s-binary", "/opt/k3s"],
+            ("K3S_ARGS", "--disable=traefik --kubelet-arg=v=2"));
+
+        Assert.True(exit == 0, output);
+        var settings = steps.Single(s => s.Step == "StartCluster").Payload;
+        Assert.Equal("ci-cluster", settings.GetProperty("Name").GetString());
+        Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.GetProperty("K3sArgs").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["http://kubedind-mirror:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
+        Assert.Equal("/opt/k3s", settings.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind", "ci-cluster"), settings.GetProperty("KubeconfigDirectory").GetString());
+        Assert.True(steps.Single(s => s.Step == "Teardown").Payload.GetProperty("keep").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Configure_overrides_of_the_build_reach_the_core_settings()
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "SystemTest", "--cluster-name", "from-parameter"], ("KUBEDIND_FAKE_OVERRIDES", "1"));
+
+        Assert.True(exit == 0, output);
+        var mirror = steps.Single(s => s.Step == "StartMirror").Payload;
+        Assert.Equal("custom-mirror", mirror.GetProperty("Name").GetString());
+        Assert.Equal(5999, mirror.GetProperty("HostPort").GetInt32());
+
+        var cluster = steps.Single(s => s.Step == "StartCluster").Payload;
+        Assert.Equal("from-override", cluster.GetProperty("Name").GetString());
+        Assert.Equal("00:00:42", cluster.GetProperty("ReadinessTimeout").GetString());
+        Assert.Equal(2, cluster.GetProperty("Privilege").GetInt32());
+        Assert.Equal(["http://custom-mirror:5000"], cluster.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
+
+        var deploy = steps.Single(s => s.Step == "Deploy").Payload;
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), deploy.GetProperty("artifactsDirectory").GetString());
+        var deploySettings = deploy.GetProperty("settings");
+        Assert.Equal("example", deploySettings.GetProperty("Namespace").GetString());
+        Assert.Equal(_root, deploySettings.GetProperty("BaseDirectory").GetString());
+        Assert.Equal([Path.Combine(_root, "deploy", "app.yaml")], deploySettings.GetProperty("Manifests").EnumerateArray().Select(a => a.GetString()));
+    }
+
+    private Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> RunAsync(params string[] args) => RunAsync(args, []);
+
+    private async Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> RunAsync(string[] args, params (string Name, string Value)[] environment)
+    {
+        using var process = Start(args, environment);
+        return await FinishAsync(process, Path.Combine(_root, "record.jsonl"));
+    }
+
+    private Process Start(string[] args, params (string Name, string Value)[] environment)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _root,
+        };
+        start.ArgumentList.Add(FakeBuildDll());
+        foreach (var arg in (string[])[.. args, "--root", _root, "--no-logo"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["KUBEDIND_FAKE_RECORD"] = Path.Combine(_root, "record.jsonl");
+        start.Environment["NUKE_TELEMETRY_OPTOUT"] = "1";
+        foreach (var key in new[] { "KUBEDIND_FAKE_FAIL", "KUBEDIND_FAKE_HANG", "KUBEDIND_FAKE_OVERRIDES", "K3S_ARGS", "KUBEDIND_K3S_BINARY" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        var process = Process.Start(start)!;
+        _output[process.Id] = (process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        return process;
+    }
+
+    private async Task<(int Exit, List<(string Step, JsonElement Payload)> Steps, string Output)> FinishAsync(Process process, string record)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var (stdout, stderr) = _output[process.Id];
+        var output = await stdout + await stderr;
+        var steps = File.Exists(record)
+            ? File.ReadAllLines(record).Select(l => JsonDocument.Parse(l).RootElement).Select(e => (e.GetProperty("step").GetString()!, e.GetProperty("payload"))).ToList()
+            : [];
+        return (process.ExitCode, steps, output);
+    }
+
+    private static string FakeBuildDll()
+    {
+        var directory = typeof(NukeEngineTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FakeBuildDirectory").Value!;
+        var dll = Path.Combine(directory, "Nuke.KubeDind.FakeBuild.dll");
+        Assert.True(File.Exists(dll), $"FakeBuild was not built at {dll}");
+        return dll;
+    }
+}

@@ -1,0 +1,125 @@
+using KubeDind;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+using Nuke.Common.IO;
+
+namespace Nuke.KubeDind.Tests;
+
+public sealed class SettingsMappingTests
+{
+    private static readonly MirrorEndpoints Mirror = new("id", "kubedind-mirror", "http://127.0.0.1:41234", "http://kubedind-mirror:5000", "kubedind", Reused: true);
+
+    [Fact]
+    public void ClusterBase_applies_parameters_and_wires_the_mirror()
+    {
+        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "ci-cluster", ["disable=traefik --kubelet-arg=v=2"], Mirror, "run1");
+
+        Assert.Equal("ci-cluster", settings.Name);
+        Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.K3sArgs);
+        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal("kubedind", settings.Network);
+    }
+
+    [Fact]
+    public void ClusterBase_without_name_uses_one_unique_to_the_run()
+    {
+        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "  ", null, mirror: null, "abc123");
+
+        Assert.Equal("kubedind-abc123", settings.Name);
+        Assert.Empty(settings.MirrorUrls);
+        Assert.Null(settings.Network);
+    }
+
+    [Fact]
+    public void ClusterBase_keeps_what_is_already_set_and_adds_the_mirror_once()
+    {
+        var seed = new ClusterSettings { K3sArgs = ["--a"], MirrorUrls = ["http://kubedind-mirror:5000"], Network = "other" };
+
+        var settings = KubeDindSettingsMapping.ClusterBase(seed, "n", ["b"], Mirror, "r");
+
+        Assert.Equal(["--a", "--b"], settings.K3sArgs);
+        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal("other", settings.Network);
+    }
+
+    [Fact]
+    public void The_user_override_runs_after_the_base_and_wins()
+    {
+        var settings = KubeDindSettingsMapping.Cluster(
+            _ => KubeDindSettingsMapping.ClusterBase(_, "from-parameter", [], Mirror, "r"),
+            _ => _ with { Name = "from-user", ReadinessTimeout = TimeSpan.FromSeconds(7) });
+
+        Assert.Equal("from-user", settings.Name);
+        Assert.Equal(TimeSpan.FromSeconds(7), settings.ReadinessTimeout);
+        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+    }
+
+    [Fact]
+    public void Mirror_settings_start_from_the_core_defaults()
+    {
+        var settings = KubeDindSettingsMapping.Mirror(KubeDindSettingsMapping.MirrorBase, _ => _ with { HostPort = 5001 });
+
+        Assert.Equal(new MirrorSettings().Name, settings.Name);
+        Assert.Equal(5001, settings.HostPort);
+    }
+
+    [Theory]
+    [InlineData(new string[0], new string[0])]
+    [InlineData(new[] { "  --x  --y=1 " }, new[] { "--x", "--y=1" })]
+    [InlineData(new[] { "disable=traefik", "-v=2" }, new[] { "--disable=traefik", "-v=2" })]
+    public void SplitK3sArgs_splits_on_whitespace_and_puts_dashes_back(string[] input, string[] expected) =>
+        Assert.Equal(expected, KubeDindSettingsMapping.SplitK3sArgs(input));
+
+    [Fact]
+    public void DeploymentBase_appends_declared_manifests_once_and_resolves_against_the_root()
+    {
+        var settings = KubeDindSettingsMapping.Deployment(
+            _ => KubeDindSettingsMapping.DeploymentBase(_ with { Manifests = ["/tmp/app.yaml"] }, ["/tmp/app.yaml", "k8s/*.yaml"], "/repo"),
+            _ => _ with { Namespace = "example" });
+
+        Assert.Equal(["/tmp/app.yaml", "k8s/*.yaml"], settings.Manifests);
+        Assert.Equal("/repo", settings.BaseDirectory);
+        Assert.Equal("example", settings.Namespace);
+    }
+
+    [Fact]
+    public void DeploymentBase_keeps_a_base_directory_the_user_chose()
+    {
+        var settings = KubeDindSettingsMapping.DeploymentBase(new DeploySettings { BaseDirectory = "/elsewhere" }, [], "/repo");
+
+        Assert.Equal("/elsewhere", settings.BaseDirectory);
+    }
+
+    [Fact]
+    public void ValidateDeployment_without_manifests_says_what_to_override()
+    {
+        var error = Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateDeployment(new DeploySettings()));
+
+        Assert.Contains("IKubeDind.Manifests", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        KubeDindSettingsMapping.ValidateDeployment(new DeploySettings { InlineManifests = ["kind: Namespace"] });
+    }
+
+    [Fact]
+    public void ClusterBase_puts_the_k3s_binary_into_the_image_build_and_the_kubeconfig_under_the_artifacts()
+    {
+        var seed = new ClusterSettings { ImageBuild = new ClusterImageSettings { Force = true } };
+
+        var settings = KubeDindSettingsMapping.ClusterBase(seed, "c1", null, null, "r", k3sBinary: "/opt/k3s", artifactsDirectory: "/repo/artifacts/kubedind");
+
+        Assert.Equal("/opt/k3s", settings.ImageBuild!.K3sBinary);
+        Assert.True(settings.ImageBuild.Force);
+        Assert.Equal(Path.Combine("/repo/artifacts/kubedind", "c1"), settings.KubeconfigDirectory);
+        Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, "r").ImageBuild);
+    }
+
+    [Fact]
+    public void ValidateImages_rejects_duplicates_empty_tags_and_missing_contexts()
+    {
+        Assert.Contains("twice", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new("a:1"), new("a:1"), new("a:1")])).Message.Replace("3 times", "twice"));
+        Assert.Contains("no tag", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new(" ")])).Message);
+        Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new("a:1", AbsolutePath.Create("/nonexistent/kdt-nuke"))])).Message);
+        Assert.Equal(2, KubeDindSettingsMapping.ValidateImages([new("a:1"), new("b:1", AbsolutePath.Create(Path.GetTempPath()))]).Count);
+    }
+}
