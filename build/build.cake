@@ -231,6 +231,12 @@ Task("SystemTest")
     .IsDependentOn("Pack")
     .Does(() =>
 {
+    if (Argument("front-end", "cake") == "nuke")
+    {
+        RunNukeSystemTest(root);
+        return;
+    }
+
     var example = root.CombineWithFilePath("examples/cake/build.cake");
     // Cake reuses an addin already in the script's tools/Addins; the package was just rebuilt under the same version.
     var installed = root.Combine("examples/cake/tools/Addins");
@@ -261,7 +267,20 @@ Task("SystemTest")
 });
 
 Task("Bench")
-    .Does(() => Fail("Bench: not implemented yet."));
+    .Description("Time and measure the steps (mirror, cluster start per gate, memory, ~100 MB push and side-load, teardown, leftovers); results in artifacts/bench/.")
+    .IsDependentOn("Engine")
+    .IsDependentOn("Build")
+    .IsDependentOn("BaseImage")
+    .Does(() =>
+{
+    var runs = Argument("runs", 3);
+    var exit = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{artifacts.Combine("bench").FullPath}\"",
+        WorkingDirectory = root,
+    });
+    if (exit != 0) Fail("Bench: the benchmark failed (see the error above).");
+});
 
 Task("Default").IsDependentOn("Build");
 

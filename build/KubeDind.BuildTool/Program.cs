@@ -8,6 +8,7 @@ using KubeDind.Logging;
 //   image [--k3s-binary PATH] [--k3s-download] [--airgap-images PATH] [--force]
 //                                  build (or reuse) the kube-dind image; without k3s it is compose mode.
 //                                  KUBEDIND_K3S_BINARY is used when no k3s option is given.
+//   bench [--runs N] [--out DIR]   time and measure the steps; results in DIR (artifacts/bench)
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -27,8 +28,10 @@ try
             return 0;
         case "image":
             return await BuildImageAsync(args[1..], log, cancel.Token);
+        case "bench":
+            return await RunBenchAsync(args[1..], log, cancel.Token);
         default:
-            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image");
+            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench");
             return 2;
     }
 }
@@ -89,4 +92,29 @@ static async Task<int> BuildImageAsync(string[] options, ConsoleKubeDindLog log,
     var image = await ClusterImage.EnsureAsync(session, settings, cancellationToken);
     Console.WriteLine($"{image.Tag}: {image.Describe()}");
     return 0;
+}
+
+static async Task<int> RunBenchAsync(string[] options, IKubeDindLog log, CancellationToken cancellationToken)
+{
+    var runs = 3;
+    var output = Path.Combine("artifacts", "bench");
+    for (var i = 0; i < options.Length; i++)
+    {
+        switch (options[i])
+        {
+            case "--runs" when i + 1 < options.Length && int.TryParse(options[i + 1], out var n) && n > 0:
+                runs = n;
+                i++;
+                break;
+            case "--out" when i + 1 < options.Length:
+                output = options[++i];
+                break;
+            default:
+                Console.Error.WriteLine($"error: bench option '{options[i]}' is not understood; use --runs N (N >= 1) and --out DIR.");
+                return 2;
+        }
+    }
+
+    await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
+    return await KubeDind.BuildTool.Bench.RunAsync(session, Path.GetFullPath(output), runs, cancellationToken);
 }
