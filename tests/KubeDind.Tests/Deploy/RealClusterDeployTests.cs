@@ -166,7 +166,7 @@ public sealed class RealClusterDeployTests
         const string server = """
             use IO::Socket::INET;
             my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
-            while (my $c = $s->accept) { <$c>; print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n$ENV{GREETING} $ENV{VERSION}\n"; close $c; }
+            while (my $c = $s->accept) { while (my $l = <$c>) { last if $l =~ /^\r?$/ } print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n$ENV{GREETING} $ENV{VERSION}\n"; close $c; }
             """;
         var context = new BuildContext()
             .AddText("server.pl", server)

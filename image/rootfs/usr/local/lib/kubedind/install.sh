@@ -6,7 +6,16 @@ dist=/usr/local/lib/kubedind/k3s-dist
 chmod 0755 /usr/local/bin/kubedind-* /usr/local/lib/kubedind/*.sh
 if [ -x "$dist/k3s" ]; then
   ln -sf "$dist/k3s" /usr/local/bin/k3s
-  ln -sf "$dist/k3s" /usr/local/bin/kubectl
+  # A wrapper, not a symlink: a container started in compose mode says so instead of failing to connect.
+  cat > /usr/local/bin/kubectl <<'WRAPPER'
+#!/bin/sh
+if [ "${KUBEDIND_KUBERNETES:-auto}" = false ]; then
+  echo "kubectl: Kubernetes is off in this container (compose mode: KUBEDIND_KUBERNETES=false)" >&2
+  exit 1
+fi
+exec /usr/local/lib/kubedind/k3s-dist/k3s kubectl "$@"
+WRAPPER
+  chmod 0755 /usr/local/bin/kubectl
   echo "kube-dind: k3s $(cat "$dist/version"), kubectl from k3s"
 else
   cat > /usr/local/bin/kubectl <<'STUB'
