@@ -124,6 +124,17 @@ public sealed class TestResources : IAsyncDisposable
         Assert.Null(progress.Error);
     }
 
+    /// <summary>A stand-in upstream holding one tiny image: its container name, the image's repository, and the reference it was pushed as.</summary>
+    public async Task<(string Upstream, string Repository, string Pushed)> StartUpstreamWithTinyImageAsync()
+    {
+        var (upstream, upstreamPort) = await StartUpstreamRegistryAsync();
+        var repository = $"kdt/tiny-{Guid.NewGuid().ToString("N")[..8]}";
+        var pushed = $"127.0.0.1:{upstreamPort}/{repository}:1";
+        await ImportTinyImageAsync(pushed);
+        await PushAsync(pushed);
+        return (upstream, repository, pushed);
+    }
+
     public async Task PushAsync(string reference)
     {
         var (repository, tag) = ImageReference.SplitTag(reference);

@@ -21,11 +21,7 @@ public sealed class StartMirrorTests
     public async Task Pulls_through_the_upstream_and_then_serves_from_its_cache_when_the_upstream_is_gone()
     {
         await using var resources = new TestResources(_fixture);
-        var (upstream, upstreamPort) = await resources.StartUpstreamRegistryAsync();
-        var repository = $"kdt/tiny-{Guid.NewGuid().ToString("N")[..8]}";
-        var pushed = $"127.0.0.1:{upstreamPort}/{repository}:1";
-        await resources.ImportTinyImageAsync(pushed);
-        await resources.PushAsync(pushed);
+        var (upstream, repository, pushed) = await resources.StartUpstreamWithTinyImageAsync();
 
         var name = MirrorFixture.UniqueName("pull");
         resources.Mirror(name);
@@ -52,11 +48,7 @@ public sealed class StartMirrorTests
     public async Task Reuses_a_running_mirror_and_recreates_a_changed_one_keeping_its_cache()
     {
         await using var resources = new TestResources(_fixture);
-        var (upstream, upstreamPort) = await resources.StartUpstreamRegistryAsync();
-        var repository = $"kdt/tiny-{Guid.NewGuid().ToString("N")[..8]}";
-        var pushed = $"127.0.0.1:{upstreamPort}/{repository}:1";
-        await resources.ImportTinyImageAsync(pushed);
-        await resources.PushAsync(pushed);
+        var (upstream, repository, pushed) = await resources.StartUpstreamWithTinyImageAsync();
         await resources.RemoveImageAsync(pushed);
 
         var name = MirrorFixture.UniqueName("reuse");
