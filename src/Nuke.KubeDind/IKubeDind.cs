@@ -103,7 +103,15 @@ public interface IKubeDind : INukeBuild
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
             var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
-            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
+            try
+            {
+                KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
+            }
+            catch (MirrorUpstreamUnreachableException ex)
+            {
+                // Only a cache: without its upstream (no internet) the cluster pulls directly.
+                Log.Warning("KubeDind mirror unavailable, continuing without a pull-through cache: {Reason}", ex.Message);
+            }
         }));
 
     Target StartCluster => _ => _

@@ -252,7 +252,7 @@ public sealed partial class StartMirror
     }
 
     // distribution 2.8 asks the upstream for its auth endpoints at startup and panics when it cannot.
-    private static KubeDindException UpstreamUnreachable(ValidSettings valid, string? details, Exception? inner = null) => new(
+    private static MirrorUpstreamUnreachableException UpstreamUnreachable(ValidSettings valid, string? details, Exception? inner = null) => new(
         $"mirror {valid.Name}: the registry exits at startup because its upstream {valid.Upstream} does not answer (registry 2.8 contacts it before serving); check MirrorSettings.UpstreamUrl and that the mirror can reach it.",
         details,
         inner);

@@ -202,11 +202,12 @@ public sealed class DeployStepTests : IAsyncLifetime
     {
         _fake.EstablishCrds = false;
         using var client = _fake.CreateClient();
-        var settings = new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")], Timeout = TimeSpan.FromSeconds(2) };
+        // Long enough that discovery and the apply finish first even while an image build loads the machine.
+        var settings = new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")], Timeout = TimeSpan.FromSeconds(8) };
 
         var ex = await Assert.ThrowsAsync<KubeDindException>(() => DeployStep.RunAsync(client, settings, Context, TestContext.Current.CancellationToken));
 
-        Assert.Equal("Deploy to kdt-fake: applying the manifests did not finish within 2s (gave up waiting for CustomResourceDefinition widgets.example.kubedind.io to be Established); raise DeploySettings.Timeout.", ex.Message);
+        Assert.Equal("Deploy to kdt-fake: applying the manifests did not finish within 8s (gave up waiting for CustomResourceDefinition widgets.example.kubedind.io to be Established); raise DeploySettings.Timeout.", ex.Message);
     }
 
     [Fact]

@@ -188,7 +188,7 @@ public sealed class StartMirrorTests
         var upstream = $"http://{MirrorFixture.UniqueName("nowhere")}.invalid:5000";
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<KubeDindException>(() => Session.StartMirrorAsync(
+        var error = await Assert.ThrowsAsync<MirrorUpstreamUnreachableException>(() => Session.StartMirrorAsync(
             new MirrorSettings { Name = name, UpstreamUrl = upstream, ReadinessTimeout = TimeSpan.FromSeconds(60) }, Token));
 
         // It gives up as soon as the registry exits, not at the readiness timeout.
