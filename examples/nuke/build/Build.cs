@@ -17,7 +17,8 @@ namespace KubeDind.Examples.Nuke;
 /// </summary>
 internal sealed class Build : NukeBuild, IKubeDind
 {
-    private const string AppImage = "example-app:nuke";
+    // The name examples/app/deploy/deployment.yaml uses: Deploy rewrites it to what PushImage pushed.
+    private const string AppImage = "kubedind-example-app:dev";
     private const string AppService = "example-app";
     private const int AppNodePort = 30080;
     private const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
@@ -40,12 +41,6 @@ internal sealed class Build : NukeBuild, IKubeDind
 
     /// <summary>Publish the Service's NodePort on the host, where the system test calls it.</summary>
     Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => _ with { Ports = [.. _.Ports, new PortMapping(AppNodePort)] };
-
-    /// <summary>The manifests name the image <c>example-app</c>; point it at what PushImage pushed.</summary>
-    Configure<DeploySettings> IKubeDind.DeploySettings => _ => _ with
-    {
-        ImageRewrites = new Dictionary<string, string>(_.ImageRewrites) { ["example-app"] = ((IKubeDind)this).PushedImages[AppImage] },
-    };
 
     Target PublishApp => _ => _
         .Description("Publish the example app self-contained for linux-x64, with its Dockerfile, as the image's build context")
