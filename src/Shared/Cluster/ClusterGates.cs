@@ -2,6 +2,7 @@ using Docker.DotNet;
 using k8s;
 using k8s.Models;
 using KubeDind.Docker;
+using KubeDind.Mirror;
 using KubeDind.Waiting;
 
 namespace KubeDind.Cluster;
@@ -69,18 +70,20 @@ internal static class ClusterGates
 
     private sealed class RegistryGate(ClusterProbe probe) : IReadinessGate
     {
+        private readonly RegistryApiGate _registry = new($"http://{probe.RegistryHostEndpoint}");
+
         public string Name => $"registry answers /v2/ at {probe.RegistryHostEndpoint}";
 
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
-            using var response = await probe.Http.GetAsync(new Uri($"http://{probe.RegistryHostEndpoint}/v2/"), cancellationToken).ConfigureAwait(false);
-            if (response.IsSuccessStatusCode)
+            var result = await _registry.CheckAsync(cancellationToken).ConfigureAwait(false);
+            if (!result.Passed)
             {
-                return GateResult.Pass();
+                // Notices a registry that failed for good inside, instead of waiting out the timeout.
+                await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
-            return GateResult.NotYet($"HTTP {(int)response.StatusCode}");
+            return result;
         }
     }
 
@@ -210,7 +213,7 @@ internal sealed record InnerReadiness(long ExitCode, string Line)
 /// The facts readiness checks share for one starting cluster: the container, its host endpoints, a
 /// throttled <c>kubedind-ready</c> probe, the kubeconfig once k3s wrote it, and the first fatal failure seen.
 /// </summary>
-internal sealed class ClusterProbe : IDisposable
+internal sealed class ClusterProbe
 {
     private readonly CancellationTokenSource _fatal;
     private readonly Func<CancellationToken, Task<IKubernetes?>> _client;
@@ -234,8 +237,6 @@ internal sealed class ClusterProbe : IDisposable
     public string RegistryHostEndpoint { get; }
 
     public string ApiEndpoint { get; }
-
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     public string? Fatal { get; private set; }
 
@@ -269,7 +270,7 @@ internal sealed class ClusterProbe : IDisposable
             throw;
         }
 
-        var line = (result.StandardOutput + "\n" + result.StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"exit code {result.ExitCode}";
+        var line = result.FirstOutputLine;
         _lastInner = new InnerReadiness(result.ExitCode, line);
         _lastInnerAt = DateTime.UtcNow;
         if (_lastInner.Failed)
@@ -279,6 +280,4 @@ internal sealed class ClusterProbe : IDisposable
 
         return _lastInner;
     }
-
-    public void Dispose() => Http.Dispose();
 }

@@ -93,7 +93,7 @@ public sealed class StartCluster
         }
 
         using var fatal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var probe = new ClusterProbe(Docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal);
+        var probe = new ClusterProbe(Docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal);
         var gates = ClusterGates.For(probe, settings.Kubernetes);
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try

@@ -9,8 +9,13 @@ public sealed record ExecResult(long ExitCode, string StandardOutput, string Sta
     public bool Succeeded => ExitCode == 0;
 
     /// <summary>The first line of stderr (or stdout), for one-line error messages.</summary>
-    public string FirstErrorLine =>
-        (StandardError + "\n" + StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"exit code {ExitCode}";
+    public string FirstErrorLine => FirstLine(StandardError, StandardOutput);
+
+    /// <summary>The first line of stdout (or stderr), for commands that report on stdout.</summary>
+    public string FirstOutputLine => FirstLine(StandardOutput, StandardError);
+
+    private string FirstLine(string first, string second) =>
+        (first + "\n" + second).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"exit code {ExitCode}";
 }
 
 /// <summary>Runs commands inside a container through the engine's exec API, optionally feeding stdin.</summary>

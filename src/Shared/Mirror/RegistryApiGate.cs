@@ -6,7 +6,8 @@ namespace KubeDind.Mirror;
 /// <summary>Passes when a registry answers <c>GET /v2/</c> with 200 at <see cref="BaseUrl"/> (seen from this process).</summary>
 public sealed class RegistryApiGate : IReadinessGate
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    // The registries checked here are published by the engine on this host; a proxy from HTTP_PROXY cannot reach them.
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
 
     public RegistryApiGate(string baseUrl) => BaseUrl = baseUrl.TrimEnd('/');
 

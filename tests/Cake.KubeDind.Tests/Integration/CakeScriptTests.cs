@@ -49,11 +49,10 @@ public sealed class CakeScriptTests
             var environment = new Dictionary<string, string>
             {
                 ["KUBEDIND_RUN_ID"] = runId,
-                // No source but the folder feed may be reachable: every HTTP(S) request off this host goes to a
-                // dead proxy (the cluster's own endpoints on loopback stay direct).
+                // No source but the folder feed may be reachable: every HTTP(S) request goes to a dead proxy;
+                // KubeDind's own checks of the endpoints the engine publishes here must not use it.
                 ["HTTP_PROXY"] = "http://127.0.0.1:9",
                 ["HTTPS_PROXY"] = "http://127.0.0.1:9",
-                ["NO_PROXY"] = "127.0.0.1,localhost,::1",
                 ["NO_COLOR"] = "1",
             };
             var cake = await RunAsync("dotnet", ["dotnet-cake", script, $"--nuget_source={feed}", "--verbosity=normal"], root, environment, ScriptTimeout, cancellationToken);
