@@ -154,7 +154,7 @@ public interface IKubeDind : INukeBuild
         {
             var deployment = KubeDindSettingsMapping.Deployment(DeploySettingsBase, DeploySettings);
             KubeDindSettingsMapping.ValidateDeployment(deployment);
-            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, KubeDindArtifactsDirectory, cancellationToken)).ConfigureAwait(false);
+            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, cancellationToken)).ConfigureAwait(false);
         });
 
     Target SystemTest => _ => _
@@ -182,7 +182,7 @@ public interface IKubeDind : INukeBuild
                 {
                     try
                     {
-                        var bundle = await driver.CollectDiagnosticsAsync(KubeDindArtifactsDirectory, CancellationToken.None).ConfigureAwait(false);
+                        var bundle = await driver.CollectDiagnosticsAsync(CancellationToken.None).ConfigureAwait(false);
                         if (bundle is not null)
                         {
                             Log.Warning("KubeDind diagnostics written to {Directory}", bundle);

@@ -22,10 +22,11 @@ internal interface IKubeDindDriver : IAsyncDisposable
     /// <summary>Builds the image when it has a context, pushes it to the cluster's registry; returns the in-cluster reference.</summary>
     Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
 
-    Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken);
+    /// <summary>The core's Deploy on the running cluster (diagnostics under the cluster's ArtifactsDirectory).</summary>
+    Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken);
 
-    /// <summary>Writes what the cluster knows about its workloads under <paramref name="artifactsDirectory"/>; returns where.</summary>
-    Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken);
+    /// <summary>Writes what the cluster knows about its workloads (and its k3s, dockerd and registry logs); returns where.</summary>
+    Task<string?> CollectDiagnosticsAsync(CancellationToken cancellationToken);
 
     /// <summary>Removes the cluster (never the mirror); with <paramref name="keep"/> only says where it is.</summary>
     Task TeardownAsync(bool keep, CancellationToken cancellationToken);

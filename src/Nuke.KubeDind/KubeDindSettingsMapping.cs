@@ -47,9 +47,10 @@ public static class KubeDindSettingsMapping
             result = result with { ImageBuild = (settings.ImageBuild ?? new ClusterImageSettings()) with { K3sBinary = k3sBinary } };
         }
 
-        if (artifactsDirectory is not null && settings.KubeconfigDirectory is null)
+        if (artifactsDirectory is not null && settings.ArtifactsDirectory == new ClusterSettings().ArtifactsDirectory)
         {
-            result = result with { KubeconfigDirectory = Path.Combine(artifactsDirectory, name) };
+            // Kubeconfig and diagnostics bundles go under the build's artifacts, not the working directory.
+            result = result with { ArtifactsDirectory = artifactsDirectory };
         }
 
         if (mirror is not null)

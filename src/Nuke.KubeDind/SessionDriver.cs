@@ -10,7 +10,6 @@ namespace Nuke.KubeDind;
 /// <summary>The real driver: each call is one call into the core's <see cref="KubeDindSession"/> / <see cref="KubeDindCluster"/>.</summary>
 internal sealed class SessionDriver : IKubeDindDriver
 {
-    private const int ClusterLogTailLines = 300;
     private readonly KubeDindSession _session;
     private bool _keep;
 
@@ -52,28 +51,11 @@ internal sealed class SessionDriver : IKubeDindDriver
         return await cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
-    {
-        var cluster = RequireCluster();
-        var result = await DeployStep.RunAsync(cluster.Kubernetes, settings, Context(cluster, artifactsDirectory), cancellationToken).ConfigureAwait(false);
-        foreach (var warning in result.Warnings)
-        {
-            _session.Log.Warn(warning);
-        }
+    public async Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken) =>
+        await RequireCluster().DeployAsync(settings, cancellationToken).ConfigureAwait(false);
 
-        _session.Log.Info($"deployed {result.Objects.Count} object(s) to {cluster.Name} in {result.Elapsed.TotalSeconds:0.0}s");
-    }
-
-    public async Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken)
-    {
-        if (Cluster is not { HasKubernetes: true } cluster)
-        {
-            return null;
-        }
-
-        var bundle = await DeployStep.CollectDiagnosticsAsync(cluster.Kubernetes, Context(cluster, artifactsDirectory), cancellationToken).ConfigureAwait(false);
-        return bundle.Directory;
-    }
+    public async Task<string?> CollectDiagnosticsAsync(CancellationToken cancellationToken) =>
+        Cluster is { HasKubernetes: true } cluster ? (await cluster.CollectDiagnosticsAsync(cancellationToken).ConfigureAwait(false)).Directory : null;
 
     public async Task TeardownAsync(bool keep, CancellationToken cancellationToken)
     {
@@ -102,18 +84,6 @@ internal sealed class SessionDriver : IKubeDindDriver
 
         await _session.DisposeAsync().ConfigureAwait(false);
     }
-
-    private DeployContext Context(KubeDindCluster cluster, string artifactsDirectory) => new()
-    {
-        ClusterName = cluster.Name,
-        ArtifactsDirectory = artifactsDirectory,
-        Log = _session.Log,
-        PushedImages = cluster.Images,
-        ExtraLogs = async ct => new Dictionary<string, string>
-        {
-            ["cluster-container"] = await ContainerLogs.TailAsync(_session.Docker, cluster.ContainerId, ClusterLogTailLines, ct).ConfigureAwait(false),
-        },
-    };
 
     private KubeDindCluster RequireCluster() =>
         Cluster ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");

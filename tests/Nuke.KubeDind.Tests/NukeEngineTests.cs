@@ -108,7 +108,7 @@ public sealed class NukeEngineTests : IDisposable
         Assert.Equal(["http://kubedind-mirror:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
         Assert.Equal("/opt/k3s", settings.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
-        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind", "ci-cluster"), settings.GetProperty("KubeconfigDirectory").GetString());
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), settings.GetProperty("ArtifactsDirectory").GetString());
         Assert.True(steps.Single(s => s.Step == "Teardown").Payload.GetProperty("keep").GetBoolean());
     }
 
@@ -128,8 +128,9 @@ public sealed class NukeEngineTests : IDisposable
         Assert.Equal(2, cluster.GetProperty("Privilege").GetInt32());
         Assert.Equal(["http://custom-mirror:5000"], cluster.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
 
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), cluster.GetProperty("ArtifactsDirectory").GetString());
+
         var deploy = steps.Single(s => s.Step == "Deploy").Payload;
-        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), deploy.GetProperty("artifactsDirectory").GetString());
         var deploySettings = deploy.GetProperty("settings");
         Assert.Equal("example", deploySettings.GetProperty("Namespace").GetString());
         Assert.Equal(_root, deploySettings.GetProperty("BaseDirectory").GetString());

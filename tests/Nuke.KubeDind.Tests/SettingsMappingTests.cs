@@ -110,7 +110,7 @@ public sealed class SettingsMappingTests
 
         Assert.Equal("/opt/k3s", settings.ImageBuild!.K3sBinary);
         Assert.True(settings.ImageBuild.Force);
-        Assert.Equal(Path.Combine("/repo/artifacts/kubedind", "c1"), settings.KubeconfigDirectory);
+        Assert.Equal("/repo/artifacts/kubedind", settings.ArtifactsDirectory);
         Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, "r").ImageBuild);
     }
 

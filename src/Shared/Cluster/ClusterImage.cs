@@ -40,6 +40,77 @@ public static class ClusterImage
         }
     }
 
+    /// <summary>A k3s binary to build the image with when Kubernetes is asked for and the image has none (CI sets it).</summary>
+    public const string K3sBinaryVariable = "KUBEDIND_K3S_BINARY";
+
+    /// <summary>The k3s binary named by <see cref="K3sBinaryVariable"/>, as a full path; null when it is unset.</summary>
+    public static string? K3sBinaryFromEnvironment() =>
+        Environment.GetEnvironmentVariable(K3sBinaryVariable) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+
+    /// <summary>
+    /// The image a cluster called <paramref name="clusterName"/> runs: <see cref="ClusterSettings.Image"/> when it is
+    /// on the engine or can be pulled; otherwise KubeDind's own image, built from the package when it is missing, when
+    /// <see cref="ClusterSettings.ImageBuild"/> asks for it, or when Kubernetes is wanted, the image has no k3s and
+    /// <see cref="K3sBinaryVariable"/> names one. Refuses an image without k3s when Kubernetes is wanted.
+    /// </summary>
+    public static async Task<string> ResolveAsync(KubeDindSession session, string clusterName, ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(settings);
+        var log = session.Log;
+        var images = new ImageStore(session.Docker, log);
+        string tag;
+        ImageInspectResponse? inspect;
+        if (settings.Image is { } explicitImage && explicitImage != DefaultTag)
+        {
+            tag = explicitImage;
+            inspect = await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
+            if (inspect is null && !await images.TryPullAsync(tag, cancellationToken).ConfigureAwait(false))
+            {
+                throw new KubeDindException($"cluster {clusterName}: image '{tag}' is not on the engine and cannot be pulled; build or load it, or leave Image unset to use KubeDind's own image.");
+            }
+        }
+        else
+        {
+            tag = DefaultTag;
+            var build = settings.ImageBuild;
+            inspect = build is null ? await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false) : null;
+            if (build is null && settings.Kubernetes && K3sVersionOf(inspect) is null or NoKubernetes && K3sBinaryFromEnvironment() is { } k3sBinary)
+            {
+                log.Info($"cluster {clusterName}: image {tag} {(inspect is null ? "is missing" : "has no k3s")}; building it with the k3s binary {k3sBinary} ({K3sBinaryVariable})");
+                build = new ClusterImageSettings { K3sBinary = k3sBinary };
+                inspect = null;
+            }
+
+            if (inspect is null)
+            {
+                if (build is null)
+                {
+                    log.Info($"cluster {clusterName}: image {tag} is missing; building it from the package");
+                }
+
+                try
+                {
+                    tag = (await EnsureAsync(session, build ?? new ClusterImageSettings(), cancellationToken).ConfigureAwait(false)).Tag;
+                }
+                catch (KubeDindException ex)
+                {
+                    throw new KubeDindException($"cluster {clusterName}: image {tag} cannot be built: {ex.Message}", ex.Details, ex);
+                }
+            }
+        }
+
+        inspect ??= await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
+        var k3s = K3sVersionOf(inspect);
+        if (settings.Kubernetes && k3s == NoKubernetes)
+        {
+            throw new KubeDindException($"cluster {clusterName}: image {tag} has no k3s (compose mode only); set ClusterSettings.ImageBuild.K3sBinary or {K3sBinaryVariable} to a k3s binary, or Kubernetes = false.");
+        }
+
+        log.Debug($"cluster {clusterName}: image {tag} (k3s {k3s ?? "unknown"})");
+        return tag;
+    }
+
     public static async Task<ClusterImageInfo> EnsureAsync(KubeDindSession session, ClusterImageSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(session);
@@ -229,6 +300,9 @@ public static class ClusterImage
     // The build stream colours stderr (ESC[91m ... ESC[0m): strip that before looking for the script's line.
     private static string? OwnErrorLine(string? details) =>
         details?.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\u001b\\[[0-9;]*m", string.Empty).Trim()).LastOrDefault(l => l.StartsWith("kubedind: ", StringComparison.Ordinal) && !l.StartsWith("kubedind: k3s v", StringComparison.Ordinal) && !l.StartsWith("kubedind: downloading", StringComparison.Ordinal))?["kubedind: ".Length..];
+
+    private static string? K3sVersionOf(ImageInspectResponse? image) =>
+        image?.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var version) ? version : null;
 
     private static ClusterImageInfo ToInfo(string tag, ImageInspectResponse image)
     {

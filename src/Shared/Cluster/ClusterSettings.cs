@@ -11,7 +11,7 @@ public enum PrivilegeMode
     /// <summary>--privileged only; fails where the engine refuses it.</summary>
     Privileged,
 
-    /// <summary>The unprivileged set from <see cref="ContainerSecurity"/> (capabilities, unconfined profiles, private cgroup namespace).</summary>
+    /// <summary>The unprivileged set from <see cref="ClusterContainerSpec"/> (capabilities, unconfined profiles, private cgroup namespace).</summary>
     Fallback,
 }
 
@@ -21,7 +21,7 @@ public enum PrivilegeMode
 /// <param name="Protocol">tcp or udp.</param>
 public sealed record PortMapping(int ContainerPort, int HostPort = 0, string Protocol = "tcp");
 
-/// <summary>A host directory or file mounted into the cluster container (the seed mounts its manifests at /code).</summary>
+/// <summary>A host directory or file mounted into the cluster container (manifests or fixtures a system test runs inside it).</summary>
 public sealed record BindMount(string HostPath, string ContainerPath, bool ReadOnly = false);
 
 /// <summary>One settings object for one kube-dind cluster container; every member has a working default.</summary>

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Docker.DotNet;
 using k8s;
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
 using KubeDind.Docker;
 
 namespace KubeDind.Cluster;
@@ -22,8 +24,11 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
 /// A running kube-dind cluster: one container with dockerd, a registry on :5000 and (unless in compose
 /// mode) single-node k3s. Disposing it tears it down.
 /// </summary>
-public sealed partial class KubeDindCluster : IAsyncDisposable
+public sealed class KubeDindCluster : IAsyncDisposable
 {
+    /// <summary>The cluster's own process logs collected into diagnostics bundles (inside the container).</summary>
+    private static readonly string[] ComponentLogs = ["k3s", "dockerd", "registry"];
+
     private readonly ConcurrentDictionary<string, string> _images = new(StringComparer.Ordinal);
     private IKubernetes? _client;
     private int _tornDown;
@@ -122,6 +127,90 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
             throw new KubeDindException($"cluster {Name}: cannot run '{command[0]}' in its container: {DockerEngine.FirstLine(ex)}; is the cluster still running (docker ps -a --filter name={Name})?", inner: ex);
         }
     }
+
+    /// <summary>
+    /// Pushes <paramref name="hostImage"/> into this cluster's registry and returns the reference pods use
+    /// (<c>localhost:5000/name:tag</c>); <paramref name="name"/> ("repo" or "repo:tag") renames it there.
+    /// </summary>
+    public Task<string> PushImageAsync(string hostImage, string? name = null, CancellationToken cancellationToken = default) =>
+        new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken);
+
+    /// <summary>
+    /// Loads <paramref name="hostImage"/> into the cluster's dockerd (no registry involved) and returns the
+    /// reference to use in the cluster: the same name, or a fixed id-derived tag for a floating one.
+    /// </summary>
+    public Task<string> LoadImageAsync(string hostImage, CancellationToken cancellationToken = default) =>
+        new LoadImage(Session).RunAsync(this, hostImage, cancellationToken);
+
+    /// <summary>
+    /// Applies <paramref name="settings"/>' manifests and waits for their rollout; images pushed or loaded in this run
+    /// are rewritten automatically (on top of <see cref="DeploySettings.ImageRewrites"/>). A failed rollout writes a
+    /// diagnostics bundle (with k3s and inner dockerd logs) under the artifacts directory and throws.
+    /// </summary>
+    public Task<DeployResult> DeployAsync(DeploySettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        RequireKubernetes("Deploy");
+        ThrowIfTornDown();
+        return DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken);
+    }
+
+    /// <summary>Writes a diagnostics bundle for the whole cluster now (for a test that failed for its own reasons).</summary>
+    public Task<DiagnosticsBundle> CollectDiagnosticsAsync(CancellationToken cancellationToken = default)
+    {
+        RequireKubernetes("collecting Kubernetes diagnostics");
+        ThrowIfTornDown();
+        return DeployStep.CollectDiagnosticsAsync(Kubernetes, CreateDeployContext(), cancellationToken);
+    }
+
+    /// <summary>
+    /// A host URL for a Service's port: through a port published at start (<see cref="ClusterSettings.Ports"/>, for a
+    /// NodePort or externalIP service) when there is one, else through an API port-forward. Dispose it when done.
+    /// </summary>
+    public Task<ServiceEndpoint> OpenServiceAsync(string service, string port, string @namespace = "default", string scheme = "http", CancellationToken cancellationToken = default)
+    {
+        RequireKubernetes("OpenServiceAsync");
+        ThrowIfTornDown();
+        return new ServiceAccess(Kubernetes, PublishedPorts, Settings.HostAddress, Session.Log).OpenAsync(service, port, @namespace, scheme, cancellationToken: cancellationToken);
+    }
+
+    internal DeployContext CreateDeployContext() => new()
+    {
+        ClusterName = Name,
+        ArtifactsDirectory = Settings.ArtifactsDirectory,
+        Log = Session.Log,
+        PushedImages = new Dictionary<string, string>(_images),
+        ExtraLogs = ReadComponentLogsAsync,
+    };
+
+    /// <summary>The last lines of the cluster container's own log and of each component log inside it.</summary>
+    internal async Task<IReadOnlyDictionary<string, string>> ReadComponentLogsAsync(CancellationToken cancellationToken)
+    {
+        var logs = new Dictionary<string, string>
+        {
+            ["kubedind-container"] = await ContainerLogs.TailAsync(Session.Docker, ContainerId, 500, cancellationToken).ConfigureAwait(false),
+        };
+        foreach (var component in ComponentLogs)
+        {
+            try
+            {
+                var result = await ContainerExec.RunAsync(Session.Docker, ContainerId, ["tail", "-n", "1000", $"/var/log/kubedind/{component}.log"], cancellationToken: cancellationToken).ConfigureAwait(false);
+                logs[component] = result.Succeeded ? result.StandardOutput : $"(not readable: {result.FirstErrorLine})";
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logs[component] = $"(not readable: {ex.Message.Split('\n')[0]})";
+            }
+        }
+
+        return logs;
+    }
+
+    /// <summary>Stops and removes the cluster's container and volumes and deletes its kubeconfig; safe to call twice.</summary>
+    public Task TeardownAsync(TeardownSettings? settings = null, CancellationToken cancellationToken = default) =>
+        new Teardown(Session).RunAsync(this, settings ?? new TeardownSettings(), cancellationToken);
+
+    public async ValueTask DisposeAsync() => await TeardownAsync().ConfigureAwait(false);
 
     internal void RecordImage(string hostImage, string clusterReference) => _images[hostImage] = clusterReference;
 

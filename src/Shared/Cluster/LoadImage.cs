@@ -67,13 +67,3 @@ public sealed class LoadImage
         return result.Succeeded ? result.StandardOutput.Trim() : null;
     }
 }
-
-public sealed partial class KubeDindCluster
-{
-    /// <summary>
-    /// Loads <paramref name="hostImage"/> into the cluster's dockerd (no registry involved) and returns the
-    /// reference to use in the cluster: the same name, or a fixed id-derived tag for a floating one.
-    /// </summary>
-    public Task<string> LoadImageAsync(string hostImage, CancellationToken cancellationToken = default) =>
-        new LoadImage(Session).RunAsync(this, hostImage, cancellationToken);
-}

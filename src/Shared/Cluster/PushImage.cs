@@ -114,13 +114,3 @@ public sealed class PushImage
         }
     }
 }
-
-public sealed partial class KubeDindCluster
-{
-    /// <summary>
-    /// Pushes <paramref name="hostImage"/> into this cluster's registry and returns the reference pods use
-    /// (<c>localhost:5000/name:tag</c>); <paramref name="name"/> ("repo" or "repo:tag") renames it there.
-    /// </summary>
-    public Task<string> PushImageAsync(string hostImage, string? name = null, CancellationToken cancellationToken = default) =>
-        new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken);
-}

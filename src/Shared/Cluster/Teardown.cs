@@ -135,12 +135,3 @@ public sealed class Teardown
         }
     }
 }
-
-public sealed partial class KubeDindCluster
-{
-    /// <summary>Stops and removes the cluster's container and volumes and deletes its kubeconfig; safe to call twice.</summary>
-    public Task TeardownAsync(TeardownSettings? settings = null, CancellationToken cancellationToken = default) =>
-        new Teardown(Session).RunAsync(this, settings ?? new TeardownSettings(), cancellationToken);
-
-    public async ValueTask DisposeAsync() => await TeardownAsync().ConfigureAwait(false);
-}

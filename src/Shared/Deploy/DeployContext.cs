@@ -6,7 +6,7 @@ namespace KubeDind.Deploy;
 /// What the cluster hands to a deploy: its name (names the diagnostics folder), where artifacts go,
 /// the log, the images pushed or loaded in this run, and a way to read logs only the cluster can reach.
 /// </summary>
-public sealed record DeployContext
+internal sealed record DeployContext
 {
     public required string ClusterName { get; init; }
 

@@ -12,7 +12,7 @@ namespace KubeDind.Deploy;
 /// workload to roll out. A failed or timed-out rollout writes a diagnostics bundle and throws
 /// <see cref="DeployFailedException"/> naming the cause and the bundle; nothing is ever deleted.
 /// </summary>
-public static class DeployStep
+internal static class DeployStep
 {
     public static async Task<DeployResult> RunAsync(IKubernetes client, DeploySettings settings, DeployContext context, CancellationToken cancellationToken = default)
     {

@@ -20,7 +20,7 @@ public sealed record DiagnosticsBundle(string Directory, IReadOnlyList<string> F
 /// (k3s, inner dockerd) and a summary naming each failing workload's most likely cause. Collecting never
 /// throws for a part it cannot read: that part's file says why instead.
 /// </summary>
-public sealed class DiagnosticsCollector
+internal sealed class DiagnosticsCollector
 {
     private readonly KubeApi _api;
     private readonly DeployContext _context;

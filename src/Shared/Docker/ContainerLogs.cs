@@ -24,4 +24,8 @@ public static class ContainerLogs
             return $"(no logs: {DockerEngine.FirstLine(ex)})";
         }
     }
+
+    /// <summary>The tail under a heading naming it: "last N lines of the &lt;what&gt;'s log:" (exception details).</summary>
+    public static async Task<string> TailSectionAsync(IDockerClient docker, string containerId, string what, int lines, CancellationToken cancellationToken) =>
+        $"last {lines} lines of the {what}'s log:\n{await TailAsync(docker, containerId, lines, cancellationToken).ConfigureAwait(false)}";
 }

@@ -61,9 +61,9 @@ public sealed class ClusterImageInputTests
     }
 
     [Fact]
-    public void FallbackStatesEveryContainerFactInOnePlace()
+    public void FallbackGrantsWhatTheEngineCan()
     {
-        var host = ContainerSecurity.Apply(new HostConfig(), PrivilegeMode.Fallback, ContainerSecurity.FromMask(0x000001fffeffffff));
+        var host = ClusterContainerSpec.WithPrivileges(new HostConfig(), PrivilegeMode.Fallback, EngineCapabilities.FromMask(0x000001fffeffffff));
         Assert.False(host.Privileged);
         Assert.DoesNotContain("CAP_SYS_RESOURCE", host.CapAdd);
         Assert.Contains("CAP_SYS_ADMIN", host.CapAdd);
@@ -75,9 +75,9 @@ public sealed class ClusterImageInputTests
         Assert.Equal("/dev/kmsg", Assert.Single(host.Devices).PathOnHost);
         Assert.Equal("private", host.CgroupnsMode);
         Assert.True(host.Tmpfs.ContainsKey("/run"));
-        Assert.Equal(ContainerSecurity.StateDirectories, host.Mounts.Select(m => m.Target));
+        Assert.Equal(ClusterContainerSpec.StateDirectories, host.Mounts.Select(m => m.Target));
 
-        var privileged = ContainerSecurity.Apply(new HostConfig(), PrivilegeMode.Privileged);
+        var privileged = ClusterContainerSpec.WithPrivileges(new HostConfig(), PrivilegeMode.Privileged);
         Assert.True(privileged.Privileged);
         Assert.Null(privileged.CapAdd);
     }
@@ -87,7 +87,7 @@ public sealed class ClusterImageInputTests
     {
         var refusal = new DockerApiException(System.Net.HttpStatusCode.InternalServerError, "{\"message\":\"failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown\"}");
         var other = new DockerApiException(System.Net.HttpStatusCode.InternalServerError, "{\"message\":\"driver failed programming external connectivity\"}");
-        Assert.True(ContainerSecurity.IsPrivilegeRefusal(refusal));
-        Assert.False(ContainerSecurity.IsPrivilegeRefusal(other));
+        Assert.True(PrivilegedStarter.IsPrivilegeRefusal(refusal));
+        Assert.False(PrivilegedStarter.IsPrivilegeRefusal(other));
     }
 }

@@ -8,7 +8,7 @@ namespace KubeDind.Tests.Image;
 
 /// <summary>
 /// A small stand-in for the cluster step: one kube-dind container on its own test network, started
-/// privileged when the engine allows it and with <see cref="ContainerSecurity"/>'s fallback otherwise,
+/// privileged when the engine allows it and with <see cref="ClusterContainerSpec"/>'s fallback otherwise,
 /// its registry published on 127.0.0.1. Removed with its volumes (and the network) on dispose.
 /// </summary>
 internal sealed class KubeDindTestContainer : IAsyncDisposable
@@ -66,11 +66,16 @@ internal sealed class KubeDindTestContainer : IAsyncDisposable
         foreach (var mode in new[] { PrivilegeMode.Privileged, PrivilegeMode.Fallback })
         {
             var labels = KubeDindLabels.ForResource("test-cluster", _session.RunId);
-            var hostConfig = await ContainerSecurity.ApplyAsync(_session, new HostConfig
-            {
-                PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = string.Empty }] },
-                NetworkMode = Network,
-            }, mode, labels, cancellationToken);
+            var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(_session.Docker, _session.Log, cancellationToken) : null;
+            var hostConfig = ClusterContainerSpec.WithPrivileges(
+                new HostConfig
+                {
+                    PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = string.Empty }] },
+                    NetworkMode = Network,
+                },
+                mode,
+                capabilities,
+                labels);
             var created = await _session.Docker.Containers.CreateContainerAsync(
                 new CreateContainerParameters
                 {
@@ -91,7 +96,7 @@ internal sealed class KubeDindTestContainer : IAsyncDisposable
                 _output.WriteLine($"started {Name} ({mode})");
                 break;
             }
-            catch (DockerApiException ex) when (mode == PrivilegeMode.Privileged && ContainerSecurity.IsPrivilegeRefusal(ex))
+            catch (DockerApiException ex) when (mode == PrivilegeMode.Privileged && PrivilegedStarter.IsPrivilegeRefusal(ex))
             {
                 _output.WriteLine($"privileged refused ({DockerEngine.FirstLine(ex)}); retrying with the fallback");
                 await RemoveContainerAsync();

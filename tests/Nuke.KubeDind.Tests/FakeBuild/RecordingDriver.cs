@@ -39,9 +39,9 @@ internal sealed class RecordingDriver : IKubeDindDriver
         return Task.FromResult("localhost:5000/" + image.Tag);
     }
 
-    public async Task DeployAsync(DeploySettings settings, string artifactsDirectory, CancellationToken cancellationToken)
+    public async Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken)
     {
-        Record("Deploy", new { settings, artifactsDirectory });
+        Record("Deploy", new { settings });
         if (_hang == "Deploy")
         {
             try
@@ -56,10 +56,10 @@ internal sealed class RecordingDriver : IKubeDindDriver
         }
     }
 
-    public Task<string?> CollectDiagnosticsAsync(string artifactsDirectory, CancellationToken cancellationToken)
+    public Task<string?> CollectDiagnosticsAsync(CancellationToken cancellationToken)
     {
-        Record("CollectDiagnostics", new { artifactsDirectory });
-        return Task.FromResult<string?>(Path.Combine(artifactsDirectory, "fake-cluster"));
+        Record("CollectDiagnostics", new { });
+        return Task.FromResult<string?>(Path.Combine("artifacts", "kubedind", "fake-cluster"));
     }
 
     public Task TeardownAsync(bool keep, CancellationToken cancellationToken)

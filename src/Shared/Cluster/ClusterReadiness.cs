@@ -1,0 +1,115 @@
+using System.Globalization;
+using Docker.DotNet.Models;
+using k8s;
+using KubeDind.Docker;
+using KubeDind.Logging;
+using KubeDind.Waiting;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// Waits for a started cluster container gate by gate (<see cref="ClusterGates"/>), writing the per-run kubeconfig
+/// as soon as k3s has one, and returns the running cluster. A fatal failure (a component failed for good, the
+/// container exited) ends the wait at once with the container's log tail; a failed wait deletes the kubeconfig.
+/// </summary>
+internal static class ClusterReadiness
+{
+    private const int LogTailLines = 40;
+
+    public static async Task<KubeDindCluster> WaitAsync(ClusterStartContext context, CancellationToken cancellationToken)
+    {
+        var (session, settings, name, containerId) = (context.Session, context.Settings, context.Name, context.ContainerId);
+        var docker = session.Docker;
+        var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken).ConfigureAwait(false);
+        var ports = PublishedPorts(inspect);
+        var registry = $"{settings.HostAddress}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
+        var api = settings.Kubernetes ? $"https://{settings.HostAddress}:{ports[ClusterContainerSpec.ApiContainerPort]}" : null;
+        var kubeconfigPath = settings.Kubernetes ? ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name) : null;
+
+        IKubernetes? client = null;
+        async Task<IKubernetes?> ClientAsync(CancellationToken ct)
+        {
+            if (client is not null)
+            {
+                return client;
+            }
+
+            var text = await ClusterKubeconfig.ReadAsync(docker, containerId, ct).ConfigureAwait(false);
+            if (text is null)
+            {
+                return null;
+            }
+
+            await ClusterKubeconfig.WriteAsync(kubeconfigPath!, ClusterKubeconfig.Rewrite(text, api!), ct).ConfigureAwait(false);
+            session.Log.Debug($"cluster {name}: kubeconfig written to {kubeconfigPath}");
+            return client = KubeDindCluster.CreateClient(kubeconfigPath!);
+        }
+
+        async Task<string?> DiagnosticsAsync(CancellationToken ct) =>
+            await ContainerLogs.TailSectionAsync(docker, containerId, "cluster container", LogTailLines, ct).ConfigureAwait(false);
+
+        using var fatal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var probe = new ClusterProbe(docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal);
+        IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
+        try
+        {
+            passed = await new ReadinessWaiter(session.Log).WaitAsync(
+                $"cluster {name}",
+                ClusterGates.For(probe, settings.Kubernetes),
+                settings.ReadinessTimeout,
+                DiagnosticsAsync,
+                fatal.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (probe.Fatal is not null && !cancellationToken.IsCancellationRequested)
+        {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
+            throw new KubeDindException(
+                $"cluster {name}: failed while starting: {probe.Fatal}; see the log lines below.",
+                await DiagnosticsAsync(CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception) when (!settings.KeepOnFailure)
+        {
+            Teardown.DeleteKubeconfig(kubeconfigPath);
+            throw;
+        }
+        finally
+        {
+            (client as IDisposable)?.Dispose();
+        }
+
+        var started = context.ContainerStarted;
+        var cluster = new KubeDindCluster(session, settings)
+        {
+            Name = name,
+            ContainerId = containerId,
+            Image = context.Image,
+            HasKubernetes = settings.Kubernetes,
+            Privilege = context.Privilege,
+            RegistryHostEndpoint = registry,
+            ApiEndpoint = api,
+            KubeconfigPath = kubeconfigPath,
+            KubernetesVersion = probe.KubernetesVersion,
+            Network = settings.NetworkOrDefault,
+            PublishedPorts = settings.Ports.ToDictionary(p => p.ContainerPort, p => ports[p.ContainerPort]),
+            Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, started + g.Elapsed)).ToList(), context.Watch.Elapsed),
+        };
+        session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry} (in the cluster {cluster.RegistryClusterName})"
+            + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}"));
+        return cluster;
+    }
+
+    private static Dictionary<int, int> PublishedPorts(ContainerInspectResponse inspect)
+    {
+        var result = new Dictionary<int, int>();
+        foreach (var (key, bindings) in inspect.NetworkSettings?.Ports ?? new Dictionary<string, IList<PortBinding>>())
+        {
+            var binding = bindings?.FirstOrDefault(b => !string.IsNullOrEmpty(b.HostPort));
+            if (binding is not null)
+            {
+                result[int.Parse(key.Split('/')[0], CultureInfo.InvariantCulture)] = int.Parse(binding.HostPort, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return result;
+    }
+}

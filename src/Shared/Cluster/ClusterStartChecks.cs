@@ -1,0 +1,100 @@
+using System.Net;
+using KubeDind.Docker;
+using KubeDind.Logging;
+using KubeDind.Networking;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// The checks before anything is created: the name (valid, free, or a unique default), the host address and
+/// the ports (in range, not KubeDind's own, free on the host). Each failure is one line naming the input.
+/// </summary>
+internal static class ClusterStartChecks
+{
+    /// <summary>The requested name once it is valid and free, or <c>kubedind-&lt;run id&gt;</c> (with a suffix when taken).</summary>
+    public static async Task<string> ChooseNameAsync(KubeDindSession session, ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Name is { } requested)
+        {
+            DockerContainers.ValidateName("cluster", requested);
+            await CheckNameFreeAsync(session, requested, cancellationToken).ConfigureAwait(false);
+            return requested;
+        }
+
+        var baseName = DefaultName(session.RunId);
+        for (var i = 1; ; i++)
+        {
+            var candidate = i == 1 ? baseName : $"{baseName}-{i}";
+            if (await DockerContainers.FindByNameAsync(session.Docker, candidate, cancellationToken).ConfigureAwait(false) is null)
+            {
+                return candidate;
+            }
+        }
+    }
+
+    /// <summary>The name a cluster gets when <see cref="ClusterSettings.Name"/> is not set.</summary>
+    public static string DefaultName(string runId) => $"kubedind-{runId}";
+
+    public static void CheckPorts(string name, ClusterSettings settings)
+    {
+        if (!IPAddress.TryParse(settings.HostAddress, out var address))
+        {
+            throw new KubeDindException($"cluster {name}: HostAddress '{settings.HostAddress}' is not an IP address; use 127.0.0.1 (the default).");
+        }
+
+        var requested = new List<(string What, int Port)> { ("registry", settings.RegistryHostPort) };
+        if (settings.Kubernetes)
+        {
+            requested.Add(("Kubernetes API", settings.ApiHostPort));
+        }
+
+        requested.AddRange(settings.Ports.Select(p => ($"container port {p.ContainerPort}", p.HostPort)));
+        foreach (var mapping in settings.Ports)
+        {
+            if (mapping.ContainerPort is <= 0 or > 65535 || mapping.ContainerPort is ClusterContainerSpec.RegistryContainerPort or ClusterContainerSpec.ApiContainerPort)
+            {
+                throw new KubeDindException($"cluster {name}: PortMapping container port {mapping.ContainerPort} is invalid; give 1-65535 other than 5000 and 6443 (published already).");
+            }
+        }
+
+        foreach (var (what, port) in requested.Where(r => r.Port != 0))
+        {
+            if (port is < 0 or > 65535)
+            {
+                throw new KubeDindException($"cluster {name}: {what} host port {port} is invalid; give 1-65535, or 0 for a free port.");
+            }
+
+            if (HostPorts.IsTaken(address, port))
+            {
+                throw new KubeDindException($"cluster {name}: {what} host port {settings.HostAddress}:{port} is taken; choose another port, or 0 for a free one.");
+            }
+        }
+    }
+
+    private static async Task CheckNameFreeAsync(KubeDindSession session, string name, CancellationToken cancellationToken)
+    {
+        var existing = await DockerContainers.FindByNameAsync(session.Docker, name, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            return;
+        }
+
+        var labels = existing.Config?.Labels ?? new Dictionary<string, string>();
+        if (!KubeDindLabels.IsOwned(labels))
+        {
+            throw new KubeDindException($"cluster name '{name}' is taken by a container KubeDind did not create ({existing.ID[..12]}); choose another Name.");
+        }
+
+        labels.TryGetValue(KubeDindLabels.RunId, out var runId);
+        labels.TryGetValue(KubeDindLabels.OwnerPid, out var pid);
+        var state = existing.State?.Status;
+        if (state == "running" || runId != session.RunId)
+        {
+            throw new KubeDindException($"cluster name '{name}' is already used by a live cluster (run {runId}, pid {pid}, {state}); choose another Name or tear that cluster down.");
+        }
+
+        // A leftover of this run's own failed start: replace it.
+        session.Log.Info($"cluster {name}: removing a stopped container of this run left by an earlier start");
+        await Teardown.RemoveContainerAsync(session, existing.ID, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+    }
+}

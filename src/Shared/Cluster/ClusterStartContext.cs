@@ -1,0 +1,26 @@
+using System.Diagnostics;
+
+namespace KubeDind.Cluster;
+
+/// <summary>What the steps of one cluster start share (kind's action context): each step reads what earlier ones set.</summary>
+internal sealed class ClusterStartContext(KubeDindSession session, ClusterSettings settings)
+{
+    public KubeDindSession Session { get; } = session;
+
+    public ClusterSettings Settings { get; } = settings;
+
+    /// <summary>Runs from the start of <see cref="StartCluster.RunAsync"/>; every timing is read from it.</summary>
+    public Stopwatch Watch { get; } = Stopwatch.StartNew();
+
+    public string Name { get; set; } = string.Empty;
+
+    public string Image { get; set; } = string.Empty;
+
+    public TimeSpan ImageReady { get; set; }
+
+    public string ContainerId { get; set; } = string.Empty;
+
+    public PrivilegeMode Privilege { get; set; }
+
+    public TimeSpan ContainerStarted { get; set; }
+}

@@ -1,0 +1,111 @@
+using System.Globalization;
+using Docker.DotNet;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>What the engine can grant a container that is not privileged: dockerd's capability bounding set.</summary>
+public static class EngineCapabilities
+{
+    // Capability numbers 0..37; later ones (PERFMON, BPF, CHECKPOINT_RESTORE) are unknown to Docker 20.10
+    // ("invalid CapAdd: unknown capability") and not needed here.
+    private static readonly string[] CapabilityNames =
+    [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+        "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+        "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+        "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    ];
+
+    /// <summary>
+    /// The capabilities the engine can grant: dockerd's bounding set when the engine runs on this machine
+    /// (read from /proc), otherwise <see cref="ClusterContainerSpec.FixedCapabilities"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ReadAsync(IDockerClient docker, IKubeDindLog log, CancellationToken cancellationToken)
+    {
+        var local = docker is DockerClient client && client.Configuration.EndpointBaseUri.Scheme == "unix";
+        if (local && OperatingSystem.IsLinux() && await ReadDockerdBoundingSetAsync(cancellationToken).ConfigureAwait(false) is { } bounding)
+        {
+            var names = FromMask(bounding);
+            var missing = CapabilityNames.Except(names).Select(n => n["CAP_".Length..]).ToList();
+            log.Debug($"container security: dockerd's bounding set {bounding:x}; lacking {(missing.Count == 0 ? "nothing" : string.Join(", ", missing))}");
+            return names;
+        }
+
+        log.Debug("container security: the engine's bounding set cannot be read (not a local engine); using the fixed capability set");
+        return ClusterContainerSpec.FixedCapabilities;
+    }
+
+    /// <summary>The capability names of the bits set in <paramref name="mask"/> (a CapBnd value), numbers 0..37 only.</summary>
+    public static IReadOnlyList<string> FromMask(ulong mask) =>
+        CapabilityNames.Where((_, bit) => (mask & (1UL << bit)) != 0).ToList();
+
+    private static async Task<ulong?> ReadDockerdBoundingSetAsync(CancellationToken cancellationToken)
+    {
+        foreach (var pid in DockerdPids())
+        {
+            try
+            {
+                var status = await File.ReadAllLinesAsync($"/proc/{pid}/status", cancellationToken).ConfigureAwait(false);
+                var line = status.FirstOrDefault(l => l.StartsWith("CapBnd:", StringComparison.Ordinal));
+                if (line is not null && ulong.TryParse(line["CapBnd:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var mask))
+                {
+                    return mask;
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    private static IEnumerable<string> DockerdPids()
+    {
+        foreach (var pidFile in new[] { "/run/docker.pid", "/var/run/docker.pid" })
+        {
+            if (File.Exists(pidFile) && File.ReadAllText(pidFile).Trim() is { Length: > 0 } pid)
+            {
+                yield return pid;
+            }
+        }
+
+        IEnumerable<string> processes;
+        try
+        {
+            processes = Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => n is { Length: > 0 } && n.All(char.IsDigit)).Select(n => n!).ToList();
+        }
+        catch (IOException)
+        {
+            yield break;
+        }
+
+        foreach (var pid in processes)
+        {
+            string comm;
+            try
+            {
+                comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (comm == "dockerd")
+            {
+                yield return pid;
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// Creates and starts the cluster container privileged, and where the engine refuses that (Auto) removes it and
+/// starts the unprivileged fallback instead, remembering the refusal for the rest of the session. A container
+/// that does not start is removed.
+/// </summary>
+internal sealed class PrivilegedStarter(KubeDindSession session)
+{
+    // What engines say when they will not run a privileged container.
+    private static readonly string[] RefusalMarkers =
+    [
+        "unable to apply caps",
+        "privileged mode is disabled",
+        "privileged containers are not allowed",
+        "privileged mode is not allowed",
+        "privileged containers are disabled",
+    ];
+
+    /// <summary>True when the engine refused to start a container because it is privileged (retry with Fallback).</summary>
+    public static bool IsPrivilegeRefusal(DockerApiException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var text = exception.ResponseBody + "\n" + exception.Message;
+        return RefusalMarkers.Any(marker => text.Contains(marker, StringComparison.OrdinalIgnoreCase));
+    }
+
+    public async Task<(string ContainerId, PrivilegeMode Mode)> StartAsync(ClusterContainerSpec spec, CancellationToken cancellationToken)
+    {
+        var name = spec.Name;
+        var mode = spec.Settings.Privilege;
+        if (mode == PrivilegeMode.Auto && session.PrivilegedRefused)
+        {
+            session.Log.Debug($"cluster {name}: the engine refused --privileged earlier in this session; using the fallback");
+            mode = PrivilegeMode.Fallback;
+        }
+
+        var first = mode == PrivilegeMode.Auto ? PrivilegeMode.Privileged : mode;
+        var id = await CreateAsync(spec, first, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await StartContainerAsync(name, id, rethrowRefusal: mode == PrivilegeMode.Auto, cancellationToken).ConfigureAwait(false);
+            return (id, first);
+        }
+        catch (DockerApiException ex) when (mode == PrivilegeMode.Auto && IsPrivilegeRefusal(ex))
+        {
+            await Teardown.RemoveContainerAsync(session, id, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            session.PrivilegedRefused = true;
+            session.Log.Warn($"cluster {name}: the engine refuses --privileged ({DockerEngine.FirstLine(ex)}); running with the unprivileged fallback instead (all capabilities the engine grants, unconfined seccomp/AppArmor, private cgroup namespace). Set Privilege = Fallback to skip this attempt.");
+        }
+        catch (Exception)
+        {
+            await Teardown.RemoveContainerAsync(session, id, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        id = await CreateAsync(spec, PrivilegeMode.Fallback, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await StartContainerAsync(name, id, rethrowRefusal: false, cancellationToken).ConfigureAwait(false);
+            return (id, PrivilegeMode.Fallback);
+        }
+        catch (Exception)
+        {
+            await Teardown.RemoveContainerAsync(session, id, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartContainerAsync(string name, string id, bool rethrowRefusal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await session.Docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex) when (!rethrowRefusal || !IsPrivilegeRefusal(ex))
+        {
+            var line = DockerEngine.FirstLine(ex);
+            if (DockerContainers.IsPortConflict(ex))
+            {
+                throw new KubeDindException($"cluster {name}: a host port is taken ({line}); choose other ports in ClusterSettings, or 0 for free ones.", inner: ex);
+            }
+
+            if (IsPrivilegeRefusal(ex))
+            {
+                throw new KubeDindException($"cluster {name}: the engine refuses --privileged ({line}); use Privilege = Auto or Fallback (without --privileged).", inner: ex);
+            }
+
+            throw new KubeDindException($"cluster {name}: the engine cannot start the container: {line}", inner: ex);
+        }
+    }
+
+    private async Task<string> CreateAsync(ClusterContainerSpec spec, PrivilegeMode mode, CancellationToken cancellationToken)
+    {
+        var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session.Docker, session.Log, cancellationToken).ConfigureAwait(false) : null;
+        try
+        {
+            var created = await session.Docker.Containers.CreateContainerAsync(spec.ToParameters(mode, capabilities), cancellationToken).ConfigureAwait(false);
+            session.Log.Debug($"cluster {spec.Name}: created container {created.ID[..12]} ({mode.ToString().ToLowerInvariant()})");
+            return created.ID;
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.Conflict)
+        {
+            throw new KubeDindException($"cluster name '{spec.Name}' is already used by another container; choose another Name.", inner: ex);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"cluster {spec.Name}: the engine cannot create the container: {DockerEngine.FirstLine(ex)}", inner: ex);
+        }
+    }
+}
