@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
@@ -17,7 +16,7 @@ namespace KubeDind.Mirror;
 /// recreates one whose settings changed (the cache volume stays), creates it otherwise; it joins the shared
 /// kubedind network under its name and is ready once <c>/v2/</c> answers from the host.
 /// </summary>
-public sealed partial class StartMirror
+public sealed class StartMirror
 {
     public const string Role = "mirror";
     public const string CacheRole = "mirror-cache";
@@ -44,7 +43,7 @@ public sealed partial class StartMirror
         // A second pass covers another process creating the same mirror between our look-up and our create.
         for (var attempt = 1; ; attempt++)
         {
-            var existing = await InspectOrNullAsync(valid.Name, cancellationToken).ConfigureAwait(false);
+            var existing = await DockerContainers.InspectOrNullAsync(Docker, valid.Name, cancellationToken).ConfigureAwait(false);
             if (existing is not null)
             {
                 if (!IsMirrorContainer(existing))
@@ -174,7 +173,7 @@ public sealed partial class StartMirror
         {
             await Docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), cancellationToken).ConfigureAwait(false);
         }
-        catch (DockerApiException ex) when (IsPortConflict(ex))
+        catch (DockerApiException ex) when (DockerContainers.IsPortConflict(ex))
         {
             throw PortTaken(valid, port, ex);
         }
@@ -308,22 +307,6 @@ public sealed partial class StartMirror
         }
     }
 
-    private async Task<ContainerInspectResponse?> InspectOrNullAsync(string name, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await Docker.Containers.InspectContainerAsync(name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return null;
-        }
-        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-    }
-
     /// <summary>
     /// Removes a mirror container. RemoveVolumes drops only its anonymous volumes (other VOLUMEs of a custom
     /// image), which would otherwise leak on every recreation; the engine never removes the named cache volume this way.
@@ -364,13 +347,6 @@ public sealed partial class StartMirror
             : null;
     }
 
-    private static bool IsPortConflict(DockerApiException ex)
-    {
-        var text = ex.ResponseBody ?? ex.Message;
-        return text.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
-            || text.Contains("port is already allocated", StringComparison.OrdinalIgnoreCase);
-    }
-
     private static KubeDindException PortTaken(ValidSettings valid, int port, Exception? inner = null) => new(
         $"mirror {valid.Name}: host port {port} on {valid.Address} is already in use; free it or set MirrorSettings.HostPort to another port (0 picks a free one).",
         inner: inner);
@@ -392,10 +368,7 @@ public sealed partial class StartMirror
 
     internal static ValidSettings Validate(MirrorSettings settings)
     {
-        if (string.IsNullOrWhiteSpace(settings.Name) || !ContainerName().IsMatch(settings.Name))
-        {
-            throw new KubeDindException($"mirror name '{settings.Name}' is not a valid container name; use letters, digits, '.', '_' or '-', starting with a letter or digit.");
-        }
+        DockerContainers.ValidateName("mirror", settings.Name);
 
         if (!Uri.TryCreate(settings.UpstreamUrl, UriKind.Absolute, out var upstream)
             || (upstream.Scheme != Uri.UriSchemeHttp && upstream.Scheme != Uri.UriSchemeHttps)
@@ -418,7 +391,7 @@ public sealed partial class StartMirror
         }
 
         var cacheVolume = settings.CacheVolumeName;
-        if (!ContainerName().IsMatch(cacheVolume))
+        if (!DockerContainers.IsValidName(cacheVolume))
         {
             throw new KubeDindException($"mirror cache volume '{cacheVolume}' is not a valid volume name; use letters, digits, '.', '_' or '-', starting with a letter or digit.");
         }
@@ -443,9 +416,6 @@ public sealed partial class StartMirror
             cacheVolume,
             settings.ReadinessTimeout);
     }
-
-    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
-    private static partial Regex ContainerName();
 
     internal sealed record ValidSettings(
         string Name,
