@@ -27,7 +27,7 @@ internal static partial class ClusterKubeconfig
     /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> readable by the owner only (0600 on Unix).</summary>
     public static async Task WriteAsync(string path, string content, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous };
         if (!OperatingSystem.IsWindows())
@@ -66,13 +66,13 @@ internal static partial class ClusterKubeconfig
         var artifacts = Path.GetFullPath(Path.Combine(artifactsDirectory, clusterName));
         try
         {
-            Directory.CreateDirectory(artifacts);
+            PrivateFiles.CreateDirectory(artifacts);
             return Path.Combine(artifacts, "kubeconfig.yaml");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             var temporary = Path.Combine(Path.GetTempPath(), "kubedind", clusterName);
-            Directory.CreateDirectory(temporary);
+            PrivateFiles.CreateDirectory(temporary);
             return Path.Combine(temporary, "kubeconfig.yaml");
         }
     }

@@ -147,12 +147,12 @@ public sealed class KubeDindCluster : IAsyncDisposable
     /// are rewritten automatically (on top of <see cref="DeploySettings.ImageRewrites"/>). A failed rollout writes a
     /// diagnostics bundle (with k3s and inner dockerd logs) under the artifacts directory and throws.
     /// </summary>
-    public Task<DeployResult> DeployAsync(DeploySettings settings, CancellationToken cancellationToken = default)
+    public async Task<DeployResult> DeployAsync(DeploySettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("Deploy");
-        ThrowIfTornDown();
-        return DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken);
+        await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
+        return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes a diagnostics bundle for the whole cluster now (for a test that failed for its own reasons).</summary>

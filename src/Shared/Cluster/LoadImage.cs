@@ -20,7 +20,7 @@ public sealed class LoadImage
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
-        cluster.ThrowIfTornDown();
+        await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
         var docker = _session.Docker;
         var image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
             ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");

@@ -22,7 +22,7 @@ public sealed class PushImage
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
-        cluster.ThrowIfTornDown();
+        await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
         var docker = _session.Docker;
         var images = new ImageStore(docker, _session.Log);
         var image = await images.InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)

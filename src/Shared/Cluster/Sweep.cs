@@ -60,7 +60,7 @@ public sealed class Sweep
                 removedContainers.Add(name);
             }
 
-            staleClusters.Add(Label(container.Labels, KubeDindLabels.Cluster) ?? name);
+            staleClusters.Add(StaleKey(Label(container.Labels, KubeDindLabels.Cluster) ?? name, Label(container.Labels, KubeDindLabels.RunId)));
         }
 
         var removedVolumes = await SweepVolumesAsync(docker, staleClusters, settings, cancellationToken).ConfigureAwait(false);
@@ -124,7 +124,8 @@ public sealed class Sweep
                 continue;
             }
 
-            var ofStaleCluster = volume.Labels.TryGetValue(KubeDindLabels.Cluster, out var cluster) && staleClusters.Contains(cluster);
+            // The same cluster name and run: a volume another run labelled with a reused name is not this orphan's.
+            var ofStaleCluster = volume.Labels.TryGetValue(KubeDindLabels.Cluster, out var cluster) && staleClusters.Contains(StaleKey(cluster, Label(volume.Labels, KubeDindLabels.RunId)));
             if (!ofStaleCluster && WhyStale(volume.Labels, settings.MaxAge) is null)
             {
                 continue;
@@ -171,6 +172,8 @@ public sealed class Sweep
 
         return removed;
     }
+
+    private static string StaleKey(string cluster, string? runId) => cluster + "\n" + runId;
 
     internal static string? Label(IDictionary<string, string>? labels, string key) =>
         labels is not null && labels.TryGetValue(key, out var value) ? value : null;

@@ -40,7 +40,7 @@ public sealed class Teardown
         try
         {
             removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
-            await RemoveVolumesAsync(_session, cluster.Name, cancellationToken).ConfigureAwait(false);
+            await RemoveVolumesAsync(_session, cluster.Name, cluster.Session.RunId, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -91,8 +91,11 @@ public sealed class Teardown
         }
     }
 
-    /// <summary>Removes the cluster's volumes that outlived the container (labelled with its name; ones still in use are left).</summary>
-    internal static async Task<IReadOnlyList<string>> RemoveVolumesAsync(KubeDindSession session, string clusterName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes the cluster's volumes that outlived the container: labelled with its name and its run (a volume of
+    /// another run that reuses the name is not ours); ones still in use are left.
+    /// </summary>
+    internal static async Task<IReadOnlyList<string>> RemoveVolumesAsync(KubeDindSession session, string clusterName, string runId, CancellationToken cancellationToken)
     {
         var volumes = await session.Docker.Volumes.ListAsync(
             new VolumesListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{KubeDindLabels.Cluster}={clusterName}"] = true } } },
@@ -100,7 +103,8 @@ public sealed class Teardown
         var removed = new List<string>();
         foreach (var volume in volumes.Volumes ?? [])
         {
-            if (!KubeDindLabels.IsOwned(volume.Labels) || Sweep.Label(volume.Labels, KubeDindLabels.Role) != StartCluster.Role + "-volume")
+            if (!KubeDindLabels.IsOwned(volume.Labels) || Sweep.Label(volume.Labels, KubeDindLabels.Role) != StartCluster.Role + "-volume"
+                || Sweep.Label(volume.Labels, KubeDindLabels.RunId) != runId)
             {
                 continue;
             }

@@ -1,0 +1,88 @@
+using System.Globalization;
+using Docker.DotNet;
+using KubeDind.Diagnostics;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// A cluster whose container stopped, or one of whose components (k3s, the inner dockerd, the registry) died,
+/// fails the next step at once, in one line naming the dead part and a diagnostics directory with its logs,
+/// instead of a step timing out against a daemon that will never answer.
+/// </summary>
+public sealed partial class KubeDindCluster
+{
+    /// <summary>The entrypoint's state inside the container ("running", "failed dockerd: exited with code 137", ...).</summary>
+    internal const string StatePath = "/run/kubedind/state";
+
+    /// <summary>
+    /// Throws a one-line <see cref="KubeDindException"/> when the container is not running or a component has died;
+    /// costs one inspect and one small exec, so every step calls it first.
+    /// </summary>
+    internal async Task EnsureAliveAsync(string step, CancellationToken cancellationToken)
+    {
+        ThrowIfTornDown();
+        string? dead;
+        try
+        {
+            var inspect = await Session.Docker.Containers.InspectContainerAsync(ContainerId, cancellationToken).ConfigureAwait(false);
+            dead = inspect.State is { Running: true }
+                ? await DeadComponentAsync(cancellationToken).ConfigureAwait(false)
+                : $"its container is {inspect.State?.Status ?? "not running"} (exit code {inspect.State?.ExitCode.ToString(CultureInfo.InvariantCulture) ?? "?"})";
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            throw new KubeDindException($"cluster {Name}: {step} cannot run: its container is gone (removed outside KubeDind); start a new cluster.");
+        }
+
+        if (dead is null)
+        {
+            return;
+        }
+
+        var directory = await WriteComponentLogsAsync(CancellationToken.None).ConfigureAwait(false);
+        throw new KubeDindException(
+            $"cluster {Name}: {step} cannot run: {dead}; logs in {directory}; tear the cluster down and start a new one.",
+            $"diagnostics directory: {directory}");
+    }
+
+    /// <summary>"its dockerd died (exited with code 137)" when the entrypoint recorded a failure, else null.</summary>
+    private async Task<string?> DeadComponentAsync(CancellationToken cancellationToken)
+    {
+        // An exec, not the archive API: the engine's archive API does not see into the container's /run tmpfs.
+        var result = await ContainerExec.RunAsync(Session.Docker, ContainerId, ["cat", StatePath], cancellationToken: cancellationToken).ConfigureAwait(false);
+        var state = result.StandardOutput.Trim();
+        if (!result.Succeeded || !state.StartsWith("failed ", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // "failed <component>: <why>"
+        var rest = state["failed ".Length..];
+        var colon = rest.IndexOf(':', StringComparison.Ordinal);
+        var component = colon > 0 ? rest[..colon] : rest;
+        var why = colon > 0 ? rest[(colon + 1)..].Trim() : "see its log";
+        return $"its {component} died ({why.Split('\n')[0]})";
+    }
+
+    /// <summary>Writes the container's and each component's log into a new diagnostics directory (owner-only) and returns it.</summary>
+    internal async Task<string> WriteComponentLogsAsync(CancellationToken cancellationToken)
+    {
+        var directory = Path.GetFullPath(Path.Combine(Settings.ArtifactsDirectory, Name, "diagnostics-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture)));
+        try
+        {
+            PrivateFiles.CreateDirectory(directory);
+            foreach (var (component, text) in await ReadComponentLogsAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await PrivateFiles.WriteTextAsync(Path.Combine(directory, component + ".log"), Redaction.Redact(text), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DockerApiException)
+        {
+            Session.Log.Warn($"cluster {Name}: could not write its logs to {directory}: {ex.Message.Split('\n')[0]}");
+        }
+
+        return directory;
+    }
+}
