@@ -24,7 +24,7 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
 /// A running kube-dind cluster: one container with dockerd, a registry on :5000 and (unless in compose
 /// mode) single-node k3s. Disposing it tears it down.
 /// </summary>
-public sealed class KubeDindCluster : IAsyncDisposable
+public sealed partial class KubeDindCluster : IAsyncDisposable
 {
     /// <summary>The cluster's own process logs collected into diagnostics bundles (inside the container).</summary>
     private static readonly string[] ComponentLogs = ["k3s", "dockerd", "registry"];
@@ -152,7 +152,14 @@ public sealed class KubeDindCluster : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("Deploy");
         await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
-        return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"cluster {Name}: deploy cancelled; what was applied before stays (deploy again, or tear the cluster down).", ex, cancellationToken);
+        }
     }
 
     /// <summary>Writes a diagnostics bundle for the whole cluster now (for a test that failed for its own reasons).</summary>

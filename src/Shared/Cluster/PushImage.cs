@@ -22,6 +22,18 @@ public sealed class PushImage
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
+        try
+        {
+            return await PushAsync(cluster, hostImage, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"push: {hostImage} to cluster {cluster.Name} cancelled; its temporary tag was removed and the cluster keeps working.", ex, cancellationToken);
+        }
+    }
+
+    private async Task<string> PushAsync(KubeDindCluster cluster, string hostImage, string? name, CancellationToken cancellationToken)
+    {
         await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
         var docker = _session.Docker;
         var images = new ImageStore(docker, _session.Log);

@@ -1,3 +1,4 @@
+using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Networking;
 
@@ -23,6 +24,23 @@ public sealed class StartCluster
     {
         ArgumentNullException.ThrowIfNull(settings);
         var context = new ClusterStartContext(_session, settings);
+        try
+        {
+            return await RunStepsAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            // Whatever a step threw on its way out (a wrapped TaskCanceledException, a failed gate), the cause is the
+            // cancellation: say that, once, after removing what this start created.
+            await RemoveCreatedAsync(context).ConfigureAwait(false);
+            throw new OperationCanceledException(
+                $"cluster {(context.Name.Length > 0 ? context.Name : settings.Name ?? "start")}: start cancelled; nothing it created is left (the mirror and the shared network are untouched).", ex, cancellationToken);
+        }
+    }
+
+    private async Task<KubeDindCluster> RunStepsAsync(ClusterStartContext context, CancellationToken cancellationToken)
+    {
+        var settings = context.Settings;
         if (settings.SweepFirst)
         {
             await new Sweep(_session).RunAsync(new SweepSettings(), cancellationToken).ConfigureAwait(false);
@@ -48,5 +66,27 @@ public sealed class StartCluster
             await Teardown.RemoveContainerAsync(_session, context.ContainerId, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Removes this start's container (whatever state it reached: a create cut off by the cancellation may still have
+    /// made it, so it is looked up by name and run) with its volumes.
+    /// </summary>
+    private async Task RemoveCreatedAsync(ClusterStartContext context)
+    {
+        if (context.Name.Length == 0)
+        {
+            return;
+        }
+
+        var container = await DockerContainers.FindByNameAsync(_session.Docker, context.Name, CancellationToken.None).ConfigureAwait(false);
+        if (container is null || !KubeDindLabels.IsOwned(container.Config?.Labels)
+            || Sweep.Label(container.Config?.Labels, KubeDindLabels.RunId) != _session.RunId)
+        {
+            return;
+        }
+
+        await Teardown.RemoveContainerAsync(_session, container.ID, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+        await Teardown.RemoveVolumesAsync(_session, context.Name, _session.RunId, CancellationToken.None).ConfigureAwait(false);
     }
 }
