@@ -121,16 +121,18 @@ public sealed record EngineInventory(IReadOnlyList<EngineResource> Resources)
     }
 
     /// <summary>
-    /// What is in <paramref name="after"/> but not here and is this run's: labelled with <paramref name="runId"/>, or named
-    /// like the cluster tests' resources. The engine is shared with other helpers' tests, whose resources come and go meanwhile.
+    /// What is in <paramref name="after"/> but not here and is this run's: labelled with <paramref name="runId"/>, or unlabelled
+    /// and named like the cluster tests' resources. The engine is shared with other tests (other sessions' and this test run's
+    /// other collections, whose clusters carry their own run ids), whose resources come and go meanwhile.
     /// </summary>
     public IReadOnlyList<EngineResource> NewIn(EngineInventory after, string runId)
     {
         var before = Resources.Select(r => (r.Kind, r.Id)).ToHashSet();
         return after.Resources
             .Where(r => !before.Contains((r.Kind, r.Id)))
-            .Where(r => (r.Labels is not null && r.Labels.TryGetValue(KubeDindLabels.RunId, out var run) && run == runId)
-                || r.Name.StartsWith(ClusterTestSupport.Prefix, StringComparison.Ordinal))
+            .Where(r => r.Labels is not null && r.Labels.TryGetValue(KubeDindLabels.RunId, out var run)
+                ? run == runId
+                : r.Name.StartsWith(ClusterTestSupport.Prefix, StringComparison.Ordinal))
             .ToList();
     }
 }
