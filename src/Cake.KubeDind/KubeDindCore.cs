@@ -96,15 +96,9 @@ internal sealed class KubeDindCore : IKubeDindCore
                 return session;
             }
 
-            // DOCKER_HOST through Cake's environment, so a script (or a test's fake context) can choose the engine.
-            var dockerHost = context.Environment.GetEnvironmentVariable("DOCKER_HOST");
-            Uri? endpoint = null;
-            if (!string.IsNullOrWhiteSpace(dockerHost) && !Uri.TryCreate(dockerHost, UriKind.Absolute, out endpoint))
-            {
-                throw new KubeDindException($"DOCKER_HOST='{dockerHost}' is not a URI; set it like unix:///var/run/docker.sock or tcp://host:2375, or unset it.");
-            }
-
-            session = await KubeDindSession.ConnectAsync(new CakeKubeDindLog(context.Log), endpoint, cancellationToken).ConfigureAwait(false);
+            // DOCKER_HOST and KUBEDIND_HOST_OVERRIDE through Cake's environment, so a script (or a test's fake context) can choose the engine.
+            var engine = DockerEndpoint.Resolve(environment: context.Environment.GetEnvironmentVariable);
+            session = await KubeDindSession.ConnectAsync(engine, new CakeKubeDindLog(context.Log), cancellationToken).ConfigureAwait(false);
             _sessions.AddOrUpdate(context, session);
             return session;
         }

@@ -13,14 +13,18 @@ namespace KubeDind;
 /// </summary>
 public sealed class KubeDindSession : IAsyncDisposable, IDisposable
 {
-    private KubeDindSession(DockerClient docker, IKubeDindLog log, string runId)
+    private KubeDindSession(DockerClient docker, DockerEndpoint engine, IKubeDindLog log, string runId)
     {
         Docker = docker;
+        Engine = engine;
         Log = log;
         RunId = runId;
     }
 
     public IDockerClient Docker { get; }
+
+    /// <summary>Where the engine is: decides where ports are published and the host every URL uses.</summary>
+    public DockerEndpoint Engine { get; }
 
     public IKubeDindLog Log { get; }
 
@@ -28,15 +32,29 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     public string RunId { get; }
 
     /// <summary>Connects to the engine (DOCKER_HOST or the local socket); a one-line error when it does not answer.</summary>
-    public static async Task<KubeDindSession> ConnectAsync(IKubeDindLog? log = null, Uri? dockerEndpoint = null, CancellationToken cancellationToken = default)
+    public static Task<KubeDindSession> ConnectAsync(IKubeDindLog? log = null, Uri? dockerEndpoint = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(DockerEndpoint.Resolve(dockerEndpoint), log, cancellationToken);
+
+    /// <summary>Connects to <paramref name="engine"/> (see <see cref="DockerEndpoint.Resolve"/>); a one-line error when it does not answer.</summary>
+    public static async Task<KubeDindSession> ConnectAsync(DockerEndpoint engine, IKubeDindLog? log = null, CancellationToken cancellationToken = default)
     {
-        var docker = await DockerEngine.ConnectAsync(dockerEndpoint, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(engine);
+        log ??= new ConsoleKubeDindLog();
+        var docker = await DockerEngine.ConnectAsync(engine, cancellationToken).ConfigureAwait(false);
         var runId = Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") is { Length: > 0 } id ? id : Guid.NewGuid().ToString("N")[..12];
-        return new KubeDindSession(docker, log ?? new ConsoleKubeDindLog(), runId);
+        if (!engine.IsLocal || engine.HostOverride is not null)
+        {
+            log.Info($"docker: {engine}");
+        }
+
+        return new KubeDindSession(docker, engine, log, runId);
     }
 
     /// <summary>Set once the engine has refused a privileged container, so later clusters go straight to the fallback.</summary>
     internal bool PrivilegedRefused { get; set; }
+
+    /// <summary>The capabilities the engine grants, once learned (locally from /proc, remotely through <see cref="EngineProbe"/>).</summary>
+    internal IReadOnlyList<string>? EngineCapabilities { get; set; }
 
     public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);

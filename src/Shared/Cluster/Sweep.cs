@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -20,10 +19,10 @@ public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadO
 }
 
 /// <summary>
-/// Removes what crashed or killed runs left behind: clusters whose owning process is gone (labels
-/// <see cref="KubeDindLabels.OwnerPid"/> / <see cref="KubeDindLabels.OwnerHost"/> name a process that no
-/// longer runs on this host) or that are older than <see cref="SweepSettings.MaxAge"/>, with their
-/// volumes. Never the mirror, never the shared network, never anything without KubeDind's owner label.
+/// Removes what crashed or killed runs left behind: clusters whose owning process is gone (judged by
+/// <see cref="OwnerIdentity"/>: only owners in this process's own host, boot and PID namespace, so builds in
+/// other containers sharing the engine keep theirs) or that are older than <see cref="SweepSettings.MaxAge"/>,
+/// with their volumes. Never the mirror, never the shared network, never anything without KubeDind's owner label.
 /// </summary>
 public sealed class Sweep
 {
@@ -80,37 +79,7 @@ public sealed class Sweep
             return $"older than {maxAge.TotalHours:0.#}h (created {created:u})";
         }
 
-        if (labels.TryGetValue(KubeDindLabels.OwnerHost, out var host) && host == Environment.MachineName
-            && labels.TryGetValue(KubeDindLabels.OwnerPid, out var pidText) && int.TryParse(pidText, CultureInfo.InvariantCulture, out var pid)
-            && !IsAlive(pid, labels.TryGetValue(KubeDindLabels.Created, out var c) && DateTimeOffset.TryParse(c, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var createdAt) ? createdAt : null))
-        {
-            return $"its owning process {pid} on {host} is gone";
-        }
-
-        return null;
-    }
-
-    /// <summary>True when process <paramref name="pid"/> runs and was started before the resource was created (not a reused pid).</summary>
-    internal static bool IsAlive(int pid, DateTimeOffset? resourceCreated)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            if (process.HasExited)
-            {
-                return false;
-            }
-
-            return resourceCreated is not { } created || process.StartTime.ToUniversalTime() <= created.UtcDateTime.AddSeconds(5);
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
+        return OwnerIdentity.WhyGone(labels);
     }
 
     private async Task<List<string>> SweepVolumesAsync(IDockerClient docker, HashSet<string> staleClusters, SweepSettings settings, CancellationToken cancellationToken)

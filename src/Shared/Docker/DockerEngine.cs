@@ -7,28 +7,23 @@ public static class DockerEngine
 {
     public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(10);
 
-    public static Uri DefaultEndpoint()
-    {
-        var dockerHost = Environment.GetEnvironmentVariable("DOCKER_HOST");
-        if (!string.IsNullOrWhiteSpace(dockerHost))
-        {
-            if (!Uri.TryCreate(dockerHost, UriKind.Absolute, out var uri))
-            {
-                throw new KubeDindException($"DOCKER_HOST='{dockerHost}' is not a URI; set it like unix:///var/run/docker.sock or tcp://host:2375, or unset it.");
-            }
-
-            return uri;
-        }
-
-        return OperatingSystem.IsWindows()
-            ? new Uri("npipe://./pipe/docker_engine")
-            : new Uri("unix:///var/run/docker.sock");
-    }
+    public static Uri DefaultEndpoint() => DockerEndpoint.Resolve().Uri;
 
     /// <summary>Returns a client whose engine has answered a ping; throws a one-line error otherwise.</summary>
-    public static async Task<DockerClient> ConnectAsync(Uri? endpoint = null, CancellationToken cancellationToken = default)
+    public static Task<DockerClient> ConnectAsync(Uri? endpoint = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(DockerEndpoint.Resolve(endpoint), cancellationToken);
+
+    /// <summary>Returns a client whose engine has answered a ping; throws a one-line error otherwise.</summary>
+    public static async Task<DockerClient> ConnectAsync(DockerEndpoint engine, CancellationToken cancellationToken = default)
     {
-        endpoint ??= DefaultEndpoint();
+        ArgumentNullException.ThrowIfNull(engine);
+        var endpoint = engine.Uri;
+        if (endpoint.Scheme == "ssh")
+        {
+            throw new KubeDindException(
+                $"Docker engine at {endpoint}: ssh:// is not supported by the Docker client KubeDind uses; forward the engine's port (ssh -L 2375:/var/run/docker.sock host) and set DOCKER_HOST=tcp://127.0.0.1:2375 with {DockerEndpoint.HostOverrideVariable}=<that host>.");
+        }
+
         var client = new DockerClientConfiguration(endpoint, defaultTimeout: TimeSpan.FromMinutes(30)).CreateClient();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(PingTimeout);

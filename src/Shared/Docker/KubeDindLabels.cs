@@ -12,6 +12,9 @@ public static class KubeDindLabels
     public const string RunId = "io.kubedind.run-id";
     public const string OwnerPid = "io.kubedind.owner-pid";
     public const string OwnerHost = "io.kubedind.owner-host";
+    public const string OwnerStart = "io.kubedind.owner-start";
+    public const string OwnerBootId = "io.kubedind.owner-boot-id";
+    public const string OwnerPidNamespace = "io.kubedind.owner-pid-ns";
     public const string Created = "io.kubedind.created";
     public const string SettingsHash = "io.kubedind.settings-hash";
     public const string Cluster = "io.kubedind.cluster";
@@ -21,15 +24,19 @@ public static class KubeDindLabels
     /// <summary>The labels that say "KubeDind made this, for this run, now".</summary>
     public static Dictionary<string, string> ForResource(string role, string runId)
     {
-        return new Dictionary<string, string>
+        var labels = new Dictionary<string, string>
         {
             [Owner] = OwnerValue,
             [Role] = role,
             [RunId] = runId,
-            [OwnerPid] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            [OwnerHost] = Environment.MachineName,
             [Created] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         };
+        foreach (var (key, value) in OwnerIdentity.Current.Labels())
+        {
+            labels[key] = value;
+        }
+
+        return labels;
     }
 
     public static bool IsOwned(IDictionary<string, string>? labels) =>

@@ -1,6 +1,7 @@
 # dockerd: the inner Docker engine. Storage on the /var/lib/docker volume (overlay2), the registry
-# mirrors from KUBEDIND_REGISTRY_MIRRORS, localhost:5000 without TLS. Pods (k3s --docker), `docker run`
-# and docker-compose all use this one daemon, so they see the same images.
+# mirrors from KUBEDIND_REGISTRY_MIRRORS, localhost:5000 without TLS, and extra API addresses from
+# KUBEDIND_DOCKERD_HOSTS (tcp://0.0.0.0:2375: the container as a remote engine, like docker:dind).
+# Pods (k3s --docker), `docker run` and docker-compose all use this one daemon, so they see the same images.
 
 dockerd_start() {
   iptables_choose_backend || return 1
@@ -37,6 +38,7 @@ iptables_choose_backend() {
 
 dockerd_write_config() {
   local mirrors="" insecure='"localhost:5000", "127.0.0.1:5000"' url hostport runtime_config="" storage=overlay2
+  local hosts_config="" hosts='"unix:///var/run/docker.sock"' address
   local IFS=','
   for url in ${KUBEDIND_REGISTRY_MIRRORS:-}; do
     url=$(echo "$url" | tr -d ' ')
@@ -50,7 +52,21 @@ dockerd_write_config() {
     # Mirrors served over plain HTTP (KubeDind's own) must be listed as insecure too.
     case "$url" in http://*) insecure="$insecure, \"$hostport\"" ;; esac
   done
+  for address in ${KUBEDIND_DOCKERD_HOSTS:-}; do
+    address=$(echo "$address" | tr -d ' ')
+    [ -n "$address" ] || continue
+    case "$address" in
+      tcp://* | unix://*) ;;
+      *) fail "KUBEDIND_DOCKERD_HOSTS entry '$address' is not tcp://host:port or unix:///path; give addresses comma-separated"; return 1 ;;
+    esac
+    hosts="$hosts, \"$address\""
+  done
   unset IFS
+  if [ -n "${KUBEDIND_DOCKERD_HOSTS:-}" ]; then
+    # "tls": false said explicitly, as docker:dind does: newer dockerd delay their start on a plain tcp address otherwise.
+    hosts_config=", \"hosts\": [${hosts}], \"tls\": false"
+    warn "dockerd: also listening on ${KUBEDIND_DOCKERD_HOSTS} without TLS: anyone reaching that address controls this engine"
+  fi
 
   # Without CAP_SYS_RESOURCE runc cannot give containers a negative oom_score_adj, which kubelet asks
   # for every pod sandbox (-998) and Guaranteed pod (-997): run them through a runc wrapper that raises
@@ -75,7 +91,7 @@ dockerd_write_config() {
   "exec-opts": ["native.cgroupdriver=cgroupfs"],
   "shutdown-timeout": 3,
   "log-driver": "json-file",
-  "log-opts": { "max-size": "10m", "max-file": "2" }${runtime_config}
+  "log-opts": { "max-size": "10m", "max-file": "2" }${runtime_config}${hosts_config}
 }
 JSON
   log "dockerd: mirrors [${mirrors}], insecure registries [${insecure}]"
