@@ -1,6 +1,7 @@
 using System.Globalization;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
+using KubeDind.Networking;
 
 namespace KubeDind.Cluster;
 
@@ -38,6 +39,12 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
     ];
 
     /// <summary>
+    /// Where the ports are published (<see cref="HostPorts.Choose"/>); null = <see cref="ClusterSettings.HostAddress"/>, else 127.0.0.1.
+    /// When this build reaches the API at another name than loopback, the API server's certificate is made valid for it.
+    /// </summary>
+    public PortPublishing? Publishing { get; init; }
+
+    /// <summary>
     /// The container for <paramref name="mode"/> (Privileged or Fallback); Fallback gets <paramref name="capabilities"/>
     /// (the engine's bounding set, <see cref="EngineCapabilities"/>) or else <see cref="FixedCapabilities"/>.
     /// </summary>
@@ -65,7 +72,7 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
         {
             ["KUBEDIND_KUBERNETES"] = settings.Kubernetes ? "true" : "false",
             ["KUBEDIND_REGISTRY_MIRRORS"] = string.Join(',', settings.MirrorUrls),
-            ["KUBEDIND_K3S_ARGS"] = string.Join(' ', settings.K3sArgs),
+            ["KUBEDIND_K3S_ARGS"] = string.Join(' ', TlsSubjectAlternativeNames().Concat(settings.K3sArgs)),
         };
 
         return new CreateContainerParameters
@@ -139,11 +146,19 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
         return hostConfig;
     }
 
+    private string BindAddress => Publishing?.BindAddress ?? Settings.HostAddress ?? DockerEndpoint.Loopback;
+
+    /// <summary>k3s names localhost, 127.0.0.1 and the container in its certificate; a remote engine's host (or the override) is added.</summary>
+    private IEnumerable<string> TlsSubjectAlternativeNames() =>
+        Publishing is { } publishing && !DockerEndpoint.IsLoopbackName(publishing.UrlHost)
+            ? [$"--tls-san={publishing.UrlHost.Trim('[', ']')}"]
+            : [];
+
     /// <summary>The registry, the API (unless compose mode) and the extra ports, each as "port/protocol" and its host binding.</summary>
     private IEnumerable<(string Key, PortBinding Binding)> PublishedPorts()
     {
         (string, PortBinding) Publish(int containerPort, int hostPort, string protocol) =>
-            ($"{containerPort}/{protocol}", new PortBinding { HostIP = Settings.HostAddress, HostPort = hostPort == 0 ? string.Empty : hostPort.ToString(CultureInfo.InvariantCulture) });
+            ($"{containerPort}/{protocol}", new PortBinding { HostIP = BindAddress, HostPort = hostPort == 0 ? string.Empty : hostPort.ToString(CultureInfo.InvariantCulture) });
 
         yield return Publish(RegistryContainerPort, Settings.RegistryHostPort, "tcp");
         if (Settings.Kubernetes)

@@ -3,6 +3,7 @@ using Docker.DotNet.Models;
 using k8s;
 using KubeDind.Docker;
 using KubeDind.Logging;
+using KubeDind.Networking;
 using KubeDind.Waiting;
 
 namespace KubeDind.Cluster;
@@ -22,8 +23,10 @@ internal static class ClusterReadiness
         var docker = session.Docker;
         var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken).ConfigureAwait(false);
         var ports = PublishedPorts(inspect);
-        var registry = $"{settings.HostAddress}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
-        var api = settings.Kubernetes ? $"https://{settings.HostAddress}:{ports[ClusterContainerSpec.ApiContainerPort]}" : null;
+        var publishing = context.Publishing;
+        var registry = $"{publishing.UrlHost}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
+        var registryForEngine = $"{RegistryEngineHost(publishing)}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
+        var api = settings.Kubernetes ? $"https://{publishing.UrlHost}:{ports[ClusterContainerSpec.ApiContainerPort]}" : null;
         var kubeconfigPath = settings.Kubernetes ? ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name) : null;
 
         IKubernetes? client = null;
@@ -86,6 +89,8 @@ internal static class ClusterReadiness
             HasKubernetes = settings.Kubernetes,
             Privilege = context.Privilege,
             RegistryHostEndpoint = registry,
+            RegistryEngineEndpoint = registryForEngine,
+            PublishedHost = publishing.UrlHost,
             ApiEndpoint = api,
             KubeconfigPath = kubeconfigPath,
             KubernetesVersion = probe.KubernetesVersion,
@@ -93,10 +98,21 @@ internal static class ClusterReadiness
             PublishedPorts = settings.Ports.ToDictionary(p => p.ContainerPort, p => ports[p.ContainerPort]),
             Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, started + g.Elapsed)).ToList(), context.Watch.Elapsed),
         };
-        session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry} (in the cluster {cluster.RegistryClusterName})"
+        session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry}"
+            + (registryForEngine == registry ? string.Empty : $" (the engine pushes to {registryForEngine})")
+            + $" (in the cluster {cluster.RegistryClusterName})"
             + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}"));
         return cluster;
     }
+
+    /// <summary>
+    /// Where the engine itself reaches the registry it published: its own loopback when the port is bound there or on every
+    /// address (engines trust 127.0.0.0/8 over plain HTTP), else the bound address.
+    /// </summary>
+    private static string RegistryEngineHost(PortPublishing publishing) =>
+        publishing.BindAddress is DockerEndpoint.AnyAddress or "::" || DockerEndpoint.IsLoopbackName(publishing.BindAddress)
+            ? DockerEndpoint.Loopback
+            : DockerEndpoint.UrlHost(publishing.BindAddress);
 
     private static Dictionary<int, int> PublishedPorts(ContainerInspectResponse inspect)
     {

@@ -62,8 +62,12 @@ public sealed record ClusterSettings
     /// <summary>Extra labels for the container (KubeDind's own labels always win).</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Host address the ports are published on.</summary>
-    public string HostAddress { get; init; } = "127.0.0.1";
+    /// <summary>
+    /// The address the engine publishes the cluster's ports on. Null (the default): 127.0.0.1 for a local engine; 0.0.0.0
+    /// for a remote one (DOCKER_HOST=tcp://...) or with KUBEDIND_HOST_OVERRIDE, since the build reaches it from elsewhere.
+    /// Anything but loopback is logged as a warning: whoever reaches that address can use the registry and the API.
+    /// </summary>
+    public string? HostAddress { get; init; }
 
     /// <summary>Host port for the in-cluster registry (:5000); 0 = a free port.</summary>
     public int RegistryHostPort { get; init; }

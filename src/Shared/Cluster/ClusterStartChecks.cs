@@ -1,4 +1,3 @@
-using System.Net;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Networking;
@@ -35,13 +34,9 @@ internal static class ClusterStartChecks
     /// <summary>The name a cluster gets when <see cref="ClusterSettings.Name"/> is not set.</summary>
     public static string DefaultName(string runId) => $"kubedind-{runId}";
 
-    public static void CheckPorts(string name, ClusterSettings settings)
+    /// <summary>Ports in range and not KubeDind's own; with a local engine also free on <paramref name="publishing"/>'s address (a remote engine says so itself at start).</summary>
+    public static void CheckPorts(string name, ClusterSettings settings, PortPublishing publishing)
     {
-        if (!IPAddress.TryParse(settings.HostAddress, out var address))
-        {
-            throw new KubeDindException($"cluster {name}: HostAddress '{settings.HostAddress}' is not an IP address; use 127.0.0.1 (the default).");
-        }
-
         var requested = new List<(string What, int Port)> { ("registry", settings.RegistryHostPort) };
         if (settings.Kubernetes)
         {
@@ -64,9 +59,9 @@ internal static class ClusterStartChecks
                 throw new KubeDindException($"cluster {name}: {what} host port {port} is invalid; give 1-65535, or 0 for a free port.");
             }
 
-            if (HostPorts.IsTaken(address, port))
+            if (HostPorts.IsTaken(publishing, port))
             {
-                throw new KubeDindException($"cluster {name}: {what} host port {settings.HostAddress}:{port} is taken; choose another port, or 0 for a free one.");
+                throw new KubeDindException($"cluster {name}: {what} host port {publishing.BindAddress}:{port} is taken; choose another port, or 0 for a free one.");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KubeDind.Networking;
 
 namespace KubeDind.Cluster;
 
@@ -13,6 +14,9 @@ internal sealed class ClusterStartContext(KubeDindSession session, ClusterSettin
     public Stopwatch Watch { get; } = Stopwatch.StartNew();
 
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Where the ports are published and the host this build reaches them at (<see cref="HostPorts.Choose"/>).</summary>
+    public PortPublishing Publishing { get; set; } = null!;
 
     public string Image { get; set; } = string.Empty;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Docker.DotNet;
+using KubeDind.Docker;
 using KubeDind.Logging;
 
 namespace KubeDind.Cluster;
@@ -20,22 +21,61 @@ public static class EngineCapabilities
     ];
 
     /// <summary>
-    /// The capabilities the engine can grant: dockerd's bounding set when the engine runs on this machine
-    /// (read from /proc), otherwise <see cref="ClusterContainerSpec.FixedCapabilities"/>.
+    /// The capabilities the engine can grant, learned where the engine runs and cached for the session: a local engine's
+    /// dockerd bounding set from this machine's /proc; otherwise (a remote engine, or a socket mounted from another
+    /// machine) through a probe container in the engine's PID namespace (<see cref="EngineProbe"/>, run from
+    /// <paramref name="probeImage"/>); failing both, <see cref="ClusterContainerSpec.FixedCapabilities"/>. The log says which.
     /// </summary>
+    public static async Task<IReadOnlyList<string>> ReadAsync(KubeDindSession session, string? probeImage, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return session.EngineCapabilities ??= await LearnAsync(session, probeImage, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The capabilities from this machine's /proc when the engine is local (unix socket), else the fixed set.</summary>
     public static async Task<IReadOnlyList<string>> ReadAsync(IDockerClient docker, IKubeDindLog log, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(log);
         var local = docker is DockerClient client && client.Configuration.EndpointBaseUri.Scheme == "unix";
         if (local && OperatingSystem.IsLinux() && await ReadDockerdBoundingSetAsync(cancellationToken).ConfigureAwait(false) is { } bounding)
         {
-            var names = FromMask(bounding);
-            var missing = CapabilityNames.Except(names).Select(n => n["CAP_".Length..]).ToList();
-            log.Debug($"container security: dockerd's bounding set {bounding:x}; lacking {(missing.Count == 0 ? "nothing" : string.Join(", ", missing))}");
-            return names;
+            return Describe(log, bounding, "dockerd's bounding set in /proc on this machine");
         }
 
         log.Debug("container security: the engine's bounding set cannot be read (not a local engine); using the fixed capability set");
         return ClusterContainerSpec.FixedCapabilities;
+    }
+
+    private static async Task<IReadOnlyList<string>> LearnAsync(KubeDindSession session, string? probeImage, CancellationToken cancellationToken)
+    {
+        var log = session.Log;
+        if (session.Engine.IsLocal && OperatingSystem.IsLinux() && await ReadDockerdBoundingSetAsync(cancellationToken).ConfigureAwait(false) is { } bounding)
+        {
+            return Describe(log, bounding, "dockerd's bounding set in /proc on this machine");
+        }
+
+        var engine = await EngineProbe.DescribeAsync(session.Docker, cancellationToken).ConfigureAwait(false);
+        var why = "no probe image";
+        if (probeImage is not null)
+        {
+            var labels = KubeDindLabels.ForResource(EngineProbe.ProbeRole, session.RunId);
+            (var mask, why) = await EngineProbe.DockerdBoundingSetAsync(session.Docker, probeImage, labels, cancellationToken).ConfigureAwait(false);
+            if (mask is { } probed)
+            {
+                return Describe(log, probed, $"dockerd's bounding set {why} ({engine})");
+            }
+        }
+
+        log.Info($"container security: the engine's bounding set cannot be read ({why}); using the fixed capability set ({engine})");
+        return ClusterContainerSpec.FixedCapabilities;
+    }
+
+    private static IReadOnlyList<string> Describe(IKubeDindLog log, ulong bounding, string source)
+    {
+        var names = FromMask(bounding);
+        var missing = CapabilityNames.Except(names).Select(n => n["CAP_".Length..]).ToList();
+        log.Info($"container security: capabilities from {source}: {bounding:x}, lacking {(missing.Count == 0 ? "nothing" : string.Join(", ", missing))}");
+        return names;
     }
 
     /// <summary>The capability names of the bits set in <paramref name="mask"/> (a CapBnd value), numbers 0..37 only.</summary>

@@ -52,13 +52,26 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     /// <summary>The privilege mode the container actually runs with (Auto resolved).</summary>
     public required PrivilegeMode Privilege { get; init; }
 
-    /// <summary>The registry as the host's engine reaches it, e.g. 127.0.0.1:41234 (push there).</summary>
+    /// <summary>
+    /// The registry as this build reaches it over HTTP, e.g. 127.0.0.1:41234, or docker:41234 with a remote engine
+    /// (DOCKER_HOST=tcp://docker:2375): for the registry API (tags, manifests) from the build's own process.
+    /// </summary>
     public required string RegistryHostEndpoint { get; init; }
+
+    /// <summary>
+    /// The registry as the Docker engine reaches it, e.g. 127.0.0.1:41234 on the engine's own machine: images are pushed
+    /// through the engine (<c>docker push</c>, PushImage), which pulls nothing from the build. Equal to
+    /// <see cref="RegistryHostEndpoint"/> with a local engine.
+    /// </summary>
+    public required string RegistryEngineEndpoint { get; init; }
+
+    /// <summary>The host name or IP this build reaches the cluster's published ports at (127.0.0.1, or the remote engine's host).</summary>
+    public required string PublishedHost { get; init; }
 
     /// <summary>The registry as the cluster reaches it: pods name images <c>localhost:5000/name:tag</c>.</summary>
     public string RegistryClusterName => "localhost:5000";
 
-    /// <summary>The Kubernetes API on the host, e.g. https://127.0.0.1:41235; null in compose mode.</summary>
+    /// <summary>The Kubernetes API as this build reaches it, e.g. https://127.0.0.1:41235; null in compose mode.</summary>
     public string? ApiEndpoint { get; init; }
 
     /// <summary>The per-run kubeconfig (mode 0600); null in compose mode.</summary>
@@ -70,7 +83,7 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     /// <summary>The Docker network the container joined (shared with the mirror).</summary>
     public required string Network { get; init; }
 
-    /// <summary>Extra published ports: container port → host port.</summary>
+    /// <summary>Extra published ports: container port → host port (on <see cref="PublishedHost"/>).</summary>
     public required IReadOnlyDictionary<int, int> PublishedPorts { get; init; }
 
     public required ClusterTimings Timings { get; init; }
@@ -178,7 +191,7 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     {
         RequireKubernetes("OpenServiceAsync");
         ThrowIfTornDown();
-        return new ServiceAccess(Kubernetes, PublishedPorts, Settings.HostAddress, Session.Log).OpenAsync(service, port, @namespace, scheme, cancellationToken: cancellationToken);
+        return new ServiceAccess(Kubernetes, PublishedPorts, PublishedHost, Session.Log).OpenAsync(service, port, @namespace, scheme, cancellationToken: cancellationToken);
     }
 
     internal DeployContext CreateDeployContext() => new()

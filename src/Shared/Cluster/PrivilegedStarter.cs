@@ -98,7 +98,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
 
     private async Task<string> CreateAsync(ClusterContainerSpec spec, PrivilegeMode mode, CancellationToken cancellationToken)
     {
-        var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session.Docker, session.Log, cancellationToken).ConfigureAwait(false) : null;
+        var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session, spec.Image, cancellationToken).ConfigureAwait(false) : null;
         try
         {
             var created = await session.Docker.Containers.CreateContainerAsync(spec.ToParameters(mode, capabilities), cancellationToken).ConfigureAwait(false);

@@ -41,7 +41,8 @@ public sealed class PushImage
             ?? throw new KubeDindException($"push: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
 
         var (repository, tag) = ClusterImageName(hostImage, name, image.ID);
-        var hostRepository = $"{cluster.RegistryHostEndpoint}/{repository}";
+        // The engine does the push, so the registry as the engine reaches it (a remote engine's own 127.0.0.1).
+        var hostRepository = $"{cluster.RegistryEngineEndpoint}/{repository}";
         var clusterReference = $"{cluster.RegistryClusterName}/{repository}:{tag}";
         var watch = Stopwatch.StartNew();
         _session.Log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name} as {clusterReference}");

@@ -47,12 +47,18 @@ public sealed class StartCluster
         }
 
         context.Name = await ClusterStartChecks.ChooseNameAsync(_session, settings, cancellationToken).ConfigureAwait(false);
-        ClusterStartChecks.CheckPorts(context.Name, settings);
+        context.Publishing = HostPorts.Choose(_session.Engine, settings.HostAddress, "ClusterSettings.HostAddress", $"cluster {context.Name}");
+        if (context.Publishing.Warning is not null)
+        {
+            _session.Log.Warn(context.Publishing.Warning);
+        }
+
+        ClusterStartChecks.CheckPorts(context.Name, settings, context.Publishing);
         context.Image = await ClusterImage.ResolveAsync(_session, context.Name, settings, cancellationToken).ConfigureAwait(false);
         context.ImageReady = context.Watch.Elapsed;
         await KubeDindNetwork.EnsureAsync(_session, settings.NetworkOrDefault, cancellationToken).ConfigureAwait(false);
 
-        var spec = new ClusterContainerSpec(context.Name, context.Image, settings, _session.RunId);
+        var spec = new ClusterContainerSpec(context.Name, context.Image, settings, _session.RunId) { Publishing = context.Publishing };
         (context.ContainerId, context.Privilege) = await new PrivilegedStarter(_session).StartAsync(spec, cancellationToken).ConfigureAwait(false);
         context.ContainerStarted = context.Watch.Elapsed;
         _session.Log.Info($"cluster {context.Name}: container started after {context.ContainerStarted.TotalSeconds:0.0}s ({context.Privilege.ToString().ToLowerInvariant()}); waiting for readiness");

@@ -1,0 +1,107 @@
+using System.Net.Sockets;
+using Docker.DotNet.Models;
+using KubeDind.Cluster;
+using KubeDind.Docker;
+using KubeDind.Tests.Cluster;
+
+namespace KubeDind.Tests.Remote;
+
+/// <summary>
+/// The core driven from this process against a Docker engine that is not this process's own: every port the engine
+/// publishes is on the engine's machine, and every URL must use the engine's address.
+/// </summary>
+[Collection("Remote engine")]
+public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHelper output)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_cluster_on_a_remote_engine_is_reached_pushed_to_and_torn_down_from_the_build()
+    {
+        output.WriteLine($"remote engine {fixture.DockerHost}: up after {fixture.EngineStart.TotalSeconds:0.0}s, images loaded after {fixture.ImagesLoaded.TotalSeconds:0.0}s");
+        var remote = fixture.Remote;
+        Assert.False(remote.Engine.IsLocal);
+        Assert.Equal(fixture.EngineAddress, remote.Engine.PublishedHost);
+
+        const int ServicePort = 8080;
+        var settings = ClusterTestSupport.ComposeSettings("remote") with { Image = fixture.ClusterImage, Ports = [new PortMapping(ServicePort)] };
+        var before = await EngineInventory.TakeAsync(remote.Docker);
+        var cluster = await remote.StartClusterAsync(settings, Ct);
+        try
+        {
+            output.WriteLine($"cluster {cluster}: {cluster.Timings}");
+
+            // Published on the engine's every address (with the warning), reached at the engine's address, pushed to by the
+            // engine at its own loopback.
+            Assert.Equal(fixture.EngineAddress, cluster.PublishedHost);
+            Assert.StartsWith($"{fixture.EngineAddress}:", cluster.RegistryHostEndpoint, StringComparison.Ordinal);
+            Assert.StartsWith("127.0.0.1:", cluster.RegistryEngineEndpoint, StringComparison.Ordinal);
+            Assert.Contains(fixture.RemoteLog.Warnings, w => w.Contains($"cluster {cluster.Name}: ports published on 0.0.0.0", StringComparison.Ordinal) && w.Contains("remote", StringComparison.Ordinal));
+            var inspect = await remote.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct);
+            Assert.All(inspect.HostConfig.PortBindings.Values.SelectMany(b => b), b => Assert.Equal("0.0.0.0", b.HostIP));
+
+            // Capabilities were learned on the engine's side (a probe container there), not from this machine's /proc.
+            var security = fixture.RemoteLog.Lines.Select(l => l.Message).Where(m => m.StartsWith("container security:", StringComparison.Ordinal)).ToList();
+            output.WriteLine($"privilege {cluster.Privilege}; {string.Join(" | ", security)}");
+            if (cluster.Privilege == PrivilegeMode.Fallback)
+            {
+                Assert.Contains(security, m => m.Contains("probe container", StringComparison.Ordinal));
+                Assert.DoesNotContain(security, m => m.Contains("on this machine", StringComparison.Ordinal));
+            }
+
+            // PushImage: an image built on the remote engine, pushed by it; its registry answers this process.
+            var tag = $"kdt-remote-app:{Guid.NewGuid().ToString("N")[..8]}";
+            await ClusterTestSupport.BuildTinyImageAsync(remote, tag);
+            var reference = await cluster.PushImageAsync(tag, cancellationToken: Ct);
+            Assert.Equal($"localhost:5000/{tag}", reference);
+            var tags = await ClusterTestSupport.RegistryTagsAsync(cluster.RegistryHostEndpoint, "kdt-remote-app");
+            Assert.Contains(tag.Split(':')[1], tags, StringComparison.Ordinal);
+
+            // A published port: something listening in the cluster container answers this process at the engine's address.
+            var listen = await cluster.ExecAsync(["sh", "-c", $"setsid socat TCP-LISTEN:{ServicePort},fork,reuseaddr SYSTEM:'echo kubedind-remote' </dev/null >/dev/null 2>&1 &"], null, Ct);
+            Assert.True(listen.Succeeded, listen.FirstErrorLine);
+            var answer = await ReadLineAsync(cluster.PublishedHost, cluster.HostPort(ServicePort));
+            Assert.Equal("kubedind-remote", answer);
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+
+        // Teardown through the remote engine leaves nothing of this run there.
+        var after = await EngineInventory.TakeAsync(remote.Docker);
+        Assert.DoesNotContain(before.NewIn(after, remote.RunId), r => r.Kind != "network");
+    }
+
+    private static async Task<string?> ReadLineAsync(string host, int port)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(host, port, Ct);
+                using var reader = new StreamReader(client.GetStream());
+                var line = await reader.ReadLineAsync(Ct);
+                if (!string.IsNullOrEmpty(line))
+                {
+                    return line;
+                }
+            }
+            catch (SocketException ex)
+            {
+                last = ex;
+            }
+            catch (IOException ex)
+            {
+                last = ex;
+            }
+
+            await Task.Delay(250, Ct);
+        }
+
+        throw new TimeoutException($"nothing answered at {host}:{port} within 20 s: {last?.Message}");
+    }
+}
