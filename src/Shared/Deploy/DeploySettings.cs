@@ -29,10 +29,18 @@ public sealed record DeploySettings
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Stop waiting as soon as a pod shows a failure that does not fix itself (ImagePullBackOff,
-    /// ErrImagePull, InvalidImageName, CrashLoopBackOff, CreateContainerConfigError) instead of running into the timeout.
+    /// Stop waiting for a workload as soon as its pods show a failure that does not fix itself (ImagePullBackOff,
+    /// ErrImagePull, InvalidImageName, CrashLoopBackOff, CreateContainerConfigError; a missing ConfigMap, Secret,
+    /// PersistentVolumeClaim or StorageClass) instead of running into the timeout. The deploy still waits for the
+    /// other workloads, so one run reports every failure.
     /// </summary>
     public bool FailFast { get; init; } = true;
+
+    /// <summary>
+    /// How long a missing ConfigMap, Secret, PersistentVolumeClaim or StorageClass must stay missing before
+    /// <see cref="FailFast"/> counts it as final (something may still be creating it).
+    /// </summary>
+    public TimeSpan FailFastAfter { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Field manager named in server-side apply; re-running with the same name updates the same fields.</summary>
     public string FieldManager { get; init; } = "kubedind";

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using KubeDind.Diagnostics;
 using KubeDind.Logging;
+using KubeDind.Waiting;
 
 namespace KubeDind.Deploy;
 
@@ -56,7 +57,7 @@ internal static class DeployStep
             {
                 if (crds.Count > 0 && ManifestOrder.RankOf(manifest.Kind) > ManifestOrder.RankOf("CustomResourceDefinition"))
                 {
-                    await WaitForCrdsAsync(api, discovery, crds, log, token).ConfigureAwait(false);
+                    await WaitForCrdsAsync(client, discovery, crds, log, settings.PollInterval, token).ConfigureAwait(false);
                     crds.Clear();
                 }
 
@@ -73,15 +74,15 @@ internal static class DeployStep
 
             if (crds.Count > 0)
             {
-                await WaitForCrdsAsync(api, discovery, crds, log, token).ConfigureAwait(false);
+                await WaitForCrdsAsync(client, discovery, crds, log, settings.PollInterval, token).ConfigureAwait(false);
             }
 
-            var workloads = ordered.Where(m => ManifestOrder.IsWorkload(m.Kind) && m.Group is "" or "apps" or "batch").Select(m => (m, resources[m])).ToList();
+            var workloads = ordered.Where(m => ManifestOrder.IsWorkload(m.Kind) && m.Group is "" or "apps" or "batch").ToList();
             IReadOnlyList<RolloutOutcome> outcomes = [];
             if (settings.WaitForRollout && workloads.Count > 0)
             {
                 var remaining = settings.Timeout - watch.Elapsed;
-                outcomes = await new RolloutWaiter(api, log, settings).WaitAsync(workloads, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                outcomes = await new RolloutWaiter(client, log, settings).WaitAsync(workloads, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             }
 
             var objects = ordered.Select(m =>
@@ -105,12 +106,7 @@ internal static class DeployStep
                 log.Error(line);
             }
 
-            var first = failed[0];
-            var cause = bundle.Summary.FirstOrDefault() ?? first.Observation;
-            var message = first.State == RolloutState.TimedOut
-                ? $"Deploy to {context.ClusterName}: {first.Workload.DisplayName} did not roll out within {settings.Timeout.TotalSeconds:0}s (waited for {first.WaitsFor}; last saw {first.Observation}); likely cause: {cause}; diagnostics in {bundle.Directory}"
-                : $"Deploy to {context.ClusterName}: {first.Workload.DisplayName} failed: {cause}; diagnostics in {bundle.Directory}";
-            throw new DeployFailedException(message, string.Join('\n', bundle.Summary.Concat(failed.Select(f => $"{f.Workload.DisplayName}: {f.State}: {f.Observation}"))), result);
+            throw new DeployFailedException(FailureMessage(context, settings, failed, bundle), string.Join('\n', bundle.Summary.Concat(failed.Select(f => $"{f.Workload.DisplayName}: {f.State}: {f.Observation}"))), result);
         }
         catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -127,11 +123,33 @@ internal static class DeployStep
         return await new DiagnosticsCollector(client, context).CollectAsync([], timeout.Token).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One failure: one line naming the workload, its cause and the bundle. Several: a first line with the count and
+    /// the bundle, then one line per failing workload, most actionable first.
+    /// </summary>
+    private static string FailureMessage(DeployContext context, DeploySettings settings, IReadOnlyList<RolloutOutcome> failed, DiagnosticsBundle bundle)
+    {
+        if (failed.Count == 1)
+        {
+            var only = failed[0];
+            var cause = bundle.Summary.FirstOrDefault() ?? only.Observation;
+            return only.State == RolloutState.TimedOut
+                ? $"Deploy to {context.ClusterName}: {only.Workload.DisplayName} did not roll out within {settings.Timeout.TotalSeconds:0}s (waited for {only.WaitsFor}; last saw {only.Observation}); likely cause: {cause}; diagnostics in {bundle.Directory}"
+                : $"Deploy to {context.ClusterName}: {only.Workload.DisplayName} failed: {cause}; diagnostics in {bundle.Directory}";
+        }
+
+        var timedOut = failed.Count(f => f.State == RolloutState.TimedOut);
+        var lines = bundle.Summary.Select(line => "  " + line);
+        return $"Deploy to {context.ClusterName}: {failed.Count} workloads failed"
+            + (timedOut > 0 ? $" ({timedOut} did not roll out within {settings.Timeout.TotalSeconds:0}s)" : string.Empty)
+            + $"; diagnostics in {bundle.Directory}:\n" + string.Join('\n', lines);
+    }
+
     private static async Task<DiagnosticsBundle> CollectAsync(IKubernetes client, DeployContext context, DeploySettings settings, IReadOnlyList<RolloutOutcome> failed, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(2));
-        var failing = failed.Select(f => new FailingWorkload(f.Workload.Name, f.Workload.Kind, f.Workload.Namespace ?? "default", PodStates.SelectorOf(f.Workload.Body), f.Observation)).ToList();
+        var failing = failed.Select(f => new FailingWorkload(f.Workload.Name, f.Workload.Kind, f.Workload.Namespace ?? "default", f.Selector, f.Observation, f.Cause)).ToList();
         return await new DiagnosticsCollector(client, context, settings.LogTailLines).CollectAsync(failing, timeout.Token).ConfigureAwait(false);
     }
 
@@ -185,23 +203,24 @@ internal static class DeployStep
         }
     }
 
-    private static async Task WaitForCrdsAsync(KubeApi api, ApiDiscovery discovery, IReadOnlyList<ManifestObject> crds, IKubeDindLog log, CancellationToken cancellationToken)
+    private static async Task WaitForCrdsAsync(IKubernetes client, ApiDiscovery discovery, IReadOnlyList<ManifestObject> crds, IKubeDindLog log, TimeSpan poll, CancellationToken cancellationToken)
     {
         foreach (var crd in crds)
         {
-            var path = $"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{Uri.EscapeDataString(crd.Name)}";
-            while (true)
-            {
-                var live = await api.GetAsync(path, cancellationToken).ConfigureAwait(false);
-                if (live is not null && WorkloadChecks.Condition(live, "Established") is { } established && (string?)established["status"] == "True")
+            await Poll.UntilAsync(
+                $"CustomResourceDefinition {crd.Name} to be Established",
+                async token =>
                 {
-                    log.Info($"{crd.DisplayName} established");
-                    break;
-                }
-
-                await DelayOrExplainAsync($"CustomResourceDefinition {crd.Name} to be Established", cancellationToken).ConfigureAwait(false);
-            }
-
+                    var live = await client.ReadOrNullAsync($"Deploy: reading {crd.DisplayName}", c => c.ApiextensionsV1.ReadCustomResourceDefinitionAsync(crd.Name, cancellationToken: token)).ConfigureAwait(false);
+                    var established = live?.Status?.Conditions?.FirstOrDefault(c => c.Type == "Established");
+                    return established?.Status == "True"
+                        ? PollStep<bool>.Finished(true)
+                        : PollStep<bool>.NotYet(established is null ? "no Established condition yet" : $"Established={established.Status} {established.Reason}".TrimEnd());
+                },
+                poll,
+                null,
+                cancellationToken).ConfigureAwait(false);
+            log.Info($"{crd.DisplayName} established");
             foreach (var (apiVersion, _, _) in CrdKinds(crd))
             {
                 discovery.Forget(apiVersion);
@@ -212,27 +231,18 @@ internal static class DeployStep
     private static async Task<ApiResource> FindCustomKindAsync(ApiDiscovery discovery, ManifestObject manifest, TimeSpan poll, CancellationToken cancellationToken)
     {
         // Discovery can lag a moment behind an Established CRD.
-        while (true)
-        {
-            discovery.Forget(manifest.ApiVersion);
-            if (await discovery.FindAsync(manifest.ApiVersion, manifest.Kind, cancellationToken).ConfigureAwait(false) is { } resource)
+        var found = await Poll.UntilAsync(
+            $"kind {manifest.Kind} (apiVersion {manifest.ApiVersion}) to appear in discovery",
+            async token =>
             {
-                return resource;
-            }
-
-            await DelayOrExplainAsync($"kind {manifest.Kind} (apiVersion {manifest.ApiVersion}) to appear in discovery", cancellationToken, poll).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task DelayOrExplainAsync(string waitingFor, CancellationToken cancellationToken, TimeSpan? delay = null)
-    {
-        try
-        {
-            await Task.Delay(delay ?? TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException ex)
-        {
-            throw new OperationCanceledException($"gave up waiting for {waitingFor}", ex, cancellationToken);
-        }
+                discovery.Forget(manifest.ApiVersion);
+                return await discovery.FindAsync(manifest.ApiVersion, manifest.Kind, token).ConfigureAwait(false) is { } resource
+                    ? PollStep<ApiResource>.Finished(resource)
+                    : PollStep<ApiResource>.NotYet("not in discovery yet");
+            },
+            poll,
+            null,
+            cancellationToken).ConfigureAwait(false);
+        return found.Value!;
     }
 }

@@ -8,7 +8,8 @@ namespace KubeDind.Deploy;
 
 /// <summary>
 /// Raw JSON requests through a KubernetesClient's own HTTP stack (its TLS and credentials), for the
-/// generic work its typed API does not cover: discovery, server-side apply of any kind, reading any object.
+/// only two jobs its typed API does not cover: discovery and server-side apply of any kind (CRD instances too).
+/// Everything else reads built-in kinds through the typed models (<see cref="KubeCalls"/>).
 /// A refused connection becomes the one-line "cluster API unreachable" error.
 /// </summary>
 internal sealed class KubeApi

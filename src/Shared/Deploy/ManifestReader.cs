@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.FileSystemGlobbing;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core.Events;
 
 namespace KubeDind.Deploy;
 
@@ -76,35 +77,39 @@ public static partial class ManifestReader
 
     public static IReadOnlyList<ManifestObject> ReadText(string yaml, string source)
     {
-        var stream = new YamlStream();
+        var objects = new List<ManifestObject>();
         try
         {
-            stream.Load(new StringReader(yaml));
+            // MergingParser expands merge keys (<<: *base) into the events the tree is built from.
+            var parser = new MergingParser(new Parser(new StringReader(yaml)));
+            var anchors = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+            parser.Consume<StreamStart>();
+            var document = 0;
+            while (parser.TryConsume<DocumentStart>(out _))
+            {
+                document++;
+                var line = (int)parser.Current!.Start.Line;
+                var node = ReadNode(parser, anchors, source, document);
+                parser.Consume<DocumentEnd>();
+                anchors.Clear();
+                if (node is null || (node is JsonObject { Count: 0 }))
+                {
+                    continue; // an empty document ("---" twice, or only comments)
+                }
+
+                if (node is not JsonObject body)
+                {
+                    throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) is not a mapping; a manifest document must be a Kubernetes object with apiVersion and kind.");
+                }
+
+                AddObject(objects, body, source, document, line);
+            }
         }
         catch (YamlException ex)
         {
             var reason = (ex.InnerException?.Message ?? ex.Message).Split('\n')[0];
             reason = MarkPrefix().Replace(reason, string.Empty);
             throw new KubeDindException($"Deploy: {source}: YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {reason.TrimEnd('.')}; fix the YAML and deploy again.", ex.Message, ex);
-        }
-
-        var objects = new List<ManifestObject>();
-        for (var i = 0; i < stream.Documents.Count; i++)
-        {
-            var root = stream.Documents[i].RootNode;
-            var line = (int)root.Start.Line;
-            var node = ToJson(root, source, i + 1);
-            if (node is null || (node is JsonObject { Count: 0 }))
-            {
-                continue; // an empty document ("---" twice, or only comments)
-            }
-
-            if (node is not JsonObject body)
-            {
-                throw new KubeDindException($"Deploy: {source}: document {i + 1} (line {line}) is not a mapping; a manifest document must be a Kubernetes object with apiVersion and kind.");
-            }
-
-            AddObject(objects, body, source, i + 1, line);
         }
 
         return objects;
@@ -144,58 +149,79 @@ public static partial class ManifestReader
         objects.Add(new ManifestObject(body, source, document, line));
     }
 
-    private static JsonNode? ToJson(YamlNode node, string source, int document)
+    private static JsonNode? ReadNode(IParser parser, Dictionary<string, JsonNode?> anchors, string source, int document)
     {
-        switch (node)
+        var current = parser.Current ?? throw new KubeDindException($"Deploy: {source}: document {document} ends in the middle of a node.");
+        parser.MoveNext();
+        JsonNode? node;
+        switch (current)
         {
-            case YamlMappingNode mapping:
-                var obj = new JsonObject();
-                var merges = new List<YamlNode>();
-                foreach (var (keyNode, valueNode) in mapping.Children)
-                {
-                    var key = keyNode is YamlScalarNode s ? s.Value ?? string.Empty : keyNode.ToString();
-                    if (key == "<<" && keyNode is YamlScalarNode { Style: ScalarStyle.Plain })
-                    {
-                        merges.Add(valueNode);
-                        continue;
-                    }
-
-                    obj[key] = ToJson(valueNode, source, document);
-                }
-
-                // Merge keys (<<: *base): explicit keys win, earlier merged maps win over later ones.
-                foreach (var merge in merges.SelectMany(m => m is YamlSequenceNode seq ? seq.Children : [m]))
-                {
-                    if (ToJson(merge, source, document) is JsonObject merged)
-                    {
-                        foreach (var (key, value) in merged.ToList())
-                        {
-                            if (!obj.ContainsKey(key))
-                            {
-                                merged.Remove(key);
-                                obj[key] = value;
-                            }
-                        }
-                    }
-                }
-
-                return obj;
-            case YamlSequenceNode sequence:
+            case AnchorAlias alias:
+                return anchors.TryGetValue(alias.Value.Value, out var anchored)
+                    ? anchored?.DeepClone()
+                    : throw new YamlException(alias.Start, alias.End, $"alias *{alias.Value} names no anchor before it");
+            case Scalar scalar:
+                node = ToScalar(scalar);
+                break;
+            case SequenceStart:
                 var array = new JsonArray();
-                foreach (var child in sequence.Children)
+                while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    array.Add(ToJson(child, source, document));
+                    array.Add(ReadNode(parser, anchors, source, document));
                 }
 
-                return array;
-            case YamlScalarNode scalar:
-                return ToScalar(scalar);
+                node = array;
+                break;
+            case MappingStart mapping:
+                var obj = new JsonObject();
+                var explicitKeys = new HashSet<string>(StringComparer.Ordinal);
+                while (!parser.TryConsume<MappingEnd>(out _))
+                {
+                    var keyEvent = parser.Current!;
+                    var key = keyEvent is Scalar keyScalar ? keyScalar.Value : ReadNode(parser, anchors, source, document)?.ToJsonString() ?? "null";
+                    if (keyEvent is Scalar)
+                    {
+                        parser.MoveNext();
+                    }
+
+                    // MergingParser replays the anchored events, which keep the anchor's (earlier) position:
+                    // that tells merged keys from the mapping's own, and the mapping's own keys win.
+                    var merged = keyEvent.Start.Index < mapping.Start.Index;
+                    var value = ReadNode(parser, anchors, source, document);
+                    if (!obj.ContainsKey(key))
+                    {
+                        obj[key] = value;
+                    }
+                    else if (!merged && !explicitKeys.Contains(key))
+                    {
+                        obj[key] = value;
+                    }
+                    else if (!merged)
+                    {
+                        throw new YamlException(keyEvent.Start, keyEvent.End, $"Duplicate key {key}");
+                    }
+
+                    if (!merged)
+                    {
+                        explicitKeys.Add(key);
+                    }
+                }
+
+                node = obj;
+                break;
             default:
-                throw new KubeDindException($"Deploy: {source}: document {document} holds a YAML node the reader does not understand at line {node.Start.Line}.");
+                throw new KubeDindException($"Deploy: {source}: document {document} holds a YAML node the reader does not understand at line {current.Start.Line}.");
         }
+
+        if (current is NodeEvent { Anchor.IsEmpty: false } anchoredEvent)
+        {
+            anchors[anchoredEvent.Anchor.Value] = node?.DeepClone();
+        }
+
+        return node;
     }
 
-    private static JsonNode? ToScalar(YamlScalarNode scalar)
+    private static JsonNode? ToScalar(Scalar scalar)
     {
         var value = scalar.Value ?? string.Empty;
         var tag = scalar.Tag.IsEmpty ? null : scalar.Tag.Value;
@@ -241,24 +267,20 @@ public static partial class ManifestReader
 
     private static IEnumerable<string> Glob(string pattern)
     {
-        // The directory part before the first wildcard is the root; the rest is matched as a regex
-        // where ** crosses directories and * / ? stay within one.
-        var firstWildcard = pattern.IndexOfAny(['*', '?']);
-        var root = Path.GetDirectoryName(pattern[..firstWildcard].TrimEnd('/', '\\') + "x") ?? pattern;
+        // The directory part before the first wildcard is the root; the rest is the pattern
+        // (** crosses directories, * and ? stay within one).
+        var normalized = pattern.Replace('\\', '/');
+        var firstWildcard = normalized.IndexOfAny(['*', '?']);
+        var slash = normalized.LastIndexOf('/', firstWildcard);
+        var root = slash < 0 ? Directory.GetCurrentDirectory() : normalized[..(slash + 1)];
         if (!Directory.Exists(root))
         {
             return [];
         }
 
-        var regex = new Regex(
-            "^" + Regex.Escape(pattern.Replace('\\', '/'))
-                .Replace(@"\*\*/", "(.*/)?", StringComparison.Ordinal)
-                .Replace(@"\*\*", ".*", StringComparison.Ordinal)
-                .Replace(@"\*", "[^/]*", StringComparison.Ordinal)
-                .Replace(@"\?", "[^/]", StringComparison.Ordinal) + "$",
-            RegexOptions.CultureInvariant);
-        return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Where(f => regex.IsMatch(f.Replace('\\', '/')));
+        var matcher = new Matcher(StringComparison.Ordinal);
+        matcher.AddInclude(normalized[(slash + 1)..]);
+        return matcher.GetResultsInFullPath(root);
     }
 
     [GeneratedRegex(@"^[-+]?(0|[1-9][0-9_]*)$")]

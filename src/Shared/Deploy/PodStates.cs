@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using k8s.Models;
 
 namespace KubeDind.Deploy;
 
@@ -11,33 +11,77 @@ internal static class PodStates
         "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
     };
 
-    public static IEnumerable<JsonObject> ContainerStatuses(JsonNode pod) =>
-        (pod["status"]?["initContainerStatuses"] as JsonArray ?? []).Concat(pod["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>();
+    public static IEnumerable<V1ContainerStatus> ContainerStatuses(V1Pod pod) =>
+        (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []);
 
     /// <summary>The first container stuck for good: (container, reason, message), or null.</summary>
-    public static (string Container, string Reason, string? Message)? HardFailure(JsonNode pod)
+    public static (string Container, string Reason, string? Message)? HardFailure(V1Pod pod)
     {
         foreach (var status in ContainerStatuses(pod))
         {
-            var waiting = status["state"]?["waiting"];
-            if ((string?)waiting?["reason"] is { } reason && HardFailureReasons.Contains(reason))
+            if (status.State?.Waiting?.Reason is { } reason && HardFailureReasons.Contains(reason))
             {
-                return ((string?)status["name"] ?? "?", reason, (string?)waiting?["message"]);
+                return (status.Name ?? "?", reason, status.State.Waiting.Message);
             }
         }
 
         return null;
     }
 
-    public static string Name(JsonNode pod) => (string?)pod["metadata"]?["name"] ?? "?";
+    public static string Name(V1Pod pod) => pod.Metadata?.Name ?? "?";
 
-    public static string Namespace(JsonNode pod) => (string?)pod["metadata"]?["namespace"] ?? "default";
+    public static string Namespace(V1Pod pod) => pod.Metadata?.NamespaceProperty ?? "default";
 
-    /// <summary>"app=web,tier=front" from a workload's selector (matchLabels, else its template's labels), or null.</summary>
-    public static string? SelectorOf(JsonNode workload)
+    public static V1PodCondition? Condition(V1Pod pod, string type) =>
+        pod.Status?.Conditions?.FirstOrDefault(c => c.Type == type);
+
+    public static bool IsReady(V1Pod pod) => Condition(pod, "Ready")?.Status == "True";
+
+    /// <summary>
+    /// The label selector query ("app=web,tier in (a,b),!legacy") for a live object's selector, or null when it
+    /// selects nothing.
+    /// </summary>
+    public static string? SelectorQuery(V1LabelSelector? selector)
     {
-        var labels = workload["spec"]?["selector"]?["matchLabels"] as JsonObject
-            ?? workload["spec"]?["template"]?["metadata"]?["labels"] as JsonObject;
-        return labels is { Count: > 0 } ? string.Join(',', labels.Select(kv => $"{kv.Key}={kv.Value}")) : null;
+        if (selector is null)
+        {
+            return null;
+        }
+
+        var parts = (selector.MatchLabels ?? new Dictionary<string, string>()).Select(kv => $"{kv.Key}={kv.Value}").ToList();
+        foreach (var expression in selector.MatchExpressions ?? [])
+        {
+            var values = string.Join(',', expression.Values ?? []);
+            parts.Add(expression.OperatorProperty switch
+            {
+                "In" => $"{expression.Key} in ({values})",
+                "NotIn" => $"{expression.Key} notin ({values})",
+                "Exists" => expression.Key,
+                "DoesNotExist" => "!" + expression.Key,
+                _ => expression.Key,
+            });
+        }
+
+        return parts.Count > 0 ? string.Join(',', parts) : null;
+    }
+
+    /// <summary>Whether <paramref name="pod"/>'s labels satisfy <paramref name="selector"/> (matchLabels and matchExpressions).</summary>
+    public static bool Matches(V1LabelSelector? selector, V1Pod pod)
+    {
+        if (SelectorQuery(selector) is null)
+        {
+            return false;
+        }
+
+        var labels = pod.Metadata?.Labels ?? new Dictionary<string, string>();
+        var byLabels = (selector!.MatchLabels ?? new Dictionary<string, string>()).All(kv => labels.TryGetValue(kv.Key, out var v) && v == kv.Value);
+        return byLabels && (selector.MatchExpressions ?? []).All(e => e.OperatorProperty switch
+        {
+            "In" => labels.TryGetValue(e.Key, out var v) && (e.Values ?? []).Contains(v),
+            "NotIn" => !labels.TryGetValue(e.Key, out var v) || !(e.Values ?? []).Contains(v),
+            "Exists" => labels.ContainsKey(e.Key),
+            "DoesNotExist" => !labels.ContainsKey(e.Key),
+            _ => false,
+        });
     }
 }

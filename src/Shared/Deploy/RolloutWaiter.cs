@@ -1,113 +1,143 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
 using KubeDind.Logging;
+using KubeDind.Waiting;
 
 namespace KubeDind.Deploy;
 
-/// <summary>How one workload's rollout ended.</summary>
-public sealed record RolloutOutcome(ManifestObject Workload, RolloutState State, string Observation, string WaitsFor);
+/// <summary>How one workload's rollout ended; <see cref="Selector"/> is the live object's pod selector, <see cref="Cause"/> what failed it fast.</summary>
+public sealed record RolloutOutcome(ManifestObject Workload, RolloutState State, string Observation, string WaitsFor)
+{
+    public V1LabelSelector? Selector { get; init; }
+
+    public string? Cause { get; init; }
+}
 
 /// <summary>
-/// Polls every workload until each has rolled out, one failed, or the time is up. Logs progress per
-/// workload whenever what it sees changes. With fail-fast, a pod stuck on ImagePullBackOff,
-/// CrashLoopBackOff and the like ends the wait at once instead of at the timeout.
+/// Polls every workload in parallel until each has rolled out or failed for a reason waiting cannot fix
+/// (<see cref="PermanentFailures"/>), or the time is up; one failure does not stop the wait for the others,
+/// so a deploy reports every failing workload at once. Logs each workload whenever what it sees changes.
 /// </summary>
 internal sealed class RolloutWaiter
 {
-    private readonly KubeApi _api;
+    private readonly IKubernetes _client;
     private readonly IKubeDindLog _log;
     private readonly DeploySettings _settings;
+    private readonly PermanentFailures _permanent;
 
-    public RolloutWaiter(KubeApi api, IKubeDindLog log, DeploySettings settings)
+    public RolloutWaiter(IKubernetes client, IKubeDindLog log, DeploySettings settings)
     {
-        _api = api;
+        _client = client;
         _log = log;
         _settings = settings;
+        _permanent = new PermanentFailures(client);
     }
 
-    public async Task<IReadOnlyList<RolloutOutcome>> WaitAsync(IReadOnlyList<(ManifestObject Manifest, ApiResource Resource)> workloads, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RolloutOutcome>> WaitAsync(IReadOnlyList<ManifestObject> workloads, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         var outcomes = new Dictionary<ManifestObject, RolloutOutcome>();
         var lastSeen = new Dictionary<ManifestObject, string>();
-        while (true)
-        {
-            var pending = workloads.Where(w => !outcomes.ContainsKey(w.Manifest)).ToList();
-            foreach (var (manifest, resource) in pending)
+        var selectors = new Dictionary<ManifestObject, V1LabelSelector?>();
+        var suspectedSince = new Dictionary<(ManifestObject, string), TimeSpan>();
+
+        var poll = await Poll.UntilAsync<bool>(
+            "every workload to roll out",
+            async token =>
             {
-                var check = WorkloadChecks.For(manifest.Kind)!;
-                var live = await _api.GetAsync(resource.PathOf(manifest.Name, manifest.Namespace), cancellationToken).ConfigureAwait(false);
-                var status = live is null ? RolloutStatus.Progressing("not found (deleted by someone else?)") : check.Evaluate(live);
-                if (status.State == RolloutState.Progressing && _settings.FailFast && live is not null
-                    && await FindStuckPodAsync(manifest, live, cancellationToken).ConfigureAwait(false) is { } stuck)
+                var pending = workloads.Where(w => !outcomes.ContainsKey(w)).ToList();
+                var looks = await Task.WhenAll(pending.Select(w => LookAsync(w, token))).ConfigureAwait(false);
+                foreach (var (manifest, status, selector, suspicion) in looks)
                 {
-                    status = RolloutStatus.Failed(stuck);
-                }
-
-                if (!lastSeen.TryGetValue(manifest, out var previous) || previous != status.Observation)
-                {
-                    lastSeen[manifest] = status.Observation;
-                    _log.Info($"{manifest.DisplayName}: {status.Observation}");
-                }
-
-                if (status.State != RolloutState.Progressing)
-                {
-                    outcomes[manifest] = new RolloutOutcome(manifest, status.State, status.Observation, check.WaitsFor);
-                    if (status.State == RolloutState.Ready)
+                    selectors[manifest] = selector;
+                    var current = status;
+                    string? cause = null;
+                    if (suspicion is { } found)
                     {
-                        _log.Info($"{manifest.DisplayName}: rolled out after {watch.Elapsed.TotalSeconds:0.0}s");
+                        var key = (manifest, found.Cause);
+                        var since = suspectedSince.TryGetValue(key, out var first) ? first : suspectedSince[key] = watch.Elapsed;
+                        if (!found.Lasting || watch.Elapsed - since >= _settings.FailFastAfter)
+                        {
+                            current = RolloutStatus.Failed(found.Cause);
+                            cause = found.Cause;
+                        }
+                    }
+
+                    if (!lastSeen.TryGetValue(manifest, out var previous) || previous != current.Observation)
+                    {
+                        lastSeen[manifest] = current.Observation;
+                        _log.Info($"{manifest.DisplayName}: {current.Observation}");
+                    }
+
+                    if (current.State != RolloutState.Progressing)
+                    {
+                        outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause };
+                        _log.Info(current.State == RolloutState.Ready
+                            ? $"{manifest.DisplayName}: rolled out after {watch.Elapsed.TotalSeconds:0.0}s"
+                            : $"{manifest.DisplayName}: failed after {watch.Elapsed.TotalSeconds:0.0}s; still waiting for {workloads.Count - outcomes.Count} other workloads");
                     }
                 }
-            }
 
-            if (outcomes.Count == workloads.Count || outcomes.Values.Any(o => o.State == RolloutState.Failed))
+                var left = workloads.Count - outcomes.Count;
+                return left == 0 ? PollStep<bool>.Finished(true) : PollStep<bool>.NotYet($"{left} workloads still rolling out");
+            },
+            _settings.PollInterval,
+            timeout,
+            cancellationToken).ConfigureAwait(false);
+
+        if (!poll.Done)
+        {
+            foreach (var manifest in workloads.Where(w => !outcomes.ContainsKey(w)))
             {
-                break;
+                outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WaitsFor(manifest)) { Selector = selectors.GetValueOrDefault(manifest) };
             }
-
-            if (watch.Elapsed >= timeout)
-            {
-                foreach (var (manifest, _) in workloads.Where(w => !outcomes.ContainsKey(w.Manifest)))
-                {
-                    outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WorkloadChecks.For(manifest.Kind)!.WaitsFor);
-                }
-
-                break;
-            }
-
-            await Task.Delay(_settings.PollInterval, cancellationToken).ConfigureAwait(false);
         }
 
-        // Workloads not looked at because another failed first count as not waited for.
-        return workloads.Select(w => outcomes.TryGetValue(w.Manifest, out var o) ? o
-            : new RolloutOutcome(w.Manifest, RolloutState.NotWaited, lastSeen.GetValueOrDefault(w.Manifest, "not waited for"), WorkloadChecks.For(w.Manifest.Kind)!.WaitsFor)).ToList();
+        return workloads.Select(w => outcomes[w]).ToList();
     }
 
-    private async Task<string?> FindStuckPodAsync(ManifestObject manifest, JsonNode live, CancellationToken cancellationToken)
+    private static string WaitsFor(ManifestObject manifest) => WorkloadChecks.For(manifest.Kind)!.WaitsFor;
+
+    private async Task<(ManifestObject Manifest, RolloutStatus Status, V1LabelSelector? Selector, PermanentFailure? Suspicion)> LookAsync(ManifestObject manifest, CancellationToken cancellationToken)
     {
-        IEnumerable<JsonNode> pods;
-        if (manifest.Kind == "Pod")
+        var ns = manifest.Namespace ?? "default";
+        var live = await WorkloadChecks.For(manifest.Kind)!.ReadAsync(_client, manifest.Name, ns, cancellationToken).ConfigureAwait(false);
+        if (live is null)
         {
-            pods = [live];
-        }
-        else if (PodStates.SelectorOf(live) is { } selector)
-        {
-            var list = await _api.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(manifest.Namespace ?? "default")}/pods?labelSelector={Uri.EscapeDataString(selector)}", cancellationToken).ConfigureAwait(false);
-            pods = (list?["items"] as JsonArray ?? []).OfType<JsonNode>();
-        }
-        else
-        {
-            return null;
+            return (manifest, RolloutStatus.Progressing("not found (deleted by someone else?)"), null, null);
         }
 
-        foreach (var pod in pods)
+        if (live.Status.State != RolloutState.Progressing || !_settings.FailFast)
         {
-            if (PodStates.HardFailure(pod) is { } failure)
+            return (manifest, live.Status, live.Selector, null);
+        }
+
+        IReadOnlyList<V1Pod> pods = live.Pod is { } pod ? [pod] : await ListPodsAsync(_client, ns, live.Selector, cancellationToken).ConfigureAwait(false);
+        PermanentFailure? lasting = null;
+        foreach (var candidate in pods)
+        {
+            var failure = await _permanent.FindAsync(candidate, cancellationToken).ConfigureAwait(false);
+            if (failure is { Lasting: false })
             {
-                return $"pod {PodStates.Name(pod)}: container {failure.Container} is {failure.Reason}" + (failure.Message is { Length: > 0 } m ? $" ({m.Split('\n')[0]})" : string.Empty);
+                return (manifest, live.Status, live.Selector, failure);
             }
+
+            lasting ??= failure;
         }
 
-        return null;
+        return (manifest, live.Status, live.Selector, lasting);
+    }
+
+    /// <summary>The pods a live selector picks, or none when it selects nothing.</summary>
+    internal static async Task<IReadOnlyList<V1Pod>> ListPodsAsync(IKubernetes client, string ns, V1LabelSelector? selector, CancellationToken cancellationToken)
+    {
+        if (PodStates.SelectorQuery(selector) is not { } query)
+        {
+            return [];
+        }
+
+        var list = await client.CallAsync($"Deploy: listing pods in {ns} ({query})", c => c.CoreV1.ListNamespacedPodAsync(ns, labelSelector: query, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return list.Items.ToList();
     }
 }

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
+using System.Globalization;
 using k8s;
+using k8s.Models;
 using KubeDind.Logging;
+using KubeDind.Waiting;
 
 namespace KubeDind.Deploy;
 
@@ -14,7 +16,6 @@ namespace KubeDind.Deploy;
 public sealed class ServiceAccess
 {
     private readonly IKubernetes _client;
-    private readonly KubeApi _api;
     private readonly IReadOnlyDictionary<int, int> _publishedPorts;
     private readonly string _host;
     private readonly IKubeDindLog _log;
@@ -24,7 +25,6 @@ public sealed class ServiceAccess
     public ServiceAccess(IKubernetes client, IReadOnlyDictionary<int, int>? publishedPorts = null, string host = "127.0.0.1", IKubeDindLog? log = null)
     {
         _client = client;
-        _api = new KubeApi(client);
         _publishedPorts = publishedPorts ?? new Dictionary<int, int>();
         _host = host;
         _log = log ?? NullKubeDindLog.Instance;
@@ -34,20 +34,19 @@ public sealed class ServiceAccess
     public async Task<ServiceEndpoint> OpenAsync(string service, string port, string @namespace = "default", string scheme = "http", TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var limit = timeout ?? TimeSpan.FromSeconds(60);
-        var svc = await _api.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(@namespace)}/services/{Uri.EscapeDataString(service)}", cancellationToken).ConfigureAwait(false)
+        var svc = await _client.ReadOrNullAsync($"Service {@namespace}/{service}: reading it", c => c.CoreV1.ReadNamespacedServiceAsync(service, @namespace, cancellationToken: cancellationToken)).ConfigureAwait(false)
             ?? throw new KubeDindException($"Service {@namespace}/{service} does not exist; deploy it first or fix the name.");
-        var ports = (svc["spec"]?["ports"] as JsonArray ?? []).OfType<JsonObject>().ToList();
-        var servicePort = ports.FirstOrDefault(p => (string?)p["name"] == port || p["port"]?.ToString() == port)
-            ?? throw new KubeDindException($"Service {@namespace}/{service} has no port '{port}' (it has {string.Join(", ", ports.Select(p => $"{p["name"]}:{p["port"]}"))}); use one of those.");
+        var ports = svc.Spec?.Ports ?? [];
+        var servicePort = ports.FirstOrDefault(p => p.Name == port || p.Port.ToString(CultureInfo.InvariantCulture) == port)
+            ?? throw new KubeDindException($"Service {@namespace}/{service} has no port '{port}' (it has {string.Join(", ", ports.Select(p => $"{p.Name}:{p.Port}"))}); use one of those.");
 
-        var nodePort = (int?)WorkloadChecks.Int(servicePort, "nodePort");
-        if (nodePort is > 0 && _publishedPorts.TryGetValue(nodePort.Value, out var hostPort))
+        if (servicePort.NodePort is > 0 and var nodePort && _publishedPorts.TryGetValue(nodePort, out var hostPort))
         {
             return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{hostPort}/"), $"node port {nodePort} published on host port {hostPort}", null);
         }
 
-        var number = (int)WorkloadChecks.Int(servicePort, "port");
-        if (svc["spec"]?["externalIPs"] is JsonArray { Count: > 0 } && _publishedPorts.TryGetValue(number, out var externalHostPort))
+        var number = servicePort.Port;
+        if (svc.Spec?.ExternalIPs is { Count: > 0 } && _publishedPorts.TryGetValue(number, out var externalHostPort))
         {
             return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{externalHostPort}/"), $"external IP port {number} published on host port {externalHostPort}", null);
         }
@@ -58,61 +57,52 @@ public sealed class ServiceAccess
         return new ServiceEndpoint(new Uri($"{scheme}://127.0.0.1:{forwarder.LocalPort}/"), $"port-forward to pod {pod}:{targetPort}", forwarder);
     }
 
-    private async Task<(string Pod, int Port)> FindReadyPodAsync(JsonNode svc, JsonObject servicePort, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<(string Pod, int Port)> FindReadyPodAsync(V1Service svc, V1ServicePort servicePort, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var name = (string?)svc["metadata"]?["name"];
-        var selector = svc["spec"]?["selector"] as JsonObject;
-        if (selector is not { Count: > 0 })
+        var name = svc.Metadata?.Name;
+        if (svc.Spec?.Selector is not { Count: > 0 } selector)
         {
             throw new KubeDindException($"Service {@namespace}/{name} has no selector, so no pod to port-forward to; publish it as a NodePort instead.");
         }
 
-        var labels = string.Join(',', selector.Select(kv => $"{kv.Key}={kv.Value}"));
-        var deadline = DateTime.UtcNow + timeout;
-        string seen = "no pods";
-        while (true)
+        var labels = new V1LabelSelector { MatchLabels = selector };
+        var found = await Poll.UntilAsync(
+            $"a ready pod behind Service {@namespace}/{name}",
+            async token =>
+            {
+                var pods = await RolloutWaiter.ListPodsAsync(_client, @namespace, labels, token).ConfigureAwait(false);
+                var ready = pods.FirstOrDefault(p => p.Metadata?.DeletionTimestamp is null && PodStates.IsReady(p));
+                return ready is not null
+                    ? PollStep<V1Pod>.Finished(ready)
+                    : PollStep<V1Pod>.NotYet(pods.Count == 0 ? "no pods" : $"{pods.Count} pods, none ready");
+            },
+            TimeSpan.FromMilliseconds(500),
+            timeout,
+            cancellationToken).ConfigureAwait(false);
+        if (!found.Done)
         {
-            var list = await _api.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(@namespace)}/pods?labelSelector={Uri.EscapeDataString(labels)}", cancellationToken).ConfigureAwait(false);
-            var pods = (list?["items"] as JsonArray ?? []).OfType<JsonNode>().ToList();
-            var ready = pods.FirstOrDefault(p => (string?)p["metadata"]?["deletionTimestamp"] is null
-                && WorkloadChecks.Condition(p, "Ready") is { } c && (string?)c["status"] == "True");
-            if (ready is not null)
-            {
-                return (PodStates.Name(ready), TargetPort(ready, servicePort));
-            }
-
-            seen = pods.Count == 0 ? "no pods" : $"{pods.Count} pods, none ready";
-            if (DateTime.UtcNow >= deadline)
-            {
-                throw new KubeDindException($"Service {@namespace}/{name}: no ready pod matches {labels} after {timeout.TotalSeconds:0}s ({seen}); check the deploy's rollout.");
-            }
-
-            await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+            throw new KubeDindException($"Service {@namespace}/{name}: no ready pod matches {PodStates.SelectorQuery(labels)} after {timeout.TotalSeconds:0}s ({found.LastSeen}); check the deploy's rollout.");
         }
+
+        return (PodStates.Name(found.Value!), TargetPort(found.Value!, servicePort));
     }
 
-    private static int TargetPort(JsonNode pod, JsonObject servicePort)
+    private static int TargetPort(V1Pod pod, V1ServicePort servicePort)
     {
-        var target = servicePort["targetPort"];
-        if (target is JsonValue v && v.TryGetValue<string>(out var portName))
+        var target = servicePort.TargetPort?.Value;
+        if (target is null)
         {
-            var named = (pod["spec"]?["containers"] as JsonArray ?? []).OfType<JsonObject>()
-                .SelectMany(c => c["ports"] as JsonArray ?? []).OfType<JsonObject>()
-                .FirstOrDefault(p => (string?)p["name"] == portName);
-            if (named is not null)
-            {
-                return (int)WorkloadChecks.Int(named, "containerPort");
-            }
-
-            if (int.TryParse(portName, out var numeric))
-            {
-                return numeric;
-            }
-
-            throw new KubeDindException($"Pod {PodStates.Name(pod)} has no container port named '{portName}' (the Service's targetPort); fix the Service or the pod template.");
+            return servicePort.Port;
         }
 
-        return target is null ? (int)WorkloadChecks.Int(servicePort, "port") : (int)WorkloadChecks.Int(servicePort, "targetPort");
+        if (int.TryParse(target, NumberStyles.Integer, CultureInfo.InvariantCulture, out var numeric))
+        {
+            return numeric;
+        }
+
+        var named = (pod.Spec?.Containers ?? []).SelectMany(c => c.Ports ?? []).FirstOrDefault(p => p.Name == target);
+        return named?.ContainerPort
+            ?? throw new KubeDindException($"Pod {PodStates.Name(pod)} has no container port named '{target}' (the Service's targetPort); fix the Service or the pod template.");
     }
 }
 

@@ -1,4 +1,5 @@
-using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
 
 namespace KubeDind.Deploy;
 
@@ -21,7 +22,10 @@ public enum RolloutState
     NotWaited,
 }
 
-/// <summary>Reads one workload kind's status; one small object per kind.</summary>
+/// <summary>A workload as the API has it now: its rollout status and the selector its controller uses for its pods.</summary>
+internal sealed record LiveWorkload(RolloutStatus Status, V1LabelSelector? Selector, V1Pod? Pod);
+
+/// <summary>Reads one workload kind through its typed model; one small object per kind.</summary>
 internal interface IWorkloadCheck
 {
     string Kind { get; }
@@ -29,7 +33,34 @@ internal interface IWorkloadCheck
     /// <summary>What the check waits for, for the timeout message.</summary>
     string WaitsFor { get; }
 
-    RolloutStatus Evaluate(JsonNode live);
+    /// <summary>The live workload, or null when it does not exist.</summary>
+    Task<LiveWorkload?> ReadAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken);
+}
+
+internal abstract class WorkloadCheck<T> : IWorkloadCheck
+    where T : class
+{
+    public abstract string Kind { get; }
+
+    public abstract string WaitsFor { get; }
+
+    public async Task<LiveWorkload?> ReadAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken)
+    {
+        var live = await client.ReadOrNullAsync($"Deploy: reading {Kind} {@namespace}/{name}", c => ReadLiveAsync(c, name, @namespace, cancellationToken)).ConfigureAwait(false);
+        return live is null ? null : new LiveWorkload(Evaluate(live), SelectorOf(live), live as V1Pod);
+    }
+
+    public abstract RolloutStatus Evaluate(T live);
+
+    protected abstract Task<T> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken);
+
+    protected abstract V1LabelSelector? SelectorOf(T live);
+
+    protected static bool ObservedCurrentGeneration(long? generation, long? observed, out string observation)
+    {
+        observation = $"controller has seen generation {observed ?? 0} of {generation ?? 0}";
+        return (generation ?? 0) == 0 || (observed ?? 0) >= generation;
+    }
 }
 
 internal static class WorkloadChecks
@@ -38,134 +69,131 @@ internal static class WorkloadChecks
         [new DeploymentCheck(), new StatefulSetCheck(), new DaemonSetCheck(), new JobCheck(), new PodCheck()];
 
     public static IWorkloadCheck? For(string kind) => All.FirstOrDefault(c => c.Kind == kind);
-
-    internal static long Int(JsonNode? node, string path)
-    {
-        foreach (var part in path.Split('.'))
-        {
-            node = node?[part];
-        }
-
-        return node is JsonValue v && v.TryGetValue<long>(out var l) ? l : node is JsonValue d && d.TryGetValue<double>(out var x) ? (long)x : 0;
-    }
-
-    internal static bool ObservedCurrentGeneration(JsonNode live, out string observation)
-    {
-        var generation = Int(live, "metadata.generation");
-        var observed = Int(live, "status.observedGeneration");
-        observation = $"controller has seen generation {observed} of {generation}";
-        return generation == 0 || observed >= generation;
-    }
-
-    internal static JsonObject? Condition(JsonNode live, string type) =>
-        (live["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == type);
 }
 
-internal sealed class DeploymentCheck : IWorkloadCheck
+internal sealed class DeploymentCheck : WorkloadCheck<V1Deployment>
 {
-    public string Kind => "Deployment";
+    public override string Kind => "Deployment";
 
-    public string WaitsFor => "all replicas updated and available";
+    public override string WaitsFor => "all replicas updated and available";
 
-    public RolloutStatus Evaluate(JsonNode live)
+    public override RolloutStatus Evaluate(V1Deployment live)
     {
-        if (WorkloadChecks.Condition(live, "Progressing") is { } progressing && (string?)progressing["reason"] == "ProgressDeadlineExceeded")
+        var progressing = live.Status?.Conditions?.FirstOrDefault(c => c.Type == "Progressing");
+        if (progressing?.Reason == "ProgressDeadlineExceeded")
         {
-            return RolloutStatus.Failed($"progress deadline exceeded: {(string?)progressing["message"]}");
+            return RolloutStatus.Failed($"progress deadline exceeded: {progressing.Message}");
         }
 
-        if (!WorkloadChecks.ObservedCurrentGeneration(live, out var seen))
+        if (!ObservedCurrentGeneration(live.Metadata?.Generation, live.Status?.ObservedGeneration, out var seen))
         {
             return RolloutStatus.Progressing(seen);
         }
 
-        var wanted = live["spec"]?["replicas"] is null ? 1 : WorkloadChecks.Int(live, "spec.replicas");
-        var updated = WorkloadChecks.Int(live, "status.updatedReplicas");
-        var total = WorkloadChecks.Int(live, "status.replicas");
-        var available = WorkloadChecks.Int(live, "status.availableReplicas");
+        var wanted = live.Spec?.Replicas ?? 1;
+        var updated = live.Status?.UpdatedReplicas ?? 0;
+        var total = live.Status?.Replicas ?? 0;
+        var available = live.Status?.AvailableReplicas ?? 0;
         var observation = $"{updated}/{wanted} updated, {available}/{wanted} available" + (total > updated ? $", {total - updated} old still running" : string.Empty);
         return updated >= wanted && available >= wanted && total <= updated ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
+
+    protected override Task<V1Deployment> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
+        client.AppsV1.ReadNamespacedDeploymentAsync(name, @namespace, cancellationToken: cancellationToken);
+
+    protected override V1LabelSelector? SelectorOf(V1Deployment live) => live.Spec?.Selector;
 }
 
-internal sealed class StatefulSetCheck : IWorkloadCheck
+internal sealed class StatefulSetCheck : WorkloadCheck<V1StatefulSet>
 {
-    public string Kind => "StatefulSet";
+    public override string Kind => "StatefulSet";
 
-    public string WaitsFor => "all replicas ready on the current revision";
+    public override string WaitsFor => "all replicas ready on the current revision";
 
-    public RolloutStatus Evaluate(JsonNode live)
+    public override RolloutStatus Evaluate(V1StatefulSet live)
     {
-        if (!WorkloadChecks.ObservedCurrentGeneration(live, out var seen))
+        if (!ObservedCurrentGeneration(live.Metadata?.Generation, live.Status?.ObservedGeneration, out var seen))
         {
             return RolloutStatus.Progressing(seen);
         }
 
-        var wanted = live["spec"]?["replicas"] is null ? 1 : WorkloadChecks.Int(live, "spec.replicas");
-        var ready = WorkloadChecks.Int(live, "status.readyReplicas");
-        var updated = WorkloadChecks.Int(live, "status.updatedReplicas");
-        var onDelete = (string?)live["spec"]?["updateStrategy"]?["type"] == "OnDelete";
-        var current = (string?)live["status"]?["currentRevision"];
-        var update = (string?)live["status"]?["updateRevision"];
+        var wanted = live.Spec?.Replicas ?? 1;
+        var ready = live.Status?.ReadyReplicas ?? 0;
+        var updated = live.Status?.UpdatedReplicas ?? 0;
+        var onDelete = live.Spec?.UpdateStrategy?.Type == "OnDelete";
+        var current = live.Status?.CurrentRevision;
+        var update = live.Status?.UpdateRevision;
         var observation = $"{ready}/{wanted} ready, {updated}/{wanted} updated";
         var rolled = onDelete || (updated >= wanted && (update is null || current == update));
         return ready >= wanted && rolled ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
+
+    protected override Task<V1StatefulSet> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
+        client.AppsV1.ReadNamespacedStatefulSetAsync(name, @namespace, cancellationToken: cancellationToken);
+
+    protected override V1LabelSelector? SelectorOf(V1StatefulSet live) => live.Spec?.Selector;
 }
 
-internal sealed class DaemonSetCheck : IWorkloadCheck
+internal sealed class DaemonSetCheck : WorkloadCheck<V1DaemonSet>
 {
-    public string Kind => "DaemonSet";
+    public override string Kind => "DaemonSet";
 
-    public string WaitsFor => "a pod updated and available on every scheduled node";
+    public override string WaitsFor => "a pod updated and available on every scheduled node";
 
-    public RolloutStatus Evaluate(JsonNode live)
+    public override RolloutStatus Evaluate(V1DaemonSet live)
     {
-        if (!WorkloadChecks.ObservedCurrentGeneration(live, out var seen))
+        if (!ObservedCurrentGeneration(live.Metadata?.Generation, live.Status?.ObservedGeneration, out var seen))
         {
             return RolloutStatus.Progressing(seen);
         }
 
-        var desired = WorkloadChecks.Int(live, "status.desiredNumberScheduled");
-        var updated = WorkloadChecks.Int(live, "status.updatedNumberScheduled");
-        var available = WorkloadChecks.Int(live, "status.numberAvailable");
+        var desired = live.Status?.DesiredNumberScheduled ?? 0;
+        var updated = live.Status?.UpdatedNumberScheduled ?? 0;
+        var available = live.Status?.NumberAvailable ?? 0;
         var observation = $"{updated}/{desired} updated, {available}/{desired} available";
         return updated >= desired && available >= desired ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
+
+    protected override Task<V1DaemonSet> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
+        client.AppsV1.ReadNamespacedDaemonSetAsync(name, @namespace, cancellationToken: cancellationToken);
+
+    protected override V1LabelSelector? SelectorOf(V1DaemonSet live) => live.Spec?.Selector;
 }
 
-internal sealed class JobCheck : IWorkloadCheck
+internal sealed class JobCheck : WorkloadCheck<V1Job>
 {
-    public string Kind => "Job";
+    public override string Kind => "Job";
 
-    public string WaitsFor => "the job to complete";
+    public override string WaitsFor => "the job to complete";
 
-    public RolloutStatus Evaluate(JsonNode live)
+    public override RolloutStatus Evaluate(V1Job live)
     {
-        if (WorkloadChecks.Condition(live, "Failed") is { } failed && (string?)failed["status"] == "True")
+        if (live.Status?.Conditions?.FirstOrDefault(c => c.Type == "Failed" && c.Status == "True") is { } failed)
         {
-            return RolloutStatus.Failed($"job failed ({(string?)failed["reason"]}): {(string?)failed["message"]}");
+            return RolloutStatus.Failed($"job failed ({failed.Reason}): {failed.Message}");
         }
 
-        var succeeded = WorkloadChecks.Int(live, "status.succeeded");
-        var active = WorkloadChecks.Int(live, "status.active");
-        var failures = WorkloadChecks.Int(live, "status.failed");
-        var observation = $"{succeeded} succeeded, {active} running, {failures} failed";
-        return WorkloadChecks.Condition(live, "Complete") is { } complete && (string?)complete["status"] == "True"
+        var observation = $"{live.Status?.Succeeded ?? 0} succeeded, {live.Status?.Active ?? 0} running, {live.Status?.Failed ?? 0} failed";
+        return live.Status?.Conditions?.Any(c => c.Type == "Complete" && c.Status == "True") == true
             ? RolloutStatus.Ready(observation)
             : RolloutStatus.Progressing(observation);
     }
+
+    protected override Task<V1Job> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
+        client.BatchV1.ReadNamespacedJobAsync(name, @namespace, cancellationToken: cancellationToken);
+
+    protected override V1LabelSelector? SelectorOf(V1Job live) => live.Spec?.Selector;
 }
 
-internal sealed class PodCheck : IWorkloadCheck
+internal sealed class PodCheck : WorkloadCheck<V1Pod>
 {
-    public string Kind => "Pod";
+    public override string Kind => "Pod";
 
-    public string WaitsFor => "the pod to be Ready (or to succeed)";
+    public override string WaitsFor => "the pod to be Ready (or to succeed)";
 
-    public RolloutStatus Evaluate(JsonNode live)
+    public override RolloutStatus Evaluate(V1Pod live)
     {
-        var phase = (string?)live["status"]?["phase"] ?? "Pending";
+        var phase = live.Status?.Phase ?? "Pending";
         if (phase == "Succeeded")
         {
             return RolloutStatus.Ready("succeeded");
@@ -173,10 +201,14 @@ internal sealed class PodCheck : IWorkloadCheck
 
         if (phase == "Failed")
         {
-            return RolloutStatus.Failed($"pod failed: {(string?)live["status"]?["reason"]} {(string?)live["status"]?["message"]}".TrimEnd());
+            return RolloutStatus.Failed($"pod failed: {live.Status?.Reason} {live.Status?.Message}".TrimEnd());
         }
 
-        var ready = WorkloadChecks.Condition(live, "Ready") is { } condition && (string?)condition["status"] == "True";
-        return ready ? RolloutStatus.Ready($"{phase}, ready") : RolloutStatus.Progressing($"{phase}, not ready");
+        return PodStates.IsReady(live) ? RolloutStatus.Ready($"{phase}, ready") : RolloutStatus.Progressing($"{phase}, not ready");
     }
+
+    protected override Task<V1Pod> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
+        client.CoreV1.ReadNamespacedPodAsync(name, @namespace, cancellationToken: cancellationToken);
+
+    protected override V1LabelSelector? SelectorOf(V1Pod live) => null;
 }

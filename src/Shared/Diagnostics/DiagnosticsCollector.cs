@@ -1,34 +1,38 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using k8s;
+using k8s.Models;
 using KubeDind.Deploy;
 using KubeDind.Logging;
 
 namespace KubeDind.Diagnostics;
 
-/// <summary>A workload whose rollout failed, and what the wait last saw.</summary>
-public sealed record FailingWorkload(string Name, string Kind, string Namespace, string? PodSelector, string Observation);
+/// <summary>A workload whose rollout failed, the live selector of its pods, what the wait last saw and what failed it fast.</summary>
+public sealed record FailingWorkload(string Name, string Kind, string Namespace, V1LabelSelector? Selector, string Observation, string? KnownCause = null);
 
-/// <summary>A diagnostics folder: where it is, what it holds, and the one-line causes it found.</summary>
-public sealed record DiagnosticsBundle(string Directory, IReadOnlyList<string> Files, IReadOnlyList<string> Summary);
+/// <summary>A diagnostics folder: where it is, what it holds, and the one-line causes it found (most actionable first).</summary>
+public sealed record DiagnosticsBundle(string Directory, IReadOnlyList<string> Files, IReadOnlyList<string> Summary)
+{
+    /// <summary>The causes behind <see cref="Summary"/>, with how actionable each is, in the same order.</summary>
+    public IReadOnlyList<FailureCause> Causes { get; init; } = [];
+}
 
 /// <summary>
 /// Writes what explains a failed deploy into <c>&lt;artifacts&gt;/&lt;cluster&gt;/diagnostics-&lt;time&gt;/</c>:
 /// events sorted by time, every pod's phase and container states, the last lines of every container's
 /// log (and of the previous instance after a restart), the node's conditions, the cluster's own logs
-/// (k3s, inner dockerd) and a summary naming each failing workload's most likely cause. Collecting never
-/// throws for a part it cannot read: that part's file says why instead.
+/// (k3s, inner dockerd) and a summary naming each failing workload's most likely cause, most actionable
+/// first. Collecting never throws for a part it cannot read: that part's file says why instead.
 /// </summary>
 internal sealed class DiagnosticsCollector
 {
-    private readonly KubeApi _api;
+    private readonly IKubernetes _client;
     private readonly DeployContext _context;
     private readonly int _tailLines;
 
     public DiagnosticsCollector(IKubernetes client, DeployContext context, int tailLines = 200)
     {
-        _api = new KubeApi(client);
+        _client = client;
         _context = context;
         _tailLines = tailLines;
     }
@@ -47,9 +51,9 @@ internal sealed class DiagnosticsCollector
             files.Add(relative.Replace('\\', '/'));
         }
 
-        var events = await ListAsync("/api/v1/events", cancellationToken).ConfigureAwait(false);
-        var pods = await ListAsync("/api/v1/pods", cancellationToken).ConfigureAwait(false);
-        var nodes = await ListAsync("/api/v1/nodes", cancellationToken).ConfigureAwait(false);
+        var events = await ListAsync("events", async c => (await c.CoreV1.ListEventForAllNamespacesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
+        var pods = await ListAsync("pods", async c => (await c.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
+        var nodes = await ListAsync("nodes", async c => (await c.CoreV1.ListNodeAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
 
         await WriteAsync("events.txt", FormatEvents(events.Items, events.Error)).ConfigureAwait(false);
         await WriteAsync("pods.txt", FormatPods(pods.Items, pods.Error)).ConfigureAwait(false);
@@ -60,8 +64,8 @@ internal sealed class DiagnosticsCollector
         {
             foreach (var status in PodStates.ContainerStatuses(pod))
             {
-                var container = (string?)status["name"] ?? "?";
-                var instances = WorkloadChecks.Int(status, "restartCount") > 0 || status["lastState"]?["terminated"] is not null ? new[] { false, true } : [false];
+                var container = status.Name ?? "?";
+                var instances = status.RestartCount > 0 || status.LastState?.Terminated is not null ? new[] { false, true } : [false];
                 foreach (var previous in instances)
                 {
                     var log = await ReadLogAsync(pod, container, previous, cancellationToken).ConfigureAwait(false);
@@ -86,60 +90,40 @@ internal sealed class DiagnosticsCollector
             }
         }
 
-        var summary = new List<string>();
+        var causes = new List<FailureCause>();
         foreach (var workload in failing)
         {
             var own = pods.Items.Where(p => PodStates.Namespace(p) == workload.Namespace && BelongsTo(p, workload)).ToList();
-            var nsEvents = events.Items.Where(e => ((string?)e["metadata"]?["namespace"] ?? workload.Namespace) == workload.Namespace).ToList();
-            summary.Add(FailureSummary.Describe(workload.Name, own, nsEvents, (pod, container, previous) => lastLines.GetValueOrDefault((pod, container, previous)), workload.Observation));
+            var nsEvents = events.Items.Where(e => (e.Metadata?.NamespaceProperty ?? workload.Namespace) == workload.Namespace).ToList();
+            causes.Add(FailureSummary.Explain(workload.Name, own, nsEvents, (pod, container, previous) => lastLines.GetValueOrDefault((pod, container, previous)), workload.Observation, workload.KnownCause));
         }
 
         if (failing.Count == 0)
         {
             // On demand: explain every pod that is stuck.
-            foreach (var pod in pods.Items.Where(p => PodStates.HardFailure(p) is not null || (string?)p["status"]?["phase"] is "Failed" or "Pending"))
+            foreach (var pod in pods.Items.Where(p => PodStates.HardFailure(p) is not null || p.Status?.Phase is "Failed" or "Pending"))
             {
-                summary.Add(FailureSummary.Describe(PodStates.Name(pod), [pod], events.Items, (p, c, prev) => lastLines.GetValueOrDefault((p, c, prev))));
-            }
-
-            if (summary.Count == 0)
-            {
-                summary.Add("no failing pods found");
+                causes.Add(FailureSummary.Explain(PodStates.Name(pod), [pod], events.Items, (p, c, prev) => lastLines.GetValueOrDefault((p, c, prev))));
             }
         }
 
+        // Most actionable first; within a kind, the order the workloads were deployed in.
+        causes = causes.Select((c, i) => (c, i)).OrderBy(p => p.c.Kind).ThenBy(p => p.i).Select(p => p.c).ToList();
+        var summary = causes.Count == 0 ? ["no failing pods found"] : causes.Select(c => c.Line).ToList();
         await WriteAsync("summary.txt", string.Join('\n', summary) + "\n").ConfigureAwait(false);
         files.Sort(StringComparer.Ordinal);
         _context.Log.Info($"Diagnostics for {_context.ClusterName} written to {directory} ({files.Count} files)");
-        return new DiagnosticsBundle(directory, files, summary);
+        return new DiagnosticsBundle(directory, files, summary) { Causes = causes };
     }
 
-    private static bool BelongsTo(JsonNode pod, FailingWorkload workload)
-    {
-        if (workload.Kind == "Pod")
-        {
-            return PodStates.Name(pod) == workload.Name;
-        }
+    private static bool BelongsTo(V1Pod pod, FailingWorkload workload) =>
+        workload.Kind == "Pod" ? PodStates.Name(pod) == workload.Name : PodStates.Matches(workload.Selector, pod);
 
-        if (workload.PodSelector is null)
-        {
-            return false;
-        }
-
-        var labels = pod["metadata"]?["labels"] as JsonObject;
-        return workload.PodSelector.Split(',').All(pair =>
-        {
-            var parts = pair.Split('=', 2);
-            return labels is not null && (string?)labels[parts[0]] == parts[1];
-        });
-    }
-
-    private async Task<(IReadOnlyList<JsonNode> Items, string? Error)> ListAsync(string path, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<T> Items, string? Error)> ListAsync<T>(string what, Func<IKubernetes, Task<IList<T>>> list)
     {
         try
         {
-            var list = await _api.GetAsync(path, cancellationToken).ConfigureAwait(false);
-            return ((list?["items"] as JsonArray ?? []).OfType<JsonNode>().ToList(), null);
+            return ((await _client.CallAsync($"listing {what}", list).ConfigureAwait(false)).ToList(), null);
         }
         catch (KubeDindException ex)
         {
@@ -147,13 +131,11 @@ internal sealed class DiagnosticsCollector
         }
     }
 
-    private async Task<(string? Text, string? Error)> ReadLogAsync(JsonNode pod, string container, bool previous, CancellationToken cancellationToken)
+    private async Task<(string? Text, string? Error)> ReadLogAsync(V1Pod pod, string container, bool previous, CancellationToken cancellationToken)
     {
-        var path = $"/api/v1/namespaces/{Uri.EscapeDataString(PodStates.Namespace(pod))}/pods/{Uri.EscapeDataString(PodStates.Name(pod))}/log?container={Uri.EscapeDataString(container)}&tailLines={_tailLines}" + (previous ? "&previous=true" : string.Empty);
         try
         {
-            var (status, body, text) = await _api.SendAsync(HttpMethod.Get, path, null, null, cancellationToken).ConfigureAwait(false);
-            return (int)status < 300 ? (text, null) : (null, KubeApi.StatusMessage(status, body, text));
+            return (await PodLogs.ReadTextAsync(_client, PodStates.Name(pod), PodStates.Namespace(pod), container, previous, _tailLines, cancellationToken).ConfigureAwait(false), null);
         }
         catch (KubeDindException ex)
         {
@@ -161,20 +143,13 @@ internal sealed class DiagnosticsCollector
         }
     }
 
-    internal static DateTimeOffset EventTime(JsonNode e)
+    internal static DateTimeOffset EventTime(Corev1Event e)
     {
-        foreach (var candidate in new[] { (string?)e["lastTimestamp"], (string?)e["eventTime"], (string?)e["firstTimestamp"], (string?)e["metadata"]?["creationTimestamp"] })
-        {
-            if (DateTimeOffset.TryParse(candidate, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
-            {
-                return time;
-            }
-        }
-
-        return DateTimeOffset.MinValue;
+        var time = e.LastTimestamp ?? e.EventTime ?? e.FirstTimestamp ?? e.Metadata?.CreationTimestamp;
+        return time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : DateTimeOffset.MinValue;
     }
 
-    internal static string FormatEvents(IReadOnlyList<JsonNode> events, string? error)
+    internal static string FormatEvents(IReadOnlyList<Corev1Event> events, string? error)
     {
         var text = new StringBuilder();
         if (error is not null)
@@ -184,15 +159,15 @@ internal sealed class DiagnosticsCollector
 
         foreach (var e in events.OrderBy(EventTime))
         {
-            var involved = e["involvedObject"];
-            var count = WorkloadChecks.Int(e, "count");
-            text.AppendLine(FormattableString.Invariant($"{EventTime(e):yyyy-MM-ddTHH:mm:ssZ} {(string?)e["type"],-8} {(string?)e["reason"],-24} {(string?)involved?["kind"]}/{(string?)involved?["namespace"] ?? (string?)e["metadata"]?["namespace"]}/{(string?)involved?["name"]}{(count > 1 ? $" (x{count})" : string.Empty)}: {(string?)e["message"]}"));
+            var involved = e.InvolvedObject;
+            var count = e.Count ?? 0;
+            text.AppendLine(FormattableString.Invariant($"{EventTime(e):yyyy-MM-ddTHH:mm:ssZ} {e.Type,-8} {e.Reason,-24} {involved?.Kind}/{involved?.NamespaceProperty ?? e.Metadata?.NamespaceProperty}/{involved?.Name}{(count > 1 ? $" (x{count})" : string.Empty)}: {e.Message}"));
         }
 
         return text.Length == 0 ? "(no events)\n" : text.ToString();
     }
 
-    internal static string FormatPods(IReadOnlyList<JsonNode> pods, string? error)
+    internal static string FormatPods(IReadOnlyList<V1Pod> pods, string? error)
     {
         var text = new StringBuilder();
         if (error is not null)
@@ -202,17 +177,17 @@ internal sealed class DiagnosticsCollector
 
         foreach (var pod in pods)
         {
-            text.AppendLine(FormattableString.Invariant($"{PodStates.Namespace(pod)}/{PodStates.Name(pod)}: {(string?)pod["status"]?["phase"] ?? "?"}{((string?)pod["status"]?["reason"] is { } r ? $" ({r})" : string.Empty)} on {(string?)pod["spec"]?["nodeName"] ?? "no node"}"));
-            foreach (var condition in (pod["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().Where(c => (string?)c["status"] != "True"))
+            text.AppendLine(FormattableString.Invariant($"{PodStates.Namespace(pod)}/{PodStates.Name(pod)}: {pod.Status?.Phase ?? "?"}{(pod.Status?.Reason is { } r ? $" ({r})" : string.Empty)} on {pod.Spec?.NodeName ?? "no node"}"));
+            foreach (var condition in (pod.Status?.Conditions ?? []).Where(c => c.Status != "True"))
             {
-                text.AppendLine($"  condition {(string?)condition["type"]}={(string?)condition["status"]} {(string?)condition["reason"]} {(string?)condition["message"]}".TrimEnd());
+                text.AppendLine($"  condition {condition.Type}={condition.Status} {condition.Reason} {condition.Message}".TrimEnd());
             }
 
             foreach (var status in PodStates.ContainerStatuses(pod))
             {
-                text.AppendLine(FormattableString.Invariant($"  container {(string?)status["name"]} image {(string?)status["image"]} ready={(bool?)status["ready"] ?? false} restarts={WorkloadChecks.Int(status, "restartCount")}"));
-                text.AppendLine(FormattableString.Invariant($"    state: {DescribeState(status["state"])}"));
-                if (status["lastState"] is JsonObject { Count: > 0 } last)
+                text.AppendLine(FormattableString.Invariant($"  container {status.Name} image {status.Image} ready={status.Ready} restarts={status.RestartCount}"));
+                text.AppendLine(FormattableString.Invariant($"    state: {DescribeState(status.State)}"));
+                if (status.LastState is { } last && (last.Waiting ?? (object?)last.Terminated ?? last.Running) is not null)
                 {
                     text.AppendLine(FormattableString.Invariant($"    last state: {DescribeState(last)}"));
                 }
@@ -222,7 +197,7 @@ internal sealed class DiagnosticsCollector
         return text.Length == 0 ? "(no pods)\n" : text.ToString();
     }
 
-    internal static string FormatNodes(IReadOnlyList<JsonNode> nodes, string? error)
+    internal static string FormatNodes(IReadOnlyList<V1Node> nodes, string? error)
     {
         var text = new StringBuilder();
         if (error is not null)
@@ -232,21 +207,21 @@ internal sealed class DiagnosticsCollector
 
         foreach (var node in nodes)
         {
-            text.AppendLine(FormattableString.Invariant($"{(string?)node["metadata"]?["name"]}:"));
-            foreach (var condition in (node["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>())
+            text.AppendLine(FormattableString.Invariant($"{node.Metadata?.Name}:"));
+            foreach (var condition in node.Status?.Conditions ?? [])
             {
-                text.AppendLine($"  {(string?)condition["type"]}={(string?)condition["status"]} {(string?)condition["reason"]} {(string?)condition["message"]}".TrimEnd());
+                text.AppendLine($"  {condition.Type}={condition.Status} {condition.Reason} {condition.Message}".TrimEnd());
             }
         }
 
         return text.Length == 0 ? "(no nodes)\n" : text.ToString();
     }
 
-    private static string DescribeState(JsonNode? state) => state switch
+    private static string DescribeState(V1ContainerState? state) => state switch
     {
-        JsonObject s when s["waiting"] is { } w => $"waiting {(string?)w["reason"]} {(string?)w["message"]}".TrimEnd(),
-        JsonObject s when s["terminated"] is { } t => $"terminated {(string?)t["reason"]} exit code {WorkloadChecks.Int(t, "exitCode")} {(string?)t["message"]}".TrimEnd(),
-        JsonObject s when s["running"] is { } r => $"running since {(string?)r["startedAt"]}",
+        { Waiting: { } w } => $"waiting {w.Reason} {w.Message}".TrimEnd(),
+        { Terminated: { } t } => $"terminated {t.Reason} exit code {t.ExitCode} {t.Message}".TrimEnd(),
+        { Running: { } r } => FormattableString.Invariant($"running since {r.StartedAt:yyyy-MM-ddTHH:mm:ssZ}"),
         _ => "unknown",
     };
 

@@ -207,7 +207,7 @@ public sealed class DeployStepTests : IAsyncLifetime
 
         var ex = await Assert.ThrowsAsync<KubeDindException>(() => DeployStep.RunAsync(client, settings, Context, TestContext.Current.CancellationToken));
 
-        Assert.Equal("Deploy to kdt-fake: applying the manifests did not finish within 8s (gave up waiting for CustomResourceDefinition widgets.example.kubedind.io to be Established); raise DeploySettings.Timeout.", ex.Message);
+        Assert.Equal("Deploy to kdt-fake: applying the manifests did not finish within 8s (gave up waiting for CustomResourceDefinition widgets.example.kubedind.io to be Established (last saw: Established=False)); raise DeploySettings.Timeout.", ex.Message);
     }
 
     [Fact]

@@ -129,4 +129,36 @@ public sealed class ManifestReaderTests
 
         Assert.Contains("name no Kubernetes object", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Merge_keys_follow_yaml_explicit_keys_win_wherever_they_stand_and_earlier_merged_maps_win()
+    {
+        const string yaml = """
+            base: &a { x: from-a, y: from-a }
+            other: &b { x: from-b, z: from-b }
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: { name: merged }
+            data:
+              x: explicit-before
+              <<: [*a, *b]
+              w: explicit-after
+            """;
+
+        var data = Assert.Single(ManifestReader.ReadText(yaml, "inline")).Body["data"]!.AsObject();
+
+        Assert.Equal("explicit-before", (string?)data["x"]);
+        Assert.Equal("from-a", (string?)data["y"]);
+        Assert.Equal("from-b", (string?)data["z"]);
+        Assert.Equal("explicit-after", (string?)data["w"]);
+        Assert.Equal(4, data.Count);
+    }
+
+    [Fact]
+    public void A_duplicate_explicit_key_is_a_syntax_error()
+    {
+        var ex = Assert.Throws<KubeDindException>(() => ManifestReader.ReadText("apiVersion: v1\nkind: ConfigMap\nkind: Secret\n", "inline"));
+
+        Assert.Contains("Duplicate key kind", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,4 +1,5 @@
-using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 
@@ -40,7 +41,7 @@ public sealed class WorkloadChecksTests
     [Fact]
     public void An_unschedulable_pod_is_named_with_the_scheduler_message()
     {
-        var pod = JsonNode.Parse("""{"metadata":{"name":"web-1"},"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/1 nodes are available: 1 Insufficient memory."}]}}""")!;
+        var pod = KubernetesJson.Deserialize<V1Pod>("""{"metadata":{"name":"web-1"},"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/1 nodes are available: 1 Insufficient memory."}]}}""");
 
         Assert.Equal("web: pod web-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory.", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
     }
@@ -48,7 +49,7 @@ public sealed class WorkloadChecksTests
     [Fact]
     public void A_container_config_error_is_named_with_its_message()
     {
-        var pod = JsonNode.Parse("""{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"name":"app","state":{"waiting":{"reason":"CreateContainerConfigError","message":"configmap \"web-config\" not found"}}}]}}""")!;
+        var pod = KubernetesJson.Deserialize<V1Pod>("""{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"name":"app","state":{"waiting":{"reason":"CreateContainerConfigError","message":"configmap \"web-config\" not found"}}}]}}""");
 
         Assert.Equal("web: container app cannot start (CreateContainerConfigError): configmap \"web-config\" not found", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
     }
@@ -56,14 +57,52 @@ public sealed class WorkloadChecksTests
     [Fact]
     public void No_pods_at_all_names_the_controllers_warning()
     {
-        var warning = JsonNode.Parse("""{"type":"Warning","reason":"FailedCreate","involvedObject":{"kind":"ReplicaSet","name":"web-6f7d"},"message":"pods \"web-6f7d-\" is forbidden: exceeded quota"}""")!;
+        var warning = KubernetesJson.Deserialize<Corev1Event>("""{"type":"Warning","reason":"FailedCreate","involvedObject":{"kind":"ReplicaSet","name":"web-6f7d"},"message":"pods \"web-6f7d-\" is forbidden: exceeded quota"}""");
 
         Assert.Equal("web: no pods were created: pods \"web-6f7d-\" is forbidden: exceeded quota", FailureSummary.Describe("web", [], [warning], (_, _, _) => null));
     }
 
+    [Fact]
+    public void An_unauthorized_pull_is_named_as_such_with_what_to_do()
+    {
+        var pod = KubernetesJson.Deserialize<V1Pod>("""{"metadata":{"name":"web-1"},"spec":{"containers":[{"name":"app","image":"registry.example/app:1"}]},"status":{"containerStatuses":[{"name":"app","image":"registry.example/app:1","ready":false,"restartCount":0,"state":{"waiting":{"reason":"ErrImagePull","message":"failed to resolve reference: pulling from host registry.example failed with status code [manifests 1]: 401 Unauthorized"}}}]}}""");
+
+        var cause = FailureSummary.Explain("web", [pod], [], (_, _, _) => null);
+
+        Assert.Equal(FailureKind.Input, cause.Kind);
+        Assert.StartsWith("web: image registry.example/app:1 pull refused as unauthorized — push it to the cluster's registry", cause.Line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_known_cause_wins_over_the_schedulers_message()
+    {
+        var pod = KubernetesJson.Deserialize<V1Pod>("""{"metadata":{"name":"db-0"},"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."}]}}""");
+
+        Assert.Equal("db: PersistentVolumeClaim default/data does not exist", FailureSummary.Describe("db", [pod], [], (_, _, _) => null, knownCause: "PersistentVolumeClaim default/data does not exist"));
+    }
+
+    [Theory]
+    [InlineData("""{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"In","values":["a","b"]},{"key":"legacy","operator":"DoesNotExist"}]}""", "app=web,tier in (a,b),!legacy", true)]
+    [InlineData("""{"matchLabels":{"app":"db"}}""", "app=db", false)]
+    public void Selectors_from_live_objects_become_queries_and_match_pods(string selectorJson, string query, bool matches)
+    {
+        var selector = KubernetesJson.Deserialize<V1LabelSelector>(selectorJson);
+        var pod = new V1Pod { Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "web", ["tier"] = "b" } } };
+
+        Assert.Equal(query, PodStates.SelectorQuery(selector));
+        Assert.Equal(matches, PodStates.Matches(selector, pod));
+    }
+
     private static void Check(string kind, string json, RolloutState state, string observation)
     {
-        var status = WorkloadChecks.For(kind)!.Evaluate(JsonNode.Parse(json)!);
+        var status = kind switch
+        {
+            "Deployment" => new DeploymentCheck().Evaluate(KubernetesJson.Deserialize<V1Deployment>(json)),
+            "StatefulSet" => new StatefulSetCheck().Evaluate(KubernetesJson.Deserialize<V1StatefulSet>(json)),
+            "DaemonSet" => new DaemonSetCheck().Evaluate(KubernetesJson.Deserialize<V1DaemonSet>(json)),
+            "Job" => new JobCheck().Evaluate(KubernetesJson.Deserialize<V1Job>(json)),
+            _ => new PodCheck().Evaluate(KubernetesJson.Deserialize<V1Pod>(json)),
+        };
 
         Assert.Equal((state, observation), (status.State, status.Observation));
     }

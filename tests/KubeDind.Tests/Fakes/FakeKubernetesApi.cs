@@ -24,6 +24,15 @@ public enum FakePodBehavior
 
     /// <summary>The pod stays ContainerCreating forever: the rollout never finishes (for timeouts).</summary>
     Stuck,
+
+    /// <summary>The registry refuses the pull: ImagePullBackOff, with the kubelet's "401 Unauthorized" event.</summary>
+    Unauthorized,
+
+    /// <summary>Set by the fake itself: a volume's ConfigMap or Secret does not exist, so the pod stays ContainerCreating with FailedMount events.</summary>
+    MissingVolumeSource,
+
+    /// <summary>Set by the fake itself: a PersistentVolumeClaim the pod uses is not bound, so the pod is unschedulable.</summary>
+    UnboundClaim,
 }
 
 /// <summary>
@@ -45,6 +54,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
         ("networking.k8s.io/v1", "Ingress", "ingresses", true),
+        ("v1", "PersistentVolume", "persistentvolumes", false), ("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
     ];
 
     private readonly HttpListener _listener = new();
@@ -250,6 +260,22 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             return Apply(resource, ns, name, body);
         }
 
+        if (method == "DELETE" && name is not null)
+        {
+            var path2 = ObjectPath(resource.ApiVersion, resource.Plural, resource.Namespaced ? ns : null, name);
+            if (!_objects.Remove(path2, out var removed))
+            {
+                return NotFound($"{resource.Plural} \"{name}\" not found", "NotFound");
+            }
+
+            foreach (var pod in _objects.Where(kv => kv.Key.Contains("/pods/", StringComparison.Ordinal) && (string?)kv.Value["metadata"]?["annotations"]?["fake.kubedind/owner"] == name).Select(kv => kv.Key).ToList())
+            {
+                _objects.Remove(pod);
+            }
+
+            return (200, removed.ToJsonString(), "application/json");
+        }
+
         if (method != "GET")
         {
             return Failure(405, "MethodNotAllowed", $"the fake does not implement {method} {path}");
@@ -378,6 +404,18 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         var name = (string)obj["metadata"]!["name"]!;
         var ns = (string?)obj["metadata"]!["namespace"];
         var generation = (long)obj["metadata"]!["generation"]!;
+        if (resource.Kind == "Job" && obj["spec"] is JsonObject jobSpec)
+        {
+            // As the Job controller does: select the pods by the Job's uid, whatever the template's labels.
+            var uid = (string)obj["metadata"]!["uid"]!;
+            jobSpec["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["controller-uid"] = uid } };
+            var template = (JsonObject)(jobSpec["template"] ??= new JsonObject());
+            var templateMetadata = (JsonObject)(template["metadata"] ??= new JsonObject());
+            var templateLabels = (JsonObject)(templateMetadata["labels"] ??= new JsonObject());
+            templateLabels["controller-uid"] = uid;
+            templateLabels["job-name"] = name;
+        }
+
         switch (resource.Kind)
         {
             case "CustomResourceDefinition":
@@ -390,8 +428,12 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
                 obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", EstablishCrds ? "True" : "False")) };
                 return;
+            case "PersistentVolumeClaim":
+                // No provisioner: a claim stays Pending (tests that need a bound claim mark it so).
+                obj["status"] = new JsonObject { ["phase"] = "Pending" };
+                return;
             case "Deployment" or "StatefulSet" or "DaemonSet" or "Job":
-                var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
+                var behavior = Behavior.GetValueOrDefault(name, MissingReference(ns ?? "default", obj["spec"]?["template"]?["spec"]));
                 var healthy = behavior == FakePodBehavior.Healthy;
                 var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
                 obj["status"] = resource.Kind switch
@@ -427,6 +469,27 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
+    /// <summary>What the kubelet and scheduler would make of a pod template's volumes: a missing ConfigMap/Secret or an unbound claim.</summary>
+    private FakePodBehavior MissingReference(string ns, JsonNode? podSpec)
+    {
+        foreach (var volume in (podSpec?["volumes"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if ((string?)volume["persistentVolumeClaim"]?["claimName"] is { } claim
+                && (string?)_objects.GetValueOrDefault(ObjectPath("v1", "persistentvolumeclaims", ns, claim))?["status"]?["phase"] != "Bound")
+            {
+                return FakePodBehavior.UnboundClaim;
+            }
+
+            if (((string?)volume["configMap"]?["name"] is { } configMap && !_objects.ContainsKey(ObjectPath("v1", "configmaps", ns, configMap)))
+                || ((string?)volume["secret"]?["secretName"] is { } secret && !_objects.ContainsKey(ObjectPath("v1", "secrets", ns, secret))))
+            {
+                return FakePodBehavior.MissingVolumeSource;
+            }
+        }
+
+        return FakePodBehavior.Healthy;
+    }
+
     private void AddPod(string podName, string ns, JsonObject labels, JsonObject spec, FakePodBehavior behavior, string owner)
     {
         spec["nodeName"] = "kdt-node";
@@ -460,8 +523,16 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
                 AddEvent(ns, "Pod", podName, "Warning", "Failed", "Error: ErrImagePull");
                 break;
-            case FakePodBehavior.Stuck:
+            case FakePodBehavior.Unauthorized:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
+                AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host registry.example failed with status code [manifests 1]: 401 Unauthorized");
+                break;
+            case FakePodBehavior.Stuck or FakePodBehavior.UnboundClaim:
                 state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
+                break;
+            case FakePodBehavior.MissingVolumeSource:
+                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
+                AddEvent(ns, "Pod", podName, "Warning", "FailedMount", "MountVolume.SetUp failed for volume \"config\" : configmap \"missing\" not found");
                 break;
             default:
                 state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } };
@@ -478,8 +549,10 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             ["spec"] = spec,
             ["status"] = new JsonObject
             {
-                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage ? "Pending" : "Running",
-                ["conditions"] = new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
+                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage or FakePodBehavior.Unauthorized or FakePodBehavior.MissingVolumeSource or FakePodBehavior.UnboundClaim ? "Pending" : "Running",
+                ["conditions"] = behavior == FakePodBehavior.UnboundClaim
+                    ? new JsonArray(Condition("PodScheduled", "False", "Unschedulable", "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."))
+                    : new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
                 ["containerStatuses"] = new JsonArray(new JsonObject
                 {
                     ["name"] = containerName,
@@ -533,8 +606,8 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     private string Now() => _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static JsonObject Condition(string type, string status, string? reason = null) =>
-        new() { ["type"] = type, ["status"] = status, ["reason"] = reason, ["lastTransitionTime"] = "2026-11-23T12:00:00Z" };
+    private static JsonObject Condition(string type, string status, string? reason = null, string? message = null) =>
+        new() { ["type"] = type, ["status"] = status, ["reason"] = reason, ["message"] = message, ["lastTransitionTime"] = "2026-11-23T12:00:00Z" };
 
     private static (int, string, string) NotFound(string message, string reason = "NotFound") => Failure(404, reason, message);
 

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using KubeDind.Deploy;
+using KubeDind.Tests.Fakes;
+
+namespace KubeDind.Tests.Deploy;
+
+/// <summary>
+/// Deploy reports every failing workload at once and fails fast on states waiting cannot fix, against
+/// <see cref="FakeKubernetesApi"/> (a fake API server, not a cluster); <see cref="RealClusterFailFastTests"/> shows the same on k3s.
+/// </summary>
+public sealed class FailFastTests : IAsyncLifetime
+{
+    private readonly FakeKubernetesApi _fake = new();
+    private readonly string _artifacts = Path.Combine(Path.GetTempPath(), "kdt-failfast-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly ITestOutputHelper _output;
+
+    public FailFastTests(ITestOutputHelper output) => _output = output;
+
+    public ValueTask InitializeAsync()
+    {
+        _fake.AddNode();
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _fake.DisposeAsync();
+        if (Directory.Exists(_artifacts))
+        {
+            Directory.Delete(_artifacts, recursive: true);
+        }
+    }
+
+    private DeployContext Context => new() { ClusterName = "kdt-fake", ArtifactsDirectory = _artifacts };
+
+    private static DeploySettings Settings(params string[] manifests) => new()
+    {
+        InlineManifests = manifests,
+        Namespace = "shop",
+        Timeout = TimeSpan.FromSeconds(60),
+        PollInterval = TimeSpan.FromMilliseconds(50),
+        FailFastAfter = TimeSpan.FromMilliseconds(300),
+    };
+
+    internal static string Deployment(string name, string image, string volumes = "") => $"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          selector:
+            matchLabels:
+              app: {name}
+          template:
+            metadata:
+              labels:
+                app: {name}
+            spec:
+              containers:
+                - name: app
+                  image: {image}
+        {volumes}
+        """;
+
+    [Fact]
+    public async Task Two_broken_workloads_are_both_named_in_one_failure_most_actionable_first()
+    {
+        _fake.Behavior["web"] = FakePodBehavior.CrashLoop;
+        _fake.Behavior["api"] = FakePodBehavior.MissingImage;
+        using var client = _fake.CreateClient();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1"), Deployment("api", "api:1")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal(
+            ["api: image api:1 not found — was it pushed?", "web: container app is crash-looping (exit code 1): last log line: panic: config key 'listen' is missing"],
+            ex.Diagnostics!.Summary);
+        var lines = ex.Message.Split('\n');
+        Assert.Equal($"Deploy to kdt-fake: 2 workloads failed; diagnostics in {ex.Diagnostics.Directory}:", lines[0]);
+        Assert.Equal(["  api: image api:1 not found — was it pushed?", "  web: container app is crash-looping (exit code 1): last log line: panic: config key 'listen' is missing"], lines[1..]);
+        Assert.All(ex.Result.Objects.Where(o => o.Kind == "Deployment"), o => Assert.Equal(RolloutState.Failed, o.Rollout));
+        Assert.Single(Directory.GetDirectories(Path.Combine(_artifacts, "kdt-fake"))); // one bundle for both
+        _output.WriteLine(ex.Message);
+    }
+
+    [Fact]
+    public async Task A_failing_workload_does_not_stop_the_wait_for_a_healthy_one()
+    {
+        _fake.Behavior["api"] = FakePodBehavior.MissingImage;
+        using var client = _fake.CreateClient();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("api", "api:1"), Deployment("web", "web:1")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal(RolloutState.Ready, ex.Result.Objects.Single(o => o.Name == "web").Rollout);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public async Task A_claim_with_no_storage_class_and_no_default_fails_fast_with_its_cause()
+    {
+        using var client = _fake.CreateClient();
+        var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Gi } } }\n";
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(claim, Deployment("db", "db:1", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("db: PersistentVolumeClaim shop/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to (the cluster has none); set storageClassName or create a PersistentVolume", Assert.Single(ex.Diagnostics!.Summary));
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (timeout 60s): {ex.Message}");
+    }
+
+    [Fact]
+    public async Task A_claim_naming_a_storage_class_that_does_not_exist_fails_fast()
+    {
+        using var client = _fake.CreateClient();
+        var storageClass = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: { name: slow }\nprovisioner: example.com/slow\n";
+        var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { storageClassName: fast-ssd, accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Gi } } }\n";
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(storageClass, claim, Deployment("db", "db:1", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("db: PersistentVolumeClaim shop/data asks for StorageClass fast-ssd, which does not exist (the cluster has slow); fix storageClassName", Assert.Single(ex.Diagnostics!.Summary));
+    }
+
+    [Fact]
+    public async Task A_mounted_config_map_that_does_not_exist_fails_fast()
+    {
+        using var client = _fake.CreateClient();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1", "      volumes: [{ name: config, configMap: { name: missing } }]")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("web: ConfigMap shop/missing (mounted as volume config) does not exist; add it to the manifests or mark the volume optional", Assert.Single(ex.Diagnostics!.Summary));
+    }
+
+    [Fact]
+    public async Task A_mounted_secret_that_does_not_exist_fails_fast()
+    {
+        using var client = _fake.CreateClient();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1", "      volumes: [{ name: tls, secret: { secretName: web-tls } }]")), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("web: Secret shop/web-tls (mounted as volume tls) does not exist; add it to the manifests or mark the volume optional", Assert.Single(ex.Diagnostics!.Summary));
+    }
+
+    [Fact]
+    public async Task An_image_pull_refused_as_unauthorized_fails_fast_and_says_so()
+    {
+        // A registry that asks for credentials is not something the offline k3s here can show: the fake stands in.
+        _fake.Behavior["web"] = FakePodBehavior.Unauthorized;
+        using var client = _fake.CreateClient();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "registry.example/web:1")), Context, TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("web: image registry.example/web:1 pull refused as unauthorized", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_job_whose_template_has_no_labels_is_summarised_through_its_live_selector()
+    {
+        _fake.Behavior["migrate"] = FakePodBehavior.CrashLoop;
+        using var client = _fake.CreateClient();
+        var job = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: migrate }\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers: [{ name: migrate, image: migrate:1 }]\n";
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(job), Context, TestContext.Current.CancellationToken));
+
+        Assert.Equal("migrate: container migrate is crash-looping (exit code 1): last log line: panic: config key 'listen' is missing", Assert.Single(ex.Diagnostics!.Summary));
+    }
+}
