@@ -13,8 +13,10 @@ namespace KubeDind.Cluster;
 
 /// <summary>
 /// Builds (or reuses) the kube-dind image from the build context embedded in this assembly (<c>image/</c>):
-/// dockerd + registry + docker-compose, and k3s when a binary is supplied or downloaded. An existing image
-/// is reused when its <see cref="ContextHashLabel"/> matches the context, base image and k3s inputs.
+/// dockerd + registry + docker-compose, and k3s when a binary is supplied or downloaded. The image is tagged by
+/// its inputs (<see cref="TagFor"/>: KubeDind version, compose or k3s, a hash of context, base image and k3s), so
+/// builds with different inputs on one engine never retag each other's image; an existing image is reused when
+/// its <see cref="ContextHashLabel"/> matches. A replaced image is removed only when no tag names it any more.
 /// </summary>
 public static class ClusterImage
 {
@@ -27,8 +29,36 @@ public static class ClusterImage
 
     private static readonly string[] AirgapExtensions = [".tar", ".tar.gz", ".tgz", ".tar.zst"];
 
-    /// <summary>kubedind/kube-dind:&lt;KubeDind version&gt;.</summary>
+    /// <summary>kubedind/kube-dind:&lt;KubeDind version&gt;: only an image a user tagged so; builds are tagged by <see cref="TagFor"/>.</summary>
     public static string DefaultTag => $"{Repository}:{Version}";
+
+    /// <summary>
+    /// The tag a build with these inputs gets: <c>kubedind/kube-dind:&lt;version&gt;-&lt;compose|k3s|k3s-&lt;pinned release&gt;&gt;-&lt;12 hex of the input hash&gt;</c>.
+    /// </summary>
+    public static string TagFor(string inputHash, string k3sSource)
+    {
+        ArgumentNullException.ThrowIfNull(inputHash);
+        var mode = k3sSource switch
+        {
+            "context" => "k3s",
+            "download" => "k3s-" + PinnedK3sRelease.Replace('+', '-'),
+            _ => "compose",
+        };
+        return $"{Repository}:{Version}-{mode}-{inputHash[..12]}";
+    }
+
+    /// <summary>The k3s release the image's Dockerfile downloads (its K3S_VERSION default).</summary>
+    internal static string PinnedK3sRelease
+    {
+        get
+        {
+            using var stream = typeof(ClusterImage).Assembly.GetManifestResourceStream("image/Dockerfile");
+            using var reader = new StreamReader(stream ?? Stream.Null);
+            var dockerfile = reader.ReadToEnd();
+            var line = dockerfile.Split('\n').FirstOrDefault(l => l.StartsWith("ARG K3S_VERSION=", StringComparison.Ordinal));
+            return line?["ARG K3S_VERSION=".Length..].Trim() ?? "pinned";
+        }
+    }
 
     internal static string Version
     {
@@ -49,9 +79,9 @@ public static class ClusterImage
 
     /// <summary>
     /// The image a cluster called <paramref name="clusterName"/> runs: <see cref="ClusterSettings.Image"/> when it is
-    /// on the engine or can be pulled; otherwise KubeDind's own image, built from the package when it is missing, when
-    /// <see cref="ClusterSettings.ImageBuild"/> asks for it, or when Kubernetes is wanted, the image has no k3s and
-    /// <see cref="K3sBinaryVariable"/> names one. Refuses an image without k3s when Kubernetes is wanted.
+    /// on the engine or can be pulled; otherwise KubeDind's own image for the inputs <see cref="ClusterSettings.ImageBuild"/>
+    /// names (with the k3s of <see cref="K3sBinaryVariable"/> when Kubernetes is wanted and it names none), reused when
+    /// those inputs built it before. Refuses an image without k3s when Kubernetes is wanted.
     /// </summary>
     public static async Task<string> ResolveAsync(KubeDindSession session, string clusterName, ClusterSettings settings, CancellationToken cancellationToken)
     {
@@ -72,32 +102,29 @@ public static class ClusterImage
         }
         else
         {
-            tag = DefaultTag;
+            // Tagged by its inputs (TagFor): ensuring it reuses the image these inputs built, or builds it.
             var build = settings.ImageBuild;
-            inspect = build is null ? await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false) : null;
-            if (build is null && settings.Kubernetes && K3sVersionOf(inspect) is null or NoKubernetes && K3sBinaryFromEnvironment() is { } k3sBinary)
+            if (build is null && settings.Kubernetes && K3sBinaryFromEnvironment() is { } k3sBinary)
             {
-                log.Info($"cluster {clusterName}: image {tag} {(inspect is null ? "is missing" : "has no k3s")}; building it with the k3s binary {k3sBinary} ({K3sBinaryVariable})");
+                log.Info($"cluster {clusterName}: the image gets the k3s binary {k3sBinary} ({K3sBinaryVariable})");
                 build = new ClusterImageSettings { K3sBinary = k3sBinary };
-                inspect = null;
             }
 
-            if (inspect is null)
+            if (settings.Kubernetes && build is null or { K3sBinary: null, K3sDownload: false })
             {
-                if (build is null)
-                {
-                    log.Info($"cluster {clusterName}: image {tag} is missing; building it from the package");
-                }
-
-                try
-                {
-                    tag = (await EnsureAsync(session, build ?? new ClusterImageSettings(), cancellationToken).ConfigureAwait(false)).Tag;
-                }
-                catch (KubeDindException ex)
-                {
-                    throw new KubeDindException($"cluster {clusterName}: image {tag} cannot be built: {ex.Message}", ex.Details, ex);
-                }
+                throw new KubeDindException($"cluster {clusterName}: Kubernetes needs k3s in the image; set ClusterSettings.ImageBuild.K3sBinary (or K3sDownload), or {K3sBinaryVariable}, to a k3s binary — or Kubernetes = false for compose mode.");
             }
+
+            try
+            {
+                tag = (await EnsureAsync(session, build ?? new ClusterImageSettings(), cancellationToken).ConfigureAwait(false)).Tag;
+            }
+            catch (KubeDindException ex)
+            {
+                throw new KubeDindException($"cluster {clusterName}: the kube-dind image cannot be built: {ex.Message}", ex.Details, ex);
+            }
+
+            inspect = null;
         }
 
         inspect ??= await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
@@ -115,7 +142,6 @@ public static class ClusterImage
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(settings);
-        var tag = settings.Tag ?? DefaultTag;
         var log = session.Log;
         var images = new ImageStore(session.Docker, log);
 
@@ -135,6 +161,7 @@ public static class ClusterImage
         }
 
         var hash = Hash(context.ContentHash(), baseId, source);
+        var tag = settings.Tag ?? TagFor(hash, source);
         var existing = await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
         if (!settings.Force && existing?.Config?.Labels is { } labels && labels.TryGetValue(ContextHashLabel, out var existingHash) && existingHash == hash)
         {
@@ -177,13 +204,20 @@ public static class ClusterImage
     }
 
     /// <summary>
-    /// Removes the image this build replaced (now untagged) when it is KubeDind's and nothing uses it, so that
-    /// rebuilds do not pile up; one in use by a container stays.
+    /// Removes the image this build replaced when it is KubeDind's, no tag names it any more (another run's
+    /// settings may name it by another tag) and no container uses it, so that forced rebuilds do not pile up.
     /// </summary>
     private static async Task RemoveReplacedAsync(KubeDindSession session, ImageInspectResponse? replaced, string newId)
     {
         if (replaced is null || replaced.ID == newId || !KubeDindLabels.IsOwned(replaced.Config?.Labels))
         {
+            return;
+        }
+
+        var now = await new ImageStore(session.Docker, session.Log).InspectAsync(replaced.ID, CancellationToken.None).ConfigureAwait(false);
+        if (now?.RepoTags is { Count: > 0 } tags)
+        {
+            session.Log.Debug($"kube-dind image: the replaced image {replaced.ID} stays: still tagged {string.Join(", ", tags)}");
             return;
         }
 

@@ -22,7 +22,10 @@ public sealed record ClusterImageSettings
     /// <summary>Build even when an image with the same context hash exists.</summary>
     public bool Force { get; init; }
 
-    /// <summary>The tag to build; <see cref="ClusterImage.DefaultTag"/> when null.</summary>
+    /// <summary>
+    /// The tag to build; when null, a tag naming the inputs (<see cref="ClusterImage.TagFor"/>), so builds with
+    /// different inputs on one engine never replace each other's image.
+    /// </summary>
     public string? Tag { get; init; }
 }
 

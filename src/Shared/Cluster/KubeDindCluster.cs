@@ -184,6 +184,31 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
     }
 
     /// <summary>
+    /// The logs of a Pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet (found through the live object's
+    /// selector): every container, init containers and previous instances included.
+    /// </summary>
+    /// <param name="kind">Pod, Job, Deployment, StatefulSet or DaemonSet.</param>
+    /// <param name="tailLines">Only the last lines of each log; all of it when null.</param>
+    public Task<WorkloadLogs> ReadLogsAsync(string kind, string name, string @namespace = "default", int? tailLines = null, CancellationToken cancellationToken = default)
+    {
+        RequireKubernetes("reading logs");
+        ThrowIfTornDown();
+        return PodLogs.ReadAsync(Kubernetes, kind, name, @namespace, tailLines, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a Job to completion (from a manifest, or an image and command) and returns its exit code and logs; images
+    /// pushed or loaded in this run are rewritten as in Deploy. A Job that cannot start throws naming the cause.
+    /// </summary>
+    public Task<JobRunResult> RunJobAsync(JobRunSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        RequireKubernetes("RunJob");
+        ThrowIfTornDown();
+        return JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken);
+    }
+
+    /// <summary>
     /// A host URL for a Service's port: through a port published at start (<see cref="ClusterSettings.Ports"/>, for a
     /// NodePort or externalIP service) when there is one, else through an API port-forward. Dispose it when done.
     /// </summary>

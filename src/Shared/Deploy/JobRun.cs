@@ -55,7 +55,7 @@ public sealed record JobRunResult(string Name, string Namespace, bool Succeeded,
 /// deploy path (image rewrites, namespace), waits until it completes or fails, and returns its exit code and
 /// logs. A Job that cannot start (its image is missing, a ConfigMap it needs does not exist) throws, naming the cause.
 /// </summary>
-public static class JobRun
+internal static class JobRun
 {
     public static async Task<JobRunResult> RunAsync(IKubernetes client, JobRunSettings settings, DeployContext context, CancellationToken cancellationToken = default)
     {

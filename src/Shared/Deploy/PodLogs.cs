@@ -22,7 +22,7 @@ public sealed record WorkloadLogs(string Workload, IReadOnlyList<ContainerLog> C
 /// Reads the logs of a pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet — found through the
 /// live object's selector, so pods of a Job whose template has no labels are found too.
 /// </summary>
-public static class PodLogs
+internal static class PodLogs
 {
     /// <param name="kind">Pod, Job, Deployment, StatefulSet or DaemonSet.</param>
     /// <param name="tailLines">Only the last lines of each log; all of it when null.</param>

@@ -75,7 +75,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
     {
         var log = new CapturingLog();
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
-        var image = ClusterImage.DefaultTag;
+        var image = await new KubeDind.Docker.BaseImage(session.Docker, log).EnsureAsync(Ct); // any image: the containers only need to exist
         var orphan = ClusterTestSupport.UniqueName("orphan");
         var foreign = ClusterTestSupport.UniqueName("foreign");
 

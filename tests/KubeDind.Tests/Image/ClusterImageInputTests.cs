@@ -10,7 +10,13 @@ public sealed class ClusterImageInputTests
 {
     private readonly ImageFixture _fixture;
 
-    public ClusterImageInputTests(ImageFixture fixture) => _fixture = fixture;
+    private readonly ITestOutputHelper _output;
+
+    public ClusterImageInputTests(ImageFixture fixture, ITestOutputHelper output)
+    {
+        _fixture = fixture;
+        _output = output;
+    }
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
@@ -58,6 +64,83 @@ public sealed class ClusterImageInputTests
     {
         var again = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { K3sBinary = ImageFixture.K3sBinary }, Cancel);
         Assert.Equal(_fixture.Image, again);
+    }
+
+    [Fact]
+    public async Task TwoBuildsWithDifferentInputsGetTwoTagsAndNeitherReplacesTheOther()
+    {
+        var airgap = await TinyAirgapTarballAsync();
+        try
+        {
+            var compose = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings(), Cancel);
+            var withAirgap = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { AirgapImagesTarball = airgap }, Cancel);
+
+            Assert.NotEqual(compose.Tag, withAirgap.Tag);
+            Assert.Matches(@"^kubedind/kube-dind:[0-9][^-]*(-[^-]+)?-compose-[0-9a-f]{12}$", compose.Tag);
+            Assert.NotNull(await Docker.Images.InspectImageAsync(compose.Tag, Cancel)); // the second build left the first alone
+            var again = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings(), Cancel);
+            Assert.Equal(compose.Tag, again.Tag);
+            _output.WriteLine($"{compose.Tag}\n{withAirgap.Tag}");
+            await RemoveTagAsync(withAirgap.Tag);
+        }
+        finally
+        {
+            File.Delete(airgap);
+        }
+    }
+
+    [Fact]
+    public async Task ARebuildUnderOneTagNeverRemovesAnImageAnotherTagStillNames()
+    {
+        var shared = $"kdt-image/shared:{Guid.NewGuid():N}";
+        var otherRun = $"kdt-image/other-run:{Guid.NewGuid():N}";
+        var airgap = await TinyAirgapTarballAsync();
+        try
+        {
+            var first = await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { Tag = shared }, Cancel);
+            var firstId = (await Docker.Images.InspectImageAsync(shared, Cancel)).ID;
+            await Docker.Images.TagImageAsync(firstId, new ImageTagParameters { RepositoryName = otherRun.Split(':')[0], Tag = otherRun.Split(':')[1] }, Cancel);
+
+            await ClusterImage.EnsureAsync(_fixture.Session, new ClusterImageSettings { Tag = shared, AirgapImagesTarball = airgap }, Cancel);
+
+            Assert.NotEqual(firstId, (await Docker.Images.InspectImageAsync(shared, Cancel)).ID);
+            Assert.Equal(firstId, (await Docker.Images.InspectImageAsync(otherRun, Cancel)).ID);
+            Assert.Equal(shared, first.Tag);
+        }
+        finally
+        {
+            File.Delete(airgap);
+            await RemoveTagAsync(otherRun);
+            await RemoveTagAsync(shared);
+        }
+    }
+
+    private IDockerClient Docker => _fixture.Session.Docker;
+
+    /// <summary>A valid .tar that stands in for the air-gap images: only its bytes matter to the image's inputs.</summary>
+    private static async Task<string> TinyAirgapTarballAsync()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"kdt-airgap-{Guid.NewGuid():N}.tar");
+        await using (var file = File.Create(path))
+        {
+            await using var writer = new System.Formats.Tar.TarWriter(file);
+            var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "manifest.json") { DataStream = new MemoryStream("[]"u8.ToArray()) };
+            await writer.WriteEntryAsync(entry, Cancel);
+        }
+
+        return path;
+    }
+
+    private async Task RemoveTagAsync(string tag)
+    {
+        try
+        {
+            await Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = false }, CancellationToken.None);
+        }
+        catch (DockerApiException)
+        {
+            // in use or already gone: the tag is all this test created
+        }
     }
 
     [Fact]
