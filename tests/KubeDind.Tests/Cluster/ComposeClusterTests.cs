@@ -170,7 +170,7 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
         }
 
         var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("nok3s") with { Kubernetes = true }, Ct));
-        Assert.Contains("has no k3s", error.Message);
+        Assert.Contains("Kubernetes needs k3s in the image", error.Message);
         Assert.DoesNotContain('\n', error.Message);
         output.WriteLine(error.Message);
     }
