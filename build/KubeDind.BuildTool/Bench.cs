@@ -40,7 +40,7 @@ internal static class Bench
         await using (var upstream = await session.StartClusterAsync(new ClusterSettings { Kubernetes = false, Name = $"kubedind-bench-upstream-{session.RunId}" }, cancellationToken))
         {
             var mirrorName = $"kubedind-bench-mirror-{session.RunId}";
-            var mirrorSettings = new MirrorSettings { Name = mirrorName, UpstreamUrl = $"http://{upstream.Name}:5000" };
+            var mirrorSettings = new MirrorSettings { Name = mirrorName }.WithOnly(new MirrorRegistry("docker.io", $"http://{upstream.Name}:5000"));
             try
             {
                 watch.Restart();
@@ -67,7 +67,7 @@ internal static class Bench
         return 0;
     }
 
-    private static async Task BenchClusterAsync(KubeDindSession session, int run, bool kubernetes, ClusterImageSettings? imageSettings, MirrorEndpoints mirror, Action<string, double, string> record, CancellationToken cancellationToken)
+    private static async Task BenchClusterAsync(KubeDindSession session, int run, bool kubernetes, ClusterImageSettings? imageSettings, KubeDindMirror mirror, Action<string, double, string> record, CancellationToken cancellationToken)
     {
         await using var cluster = await session.StartClusterAsync(
             new ClusterSettings { Kubernetes = kubernetes, ImageBuild = imageSettings }.WithMirror(mirror), cancellationToken);

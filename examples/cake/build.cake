@@ -63,22 +63,12 @@ Task("SystemTest")
     .IsDependentOn("PublishApp")
     .Does(async () =>
 {
-    // The mirror is a cache: when it cannot start (offline, its upstream unreachable) the run goes on without it.
-    MirrorEndpoints mirror = null;
-    try
-    {
-        mirror = await KubeDindStartMirror();
-        Information($"mirror: {mirror.HostUrl} (containers reach it at {mirror.NetworkUrl})");
-    }
-    catch (CakeException ex) when (ex.GetKubeDindException() is KubeDind.Mirror.MirrorUpstreamUnreachableException)
-    {
-        // Only a cache: without its upstream (no internet here) the cluster pulls directly.
-        Warning($"mirror unavailable, continuing without a pull-through cache: {ex.Message}");
-    }
+    // One pull-through cache per upstream registry, kept between builds; offline, each serves what its cache holds.
+    var mirror = await KubeDindStartMirror();
+    Information(mirror.ToString());
 
-    var clusterSettings = new KubeDindClusterSettings();
-    if (mirror != null) clusterSettings.WithMirror(mirror);
-    cluster = await KubeDindStartCluster(clusterSettings
+    cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
+        .WithMirror(mirror)
         .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
         .WithK3sDownload(k3sDownload)
         .WithK3sArgsLine(k3sArgs)
@@ -105,6 +95,13 @@ Task("SystemTest")
     {
         Error($"Deploy failed; diagnostics bundle: {diagnostics}");
         throw;
+    }
+    finally
+    {
+        // What the caches did in this run; an image a cache-only mirror could not serve gets one line saying so.
+        var usage = await mirror.ReadUsageAsync();
+        Information($"mirror: {usage}");
+        foreach (var line in usage.NotServedLines()) Warning(line);
     }
 
     await CheckGreetingAsync();

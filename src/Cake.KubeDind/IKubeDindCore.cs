@@ -12,7 +12,7 @@ namespace Cake.KubeDind;
 /// </summary>
 internal interface IKubeDindCore
 {
-    Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken);
+    Task<KubeDindMirror> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken);
 
     Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken);
 

@@ -39,12 +39,16 @@ public static class KubeDindAliases
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ICakeContext, IKubeDindCore> CoreOverrides = new();
 
-    /// <summary>Starts (or reuses) the registry mirror on the host; it keeps running between builds as a pull-through cache.</summary>
+    /// <summary>
+    /// Starts (or reuses) the registry mirrors on the host, one per upstream registry (docker.io, ghcr.io, quay.io,
+    /// registry.k8s.io, gcr.io by default); they keep running between builds as pull-through caches, or serve their
+    /// cache alone when their upstream does not answer.
+    /// </summary>
     [CakeMethodAlias]
-    public static Task<MirrorEndpoints> KubeDindStartMirror(this ICakeContext context) => KubeDindStartMirror(context, new KubeDindMirrorSettings());
+    public static Task<KubeDindMirror> KubeDindStartMirror(this ICakeContext context) => KubeDindStartMirror(context, new KubeDindMirrorSettings());
 
     [CakeMethodAlias]
-    public static Task<MirrorEndpoints> KubeDindStartMirror(this ICakeContext context, KubeDindMirrorSettings settings) =>
+    public static Task<KubeDindMirror> KubeDindStartMirror(this ICakeContext context, KubeDindMirrorSettings settings) =>
         RunAsync(context, "KubeDindStartMirror", (core, ct) => core.StartMirrorAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
 
     /// <summary>Starts a kube-dind cluster and waits until every readiness gate passes (Kubernetes API, node, registry ...).</summary>

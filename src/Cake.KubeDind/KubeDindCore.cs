@@ -20,7 +20,7 @@ internal sealed class KubeDindCore : IKubeDindCore
     private readonly ConditionalWeakTable<ICakeContext, KubeDindSession> _sessions = new();
     private readonly SemaphoreSlim _connecting = new(1, 1);
 
-    public async Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken)
+    public async Task<KubeDindMirror> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken)
     {
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
         return await session.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false);

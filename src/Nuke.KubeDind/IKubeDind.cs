@@ -90,8 +90,8 @@ public interface IKubeDind : INukeBuild
     /// <summary>The cluster's registry as pod specs name it, e.g. <c>localhost:5000</c>.</summary>
     string RegistryClusterEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryClusterEndpoint").RegistryClusterEndpoint;
 
-    /// <summary>The host-side mirror, once StartMirror ran.</summary>
-    MirrorEndpoints? KubeDindMirror => KubeDindRun.Mirror;
+    /// <summary>The host-side mirrors (one per upstream registry), once StartMirror ran; <c>ReadUsageAsync</c> says what their caches did.</summary>
+    KubeDindMirror? KubeDindMirror => KubeDindRun.Mirror;
 
     /// <summary>Local tag → the reference pods use, for each image PushImage pushed.</summary>
     IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.PushedImages;
@@ -99,19 +99,11 @@ public interface IKubeDind : INukeBuild
     // ---- targets --------------------------------------------------------------------------------------
 
     Target StartMirror => _ => _
-        .Description("KubeDind: start (or reuse) the host's registry mirror")
+        .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer")
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
             var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
-            try
-            {
-                KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
-            }
-            catch (MirrorUpstreamUnreachableException ex)
-            {
-                // Only a cache: without its upstream (no internet) the cluster pulls directly.
-                Log.Warning("KubeDind mirror unavailable, continuing without a pull-through cache: {Reason}", ex.Message);
-            }
+            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
         }));
 
     Target StartCluster => _ => _

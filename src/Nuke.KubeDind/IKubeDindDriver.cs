@@ -15,7 +15,7 @@ internal interface IKubeDindDriver : IAsyncDisposable
     /// <summary>The core's cluster object once started (null for drivers without one).</summary>
     KubeDindCluster? Cluster { get; }
 
-    Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
+    Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
 
     Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);
 

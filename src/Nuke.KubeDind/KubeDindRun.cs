@@ -23,7 +23,7 @@ public static class KubeDindRun
     public static string RunId => _driver?.RunId ?? Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") ?? "local";
 
     /// <summary>The mirror StartMirror started or reused; null before it ran.</summary>
-    public static MirrorEndpoints? Mirror { get; private set; }
+    public static KubeDindMirror? Mirror { get; private set; }
 
     /// <summary>The cluster StartCluster started; null before it ran and after Teardown.</summary>
     public static KubeDindEndpoints? Cluster { get; private set; }
@@ -105,7 +105,7 @@ public static class KubeDindRun
     /// <summary>The core's cluster object while one runs (only the Docker-backed driver has one).</summary>
     public static global::KubeDind.Cluster.KubeDindCluster? CoreCluster => _driver?.Cluster;
 
-    internal static void SetMirror(MirrorEndpoints mirror) => Mirror = mirror;
+    internal static void SetMirror(KubeDindMirror mirror) => Mirror = mirror;
 
     internal static void SetCluster(KubeDindEndpoints? cluster) => Cluster = cluster;
 

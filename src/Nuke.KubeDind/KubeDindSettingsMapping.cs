@@ -35,7 +35,7 @@ public static class KubeDindSettingsMapping
         ClusterSettings settings,
         string? clusterName,
         IEnumerable<string>? k3sArgs,
-        MirrorEndpoints? mirror,
+        KubeDindMirror? mirror,
         string runId,
         string? k3sBinary = null,
         string? artifactsDirectory = null)
@@ -55,11 +55,7 @@ public static class KubeDindSettingsMapping
 
         if (mirror is not null)
         {
-            result = result with
-            {
-                MirrorUrls = settings.MirrorUrls.Contains(mirror.NetworkUrl) ? settings.MirrorUrls : [.. settings.MirrorUrls, mirror.NetworkUrl],
-                Network = settings.Network ?? mirror.Network,
-            };
+            result = result.WithMirror(mirror) with { Network = settings.Network ?? mirror.Network };
         }
 
         return result;

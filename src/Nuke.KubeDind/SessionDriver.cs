@@ -22,7 +22,7 @@ internal sealed class SessionDriver : IKubeDindDriver
     public static async Task<IKubeDindDriver> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
         new SessionDriver(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false));
 
-    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>
+    public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>
         _session.StartMirrorAsync(settings, cancellationToken);
 
     public async Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)

@@ -56,10 +56,11 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     /// <summary>The capabilities the engine grants, once learned (locally from /proc, remotely through <see cref="EngineProbe"/>).</summary>
     internal IReadOnlyList<string>? EngineCapabilities { get; set; }
 
-    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
+    /// <summary>Starts or reuses the host-side mirrors, one per upstream registry in <paramref name="settings"/>.</summary>
+    public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);
 
-    /// <summary>Stops and removes the mirror called <paramref name="name"/>; its cache volume stays unless <paramref name="removeCache"/>.</summary>
+    /// <summary>Stops and removes the mirror called <paramref name="name"/> (every registry's container); the cache volumes stay unless <paramref name="removeCache"/>.</summary>
     public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
         new StopMirror(this).RunAsync(name, removeCache, cancellationToken);
 

@@ -51,7 +51,7 @@ public sealed class AliasTests
         Assert.NotNull(cluster);
         var settings = Assert.IsType<ClusterSettings>(Assert.Single(_core.Calls).Argument);
         Assert.Equal("/work/repo/k3s", settings.ImageBuild!.K3sBinary);
-        Assert.Equal(["http://kdt-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal(["http://kdt-mirror-docker-io:5000"], settings.MirrorUrls);
         await _context.KubeDindStartCluster();
         Assert.True(Assert.IsType<ClusterSettings>(_core.Calls[1].Argument).Kubernetes);
     }

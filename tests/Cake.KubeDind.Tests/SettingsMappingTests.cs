@@ -21,16 +21,28 @@ public sealed class SettingsMappingTests
     {
         var core = new KubeDindMirrorSettings()
             .WithName("kdt-mirror")
-            .WithUpstream("https://registry.example")
-            .WithHostPort(5001, "0.0.0.0")
-            .WithCacheVolume("kdt-cache")
+            .WithOnlyRegistries("docker.io", "quay.io")
+            .WithRegistry("registry.example", "https://registry.example", hostPort: 5001)
+            .WithCredentials("docker.io", "kdt-user", "kdt-token")
+            .WithHostAddress("0.0.0.0")
             .WithImage("registry:2")
             .WithReadinessTimeout(TimeSpan.FromSeconds(7))
+            .WithoutEnvironmentCredentials()
             .ToCore();
 
+        Assert.Equal("kdt-mirror", core.Name);
         Assert.Equal(
-            new MirrorSettings { Name = "kdt-mirror", UpstreamUrl = "https://registry.example", HostAddress = "0.0.0.0", HostPort = 5001, CacheVolume = "kdt-cache", Image = "registry:2", ReadinessTimeout = TimeSpan.FromSeconds(7) },
-            core);
+            [
+                MirrorSettings.DefaultRegistries[0] with { Credentials = new MirrorCredentials("kdt-user", "kdt-token") },
+                MirrorSettings.DefaultRegistries[2],
+                new MirrorRegistry("registry.example", "https://registry.example") { HostPort = 5001 },
+            ],
+            core.Registries);
+        Assert.Equal("0.0.0.0", core.HostAddress);
+        Assert.Equal("registry:2", core.Image);
+        Assert.Equal(TimeSpan.FromSeconds(7), core.ReadinessTimeout);
+        Assert.False(core.CredentialsFromEnvironment);
+        Assert.DoesNotContain("kdt-token", core.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -94,7 +106,8 @@ public sealed class SettingsMappingTests
         Assert.Equal("kdt-cluster", core.Name);
         Assert.Equal("kubedind/kube-dind:test", core.Image);
         Assert.Equal(new ClusterImageSettings { K3sBinary = "/work/repo/bin/k3s", AirgapImagesTarball = "/images/airgap.tar" }, core.ImageBuild);
-        Assert.Equal(["http://other:5000", "http://kdt-mirror:5000"], core.MirrorUrls);
+        Assert.Equal(["http://other:5000", "http://kdt-mirror-docker-io:5000"], core.MirrorUrls);
+        Assert.Equal(["http://kdt-mirror-docker-io:5000"], core.RegistryMirrors["docker.io"]);
         Assert.Equal("kubedind", core.Network);
         Assert.False(core.Kubernetes);
         Assert.Equal(TimeSpan.FromMinutes(2), core.ReadinessTimeout);
@@ -225,5 +238,5 @@ public sealed class SettingsMappingTests
         Assert.Equal(expected, CommandLine.Split(line));
     }
 
-    private static MirrorEndpoints FakeMirror() => Fakes.FakeKubeDindCore.Mirror;
+    private static KubeDindMirror FakeMirror() => Fakes.FakeKubeDindCore.Mirror;
 }

@@ -105,7 +105,7 @@ public sealed class NukeEngineTests : IDisposable
         var settings = steps.Single(s => s.Step == "StartCluster").Payload;
         Assert.Equal("ci-cluster", settings.GetProperty("Name").GetString());
         Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.GetProperty("K3sArgs").EnumerateArray().Select(a => a.GetString()));
-        Assert.Equal(["http://kubedind-mirror:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
         Assert.Equal("/opt/k3s", settings.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
         Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), settings.GetProperty("ArtifactsDirectory").GetString());
@@ -120,13 +120,13 @@ public sealed class NukeEngineTests : IDisposable
         Assert.True(exit == 0, output);
         var mirror = steps.Single(s => s.Step == "StartMirror").Payload;
         Assert.Equal("custom-mirror", mirror.GetProperty("Name").GetString());
-        Assert.Equal(5999, mirror.GetProperty("HostPort").GetInt32());
+        Assert.Equal("0.0.0.0", mirror.GetProperty("HostAddress").GetString());
 
         var cluster = steps.Single(s => s.Step == "StartCluster").Payload;
         Assert.Equal("from-override", cluster.GetProperty("Name").GetString());
         Assert.Equal("00:00:42", cluster.GetProperty("ReadinessTimeout").GetString());
         Assert.Equal(2, cluster.GetProperty("Privilege").GetInt32());
-        Assert.Equal(["http://custom-mirror:5000"], cluster.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["http://custom-mirror-docker-io:5000"], cluster.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
 
         Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), cluster.GetProperty("ArtifactsDirectory").GetString());
 

@@ -8,7 +8,13 @@ namespace Nuke.KubeDind.Tests;
 
 public sealed class SettingsMappingTests
 {
-    private static readonly MirrorEndpoints Mirror = new("id", "kubedind-mirror", "http://127.0.0.1:41234", "http://kubedind-mirror:5000", "kubedind", Reused: true);
+    private static readonly KubeDindMirror Mirror = new(
+        "kubedind-mirror",
+        [
+            new("docker.io", MirrorSettings.DockerHub, "id", "kubedind-mirror-docker-io", "http://127.0.0.1:41234", "http://kubedind-mirror-docker-io:5000", "kubedind", Reused: true),
+            new("quay.io", "https://quay.io", "id2", "kubedind-mirror-quay-io", "http://127.0.0.1:41235", "http://kubedind-mirror-quay-io:5000", "kubedind", Reused: true, CacheOnly: true),
+        ],
+        DateTimeOffset.UtcNow);
 
     [Fact]
     public void ClusterBase_applies_parameters_and_wires_the_mirror()
@@ -17,7 +23,8 @@ public sealed class SettingsMappingTests
 
         Assert.Equal("ci-cluster", settings.Name);
         Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.K3sArgs);
-        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.MirrorUrls);
+        Assert.Equal(["http://kubedind-mirror-quay-io:5000"], settings.RegistryMirrors["quay.io"]);
         Assert.Equal("kubedind", settings.Network);
     }
 
@@ -34,12 +41,12 @@ public sealed class SettingsMappingTests
     [Fact]
     public void ClusterBase_keeps_what_is_already_set_and_adds_the_mirror_once()
     {
-        var seed = new ClusterSettings { K3sArgs = ["--a"], MirrorUrls = ["http://kubedind-mirror:5000"], Network = "other" };
+        var seed = new ClusterSettings { K3sArgs = ["--a"], MirrorUrls = ["http://kubedind-mirror-docker-io:5000"], Network = "other" };
 
         var settings = KubeDindSettingsMapping.ClusterBase(seed, "n", ["b"], Mirror, "r");
 
         Assert.Equal(["--a", "--b"], settings.K3sArgs);
-        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.MirrorUrls);
         Assert.Equal("other", settings.Network);
     }
 
@@ -52,16 +59,17 @@ public sealed class SettingsMappingTests
 
         Assert.Equal("from-user", settings.Name);
         Assert.Equal(TimeSpan.FromSeconds(7), settings.ReadinessTimeout);
-        Assert.Equal(["http://kubedind-mirror:5000"], settings.MirrorUrls);
+        Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.MirrorUrls);
     }
 
     [Fact]
     public void Mirror_settings_start_from_the_core_defaults()
     {
-        var settings = KubeDindSettingsMapping.Mirror(KubeDindSettingsMapping.MirrorBase, _ => _ with { HostPort = 5001 });
+        var settings = KubeDindSettingsMapping.Mirror(KubeDindSettingsMapping.MirrorBase, _ => _ with { HostAddress = "0.0.0.0" });
 
         Assert.Equal(new MirrorSettings().Name, settings.Name);
-        Assert.Equal(5001, settings.HostPort);
+        Assert.Equal(MirrorSettings.DefaultRegistries, settings.Registries);
+        Assert.Equal("0.0.0.0", settings.HostAddress);
     }
 
     [Theory]

@@ -29,10 +29,10 @@ public sealed class KubeDindClusterSettings
     /// <summary>Rebuild the image even when one with the same inputs exists.</summary>
     public bool ForceImageBuild { get; set; }
 
-    /// <summary>The mirror from <c>KubeDindStartMirror</c>: the inner dockerd pulls through it and the cluster joins its network.</summary>
-    public MirrorEndpoints? Mirror { get; set; }
+    /// <summary>The mirror from <c>KubeDindStartMirror</c>: the cluster pulls each covered registry's images through it and joins its network.</summary>
+    public KubeDindMirror? Mirror { get; set; }
 
-    /// <summary>More registry mirrors, as the cluster container reaches them.</summary>
+    /// <summary>More Docker Hub mirrors, as the cluster container reaches them.</summary>
     public List<string> MirrorUrls { get; } = [];
 
     /// <summary>Docker network to join; default the shared <c>kubedind</c> network (or the mirror's).</summary>
@@ -135,7 +135,7 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithForcedImageBuild(this KubeDindClusterSettings settings, bool force = true) => Set(settings, s => s.ForceImageBuild = force);
 
-    public static KubeDindClusterSettings WithMirror(this KubeDindClusterSettings settings, MirrorEndpoints mirror) => Set(settings, s => s.Mirror = mirror);
+    public static KubeDindClusterSettings WithMirror(this KubeDindClusterSettings settings, KubeDindMirror mirror) => Set(settings, s => s.Mirror = mirror);
 
     public static KubeDindClusterSettings WithMirrorUrl(this KubeDindClusterSettings settings, string url) => Set(settings, s => s.MirrorUrls.Add(url));
 

@@ -46,7 +46,7 @@ public static class KubeDindSmallSettingsExtensions
 
     public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, string mirrorName = MirrorSettings.DefaultName) => Set(settings, s => s.StopMirror = mirrorName);
 
-    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, MirrorEndpoints mirror) => Set(settings, s => s.StopMirror = mirror.Name);
+    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, KubeDindMirror mirror) => Set(settings, s => s.StopMirror = mirror.Name);
 
     public static KubeDindSweepSettings WithMaxAge(this KubeDindSweepSettings settings, TimeSpan maxAge) => Set(settings, s => s.MaxAge = maxAge);
 

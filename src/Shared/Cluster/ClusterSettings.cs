@@ -39,8 +39,14 @@ public sealed record ClusterSettings
     /// </summary>
     public ClusterImageSettings? ImageBuild { get; init; }
 
-    /// <summary>Registry mirrors the inner dockerd pulls through, as the cluster container reaches them (http://kubedind-mirror:5000).</summary>
+    /// <summary>Docker Hub mirrors the inner dockerd pulls through, as the cluster container reaches them (http://kubedind-mirror-docker-io:5000).</summary>
     public IReadOnlyList<string> MirrorUrls { get; init; } = [];
+
+    /// <summary>
+    /// Registry host (docker.io, quay.io, ...) → mirror endpoints, as the cluster container reaches them: the cluster's
+    /// registries.yaml, so any image naming a covered host is pulled through its mirror.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> RegistryMirrors { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
     /// <summary>The Docker network to join; null = the shared <c>kubedind</c> network (created when missing).</summary>
     public string? Network { get; init; }
@@ -95,11 +101,24 @@ public sealed record ClusterSettings
     /// <summary>Run the sweep (remove clusters of dead runs) before starting.</summary>
     public bool SweepFirst { get; init; } = true;
 
-    /// <summary>Uses <paramref name="mirror"/> as registry mirror and joins its network.</summary>
+    /// <summary>Pulls each registry <paramref name="mirror"/> covers through its mirror, and joins the mirror's network.</summary>
+    public ClusterSettings WithMirror(KubeDindMirror mirror)
+    {
+        ArgumentNullException.ThrowIfNull(mirror);
+        return mirror.Registries.Aggregate(this, (settings, registry) => settings.WithMirror(registry));
+    }
+
+    /// <summary>Pulls images of <paramref name="mirror"/>'s registry through it, and joins its network.</summary>
     public ClusterSettings WithMirror(MirrorEndpoints mirror)
     {
         ArgumentNullException.ThrowIfNull(mirror);
-        return this with { MirrorUrls = [.. MirrorUrls, mirror.NetworkUrl], Network = mirror.Network };
+        var mirrors = new Dictionary<string, IReadOnlyList<string>>(RegistryMirrors, StringComparer.OrdinalIgnoreCase);
+        var endpoints = mirrors.TryGetValue(mirror.Registry, out var existing) ? existing : [];
+        mirrors[mirror.Registry] = endpoints.Contains(mirror.NetworkUrl) ? endpoints : [.. endpoints, mirror.NetworkUrl];
+
+        // The inner dockerd's registry-mirrors apply to Docker Hub alone.
+        var dockerHub = mirror.Registry == "docker.io" && !MirrorUrls.Contains(mirror.NetworkUrl);
+        return this with { RegistryMirrors = mirrors, MirrorUrls = dockerHub ? [.. MirrorUrls, mirror.NetworkUrl] : MirrorUrls, Network = mirror.Network };
     }
 
     internal string NetworkOrDefault => Network ?? KubeDindNetwork.DefaultName;

@@ -19,6 +19,8 @@ public sealed class MirrorImage
     public const string StoragePath = "/var/lib/registry";
 
     public const string ProxyRemoteUrlVariable = "REGISTRY_PROXY_REMOTEURL";
+    public const string ProxyUsernameVariable = "REGISTRY_PROXY_USERNAME";
+    public const string ProxyPasswordVariable = "REGISTRY_PROXY_PASSWORD";
     public const string ContextHashLabel = "io.kubedind.context-hash";
     public const string EmbeddedContext = "image/mirror/";
 

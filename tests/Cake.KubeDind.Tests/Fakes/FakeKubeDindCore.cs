@@ -10,7 +10,10 @@ namespace Cake.KubeDind.Tests.Fakes;
 /// <summary>A fake core: records what each alias handed it, answers with canned results, or throws <see cref="Failure"/>.</summary>
 internal sealed class FakeKubeDindCore : IKubeDindCore
 {
-    public static readonly MirrorEndpoints Mirror = new("c0ffee", "kdt-mirror", "http://127.0.0.1:40000", "http://kdt-mirror:5000", "kubedind", Reused: false);
+    public static readonly KubeDindMirror Mirror = new(
+        "kdt-mirror",
+        [new("docker.io", MirrorSettings.DockerHub, "c0ffee", "kdt-mirror-docker-io", "http://127.0.0.1:40000", "http://kdt-mirror-docker-io:5000", "kubedind", Reused: false)],
+        DateTimeOffset.UtcNow);
 
     public List<(string Step, object? Argument)> Calls { get; } = [];
 
@@ -19,7 +22,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
     /// <summary>A KubeDindCluster object for aliases that take one; the fake core never touches it.</summary>
     public static KubeDindCluster Cluster() => (KubeDindCluster)RuntimeHelpers.GetUninitializedObject(typeof(KubeDindCluster));
 
-    public Task<MirrorEndpoints> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken) => Answer("StartMirror", settings, Mirror);
+    public Task<KubeDindMirror> StartMirrorAsync(ICakeContext context, MirrorSettings settings, CancellationToken cancellationToken) => Answer("StartMirror", settings, Mirror);
 
     public Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken) => Answer("StartCluster", settings, Cluster());
 

@@ -24,14 +24,14 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
         try
         {
             await upstream.PushImageAsync(repository + ":1", "library/" + repository + ":1", Ct);
-            var mirror = await session.StartMirrorAsync(new MirrorSettings { Name = mirrorName, UpstreamUrl = $"http://{upstream.Name}:5000" }, Ct);
+            var mirror = await session.StartMirrorAsync(new MirrorSettings { Name = mirrorName }.WithOnly(new MirrorRegistry("docker.io", $"http://{upstream.Name}:5000")), Ct);
             var cluster = await session.StartClusterAsync(ClusterTestSupport.ComposeSettings("mirrored").WithMirror(mirror), Ct);
             try
             {
                 Assert.Equal(mirror.Network, cluster.Network);
                 var mirrors = await cluster.ExecAsync("docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}");
                 output.WriteLine($"inner dockerd mirrors: {mirrors.StandardOutput.Trim()}");
-                Assert.Contains(mirror.NetworkUrl, mirrors.StandardOutput);
+                Assert.Contains(mirror.Registries[0].NetworkUrl, mirrors.StandardOutput);
 
                 // docker.io/library/<repository>:1 resolves through the mirror to the upstream cluster's registry.
                 var run = await cluster.ExecAsync("docker", "run", "--rm", repository + ":1");
@@ -42,7 +42,7 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
                 await cluster.TeardownAsync(cancellationToken: CancellationToken.None);
             }
 
-            var stillRunning = await session.Docker.Containers.InspectContainerAsync(mirror.ContainerId, Ct);
+            var stillRunning = await session.Docker.Containers.InspectContainerAsync(mirror.Registries[0].ContainerId, Ct);
             Assert.True(stillRunning.State.Running, "the cluster's teardown must not touch the mirror");
         }
         finally

@@ -46,11 +46,31 @@ public sealed class MirrorFixture : IAsyncLifetime
     public static string UniqueName(string what) => $"kdt-mirror-{what}-{Guid.NewGuid().ToString("N")[..8]}";
 }
 
-/// <summary>Routes KubeDind's log to the current test's output.</summary>
+/// <summary>Routes KubeDind's log to the current test's output, keeping every line for tests that check what was logged.</summary>
 public sealed class TestLog : IKubeDindLog
 {
-    public void Write(KubeDindLogLevel level, string message) =>
+    private readonly List<(KubeDindLogLevel Level, string Message)> _lines = [];
+
+    public IReadOnlyList<(KubeDindLogLevel Level, string Message)> Lines
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _lines];
+            }
+        }
+    }
+
+    public void Write(KubeDindLogLevel level, string message)
+    {
+        lock (_lines)
+        {
+            _lines.Add((level, message));
+        }
+
         TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {level}: {message}");
+    }
 }
 
 /// <summary>Everything one test creates, removed (with volumes) when the test ends, whatever happened.</summary>

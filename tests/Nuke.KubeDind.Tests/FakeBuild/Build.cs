@@ -31,7 +31,7 @@ internal sealed class Build : NukeBuild, IKubeDind
 
     IEnumerable<AbsolutePath> IKubeDind.Manifests => [RootDirectory / "deploy" / "app.yaml"];
 
-    Configure<MirrorSettings> IKubeDind.StartMirrorSettings => _ => Overrides ? _ with { Name = "custom-mirror", HostPort = 5999 } : _;
+    Configure<MirrorSettings> IKubeDind.StartMirrorSettings => _ => Overrides ? _ with { Name = "custom-mirror", HostAddress = "0.0.0.0" } : _;
 
     Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => Overrides
         ? _ with { ReadinessTimeout = TimeSpan.FromSeconds(42), Privilege = PrivilegeMode.Fallback, Name = "from-override" }

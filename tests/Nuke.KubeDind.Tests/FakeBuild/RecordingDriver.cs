@@ -21,10 +21,11 @@ internal sealed class RecordingDriver : IKubeDindDriver
 
     public KubeDindCluster? Cluster => null;
 
-    public Task<MirrorEndpoints> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
+    public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
     {
         Record("StartMirror", settings);
-        return Task.FromResult(new MirrorEndpoints("mirror-id", settings.Name, "http://127.0.0.1:41234", $"http://{settings.Name}:5000", "kubedind", Reused: false));
+        var name = $"{settings.Name}-docker-io";
+        return Task.FromResult(new KubeDindMirror(settings.Name, [new MirrorEndpoints("docker.io", MirrorSettings.DockerHub, "mirror-id", name, "http://127.0.0.1:41234", $"http://{name}:5000", "kubedind", Reused: false)], DateTimeOffset.UtcNow));
     }
 
     public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)
