@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using k8s;
+using k8s.Models;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Docker;
+using KubeDind.Logging;
+using KubeDind.Tests.Cluster;
+
+namespace KubeDind.Tests.Deploy;
+
+/// <summary>One real k3s cluster (KUBEDIND_K3S_BINARY) with the offline base image pushed, shared by the fail-fast, Job and log tests.</summary>
+public sealed class RealClusterFixture : IAsyncLifetime
+{
+    public const string SkipReason = "needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (CI here has none)";
+
+    public KubeDindSession? Session { get; private set; }
+
+    public KubeDindCluster? Cluster { get; private set; }
+
+    /// <summary>The base image as the cluster pulls it (localhost:5000/...).</summary>
+    public string Image { get; private set; } = string.Empty;
+
+    public string Artifacts { get; } = Path.Combine(Path.GetTempPath(), "kdt-realff-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public async ValueTask InitializeAsync()
+    {
+        if (ClusterTestSupport.K3sBinary is null)
+        {
+            return;
+        }
+
+        Session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(KubeDindLogLevel.Information));
+        Cluster = await Session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("failfast"), ArtifactsDirectory = Artifacts, StopTimeout = TimeSpan.FromSeconds(5) });
+        var baseImage = await new BaseImage(Session.Docker, Session.Log).EnsureAsync(CancellationToken.None);
+        Image = await Cluster.PushImageAsync(baseImage);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+
+        if (Session is not null)
+        {
+            await Session.DisposeAsync();
+        }
+
+        if (Directory.Exists(Artifacts))
+        {
+            Directory.Delete(Artifacts, recursive: true);
+        }
+    }
+}
+
+/// <summary>
+/// Deploy's fail-fast table and every-failure report, Job runs and Job logs on a real k3s. Skipped with the reason
+/// when KUBEDIND_K3S_BINARY is unset; <see cref="FailFastTests"/> shows the same against the fake API in CI.
+/// </summary>
+public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
+{
+    private readonly RealClusterFixture _fixture;
+    private readonly ITestOutputHelper _output;
+
+    public RealClusterFailFastTests(RealClusterFixture fixture, ITestOutputHelper output)
+    {
+        _fixture = fixture;
+        _output = output;
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private KubeDindCluster Cluster => _fixture.Cluster ?? throw new InvalidOperationException("no cluster");
+
+    private static DeploySettings Settings(string ns, params string[] manifests) => new()
+    {
+        InlineManifests = manifests,
+        Namespace = ns,
+        Timeout = TimeSpan.FromMinutes(3),
+    };
+
+    private static string Ns(string what) => $"kdt-{what}-{Guid.NewGuid().ToString("N")[..6]}";
+
+    private string Workload(string name, string command, string volumes = "") => $"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          selector:
+            matchLabels:
+              app: {name}
+          template:
+            metadata:
+              labels:
+                app: {name}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+                - name: app
+                  image: {_fixture.Image}
+                  command: {command}
+        {volumes}
+        """;
+
+    [Fact]
+    public async Task Two_broken_workloads_are_both_named_in_one_deploy_failure()
+    {
+        SkipWithoutK3s();
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("two"), Workload("crasher", "[sh, -c, 'echo boom: no DATABASE_URL; exit 3']"), FailFastTests.Deployment("ghost", "localhost:5000/never-pushed:1")),
+            Ct));
+
+        Assert.Equal(2, ex.Diagnostics!.Summary.Count);
+        Assert.Equal("ghost: image localhost:5000/never-pushed:1 not found — was it pushed?", ex.Diagnostics.Summary[0]);
+        Assert.StartsWith("crasher: container app is crash-looping (exit code 3): last log line: boom: no DATABASE_URL", ex.Diagnostics.Summary[1], StringComparison.Ordinal);
+        Assert.StartsWith("Deploy to ", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("2 workloads failed", ex.Message, StringComparison.Ordinal);
+        _output.WriteLine($"after {watch.Elapsed.TotalSeconds:0.0}s:\n{ex.Message}");
+    }
+
+    [Fact]
+    public async Task A_claim_with_no_storage_class_to_bind_and_no_default_fails_fast_with_its_cause()
+    {
+        SkipWithoutK3s();
+        var client = Cluster.Kubernetes;
+        await RemoveDefaultStorageClassAsync(client); // the scenario: a cluster with no default StorageClass (this one is throwaway)
+        var ns = Ns("pvc");
+        var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Mi } } }\n";
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(ns, claim, Workload("db", "[sleep, '3600']", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")),
+            Ct));
+
+        Assert.StartsWith($"db: PersistentVolumeClaim {ns}/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+    }
+
+    [Fact]
+    public async Task A_storage_class_that_does_not_exist_and_a_missing_config_map_fail_fast_in_one_report()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("refs");
+        var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: fast }\nspec: { storageClassName: no-such-class, accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Mi } } }\n";
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(
+                ns,
+                claim,
+                Workload("db", "[sleep, '3600']", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: fast } }]"),
+                Workload("web", "[sleep, '3600']", "      volumes: [{ name: config, configMap: { name: web-config } }]")),
+            Ct));
+
+        Assert.Equal(
+            [
+                $"db: PersistentVolumeClaim {ns}/fast asks for StorageClass no-such-class, which does not exist",
+                $"web: ConfigMap {ns}/web-config (mounted as volume config) does not exist; add it to the manifests or mark the volume optional",
+            ],
+            ex.Diagnostics!.Summary.Select(l => l.Split(" (the cluster has", 2)[0]));
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s: {ex.Message}");
+    }
+
+    [Fact]
+    public async Task A_job_whose_template_has_no_labels_is_summarised_through_its_live_selector()
+    {
+        SkipWithoutK3s();
+        var job = $"apiVersion: batch/v1\nkind: Job\nmetadata: {{ name: migrate }}\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers: [{{ name: migrate, image: {_fixture.Image}, command: [sh, -c, 'echo migration 7 failed; exit 2'] }}]\n";
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(Settings(Ns("job"), job), Ct));
+
+        Assert.StartsWith("migrate: container migrate ", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
+        Assert.Contains("(exit code 2): last log line: migration 7 failed", ex.Diagnostics.Summary[0], StringComparison.Ordinal);
+        _output.WriteLine(ex.Message);
+    }
+
+    [Fact]
+    public async Task A_job_runs_to_completion_with_its_exit_code_and_logs()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("run");
+
+        var ok = await Cluster.RunJobAsync(new JobRunSettings { Image = _fixture.Image, Command = ["sh", "-c", "echo migrating; echo done"], Name = "smoke", Namespace = ns }, Ct);
+        var failed = await Cluster.RunJobAsync(new JobRunSettings { Image = _fixture.Image, Command = ["sh", "-c", "echo checking; echo 'health check failed' >&2; exit 4"], Name = "smoke", Namespace = ns }, Ct);
+        var logs = await Cluster.ReadLogsAsync("Job", "smoke", ns, cancellationToken: Ct);
+
+        Assert.Equal((true, 0, "migrating\ndone\n"), (ok.Succeeded, ok.ExitCode, ok.Output));
+        Assert.Equal((false, 4), (failed.Succeeded, failed.ExitCode));
+        Assert.Equal("checking\nhealth check failed\n", failed.Output);
+        Assert.Equal(failed.Output, logs.Text); // the second run replaced the first Job of the same name
+        _output.WriteLine($"ok in {ok.Elapsed.TotalSeconds:0.0}s, failed in {failed.Elapsed.TotalSeconds:0.0}s");
+    }
+
+    [Fact]
+    public async Task A_job_from_a_manifest_whose_image_is_missing_throws_naming_it()
+    {
+        SkipWithoutK3s();
+        var job = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: ghost }\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{ name: ghost, image: localhost:5000/never-pushed:2 }]\n";
+
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => Cluster.RunJobAsync(new JobRunSettings { InlineManifest = job, Namespace = Ns("ghost") }, Ct));
+
+        Assert.Contains("ghost: image localhost:5000/never-pushed:2 not found — was it pushed?", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    private static async Task RemoveDefaultStorageClassAsync(IKubernetes client)
+    {
+        foreach (var storageClass in (await client.StorageV1.ListStorageClassAsync(cancellationToken: Ct)).Items)
+        {
+            if (storageClass.Metadata.Annotations?.ContainsKey("storageclass.kubernetes.io/is-default-class") == true)
+            {
+                var patch = new V1Patch("""{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}""", V1Patch.PatchType.MergePatch);
+                await client.StorageV1.PatchStorageClassAsync(patch, storageClass.Metadata.Name, cancellationToken: Ct);
+            }
+        }
+    }
+
+    private static void SkipWithoutK3s()
+    {
+        if (ClusterTestSupport.K3sBinary is null)
+        {
+            Assert.Skip(RealClusterFixture.SkipReason);
+        }
+    }
+}
