@@ -110,6 +110,26 @@ public static class KubeDindAliases
     public static Task<ServiceEndpoint> KubeDindOpenService(this ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings) =>
         RunAsync(context, "KubeDindOpenService", (core, ct) => core.OpenServiceAsync(context, RequiredCluster(cluster), service, port, Required(settings, nameof(settings)), ct));
 
+    /// <summary>
+    /// The logs of a Pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet (all containers, previous
+    /// instances too); <c>.Text</c> has them all, each under a header.
+    /// </summary>
+    [CakeMethodAlias]
+    public static Task<WorkloadLogs> KubeDindReadLogs(this ICakeContext context, KubeDindCluster cluster, string kind, string name) =>
+        KubeDindReadLogs(context, cluster, kind, name, new KubeDindLogsSettings());
+
+    [CakeMethodAlias]
+    public static Task<WorkloadLogs> KubeDindReadLogs(this ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings) =>
+        RunAsync(context, "KubeDindReadLogs", (core, ct) => core.ReadLogsAsync(context, RequiredCluster(cluster), kind, name, Required(settings, nameof(settings)), ct));
+
+    /// <summary>
+    /// Runs a Job to completion — a manifest, or an image and command — and returns its exit code and logs
+    /// (<c>.ExitCode</c>, <c>.Output</c>); a Job that cannot start (missing image, missing ConfigMap) fails naming the cause.
+    /// </summary>
+    [CakeMethodAlias]
+    public static Task<JobRunResult> KubeDindRunJob(this ICakeContext context, KubeDindCluster cluster, KubeDindJobSettings settings) =>
+        RunAsync(context, "KubeDindRunJob", (core, ct) => core.RunJobAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
+
     /// <summary>Removes the cluster's container, volumes and kubeconfig; safe to call twice. The mirror stays unless asked.</summary>
     [CakeMethodAlias]
     public static Task KubeDindTeardown(this ICakeContext context, KubeDindCluster cluster) =>

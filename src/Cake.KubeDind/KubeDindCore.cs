@@ -72,6 +72,12 @@ internal sealed class KubeDindCore : IKubeDindCore
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
         cluster.OpenServiceAsync(service, port, settings.Namespace, settings.Scheme, cancellationToken);
 
+    public Task<WorkloadLogs> ReadLogsAsync(ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings, CancellationToken cancellationToken) =>
+        cluster.ReadLogsAsync(kind, name, settings.Namespace, settings.TailLines, cancellationToken);
+
+    public Task<JobRunResult> RunJobAsync(ICakeContext context, KubeDindCluster cluster, JobRunSettings settings, CancellationToken cancellationToken) =>
+        cluster.RunJobAsync(settings, cancellationToken);
+
     public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) =>
         cluster.TeardownAsync(settings, cancellationToken);
 

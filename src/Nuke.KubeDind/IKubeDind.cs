@@ -96,6 +96,20 @@ public interface IKubeDind : INukeBuild
     /// <summary>Local tag → the reference pods use, for each image PushImage pushed.</summary>
     IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.PushedImages;
 
+    /// <summary>
+    /// The logs of a Pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet in the running cluster (all
+    /// containers, previous instances too); <c>.Text</c> has them all.
+    /// </summary>
+    Task<WorkloadLogs> ReadLogsAsync(string kind, string name, string @namespace = "default", int? tailLines = null, CancellationToken cancellationToken = default) =>
+        RunningCluster.ReadLogsAsync(kind, name, @namespace, tailLines, cancellationToken);
+
+    /// <summary>
+    /// Runs a Job to completion in the running cluster — a manifest, or an image and command — and returns its exit
+    /// code and logs (migrations, smoke checks); a Job that cannot start throws naming the cause.
+    /// </summary>
+    Task<JobRunResult> RunJobAsync(JobRunSettings settings, CancellationToken cancellationToken = default) =>
+        RunningCluster.RunJobAsync(settings, cancellationToken);
+
     // ---- targets --------------------------------------------------------------------------------------
 
     Target StartMirror => _ => _

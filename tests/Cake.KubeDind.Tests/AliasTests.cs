@@ -21,7 +21,7 @@ public sealed class AliasTests
     public static TheoryData<string> Aliases =>
     [
         "KubeDindStartMirror", "KubeDindStartCluster", "KubeDindBuildImage", "KubeDindPushImage", "KubeDindLoadImage",
-        "KubeDindDeploy", "KubeDindCollectDiagnostics", "KubeDindOpenService", "KubeDindTeardown", "KubeDindSweep",
+        "KubeDindDeploy", "KubeDindCollectDiagnostics", "KubeDindOpenService", "KubeDindReadLogs", "KubeDindRunJob", "KubeDindTeardown", "KubeDindSweep",
     ];
 
     [Fact]
@@ -135,6 +135,22 @@ public sealed class AliasTests
         Assert.Equal(new SweepSettings(), _core.Calls[1].Argument);
     }
 
+    [Fact]
+    public async Task ReadLogs_and_RunJob_hand_the_core_their_settings_with_paths_made_absolute()
+    {
+        var logs = await _context.KubeDindReadLogs(FakeKubeDindCore.Cluster(), "Job", "migrate", new KubeDindLogsSettings().WithNamespace("shop").WithTailLines(50));
+        await _context.KubeDindRunJob(FakeKubeDindCore.Cluster(), new KubeDindJobSettings().WithManifest(new FilePath("deploy/migrate.yaml")).WithNamespace("shop").WithTimeout(TimeSpan.FromMinutes(2)));
+        await _context.KubeDindRunJob(FakeKubeDindCore.Cluster(), new KubeDindJobSettings().WithImage("app:dev", "sh", "-c", "exit 0").WithName("smoke").WithImageRewrite("app", "localhost:5000/app"));
+
+        Assert.Equal("fake log\n", logs.Text);
+        Assert.Equal(("Job", "migrate", "shop", (int?)50), _core.Calls[0].Argument);
+        var fromManifest = Assert.IsType<JobRunSettings>(_core.Calls[1].Argument);
+        Assert.Equal(("/work/repo/deploy/migrate.yaml", "shop", TimeSpan.FromMinutes(2)), (fromManifest.Manifest, fromManifest.Namespace, fromManifest.Timeout));
+        var fromImage = Assert.IsType<JobRunSettings>(_core.Calls[2].Argument);
+        Assert.Equal(("app:dev", "smoke", "localhost:5000/app"), (fromImage.Image, fromImage.Name, fromImage.ImageRewrites["app"]));
+        Assert.Equal(["sh", "-c", "exit 0"], fromImage.Command);
+    }
+
     [Theory]
     [MemberData(nameof(Aliases))]
     public async Task A_core_failure_becomes_a_Cake_error_with_the_cores_line_and_its_details_logged(string alias)
@@ -223,6 +239,8 @@ public sealed class AliasTests
             "KubeDindDeploy" => _context.KubeDindDeploy(cluster, new KubeDindDeploySettings()),
             "KubeDindCollectDiagnostics" => _context.KubeDindCollectDiagnostics(cluster),
             "KubeDindOpenService" => _context.KubeDindOpenService(cluster, "svc", "http"),
+            "KubeDindReadLogs" => _context.KubeDindReadLogs(cluster, "Job", "migrate"),
+            "KubeDindRunJob" => _context.KubeDindRunJob(cluster, new KubeDindJobSettings().WithImage("app:dev", "true")),
             "KubeDindTeardown" => _context.KubeDindTeardown(cluster),
             "KubeDindSweep" => _context.KubeDindSweep(),
             _ => throw new ArgumentOutOfRangeException(nameof(alias), alias, null),

@@ -133,6 +133,7 @@ public sealed class SettingsMappingTests
         Assert.Null(new KubeDindClusterSettings().WithK3sBinary(null).WithK3sBinary(new FilePath(" ")).WithK3sBinary("").ToCore(WorkingDirectory).ImageBuild);
         Assert.Equal(new ClusterImageSettings { K3sDownload = true }, new KubeDindClusterSettings().WithK3sDownload().ToCore(WorkingDirectory).ImageBuild);
         Assert.Equal(new ClusterImageSettings { Force = true }, new KubeDindClusterSettings().WithForcedImageBuild().ToCore(WorkingDirectory).ImageBuild);
+        Assert.Equal(new ClusterImageSettings { Tag = "my/kube-dind:ci" }, new KubeDindClusterSettings().WithImageTag("my/kube-dind:ci").ToCore(WorkingDirectory).ImageBuild);
     }
 
     [Fact]

@@ -29,6 +29,12 @@ public sealed class KubeDindClusterSettings
     /// <summary>Rebuild the image even when one with the same inputs exists.</summary>
     public bool ForceImageBuild { get; set; }
 
+    /// <summary>
+    /// The tag for the kube-dind image built from the settings above; default a tag naming its inputs
+    /// (kubedind/kube-dind:&lt;version&gt;-&lt;compose|k3s&gt;-&lt;input hash&gt;), so builds with different inputs never share one.
+    /// </summary>
+    public string? ImageTag { get; set; }
+
     /// <summary>The mirror from <c>KubeDindStartMirror</c>: the cluster pulls each covered registry's images through it and joins its network.</summary>
     public KubeDindMirror? Mirror { get; set; }
 
@@ -82,13 +88,14 @@ public sealed class KubeDindClusterSettings
     {
         ArgumentNullException.ThrowIfNull(workingDirectory);
         var core = new ClusterSettings();
-        var imageBuild = K3sBinary is not null || K3sDownload || AirgapImagesTarball is not null || ForceImageBuild
+        var imageBuild = K3sBinary is not null || K3sDownload || AirgapImagesTarball is not null || ForceImageBuild || ImageTag is not null
             ? new ClusterImageSettings
             {
                 K3sBinary = K3sBinary?.MakeAbsolute(workingDirectory).FullPath,
                 K3sDownload = K3sDownload,
                 AirgapImagesTarball = AirgapImagesTarball?.MakeAbsolute(workingDirectory).FullPath,
                 Force = ForceImageBuild,
+                Tag = ImageTag,
             }
             : null;
         core = core with
@@ -132,6 +139,8 @@ public static class KubeDindClusterSettingsExtensions
     public static KubeDindClusterSettings WithK3sDownload(this KubeDindClusterSettings settings, bool download = true) => Set(settings, s => s.K3sDownload = download);
 
     public static KubeDindClusterSettings WithAirgapImages(this KubeDindClusterSettings settings, FilePath tarball) => Set(settings, s => s.AirgapImagesTarball = tarball);
+
+    public static KubeDindClusterSettings WithImageTag(this KubeDindClusterSettings settings, string tag) => Set(settings, s => s.ImageTag = tag);
 
     public static KubeDindClusterSettings WithForcedImageBuild(this KubeDindClusterSettings settings, bool force = true) => Set(settings, s => s.ForceImageBuild = force);
 

@@ -44,6 +44,12 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) => Answer("Teardown", settings, true);
 
+    public Task<WorkloadLogs> ReadLogsAsync(ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings, CancellationToken cancellationToken) =>
+        Answer("ReadLogs", (kind, name, settings.Namespace, settings.TailLines), new WorkloadLogs($"{kind} {settings.Namespace}/{name}", [new ContainerLog($"{name}-1", "app", false, "fake log\n")]));
+
+    public Task<JobRunResult> RunJobAsync(ICakeContext context, KubeDindCluster cluster, JobRunSettings settings, CancellationToken cancellationToken) =>
+        Answer("RunJob", settings, new JobRunResult(settings.Name ?? "job", settings.Namespace, true, 0, new WorkloadLogs("Job", []), TimeSpan.Zero));
+
     public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], [], []));
 
     private Task<T> Answer<T>(string step, object? argument, T result)
