@@ -2,6 +2,7 @@ using Cake.Core;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind;
@@ -33,6 +34,8 @@ internal interface IKubeDindCore
     Task<JobRunResult> RunJobAsync(ICakeContext context, KubeDindCluster cluster, JobRunSettings settings, CancellationToken cancellationToken);
 
     Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken);
+
+    Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken);
 
     Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken);
 }

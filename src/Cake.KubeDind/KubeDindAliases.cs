@@ -34,6 +34,7 @@ namespace Cake.KubeDind;
 [CakeNamespaceImport("KubeDind.Cluster")]
 [CakeNamespaceImport("KubeDind.Deploy")]
 [CakeNamespaceImport("KubeDind.Diagnostics")]
+[CakeNamespaceImport("KubeDind.Existing")]
 [CakeNamespaceImport("KubeDind.Mirror")]
 public static class KubeDindAliases
 {
@@ -157,7 +158,7 @@ public static class KubeDindAliases
     internal static DirectoryPath WorkingDirectory(ICakeContext context) => context.Environment.WorkingDirectory;
 
     /// <summary>Runs one step: the core's failures become Cake errors with the core's one line, the details logged first.</summary>
-    private static async Task<T> RunAsync<T>(ICakeContext context, string alias, Func<IKubeDindCore, CancellationToken, Task<T>> step)
+    internal static async Task<T> RunAsync<T>(ICakeContext context, string alias, Func<IKubeDindCore, CancellationToken, Task<T>> step)
     {
         ArgumentNullException.ThrowIfNull(context);
         var core = CoreOverrides.TryGetValue(context, out var overridden) ? overridden : KubeDindCore.Instance;
@@ -193,13 +194,13 @@ public static class KubeDindAliases
         return ex.ToCakeException();
     }
 
-    private static T Required<T>(T? value, string name)
+    internal static T Required<T>(T? value, string name)
         where T : class =>
         value ?? throw new KubeDindException($"KubeDind: {name} is null; pass a settings object (new {typeof(T).Name}()).");
 
     private static KubeDindCluster RequiredCluster(KubeDindCluster? cluster) =>
         cluster ?? throw new KubeDindException("KubeDind: cluster is null; pass the cluster KubeDindStartCluster returned (did it fail earlier?).");
 
-    private static string RequiredImage(string? image) =>
+    internal static string RequiredImage(string? image) =>
         string.IsNullOrWhiteSpace(image) ? throw new KubeDindException("KubeDind: image is empty; pass the name of an image on the host's engine, e.g. \"my-app:dev\".") : image;
 }

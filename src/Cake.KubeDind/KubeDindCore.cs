@@ -5,6 +5,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Docker;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind;
@@ -70,7 +71,7 @@ internal sealed class KubeDindCore : IKubeDindCore
         cluster.CollectDiagnosticsAsync(cancellationToken);
 
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
-        cluster.OpenServiceAsync(service, port, settings.Namespace, settings.Scheme, cancellationToken);
+        cluster.OpenServiceAsync(service, port, settings.Namespace ?? "default", settings.Scheme, cancellationToken);
 
     public Task<WorkloadLogs> ReadLogsAsync(ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings, CancellationToken cancellationToken) =>
         cluster.ReadLogsAsync(kind, name, settings.Namespace, settings.TailLines, cancellationToken);
@@ -80,6 +81,12 @@ internal sealed class KubeDindCore : IKubeDindCore
 
     public Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken) =>
         cluster.TeardownAsync(settings, cancellationToken);
+
+    public async Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken)
+    {
+        var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
+        return await session.ConnectClusterAsync(settings, cancellationToken).ConfigureAwait(false);
+    }
 
     public async Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 using Nuke.Common;
 using Nuke.Common.IO;
@@ -41,6 +42,14 @@ public interface IKubeDind : INukeBuild
     [Parameter("Keep the cluster after the build; Teardown then prints how to reach it")]
     bool KeepCluster => TryGetValue<bool?>(() => KeepCluster) ?? false;
 
+    /// <summary><c>--connect-kubeconfig</c>: deploy to the existing cluster of this kubeconfig instead of starting one.</summary>
+    [Parameter("Deploy to an existing cluster: its kubeconfig file (StartCluster connects instead of starting one)")]
+    AbsolutePath? ConnectKubeconfig => TryGetValue(() => ConnectKubeconfig);
+
+    /// <summary><c>--connect-context</c>: the context in <see cref="ConnectKubeconfig"/>; default its current-context.</summary>
+    [Parameter("The context in --connect-kubeconfig (default: its current-context)")]
+    string? ConnectContext => TryGetValue(() => ConnectContext);
+
     // ---- what the build ships (override these) ----------------------------------------------------
 
     /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
@@ -65,6 +74,12 @@ public interface IKubeDind : INukeBuild
         KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, KubeDindRun.RunId, K3sBinary, KubeDindArtifactsDirectory);
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
+
+    sealed Configure<ExistingClusterSettings> ConnectSettingsBase => _ =>
+        KubeDindSettingsMapping.ConnectBase(_, ConnectKubeconfig, ConnectContext, KubeDindArtifactsDirectory);
+
+    /// <summary>Settings for an existing cluster (with <c>--connect-kubeconfig</c>): throwaway namespace, registry to push to.</summary>
+    Configure<ExistingClusterSettings> ConnectSettings => _ => _;
 
     sealed Configure<DeploySettings> DeploySettingsBase => _ =>
         KubeDindSettingsMapping.DeploymentBase(_, Manifests.Select(m => (string)m), RootDirectory);
@@ -114,6 +129,7 @@ public interface IKubeDind : INukeBuild
 
     Target StartMirror => _ => _
         .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer")
+        .OnlyWhenDynamic(() => ConnectKubeconfig == null)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
             var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
@@ -121,10 +137,18 @@ public interface IKubeDind : INukeBuild
         }));
 
     Target StartCluster => _ => _
-        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready")
+        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready (with --connect-kubeconfig: connect to that cluster)")
         .DependsOn(StartMirror)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
+            if (ConnectKubeconfig is not null)
+            {
+                var existing = await driver.ConnectAsync(KubeDindSettingsMapping.Connect(ConnectSettingsBase, ConnectSettings), cancellationToken).ConfigureAwait(false);
+                KubeDindRun.SetCluster(existing);
+                Log.Information("KubeDind connected to existing cluster {Name} (kubeconfig {Kubeconfig}); Teardown removes only what this run created", existing.ClusterName, existing.KubeconfigPath);
+                return;
+            }
+
             var settings = KubeDindSettingsMapping.Cluster(StartClusterSettingsBase, StartClusterSettings);
             var cluster = await driver.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
             KubeDindRun.SetCluster(cluster);

@@ -1,5 +1,6 @@
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 
 namespace Nuke.KubeDind;
@@ -19,6 +20,9 @@ internal interface IKubeDindDriver : IAsyncDisposable
 
     Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);
 
+    /// <summary>Opens an existing cluster instead of starting one (<c>--connect-kubeconfig</c>); later steps go to it.</summary>
+    Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken);
+
     /// <summary>Builds the image when it has a context, pushes it to the cluster's registry; returns the in-cluster reference.</summary>
     Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
 
@@ -33,8 +37,8 @@ internal interface IKubeDindDriver : IAsyncDisposable
 }
 
 /// <summary>Where a running cluster is reached from the host: what later targets of the build need.</summary>
-/// <param name="ClusterName">The cluster container's name.</param>
+/// <param name="ClusterName">The cluster container's name (an existing cluster: its context's name).</param>
 /// <param name="KubeconfigPath">This run's kubeconfig on the host (server reachable from the host); null in compose mode.</param>
-/// <param name="RegistryHostEndpoint">The cluster's registry as the host reaches it, e.g. <c>127.0.0.1:41235</c>.</param>
+/// <param name="RegistryHostEndpoint">The cluster's registry as the host reaches it, e.g. <c>127.0.0.1:41235</c>; empty for an existing cluster without one.</param>
 /// <param name="RegistryClusterEndpoint">The same registry as pods reference images, e.g. <c>localhost:5000</c>.</param>
 public sealed record KubeDindEndpoints(string ClusterName, string? KubeconfigPath, string RegistryHostEndpoint, string RegistryClusterEndpoint);

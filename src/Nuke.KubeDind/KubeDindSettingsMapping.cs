@@ -1,6 +1,7 @@
 using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 using Nuke.Common.Tooling;
 
@@ -22,6 +23,18 @@ public static class KubeDindSettingsMapping
 
     /// <summary>The component's part of the mirror settings: none beyond the core's defaults.</summary>
     public static MirrorSettings MirrorBase(MirrorSettings settings) => settings;
+
+    public static ExistingClusterSettings Connect(Configure<ExistingClusterSettings> baseSettings, Configure<ExistingClusterSettings> userSettings) =>
+        userSettings(baseSettings(new ExistingClusterSettings()));
+
+    /// <summary>The component's part of the existing-cluster settings: kubeconfig and context from the parameters, diagnostics under the build's artifacts.</summary>
+    public static ExistingClusterSettings ConnectBase(ExistingClusterSettings settings, string? kubeconfig, string? context, string? artifactsDirectory) =>
+        settings with
+        {
+            Kubeconfig = kubeconfig ?? settings.Kubeconfig,
+            Context = string.IsNullOrWhiteSpace(context) ? settings.Context : context.Trim(),
+            ArtifactsDirectory = artifactsDirectory ?? settings.ArtifactsDirectory,
+        };
 
     public static ClusterSettings Cluster(Configure<ClusterSettings> baseSettings, Configure<ClusterSettings> userSettings) =>
         userSettings(baseSettings(new ClusterSettings()));

@@ -2,6 +2,7 @@ using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
+using KubeDind.Existing;
 using KubeDind.Logging;
 using KubeDind.Mirror;
 
@@ -19,6 +20,9 @@ internal sealed class SessionDriver : IKubeDindDriver
 
     public KubeDindCluster? Cluster { get; private set; }
 
+    /// <summary>The cluster later steps go to: the started one, or the existing one connected to.</summary>
+    private IClusterHandle? Handle { get; set; }
+
     public static async Task<IKubeDindDriver> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
         new SessionDriver(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false));
 
@@ -29,7 +33,15 @@ internal sealed class SessionDriver : IKubeDindDriver
     {
         var cluster = await _session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
         Cluster = cluster;
+        Handle = cluster;
         return new KubeDindEndpoints(cluster.Name, cluster.KubeconfigPath, cluster.RegistryHostEndpoint, cluster.RegistryClusterName);
+    }
+
+    public async Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken)
+    {
+        var existing = await _session.ConnectClusterAsync(settings, cancellationToken).ConfigureAwait(false);
+        Handle = existing;
+        return new KubeDindEndpoints(existing.Name, existing.KubeconfigPath, settings.Registry ?? string.Empty, settings.RegistryPullName ?? settings.Registry ?? string.Empty);
     }
 
     public async Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
@@ -54,12 +66,29 @@ internal sealed class SessionDriver : IKubeDindDriver
     public async Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken) =>
         await RequireCluster().DeployAsync(settings, cancellationToken).ConfigureAwait(false);
 
-    public async Task<string?> CollectDiagnosticsAsync(CancellationToken cancellationToken) =>
-        Cluster is { HasKubernetes: true } cluster ? (await cluster.CollectDiagnosticsAsync(cancellationToken).ConfigureAwait(false)).Directory : null;
+    public async Task<string?> CollectDiagnosticsAsync(CancellationToken cancellationToken) => Handle switch
+    {
+        KubeDindCluster { HasKubernetes: false } or null => null,
+        { } handle => (await handle.CollectDiagnosticsAsync(cancellationToken).ConfigureAwait(false)).Directory,
+    };
 
     public async Task TeardownAsync(bool keep, CancellationToken cancellationToken)
     {
         _keep = keep;
+        if (Handle is not null and not KubeDindCluster)
+        {
+            if (keep)
+            {
+                _session.Log.Info($"keeping what this run created on {Handle.Name} (--keep-cluster): namespace {Handle.DefaultNamespace}");
+                return;
+            }
+
+            // An existing cluster stays; only what this run created there (a throwaway namespace) goes.
+            await Handle.TeardownAsync(cancellationToken).ConfigureAwait(false);
+            Handle = null;
+            return;
+        }
+
         if (Cluster is not { } cluster)
         {
             return;
@@ -73,18 +102,19 @@ internal sealed class SessionDriver : IKubeDindDriver
 
         await cluster.TeardownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         Cluster = null;
+        Handle = null;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Cluster is not null && !_keep)
+        if (Handle is not null && !_keep)
         {
-            await Cluster.DisposeAsync().ConfigureAwait(false);
+            await Handle.DisposeAsync().ConfigureAwait(false);
         }
 
         await _session.DisposeAsync().ConfigureAwait(false);
     }
 
-    private KubeDindCluster RequireCluster() =>
-        Cluster ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");
+    private IClusterHandle RequireCluster() =>
+        Handle ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");
 }

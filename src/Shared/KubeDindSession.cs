@@ -67,6 +67,10 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     public Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default) =>
         new StartCluster(this).RunAsync(settings, cancellationToken);
 
+    /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>
+    public Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>
+        new Existing.ConnectCluster(Log, RunId, Docker).RunAsync(settings, cancellationToken);
+
     public Task<SweepResult> SweepAsync(SweepSettings? settings = null, CancellationToken cancellationToken = default) =>
         new Sweep(this).RunAsync(settings ?? new SweepSettings(), cancellationToken);
 

@@ -194,7 +194,7 @@ public sealed class AliasTests
     [Fact]
     public async Task Missing_arguments_fail_as_Cake_errors_saying_what_to_pass()
     {
-        var noCluster = await Assert.ThrowsAsync<CakeException>(() => _context.KubeDindPushImage(null!, "app"));
+        var noCluster = await Assert.ThrowsAsync<CakeException>(() => _context.KubeDindPushImage((KubeDindCluster)null!, "app"));
         Assert.Contains("KubeDindStartCluster returned", noCluster.Message, StringComparison.Ordinal);
         var noImage = await Assert.ThrowsAsync<CakeException>(() => _context.KubeDindLoadImage(FakeKubeDindCore.Cluster(), " "));
         Assert.Contains("image is empty", noImage.Message, StringComparison.Ordinal);

@@ -113,6 +113,21 @@ public sealed class NukeEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_connect_kubeconfig_switches_StartCluster_to_connect_and_skips_the_mirror()
+    {
+        var kubeconfig = Path.Combine(_root, "staging.kubeconfig");
+        var (exit, steps, output) = await RunAsync("--target", "SystemTest", "--connect-kubeconfig", kubeconfig, "--connect-context", "staging");
+
+        Assert.True(exit == 0, output);
+        Assert.Equal(["Connect", "PushImage", "Deploy", "Smoke", "RunSystemTests", "Teardown", "Dispose"], steps.Select(s => s.Step));
+        var settings = steps.Single(s => s.Step == "Connect").Payload;
+        Assert.Equal(kubeconfig, settings.GetProperty("Kubeconfig").GetString());
+        Assert.Equal("staging", settings.GetProperty("Context").GetString());
+        Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), settings.GetProperty("ArtifactsDirectory").GetString());
+        Assert.Equal(kubeconfig, steps.Single(s => s.Step == "RunSystemTests").Payload.GetProperty("kubeconfig").GetString());
+    }
+
+    [Fact]
     public async Task Configure_overrides_of_the_build_reach_the_core_settings()
     {
         var (exit, steps, output) = await RunAsync(["--target", "SystemTest", "--cluster-name", "from-parameter"], ("KUBEDIND_FAKE_OVERRIDES", "1"));

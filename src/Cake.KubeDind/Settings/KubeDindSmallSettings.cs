@@ -37,7 +37,8 @@ public sealed class KubeDindSweepSettings
 /// <summary>Settings for <c>KubeDindOpenService</c>: which Service port to reach from the host.</summary>
 public sealed class KubeDindServiceSettings
 {
-    public string Namespace { get; set; } = "default";
+    /// <summary>The Service's namespace; null = the cluster's default namespace ("default", or an existing cluster's run namespace).</summary>
+    public string? Namespace { get; set; }
 
     public string Scheme { get; set; } = "http";
 }

@@ -24,7 +24,7 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
 /// A running kube-dind cluster: one container with dockerd, a registry on :5000 and (unless in compose
 /// mode) single-node k3s. Disposing it tears it down.
 /// </summary>
-public sealed partial class KubeDindCluster : IAsyncDisposable
+public sealed partial class KubeDindCluster : IClusterHandle
 {
     /// <summary>The cluster's own process logs collected into diagnostics bundles (inside the container).</summary>
     private static readonly string[] ComponentLogs = ["k3s", "dockerd", "registry"];
@@ -256,6 +256,13 @@ public sealed partial class KubeDindCluster : IAsyncDisposable
         new Teardown(Session).RunAsync(this, settings ?? new TeardownSettings(), cancellationToken);
 
     public async ValueTask DisposeAsync() => await TeardownAsync().ConfigureAwait(false);
+
+    string IClusterHandle.DefaultNamespace => "default";
+
+    Task<ServiceEndpoint> IClusterHandle.OpenServiceAsync(string service, string port, string? @namespace, string scheme, CancellationToken cancellationToken) =>
+        OpenServiceAsync(service, port, @namespace ?? "default", scheme, cancellationToken);
+
+    Task IClusterHandle.TeardownAsync(CancellationToken cancellationToken) => TeardownAsync(null, cancellationToken);
 
     internal void RecordImage(string hostImage, string clusterReference) => _images[hostImage] = clusterReference;
 

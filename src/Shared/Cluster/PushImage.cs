@@ -24,7 +24,12 @@ public sealed class PushImage
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
         try
         {
-            return await PushAsync(cluster, hostImage, name, cancellationToken).ConfigureAwait(false);
+            await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
+            // The engine does the push, so the registry as the engine reaches it (a remote engine's own 127.0.0.1).
+            var registry = new RegistryTarget(cluster.RegistryEngineEndpoint, cluster.RegistryClusterName);
+            var clusterReference = await PushToAsync(_session.Docker, _session.Log, $"cluster {cluster.Name}", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+            cluster.RecordImage(hostImage, clusterReference);
+            return clusterReference;
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
@@ -32,45 +37,45 @@ public sealed class PushImage
         }
     }
 
-    private async Task<string> PushAsync(KubeDindCluster cluster, string hostImage, string? name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Tags <paramref name="hostImage"/> for <paramref name="registry"/>'s push name, pushes it, removes the temporary tag and
+    /// returns the reference under the registry's pull name. <paramref name="target"/> names the destination in messages.
+    /// </summary>
+    internal static async Task<string> PushToAsync(IDockerClient docker, IKubeDindLog log, string target, RegistryTarget registry, string hostImage, string? name, CancellationToken cancellationToken)
     {
-        await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
-        var docker = _session.Docker;
-        var images = new ImageStore(docker, _session.Log);
+        var images = new ImageStore(docker, log);
         var image = await images.InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
             ?? throw new KubeDindException($"push: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
 
         var (repository, tag) = ClusterImageName(hostImage, name, image.ID);
-        // The engine does the push, so the registry as the engine reaches it (a remote engine's own 127.0.0.1).
-        var hostRepository = $"{cluster.RegistryEngineEndpoint}/{repository}";
-        var clusterReference = $"{cluster.RegistryClusterName}/{repository}:{tag}";
+        var hostRepository = $"{registry.PushName}/{repository}";
+        var clusterReference = $"{registry.PullName}/{repository}:{tag}";
         var watch = Stopwatch.StartNew();
-        _session.Log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name} as {clusterReference}");
+        log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → {target} as {clusterReference}");
         await docker.Images.TagImageAsync(image.ID, new ImageTagParameters { RepositoryName = hostRepository, Tag = tag, Force = true }, cancellationToken).ConfigureAwait(false);
         try
         {
-            var progress = new DockerProgress(_session.Log, $"push {repository}:{tag}");
+            var progress = new DockerProgress(log, $"push {repository}:{tag}");
             try
             {
-                await docker.Images.PushImageAsync($"{hostRepository}:{tag}", new ImagePushParameters { Tag = tag }, new AuthConfig(), progress, cancellationToken).ConfigureAwait(false);
+                await docker.Images.PushImageAsync($"{hostRepository}:{tag}", new ImagePushParameters { Tag = tag }, registry.Auth ?? new AuthConfig(), progress, cancellationToken).ConfigureAwait(false);
             }
             catch (DockerApiException ex)
             {
-                throw new KubeDindException($"push: {hostImage} to cluster {cluster.Name} failed: {DockerEngine.FirstLine(ex)}", string.Join('\n', progress.RecentLines), ex);
+                throw new KubeDindException($"push: {hostImage} to {target} failed: {DockerEngine.FirstLine(ex)}", string.Join('\n', progress.RecentLines), ex);
             }
 
             if (progress.Error is not null)
             {
-                throw new KubeDindException($"push: {hostImage} to cluster {cluster.Name} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
+                throw new KubeDindException($"push: {hostImage} to {target} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
             }
         }
         finally
         {
-            await RemoveTemporaryTagAsync(docker, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
+            await RemoveTemporaryTagAsync(docker, log, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
         }
 
-        cluster.RecordImage(hostImage, clusterReference);
-        _session.Log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s");
+        log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s");
         return clusterReference;
     }
 
@@ -108,14 +113,14 @@ public sealed class PushImage
     }
 
     /// <summary>Removes the registry tag unless it is the image's only name (removing it would delete the image).</summary>
-    private async Task RemoveTemporaryTagAsync(IDockerClient docker, string temporaryTag, string imageId)
+    private static async Task RemoveTemporaryTagAsync(IDockerClient docker, IKubeDindLog log, string temporaryTag, string imageId)
     {
         try
         {
             var image = await docker.Images.InspectImageAsync(imageId, CancellationToken.None).ConfigureAwait(false);
             if (image.RepoTags?.Any(t => t != temporaryTag) != true)
             {
-                _session.Log.Debug($"push: keeping tag {temporaryTag}: it is the image's only name");
+                log.Debug($"push: keeping tag {temporaryTag}: it is the image's only name");
                 return;
             }
 
@@ -123,7 +128,10 @@ public sealed class PushImage
         }
         catch (DockerApiException ex)
         {
-            _session.Log.Debug($"push: could not remove the temporary tag {temporaryTag}: {DockerEngine.FirstLine(ex)}");
+            log.Debug($"push: could not remove the temporary tag {temporaryTag}: {DockerEngine.FirstLine(ex)}");
         }
     }
 }
+
+/// <summary>A registry to push to: the name the host's engine pushes under, the name pods pull by, and credentials (null = none).</summary>
+internal sealed record RegistryTarget(string PushName, string PullName, AuthConfig? Auth = null);

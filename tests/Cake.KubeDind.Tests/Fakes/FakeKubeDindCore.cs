@@ -3,6 +3,7 @@ using Cake.Core;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind.Tests.Fakes;
@@ -49,6 +50,9 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task<JobRunResult> RunJobAsync(ICakeContext context, KubeDindCluster cluster, JobRunSettings settings, CancellationToken cancellationToken) =>
         Answer("RunJob", settings, new JobRunResult(settings.Name ?? "job", settings.Namespace, true, 0, new WorkloadLogs("Job", []), TimeSpan.Zero));
+
+    public Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken) =>
+        Answer("Connect", settings, (ExistingCluster)RuntimeHelpers.GetUninitializedObject(typeof(ExistingCluster)));
 
     public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], [], []));
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Existing;
 using KubeDind.Mirror;
 
 namespace Nuke.KubeDind.FakeBuild;
@@ -32,6 +33,12 @@ internal sealed class RecordingDriver : IKubeDindDriver
     {
         Record("StartCluster", settings);
         return Task.FromResult(new KubeDindEndpoints(settings.Name ?? "unnamed", "/tmp/fake-kubeconfig.yaml", "127.0.0.1:41235", "localhost:5000"));
+    }
+
+    public Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken)
+    {
+        Record("Connect", settings);
+        return Task.FromResult(new KubeDindEndpoints(settings.Context ?? "current", settings.Kubeconfig, settings.Registry ?? string.Empty, settings.Registry ?? string.Empty));
     }
 
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
