@@ -20,7 +20,7 @@ internal static partial class ClusterKubeconfig
         return content is not null && content.Contains("server:", StringComparison.Ordinal) ? content : null;
     }
 
-    /// <summary>Points every cluster entry at <paramref name="apiEndpoint"/> (https://127.0.0.1:port; the k3s certificate names 127.0.0.1).</summary>
+    /// <summary>Points every cluster entry at <paramref name="apiEndpoint"/> (https://127.0.0.1:port, or the remote engine's host, which k3s gets as --tls-san).</summary>
     public static string Rewrite(string kubeconfig, string apiEndpoint) =>
         ServerLine().Replace(kubeconfig, m => m.Groups[1].Value + apiEndpoint);
 

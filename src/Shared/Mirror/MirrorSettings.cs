@@ -34,8 +34,12 @@ public sealed record MirrorSettings
     /// <summary>The registries to mirror, one container and cache volume each; default <see cref="DefaultRegistries"/>.</summary>
     public IReadOnlyList<MirrorRegistry> Registries { get; init; } = DefaultRegistries;
 
-    /// <summary>Host address the mirrors publish on (each on its own port).</summary>
-    public string HostAddress { get; init; } = "127.0.0.1";
+    /// <summary>
+    /// The address the engine publishes the mirrors on (each on its own port); null (the default) = 127.0.0.1 for a local
+    /// engine, 0.0.0.0 for a remote one (DOCKER_HOST=tcp://...), which the build reaches at the engine's host. Anything but
+    /// loopback logs a warning.
+    /// </summary>
+    public string? HostAddress { get; init; }
 
     /// <summary>Registry image; null = registry:2 if available, else built from Debian's docker-registry.</summary>
     public string? Image { get; init; }

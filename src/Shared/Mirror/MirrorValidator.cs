@@ -19,7 +19,7 @@ internal static partial class MirrorValidator
         environment ??= Environment.GetEnvironmentVariable;
         DockerContainers.ValidateName("mirror", settings.Name);
 
-        if (!IPAddress.TryParse(settings.HostAddress, out var address))
+        if (!IPAddress.TryParse(settings.HostAddress ?? DockerEndpoint.Loopback, out var address))
         {
             throw new KubeDindException($"mirror host address '{settings.HostAddress}' is not an IP address; set MirrorSettings.HostAddress like 127.0.0.1.");
         }

@@ -27,7 +27,14 @@ public sealed class StartMirror
     public async Task<KubeDindMirror> RunAsync(MirrorSettings settings, CancellationToken cancellationToken)
     {
         var startedAt = DateTimeOffset.UtcNow;
-        var valid = MirrorValidator.Validate(settings);
+        // Where the engine publishes the mirrors and the host this build reaches them at (a remote engine's, say).
+        var publishing = HostPorts.Choose(_session.Engine, settings.HostAddress, "MirrorSettings.HostAddress", $"mirror {settings.Name}");
+        if (publishing.Warning is not null)
+        {
+            _session.Log.Warn(publishing.Warning);
+        }
+
+        var valid = MirrorValidator.Validate(settings with { HostAddress = publishing.BindAddress }) with { HostUrlHost = publishing.UrlHost };
         var image = await new MirrorImage(_session).EnsureAsync(settings.Image, cancellationToken).ConfigureAwait(false);
         var imageId = (await _session.Docker.Images.InspectImageAsync(image, cancellationToken).ConfigureAwait(false)).ID;
         var networkId = await KubeDindNetwork.EnsureAsync(_session, KubeDindNetwork.DefaultName, cancellationToken).ConfigureAwait(false);

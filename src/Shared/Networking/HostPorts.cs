@@ -43,7 +43,7 @@ public static class HostPorts
         string? warning = null;
         if (!DockerEndpoint.IsLoopbackName(bind))
         {
-            warning = $"{subject}: ports published on {bind} of the engine's host ({why}): anyone who can reach that host can use them (registry, Kubernetes API, services) while the cluster runs.";
+            warning = $"{subject}: ports published on {bind} of the engine's host ({why}): anyone who can reach that host can use what they serve (a registry, the Kubernetes API, services) while they run.";
         }
         else if (!engine.IsLocal && engine.HostOverride is null)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Mirror;
 using KubeDind.Tests.Cluster;
 
 namespace KubeDind.Tests.Remote;
@@ -39,6 +40,9 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
     /// </summary>
     public string ClusterImage { get; private set; } = null!;
 
+    /// <summary>The registry image (mirror and stand-in upstream), loaded into the remote engine.</summary>
+    public string MirrorImage { get; private set; } = null!;
+
     public TimeSpan EngineStart { get; private set; }
 
     public TimeSpan ImagesLoaded { get; private set; }
@@ -64,7 +68,8 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
         // What the remote engine needs to run KubeDind offline: the cluster image (also its probe image) and the base image
         // test images are built from. Through the local engine's image export and the remote engine's docker load.
         var baseImage = await new BaseImage(Local.Docker, Local.Log).EnsureAsync(CancellationToken.None);
-        foreach (var image in new[] { baseImage, EngineContainer.Image })
+        MirrorImage = await new MirrorImage(Local).EnsureAsync(null, CancellationToken.None);
+        foreach (var image in new[] { baseImage, MirrorImage, EngineContainer.Image })
         {
             await EngineContainer.LoadImageAsync(image);
         }

@@ -2,6 +2,9 @@ using System.Net.Sockets;
 using Docker.DotNet.Models;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Mirror;
+using KubeDind.Networking;
+using KubeDind.Waiting;
 using KubeDind.Tests.Cluster;
 
 namespace KubeDind.Tests.Remote;
@@ -71,6 +74,57 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
         // Teardown through the remote engine leaves nothing of this run there.
         var after = await EngineInventory.TakeAsync(remote.Docker);
         Assert.DoesNotContain(before.NewIn(after, remote.RunId), r => r.Kind != "network");
+    }
+
+    [Fact]
+    public async Task A_mirror_on_a_remote_engine_answers_the_build_at_the_engines_address()
+    {
+        var remote = fixture.Remote;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var upstream = $"kdt-remote-upstream-{suffix}";
+        var name = $"kdt-remote-mirror-{suffix}";
+
+        // The stand-in upstream: a plain registry on the remote engine's kubedind network (nothing is reachable upstream here).
+        var networkId = await KubeDindNetwork.EnsureAsync(remote, cancellationToken: Ct);
+        await remote.Docker.Containers.CreateContainerAsync(
+            new CreateContainerParameters
+            {
+                Name = upstream,
+                Image = fixture.MirrorImage,
+                Labels = KubeDindLabels.ForResource("test-upstream", remote.RunId),
+                ExposedPorts = new Dictionary<string, EmptyStruct> { ["5000/tcp"] = default },
+                HostConfig = new HostConfig
+                {
+                    PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "0.0.0.0", HostPort = string.Empty }] },
+                    NetworkMode = KubeDindNetwork.DefaultName,
+                },
+                NetworkingConfig = new NetworkingConfig
+                {
+                    EndpointsConfig = new Dictionary<string, EndpointSettings> { [KubeDindNetwork.DefaultName] = new EndpointSettings { NetworkID = networkId, Aliases = [upstream] } },
+                },
+            },
+            Ct);
+        try
+        {
+            await remote.Docker.Containers.StartContainerAsync(upstream, new ContainerStartParameters(), Ct);
+            var published = (await remote.Docker.Containers.InspectContainerAsync(upstream, Ct)).NetworkSettings.Ports["5000/tcp"][0].HostPort;
+            await new ReadinessWaiter(remote.Log).WaitAsync($"upstream {upstream}", [new RegistryApiGate($"http://{fixture.EngineAddress}:{published}")], TimeSpan.FromSeconds(30), null, Ct);
+
+            var mirrors = await remote.StartMirrorAsync(new MirrorSettings { Name = name, Image = fixture.MirrorImage }.WithOnly(new MirrorRegistry("docker.io", $"http://{upstream}:5000")), Ct);
+            var mirror = Assert.Single(mirrors.Registries);
+            output.WriteLine($"mirror {mirror.HostUrl} (in the network {mirror.NetworkUrl})");
+            Assert.False(mirror.CacheOnly);
+            Assert.StartsWith($"http://{fixture.EngineAddress}:", mirror.HostUrl, StringComparison.Ordinal);
+            Assert.Contains(fixture.RemoteLog.Warnings, w => w.Contains($"mirror {name}: ports published on 0.0.0.0", StringComparison.Ordinal));
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var response = await http.GetAsync(new Uri($"{mirror.HostUrl}/v2/"), Ct);
+            Assert.True(response.IsSuccessStatusCode, $"GET {mirror.HostUrl}/v2/ answered {(int)response.StatusCode}");
+        }
+        finally
+        {
+            await remote.StopMirrorAsync(name, removeCache: true, CancellationToken.None);
+            await remote.Docker.Containers.RemoveContainerAsync(upstream, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+        }
     }
 
     private static async Task<string?> ReadLineAsync(string host, int port)
