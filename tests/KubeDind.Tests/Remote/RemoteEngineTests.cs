@@ -4,8 +4,8 @@ using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Mirror;
 using KubeDind.Networking;
-using KubeDind.Waiting;
 using KubeDind.Tests.Cluster;
+using KubeDind.Waiting;
 
 namespace KubeDind.Tests.Remote;
 
