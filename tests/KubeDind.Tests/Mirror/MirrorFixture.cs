@@ -86,6 +86,8 @@ public sealed class TestResources : IAsyncDisposable
 
     private IDockerClient Docker => _fixture.Docker;
 
+    public KubeDindSession Session => _fixture.Session;
+
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     public void Mirror(string name) => _mirrors.Add(name);
