@@ -64,7 +64,10 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
         new StopMirror(this).RunAsync(name, removeCache, cancellationToken);
 
-    /// <summary>One line saying what is wrong with the mirror called <paramref name="name"/> (gone, stopped, cache volume full), or null.</summary>
+    /// <summary>
+    /// One line saying what is wrong with the registry mirror container <paramref name="name"/> (<see cref="MirrorEndpoints.Name"/>:
+    /// gone, stopped, cache volume full), or null.
+    /// </summary>
     public Task<string?> CheckMirrorAsync(string name, CancellationToken cancellationToken = default) =>
         new MirrorCheck(this).RunAsync(name, cancellationToken);
 

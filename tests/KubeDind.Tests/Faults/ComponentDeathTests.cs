@@ -41,6 +41,12 @@ public sealed class ComponentDeathTests(ITestOutputHelper output)
         var cluster = await session.StartClusterAsync(settings, Ct);
         try
         {
+            // The host sees the registry answer a moment before the entrypoint records that it started: wait for "running".
+            for (var i = 0; i < 40 && (await FaultSupport.ShellAsync(session, cluster.ContainerId, $"cat {KubeDindCluster.StatePath}")).StandardOutput.Trim() != "running"; i++)
+            {
+                await Task.Delay(250, Ct);
+            }
+
             var kill = await FaultSupport.ShellAsync(session, cluster.ContainerId, $"kill -9 \"$(cat /run/kubedind/{component}.pid)\"");
             Assert.True(kill.Succeeded, kill.FirstErrorLine);
 

@@ -28,8 +28,8 @@ public sealed class MirrorFaultTests(MirrorFixture fixture, ITestOutputHelper ou
 
         var name = MirrorFixture.UniqueName("killed");
         resources.Mirror(name);
-        var settings = new MirrorSettings { Name = name, UpstreamUrl = $"http://{upstream}:5000" };
-        var mirror = await Session.StartMirrorAsync(settings, Token);
+        var settings = new MirrorSettings { Name = name }.WithOnly(new MirrorRegistry("quay.io", $"http://{upstream}:5000"));
+        var mirror = (await Session.StartMirrorAsync(settings, Token)).Registries.Single();
         var authority = new Uri(mirror.HostUrl).Authority;
         var tinyThroughMirror = $"{authority}/{tinyRepository}:1";
         Assert.Null(await resources.PullAsync(tinyThroughMirror));
@@ -70,16 +70,16 @@ public sealed class MirrorFaultTests(MirrorFixture fixture, ITestOutputHelper ou
         Assert.Equal(1, killed);
         Assert.NotNull(error);
         Assert.False(await new ImageStore(fixture.Docker, Session.Log).ExistsAsync(bigThroughMirror, Token), "the pull completed although the mirror was killed");
-        var problem = await Session.CheckMirrorAsync(name, Token);
+        var problem = await Session.CheckMirrorAsync(mirror.Name, Token);
         output.WriteLine($"mirror check: {problem}");
         Assert.NotNull(problem);
-        Assert.Contains($"mirror {name}: its container is exited", problem);
+        Assert.Contains($"mirror {mirror.Name}: its container is exited", problem);
         Assert.DoesNotContain('\n', problem);
 
-        var back = await Session.StartMirrorAsync(settings, Token);
+        var back = (await Session.StartMirrorAsync(settings, Token)).Registries.Single();
         Assert.True((await fixture.Docker.Containers.InspectContainerAsync(back.ContainerId, Token)).State.Running);
         Assert.Equal(mirror.HostUrl, back.HostUrl);
-        Assert.Null(await Session.CheckMirrorAsync(name, Token));
+        Assert.Null(await Session.CheckMirrorAsync(back.Name, Token));
 
         // What was fully cached is served with the upstream gone.
         await fixture.Docker.Containers.StopContainerAsync(upstream, new ContainerStopParameters { WaitBeforeKillSeconds = 1 }, Token);
@@ -100,11 +100,11 @@ public sealed class MirrorFaultTests(MirrorFixture fixture, ITestOutputHelper ou
             new VolumesCreateParameters { Name = volume, Driver = "local", DriverOpts = new Dictionary<string, string> { ["type"] = "tmpfs", ["device"] = "tmpfs", ["o"] = "size=2m" } }, Token);
 
         var name = MirrorFixture.UniqueName("full");
-        resources.Container(name); // not Mirror(name): StopMirror rightly refuses to remove a cache volume it did not create
         var log = new CapturingLog();
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Token);
-        var settings = new MirrorSettings { Name = name, UpstreamUrl = $"http://{upstream}:5000", CacheVolume = volume };
-        var mirror = await session.StartMirrorAsync(settings, Token);
+        var settings = new MirrorSettings { Name = name }.WithOnly(new MirrorRegistry("quay.io", $"http://{upstream}:5000") { CacheVolume = volume });
+        var mirror = (await session.StartMirrorAsync(settings, Token)).Registries.Single();
+        resources.Container(mirror.Name); // not Mirror(name): StopMirror rightly refuses to remove a cache volume it did not create
         var authority = new Uri(mirror.HostUrl).Authority;
         var tinyThroughMirror = $"{authority}/{tinyRepository}:1";
         Assert.Null(await resources.PullAsync(tinyThroughMirror));
@@ -113,7 +113,7 @@ public sealed class MirrorFaultTests(MirrorFixture fixture, ITestOutputHelper ou
         // The registry streams the layer to the engine while failing to store it: the pull itself may well succeed.
         var error = await resources.PullAsync($"{authority}/{big}");
         output.WriteLine($"pull into a full cache: {error ?? "(succeeded, not cached)"}");
-        var problem = await session.CheckMirrorAsync(name, Token);
+        var problem = await session.CheckMirrorAsync(mirror.Name, Token);
         output.WriteLine($"mirror check: {problem ?? "(no problem found)"}");
 
         Assert.NotNull(problem);
