@@ -1,3 +1,5 @@
+using k8s;
+using k8s.Models;
 using KubeDind.Cluster;
 using KubeDind.Mirror;
 
@@ -47,6 +49,73 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
         }
         finally
         {
+            await session.StopMirrorAsync(mirrorName, removeCache: true, CancellationToken.None);
+            await ClusterTestSupport.RemoveImageAsync(session, repository + ":1");
+        }
+    }
+
+    /// <summary>
+    /// With k3s on its containerd: the cluster's registries.yaml sends quay.io to the mirror, whose upstream is the
+    /// compose cluster's registry (quay.io itself is unreachable here), so a pod naming quay.io/... runs only if
+    /// the image came through the mirror; the mirror's own log then counts the blobs it fetched.
+    /// </summary>
+    [Fact]
+    public async Task A_pod_whose_image_names_a_mirrored_registry_runs_through_the_mirror()
+    {
+        if (ClusterTestSupport.K3sBinary is null)
+        {
+            Assert.Skip(KubernetesClusterFixture.SkipReason);
+        }
+
+        var session = fixture.Session;
+        var upstream = fixture.Cluster;
+        var mirrorName = ClusterTestSupport.UniqueName("quay-mirror");
+        var repository = ClusterTestSupport.UniqueName("via-quay");
+        await ClusterTestSupport.BuildTinyImageAsync(session, repository + ":1");
+        KubeDindCluster? cluster = null;
+        try
+        {
+            await upstream.PushImageAsync(repository + ":1", "kdt/" + repository + ":1", Ct);
+            var mirror = await session.StartMirrorAsync(new MirrorSettings { Name = mirrorName }.WithOnly(new MirrorRegistry("quay.io", $"http://{upstream.Name}:5000")), Ct);
+            cluster = await session.StartClusterAsync(
+                (ClusterTestSupport.ComposeSettings("quay-mirrored") with
+                {
+                    Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
+                    Kubernetes = true,
+                    ReadinessTimeout = TimeSpan.FromMinutes(5),
+                }).WithMirror(mirror),
+                Ct);
+
+            var name = ClusterTestSupport.UniqueName("quay-pod");
+            await cluster.Kubernetes.CoreV1.CreateNamespacedPodAsync(
+                new V1Pod
+                {
+                    Metadata = new V1ObjectMeta { Name = name },
+                    Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [new V1Container { Name = "tiny", Image = $"quay.io/kdt/{repository}:1" }] },
+                },
+                "default",
+                cancellationToken: Ct);
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            V1Pod pod;
+            do
+            {
+                await Task.Delay(1000, Ct);
+                pod = await cluster.Kubernetes.CoreV1.ReadNamespacedPodAsync(name, "default", cancellationToken: Ct);
+            }
+            while (pod.Status?.Phase is not ("Succeeded" or "Failed") && DateTime.UtcNow < deadline);
+
+            var usage = await mirror.ReadUsageAsync(cancellationToken: Ct);
+            output.WriteLine($"pod {pod.Status?.Phase}: {string.Join("; ", pod.Status?.ContainerStatuses?.Select(c => c.State?.Waiting?.Message ?? c.State?.Terminated?.Reason) ?? [])}; mirror: {usage}");
+            Assert.Equal("Succeeded", pod.Status?.Phase);
+            Assert.True(usage.Find("quay.io")!.BlobsFromUpstream > 0, $"the mirror served nothing from its upstream: {usage}");
+        }
+        finally
+        {
+            if (cluster is not null)
+            {
+                await cluster.TeardownAsync(cancellationToken: CancellationToken.None);
+            }
+
             await session.StopMirrorAsync(mirrorName, removeCache: true, CancellationToken.None);
             await ClusterTestSupport.RemoveImageAsync(session, repository + ":1");
         }
