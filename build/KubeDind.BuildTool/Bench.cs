@@ -19,6 +19,7 @@ namespace KubeDind.BuildTool;
 internal static class Bench
 {
     private const string PayloadImage = "kubedind/bench-payload:100mb";
+    private const string MirroredPayload = "bench-payload:mirrored";
 
     public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, CancellationToken cancellationToken)
     {
@@ -49,6 +50,9 @@ internal static class Bench
                 watch.Restart();
                 await session.StartMirrorAsync(mirrorSettings, cancellationToken);
                 Record("mirror: reuse of a running mirror", watch.Elapsed.TotalSeconds, "s");
+
+                // What each cluster's dockerd pulls as docker.io/library/<MirroredPayload> comes through the mirror.
+                await upstream.PushImageAsync(PayloadImage, $"library/{MirroredPayload}", cancellationToken);
 
                 for (var run = 1; run <= runs; run++)
                 {
@@ -81,7 +85,34 @@ internal static class Bench
         record($"cluster #{run}: ready", timings.Ready.TotalSeconds, "s");
         record($"cluster #{run}: memory when ready", await MemoryMiBAsync(session, cluster.ContainerId, cancellationToken), "MiB");
 
+        // Before the side-load below puts the same layers into the inner dockerd: a fresh cluster pulls all of them.
+        var since = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
+        var pull = await cluster.ExecAsync("docker", "pull", MirroredPayload);
+        if (!pull.Succeeded)
+        {
+            throw new KubeDindException($"bench: the cluster could not pull {MirroredPayload} through the mirror: {pull.FirstErrorLine}");
+        }
+
+        record($"cluster #{run}: pull ~100 MB image through the mirror", watch.Elapsed.TotalSeconds, "s");
+        // The proxy logs a fetched blob once it has stored it, a moment after serving it: read until the counts settle.
+        var usage = (await mirror.ReadUsageAsync(since, cancellationToken)).Find("docker.io")!;
+        for (var i = 0; i < 10; i++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var again = (await mirror.ReadUsageAsync(since, cancellationToken)).Find("docker.io")!;
+            if (again.BytesFromUpstream == usage.BytesFromUpstream)
+            {
+                break;
+            }
+
+            usage = again;
+        }
+
+        record($"cluster #{run}: mirror bytes from upstream", usage.BytesFromUpstream / 1048576.0, "MiB");
+        record($"cluster #{run}: mirror bytes from cache", usage.BytesFromCache / 1048576.0, "MiB");
+
+        watch.Restart();
         await cluster.PushImageAsync(PayloadImage, $"payload-{run}", cancellationToken);
         record($"cluster #{run}: push ~100 MB image", watch.Elapsed.TotalSeconds, "s");
         watch.Restart();
