@@ -38,14 +38,14 @@ public sealed class LoadImage
         else
         {
             _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name}'s dockerd");
-            await using var saved = await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false);
+            await using var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}");
             var result = await ContainerExec.RunAsync(docker, cluster.ContainerId, ["docker", "load"], saved, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 throw new KubeDindException($"load: {hostImage} into cluster {cluster.Name} failed: {result.FirstErrorLine}", (result.StandardOutput + result.StandardError).Trim());
             }
 
-            _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s");
+            _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s: {saved.Summary} streamed");
         }
 
         if (reference != hostImage)

@@ -51,6 +51,7 @@ public sealed class PushImage
         var hostRepository = $"{registry.PushName}/{repository}";
         var clusterReference = $"{registry.PullName}/{repository}:{tag}";
         var watch = Stopwatch.StartNew();
+        string? moved = null;
         log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → {target} as {clusterReference}");
         await docker.Images.TagImageAsync(image.ID, new ImageTagParameters { RepositoryName = hostRepository, Tag = tag, Force = true }, cancellationToken).ConfigureAwait(false);
         try
@@ -69,13 +70,15 @@ public sealed class PushImage
             {
                 throw new KubeDindException($"push: {hostImage} to {target} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
             }
+
+            moved = progress.Summary;
         }
         finally
         {
             await RemoveTemporaryTagAsync(docker, log, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
         }
 
-        log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s");
+        log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s" + (moved is null ? string.Empty : $": {moved}"));
         return clusterReference;
     }
 

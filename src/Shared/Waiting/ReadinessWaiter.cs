@@ -12,11 +12,14 @@ public sealed class ReadinessWaiter
 {
     private readonly IKubeDindLog _log;
     private readonly TimeSpan _pollInterval;
+    private readonly TimeSpan _reportInterval;
 
-    public ReadinessWaiter(IKubeDindLog log, TimeSpan? pollInterval = null)
+    /// <param name="reportInterval">How often a gate that has not passed yet says what it sees; 10 s by default.</param>
+    public ReadinessWaiter(IKubeDindLog log, TimeSpan? pollInterval = null, TimeSpan? reportInterval = null)
     {
         _log = log;
         _pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(500);
+        _reportInterval = reportInterval ?? TimeSpan.FromSeconds(10);
     }
 
     public async Task<IReadOnlyList<(string Gate, TimeSpan Elapsed)>> WaitAsync(
@@ -31,6 +34,7 @@ public sealed class ReadinessWaiter
         foreach (var gate in gates)
         {
             GateResult last = default;
+            var lastSaid = watch.Elapsed;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -66,6 +70,13 @@ public sealed class ReadinessWaiter
                     throw new KubeDindException(
                         $"{subject}: not ready after {timeout.TotalSeconds:0}s: gate '{gate.Name}' did not pass ({last.Observation ?? "no answer"}); raise the readiness timeout or see the log lines below.",
                         details);
+                }
+
+                if (watch.Elapsed - lastSaid >= _reportInterval)
+                {
+                    // A long gate (k3s's node Ready, say) says what it sees, so a start is never silent for long.
+                    lastSaid = watch.Elapsed;
+                    _log.Info($"{subject}: waiting for {gate.Name} ({watch.Elapsed.TotalSeconds:0}s of {timeout.TotalSeconds:0}s; {passed.Count}/{gates.Count} gates passed; now: {last.Observation ?? "no answer yet"})");
                 }
 
                 await Task.Delay(_pollInterval, cancellationToken).ConfigureAwait(false);
