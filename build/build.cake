@@ -13,7 +13,10 @@ var nukeAvailable = false;
 
 FilePath[] Projects(string pattern) => GetFiles(root.FullPath + "/" + pattern).Select(f => (FilePath)f).ToArray();
 
-bool IsNukeProject(FilePath project) => project.FullPath.Contains("Nuke", StringComparison.OrdinalIgnoreCase);
+// By the project's own name (and examples/nuke inside the repo), never the checkout's path, which may contain "nuke".
+bool IsNukeProject(FilePath project) =>
+    project.GetFilename().FullPath.StartsWith("Nuke.", StringComparison.Ordinal)
+    || root.GetRelativePath(project).FullPath.StartsWith("examples/nuke/", StringComparison.Ordinal);
 
 IEnumerable<FilePath> BuildableProjects() =>
     Projects("src/**/*.csproj")
@@ -54,18 +57,20 @@ Task("Restore")
     // Nuke.Common is not served by every NuGet source: probe it on its own so its absence skips
     // the Nuke component and its example instead of failing the whole build.
     var nukeProject = root.CombineWithFilePath("src/Nuke.KubeDind/Nuke.KubeDind.csproj");
-    IEnumerable<string> output;
+    IEnumerable<string> captured;
     var exit = StartProcess("dotnet", new ProcessSettings
     {
         Arguments = $"restore \"{nukeProject.FullPath}\" -v q --nologo",
         RedirectStandardOutput = true,
         RedirectStandardError = true,
-    }, out output);
+    }, out captured);
+    // The captured output can be read once only: keep it.
+    var output = captured.ToList();
     nukeAvailable = exit == 0;
     if (!nukeAvailable)
     {
         var notFound = output.Any(l => l.Contains("NU1101") || l.Contains("Unable to find package"));
-        var reason = notFound ? "Nuke.Common 10.1.0 is not on the configured NuGet sources (NU1101)" : "restoring Nuke.Common failed: " + output.FirstOrDefault(l => l.Contains("error"))?.Trim();
+        var reason = notFound ? "Nuke.Common 10.1.0 is not on the configured NuGet sources (NU1101)" : "restoring Nuke.Common failed: " + (output.FirstOrDefault(l => l.Contains("error")) ?? output.LastOrDefault() ?? "no output").Trim();
         Warning($"Nuke.KubeDind skipped: {reason}; the Nuke component, its tests and examples/nuke are not built here. Add a source that serves Nuke.Common to build them.");
     }
 
@@ -159,7 +164,7 @@ Task("Pack")
 });
 
 Task("Image")
-    .Description("Build (or reuse) the kube-dind image, offline. --k3s-binary=PATH adds k3s, --k3s-download fetches the pinned release; neither: compose mode.")
+    .Description("Build (or reuse) the kube-dind image, offline. --k3s-binary=PATH adds k3s, --k3s-download fetches the pinned release; neither: compose mode (KUBEDIND_K3S_BINARY is not read).")
     .IsDependentOn("Engine")
     .IsDependentOn("Build")
     .Does(() =>

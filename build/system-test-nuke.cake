@@ -11,12 +11,12 @@ void RunNukeSystemTest(DirectoryPath repositoryRoot)
         .Append("--target").Append("SystemTest");
     if (HasArgument("k3s-binary"))
     {
-        arguments.Append("--k3s-binary").AppendQuoted(MakeAbsolute(File(Argument<string>("k3s-binary"))).FullPath);
+        arguments.Append("--kubedind-k3s-binary").AppendQuoted(MakeAbsolute(File(Argument<string>("k3s-binary"))).FullPath);
     }
 
     if (HasArgument("keep-cluster"))
     {
-        arguments.Append("--keep-cluster");
+        arguments.Append("--kubedind-keep-cluster");
     }
 
     var exit = StartProcess("bash", new ProcessSettings { Arguments = arguments, WorkingDirectory = example });

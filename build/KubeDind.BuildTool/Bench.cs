@@ -23,7 +23,7 @@ internal static class Bench
 
     public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, CancellationToken cancellationToken)
     {
-        var k3s = Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY");
+        var k3s = ClusterImage.K3sBinaryFromEnvironment();
         var kubernetes = !string.IsNullOrEmpty(k3s);
         var rows = new List<(string Measure, double Value, string Unit)>();
         void Record(string measure, double value, string unit)

@@ -6,8 +6,8 @@ using KubeDind.Logging;
 // Usage: KubeDind.BuildTool <command> [options]
 //   base-image                     make sure the Debian base image exists (build it offline if needed)
 //   image [--k3s-binary PATH] [--k3s-download] [--airgap-images PATH] [--force]
-//                                  build (or reuse) the kube-dind image; without k3s it is compose mode.
-//                                  KUBEDIND_K3S_BINARY is used when no k3s option is given.
+//                                  build (or reuse) the kube-dind image; without a k3s option it is compose mode
+//                                  (KUBEDIND_K3S_BINARY is deliberately not read: the options say what goes in).
 //   bench [--runs N] [--out DIR]   time and measure the steps; results in DIR (artifacts/bench)
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
@@ -75,12 +75,9 @@ static async Task<int> BuildImageAsync(string[] options, ConsoleKubeDindLog log,
         }
     }
 
-    if (k3sBinary is null && !download && Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } fromEnvironment)
-    {
-        log.Info($"image: k3s binary from KUBEDIND_K3S_BINARY: {fromEnvironment}");
-        k3sBinary = fromEnvironment;
-    }
-
+    log.Info(!string.IsNullOrWhiteSpace(k3sBinary) ? $"image: k3s from {Path.GetFullPath(k3sBinary)} (--k3s-binary)"
+        : download ? "image: k3s downloaded, the pinned release (--k3s-download)"
+        : $"image: no k3s: compose mode (no --k3s-binary or --k3s-download{(ClusterImage.K3sBinaryFromEnvironment() is null ? string.Empty : $"; {ClusterImage.K3sBinaryVariable} is set but not used here")})");
     await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
     var settings = new ClusterImageSettings
     {

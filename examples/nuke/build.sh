@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Nuke front end's example: ./build.sh --target SystemTest [--k3s-binary PATH] [--keep-cluster]
+# The Nuke front end's example: ./build.sh --target SystemTest [--kubedind-k3s-binary PATH] [--kubedind-keep-cluster] [--kubedind-no-mirror]
 # Needs Nuke.Common 10.1.0 from a NuGet source; where it cannot be restored this says so and fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

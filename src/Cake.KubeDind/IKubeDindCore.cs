@@ -3,6 +3,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind;
@@ -17,7 +18,7 @@ internal interface IKubeDindCore
 
     Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken);
 
-    Task<string> BuildImageAsync(ICakeContext context, ImageBuildRequest request, CancellationToken cancellationToken);
+    Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken);
 
     Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken);
 

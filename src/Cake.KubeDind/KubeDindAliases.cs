@@ -50,7 +50,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<KubeDindMirror> KubeDindStartMirror(this ICakeContext context, KubeDindMirrorSettings settings) =>
-        RunAsync(context, "KubeDindStartMirror", (core, ct) => core.StartMirrorAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
+        RunAsync(context, (core, ct) => core.StartMirrorAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
 
     /// <summary>Starts a kube-dind cluster and waits until every readiness gate passes (Kubernetes API, node, registry ...).</summary>
     [CakeMethodAlias]
@@ -58,7 +58,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<KubeDindCluster> KubeDindStartCluster(this ICakeContext context, KubeDindClusterSettings settings) =>
-        RunAsync(context, "KubeDindStartCluster", (core, ct) => core.StartClusterAsync(context, Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
+        RunAsync(context, (core, ct) => core.StartClusterAsync(context, Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
 
     /// <summary>
     /// Builds an image on the host's engine from a directory (no docker CLI), with BASE_IMAGE set to KubeDind's
@@ -66,11 +66,11 @@ public static class KubeDindAliases
     /// </summary>
     [CakeMethodAlias]
     public static Task<string> KubeDindBuildImage(this ICakeContext context, DirectoryPath contextDirectory, string tag) =>
-        KubeDindBuildImage(context, new KubeDindBuildImageSettings { ContextDirectory = contextDirectory, Tag = tag });
+        KubeDindBuildImage(context, new KubeDindBuildImageSettings().WithContext(contextDirectory).WithTag(tag));
 
     [CakeMethodAlias]
     public static Task<string> KubeDindBuildImage(this ICakeContext context, KubeDindBuildImageSettings settings) =>
-        RunAsync(context, "KubeDindBuildImage", (core, ct) => core.BuildImageAsync(context, Required(settings, nameof(settings)).ToRequest(WorkingDirectory(context)), ct));
+        RunAsync(context, (core, ct) => core.BuildImageAsync(context, Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
 
     /// <summary>Pushes a host image into the cluster's registry; returns the reference pods use (localhost:5000/name:tag).</summary>
     [CakeMethodAlias]
@@ -79,12 +79,12 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<string> KubeDindPushImage(this ICakeContext context, KubeDindCluster cluster, string image, KubeDindPushSettings settings) =>
-        RunAsync(context, "KubeDindPushImage", (core, ct) => core.PushImageAsync(context, RequiredCluster(cluster), RequiredImage(image), Required(settings, nameof(settings)).Name, ct));
+        RunAsync(context, (core, ct) => core.PushImageAsync(context, RequiredCluster(cluster), RequiredImage(image), Required(settings, nameof(settings)).Name, ct));
 
     /// <summary>Loads a host image into the cluster's dockerd without a registry; returns the reference to use in the cluster.</summary>
     [CakeMethodAlias]
     public static Task<string> KubeDindLoadImage(this ICakeContext context, KubeDindCluster cluster, string image) =>
-        RunAsync(context, "KubeDindLoadImage", (core, ct) => core.LoadImageAsync(context, RequiredCluster(cluster), RequiredImage(image), ct));
+        RunAsync(context, (core, ct) => core.LoadImageAsync(context, RequiredCluster(cluster), RequiredImage(image), ct));
 
     /// <summary>
     /// Applies the manifests (images pushed in this run rewritten) and waits for every workload to roll out.
@@ -92,12 +92,12 @@ public static class KubeDindAliases
     /// </summary>
     [CakeMethodAlias]
     public static Task<DeployResult> KubeDindDeploy(this ICakeContext context, KubeDindCluster cluster, KubeDindDeploySettings settings) =>
-        RunAsync(context, "KubeDindDeploy", (core, ct) => core.DeployAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
+        RunAsync(context, (core, ct) => core.DeployAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
 
     /// <summary>Writes a diagnostics bundle for the whole cluster now (events, pods, logs) under the cluster's ArtifactsDirectory, e.g. when a system test fails.</summary>
     [CakeMethodAlias]
     public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster) =>
-        RunAsync(context, "KubeDindCollectDiagnostics", (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), ct));
+        RunAsync(context, (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), ct));
 
     /// <summary>
     /// A host URL for a Service port (number or name): the published host port of its NodePort when the cluster
@@ -109,7 +109,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<ServiceEndpoint> KubeDindOpenService(this ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings) =>
-        RunAsync(context, "KubeDindOpenService", (core, ct) => core.OpenServiceAsync(context, RequiredCluster(cluster), service, port, Required(settings, nameof(settings)), ct));
+        RunAsync(context, (core, ct) => core.OpenServiceAsync(context, RequiredCluster(cluster), service, port, Required(settings, nameof(settings)), ct));
 
     /// <summary>
     /// The logs of a Pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet (all containers, previous
@@ -121,7 +121,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<WorkloadLogs> KubeDindReadLogs(this ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings) =>
-        RunAsync(context, "KubeDindReadLogs", (core, ct) => core.ReadLogsAsync(context, RequiredCluster(cluster), kind, name, Required(settings, nameof(settings)), ct));
+        RunAsync(context, (core, ct) => core.ReadLogsAsync(context, RequiredCluster(cluster), kind, name, Required(settings, nameof(settings)), ct));
 
     /// <summary>
     /// Runs a Job to completion — a manifest, or an image and command — and returns its exit code and logs
@@ -129,7 +129,7 @@ public static class KubeDindAliases
     /// </summary>
     [CakeMethodAlias]
     public static Task<JobRunResult> KubeDindRunJob(this ICakeContext context, KubeDindCluster cluster, KubeDindJobSettings settings) =>
-        RunAsync(context, "KubeDindRunJob", (core, ct) => core.RunJobAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
+        RunAsync(context, (core, ct) => core.RunJobAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(WorkingDirectory(context)), ct));
 
     /// <summary>Removes the cluster's container, volumes and kubeconfig; safe to call twice. The mirror stays unless asked.</summary>
     [CakeMethodAlias]
@@ -138,7 +138,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task KubeDindTeardown(this ICakeContext context, KubeDindCluster cluster, KubeDindTeardownSettings settings) =>
-        RunAsync(context, "KubeDindTeardown", async (core, ct) =>
+        RunAsync(context, async (core, ct) =>
         {
             await core.TeardownAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(), ct).ConfigureAwait(false);
             return true;
@@ -150,7 +150,7 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<SweepResult> KubeDindSweep(this ICakeContext context, KubeDindSweepSettings settings) =>
-        RunAsync(context, "KubeDindSweep", (core, ct) => core.SweepAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
+        RunAsync(context, (core, ct) => core.SweepAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
 
     /// <summary>Puts <paramref name="core"/> behind every alias called with <paramref name="context"/> (tests).</summary>
     internal static void UseCore(ICakeContext context, IKubeDindCore core) => CoreOverrides.AddOrUpdate(context, core);
@@ -158,7 +158,7 @@ public static class KubeDindAliases
     internal static DirectoryPath WorkingDirectory(ICakeContext context) => context.Environment.WorkingDirectory;
 
     /// <summary>Runs one step: the core's failures become Cake errors with the core's one line, the details logged first.</summary>
-    internal static async Task<T> RunAsync<T>(ICakeContext context, string alias, Func<IKubeDindCore, CancellationToken, Task<T>> step)
+    internal static async Task<T> RunAsync<T>(ICakeContext context, Func<IKubeDindCore, CancellationToken, Task<T>> step)
     {
         ArgumentNullException.ThrowIfNull(context);
         var core = CoreOverrides.TryGetValue(context, out var overridden) ? overridden : KubeDindCore.Instance;
@@ -169,10 +169,6 @@ public static class KubeDindAliases
         catch (KubeDindException ex)
         {
             throw Fail(context, ex);
-        }
-        catch (NotImplementedException ex)
-        {
-            throw new CakeException($"{alias}: this KubeDind step is not implemented in this build of the package ({ex.Message}).", ex);
         }
     }
 

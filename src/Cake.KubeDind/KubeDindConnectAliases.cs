@@ -29,11 +29,11 @@ public static class KubeDindConnectAliases
     /// <summary>Opens the cluster of <paramref name="context"/> in <paramref name="kubeconfig"/>; a one-line error when the context is missing or the server does not answer.</summary>
     [CakeMethodAlias]
     public static Task<ExistingCluster> KubeDindConnect(this ICakeContext context, FilePath kubeconfig, string kubeContext) =>
-        KubeDindConnect(context, new KubeDindConnectSettings { Kubeconfig = kubeconfig, Context = kubeContext });
+        KubeDindConnect(context, new KubeDindConnectSettings().WithKubeconfig(kubeconfig).WithContext(kubeContext));
 
     [CakeMethodAlias]
     public static Task<ExistingCluster> KubeDindConnect(this ICakeContext context, KubeDindConnectSettings settings) =>
-        KubeDindAliases.RunAsync(context, "KubeDindConnect", (core, ct) => core.ConnectAsync(context, KubeDindAliases.Required(settings, nameof(settings)).ToCore(KubeDindAliases.WorkingDirectory(context)), ct));
+        KubeDindAliases.RunAsync(context, (core, ct) => core.ConnectAsync(context, KubeDindAliases.Required(settings, nameof(settings)).ToCore(KubeDindAliases.WorkingDirectory(context)), ct));
 
     /// <summary>Pushes a host image to the registry named in the connect settings; returns the reference pods pull.</summary>
     [CakeMethodAlias]
@@ -42,16 +42,16 @@ public static class KubeDindConnectAliases
 
     [CakeMethodAlias]
     public static Task<string> KubeDindPushImage(this ICakeContext context, ExistingCluster cluster, string image, KubeDindPushSettings settings) =>
-        KubeDindAliases.RunAsync(context, "KubeDindPushImage", (_, ct) => Required(cluster).PushImageAsync(KubeDindAliases.RequiredImage(image), KubeDindAliases.Required(settings, nameof(settings)).Name, ct));
+        KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).PushImageAsync(KubeDindAliases.RequiredImage(image), KubeDindAliases.Required(settings, nameof(settings)).Name, ct));
 
     /// <summary>Applies the manifests into the cluster (namespace: the settings', else the connection's) and waits for the rollout.</summary>
     [CakeMethodAlias]
     public static Task<DeployResult> KubeDindDeploy(this ICakeContext context, ExistingCluster cluster, KubeDindDeploySettings settings) =>
-        KubeDindAliases.RunAsync(context, "KubeDindDeploy", (_, ct) => Required(cluster).DeployAsync(KubeDindAliases.Required(settings, nameof(settings)).ToCore(KubeDindAliases.WorkingDirectory(context)), ct));
+        KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).DeployAsync(KubeDindAliases.Required(settings, nameof(settings)).ToCore(KubeDindAliases.WorkingDirectory(context)), ct));
 
     [CakeMethodAlias]
     public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, ExistingCluster cluster) =>
-        KubeDindAliases.RunAsync(context, "KubeDindCollectDiagnostics", (_, ct) => Required(cluster).CollectDiagnosticsAsync(ct));
+        KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).CollectDiagnosticsAsync(ct));
 
     /// <summary>A host URL for a Service port through a port-forward via the API; dispose it when done.</summary>
     [CakeMethodAlias]
@@ -60,7 +60,7 @@ public static class KubeDindConnectAliases
 
     [CakeMethodAlias]
     public static Task<ServiceEndpoint> KubeDindOpenService(this ICakeContext context, ExistingCluster cluster, string service, string port, KubeDindServiceSettings settings) =>
-        KubeDindAliases.RunAsync(context, "KubeDindOpenService", (_, ct) =>
+        KubeDindAliases.RunAsync(context, (_, ct) =>
         {
             var chosen = KubeDindAliases.Required(settings, nameof(settings));
             return Required(cluster).OpenServiceAsync(service, port, chosen.Namespace, chosen.Scheme, ct);
@@ -69,7 +69,7 @@ public static class KubeDindConnectAliases
     /// <summary>Deletes the run's throwaway namespace (if it made one) and closes the connection; the cluster stays. Safe to call twice.</summary>
     [CakeMethodAlias]
     public static Task KubeDindTeardown(this ICakeContext context, ExistingCluster cluster) =>
-        KubeDindAliases.RunAsync(context, "KubeDindTeardown", async (_, ct) =>
+        KubeDindAliases.RunAsync(context, async (_, ct) =>
         {
             await Required(cluster).TeardownAsync(ct).ConfigureAwait(false);
             return true;

@@ -6,6 +6,7 @@ using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Docker;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind;
@@ -33,29 +34,10 @@ internal sealed class KubeDindCore : IKubeDindCore
         return await session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> BuildImageAsync(ICakeContext context, ImageBuildRequest request, CancellationToken cancellationToken)
+    public async Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(request.ContextDirectory))
-        {
-            throw new KubeDindException($"KubeDindBuildImage: context directory '{request.ContextDirectory}' does not exist; build or publish into it first.");
-        }
-
-        var dockerfile = request.Dockerfile ?? Path.Combine(request.ContextDirectory, "Dockerfile");
-        if (!File.Exists(dockerfile))
-        {
-            throw new KubeDindException($"KubeDindBuildImage: no Dockerfile at '{dockerfile}'; put one in the context or set Dockerfile.");
-        }
-
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
-        var buildContext = BuildContext.FromDirectory(request.ContextDirectory).AddFile("Dockerfile", dockerfile);
-        var buildArgs = new Dictionary<string, string>(request.BuildArgs, StringComparer.Ordinal);
-        if (request.FillBaseImage)
-        {
-            buildArgs[ImageBuildRequest.BaseImageArgument] = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await new ImageStore(session.Docker, session.Log).BuildAsync(buildContext, request.Tag, buildArgs, new Dictionary<string, string>(request.Labels), cancellationToken).ConfigureAwait(false);
-        return request.Tag;
+        return await session.BuildImageAsync(settings, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken) =>

@@ -14,41 +14,52 @@ namespace Nuke.KubeDind;
 /// A throwaway Kubernetes-in-Docker cluster for a Nuke build's system tests, as a build component:
 /// <c>class Build : NukeBuild, IKubeDind</c>. Targets run in the order
 /// StartMirror → StartCluster → PushImage → Deploy → SystemTest, and Teardown runs after them even
-/// when one of them (or a target of yours between them) failed.
+/// when one of them (or a target of yours between them) failed. The target names <c>StartMirror</c>,
+/// <c>StartCluster</c>, <c>PushImage</c>, <c>Deploy</c>, <c>SystemTest</c> and <c>Teardown</c> become your build's.
 /// <para>Declare what to ship by overriding <see cref="Images"/> and <see cref="Manifests"/>; change any
 /// setting by overriding <see cref="StartMirrorSettings"/>, <see cref="StartClusterSettings"/> or
 /// <c>DeploySettings</c> (<c>Configure&lt;T&gt;</c>, applied after the component's defaults).
 /// Put your tests in <see cref="RunSystemTestsAsync"/> or in your own targets declared
 /// <c>.DependsOn&lt;IKubeDind&gt;(x =&gt; x.Deploy).DependentFor&lt;IKubeDind&gt;(x =&gt; x.SystemTest)</c>.</para>
+/// <para>Parameters carry the prefix <c>KubeDind</c> (as Nuke's own components do), so they never collide with the
+/// build's: <c>--kubedind-k3s-binary</c> or <c>KUBEDIND_K3S_BINARY</c>, <c>--kubedind-k3s-args</c>,
+/// <c>--kubedind-cluster-name</c>, <c>--kubedind-keep-cluster</c>, <c>--kubedind-no-mirror</c>.</para>
 /// </summary>
+[ParameterPrefix(Prefix)]
 public interface IKubeDind : INukeBuild
 {
-    // ---- parameters -------------------------------------------------------------------------------
+    /// <summary>The prefix of every parameter of this component.</summary>
+    public const string Prefix = "KubeDind";
 
-    /// <summary><c>--k3s-binary</c>: a k3s binary to bake into the cluster image; default: <c>KUBEDIND_K3S_BINARY</c>.</summary>
-    [Parameter("k3s binary to bake into the cluster image (default: the KUBEDIND_K3S_BINARY environment variable)")]
-    AbsolutePath? K3sBinary => TryGetValue(() => K3sBinary)
-        ?? (Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } path ? AbsolutePath.Create(Path.GetFullPath(path)) : null);
+    // ---- parameters (--kubedind-..., or KUBEDIND_... in the environment) -----------------------------
 
-    /// <summary><c>--k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
-    [Parameter("Extra k3s server arguments, written without leading dashes: --k3s-args disable=traefik kubelet-arg=v=2")]
+    /// <summary><c>--kubedind-k3s-binary</c> / <c>KUBEDIND_K3S_BINARY</c>: a k3s binary to bake into the cluster image.</summary>
+    [Parameter("k3s binary to bake into the cluster image (or KUBEDIND_K3S_BINARY)")]
+    AbsolutePath? K3sBinary => TryGetValue(() => K3sBinary);
+
+    /// <summary><c>--kubedind-k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
+    [Parameter("Extra k3s server arguments, written without leading dashes: --kubedind-k3s-args disable=traefik kubelet-arg=v=2")]
     string[] K3sArgs => TryGetValue(() => K3sArgs) ?? [];
 
-    /// <summary><c>--cluster-name</c>: the cluster container's name; default <c>kubedind-&lt;run id&gt;</c>.</summary>
+    /// <summary><c>--kubedind-cluster-name</c>: the cluster container's name; default <c>kubedind-&lt;run id&gt;</c>.</summary>
     [Parameter("Name of the cluster container (default: kubedind-<run id>)")]
     string? ClusterName => TryGetValue(() => ClusterName);
 
-    /// <summary><c>--keep-cluster</c>: leave the cluster running after the build (Teardown then only reports it).</summary>
+    /// <summary><c>--kubedind-keep-cluster</c>: leave the cluster running after the build (Teardown then only reports it).</summary>
     [Parameter("Keep the cluster after the build; Teardown then prints how to reach it")]
     bool KeepCluster => TryGetValue<bool?>(() => KeepCluster) ?? false;
 
-    /// <summary><c>--connect-kubeconfig</c>: deploy to the existing cluster of this kubeconfig instead of starting one.</summary>
+    /// <summary><c>--kubedind-connect-kubeconfig</c>: deploy to the existing cluster of this kubeconfig instead of starting one.</summary>
     [Parameter("Deploy to an existing cluster: its kubeconfig file (StartCluster connects instead of starting one)")]
     AbsolutePath? ConnectKubeconfig => TryGetValue(() => ConnectKubeconfig);
 
-    /// <summary><c>--connect-context</c>: the context in <see cref="ConnectKubeconfig"/>; default its current-context.</summary>
-    [Parameter("The context in --connect-kubeconfig (default: its current-context)")]
+    /// <summary><c>--kubedind-connect-context</c>: the context in <see cref="ConnectKubeconfig"/>; default its current-context.</summary>
+    [Parameter("The context in --kubedind-connect-kubeconfig (default: its current-context)")]
     string? ConnectContext => TryGetValue(() => ConnectContext);
+
+    /// <summary><c>--kubedind-no-mirror</c>: start no registry mirror; the cluster pulls directly.</summary>
+    [Parameter("Start no registry mirror; the cluster pulls directly")]
+    bool NoMirror => TryGetValue<bool?>(() => NoMirror) ?? false;
 
     // ---- what the build ships (override these) ----------------------------------------------------
 
@@ -66,19 +77,19 @@ public interface IKubeDind : INukeBuild
 
     // ---- settings (Nuke style: sealed base with the component's defaults, overridable user part) --
 
-    sealed Configure<MirrorSettings> StartMirrorSettingsBase => _ => KubeDindSettingsMapping.MirrorBase(_);
+    sealed Configure<MirrorSettings> StartMirrorSettingsBase => _ => _;
 
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, KubeDindRun.RunId, K3sBinary, KubeDindArtifactsDirectory);
+        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory);
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 
     sealed Configure<ExistingClusterSettings> ConnectSettingsBase => _ =>
         KubeDindSettingsMapping.ConnectBase(_, ConnectKubeconfig, ConnectContext, KubeDindArtifactsDirectory);
 
-    /// <summary>Settings for an existing cluster (with <c>--connect-kubeconfig</c>): throwaway namespace, registry to push to.</summary>
+    /// <summary>Settings for an existing cluster (with <c>--kubedind-connect-kubeconfig</c>): throwaway namespace, registry to push to.</summary>
     Configure<ExistingClusterSettings> ConnectSettings => _ => _;
 
     sealed Configure<DeploySettings> DeploySettingsBase => _ =>
@@ -91,7 +102,7 @@ public interface IKubeDind : INukeBuild
     /// <summary>The running cluster's endpoints; a one-line error when StartCluster has not run.</summary>
     KubeDindEndpoints ClusterEndpoints => KubeDindRun.RequireCluster("IKubeDind.ClusterEndpoints");
 
-    /// <summary>The core's cluster object (exec, Kubernetes client, published ports); a one-line error when none runs.</summary>
+    /// <summary>The core's cluster object (exec, Kubernetes client, services, published ports); a one-line error when none runs.</summary>
     KubeDindCluster RunningCluster => KubeDindRun.CoreCluster
         ?? throw new KubeDindException("IKubeDind.RunningCluster needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 
@@ -105,10 +116,10 @@ public interface IKubeDind : INukeBuild
     /// <summary>The cluster's registry as pod specs name it, e.g. <c>localhost:5000</c>.</summary>
     string RegistryClusterEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryClusterEndpoint").RegistryClusterEndpoint;
 
-    /// <summary>The host-side mirrors (one per upstream registry), once StartMirror ran; <c>ReadUsageAsync</c> says what their caches did.</summary>
+    /// <summary>The host-side mirrors (one per upstream registry), once StartMirror ran (null with <c>--kubedind-no-mirror</c>); <c>ReadUsageAsync</c> says what their caches did.</summary>
     KubeDindMirror? KubeDindMirror => KubeDindRun.Mirror;
 
-    /// <summary>Local tag → the reference pods use, for each image PushImage pushed.</summary>
+    /// <summary>Local tag → the reference pods use, for each image pushed into the running cluster.</summary>
     IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.PushedImages;
 
     /// <summary>
@@ -128,16 +139,16 @@ public interface IKubeDind : INukeBuild
     // ---- targets --------------------------------------------------------------------------------------
 
     Target StartMirror => _ => _
-        .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer")
-        .OnlyWhenDynamic(() => ConnectKubeconfig == null)
+        .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer (--kubedind-no-mirror skips it)")
+        .OnlyWhenDynamic(() => ConnectKubeconfig == null && !NoMirror)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
-            var settings = KubeDindSettingsMapping.Mirror(StartMirrorSettingsBase, StartMirrorSettings);
+            var settings = StartMirrorSettings(StartMirrorSettingsBase(new MirrorSettings()));
             KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
         }));
 
     Target StartCluster => _ => _
-        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready (with --connect-kubeconfig: connect to that cluster)")
+        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready (with --kubedind-connect-kubeconfig: connect to that cluster)")
         .DependsOn(StartMirror)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
@@ -149,7 +160,7 @@ public interface IKubeDind : INukeBuild
                 return;
             }
 
-            var settings = KubeDindSettingsMapping.Cluster(StartClusterSettingsBase, StartClusterSettings);
+            var settings = StartClusterSettings(StartClusterSettingsBase(new ClusterSettings()));
             var cluster = await driver.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
             KubeDindRun.SetCluster(cluster);
             Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
@@ -171,8 +182,7 @@ public interface IKubeDind : INukeBuild
             {
                 foreach (var image in images)
                 {
-                    var reference = await driver.PushImageAsync(image, cancellationToken).ConfigureAwait(false);
-                    KubeDindRun.AddPushed(image.Tag, reference);
+                    await driver.PushImageAsync(image, cancellationToken).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
         });
@@ -182,7 +192,7 @@ public interface IKubeDind : INukeBuild
         .DependsOn(PushImage)
         .Executes(async () =>
         {
-            var deployment = KubeDindSettingsMapping.Deployment(DeploySettingsBase, DeploySettings);
+            var deployment = DeploySettings(DeploySettingsBase(new DeploySettings()));
             KubeDindSettingsMapping.ValidateDeployment(deployment);
             await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, cancellationToken)).ConfigureAwait(false);
         });
@@ -197,6 +207,7 @@ public interface IKubeDind : INukeBuild
         .TriggeredBy(StartCluster)
         .After(StartCluster, PushImage, Deploy, SystemTest)
         .AssuredAfterFailure()
+        .Produces(KubeDindArtifactsDirectory / "**")
         .Executes(async () =>
         {
             if (!KubeDindRun.HasDriver)

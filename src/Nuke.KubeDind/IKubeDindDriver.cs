@@ -11,19 +11,20 @@ namespace Nuke.KubeDind;
 /// </summary>
 internal interface IKubeDindDriver : IAsyncDisposable
 {
-    string RunId { get; }
-
     /// <summary>The core's cluster object once started (null for drivers without one).</summary>
     KubeDindCluster? Cluster { get; }
+
+    /// <summary>Images pushed into the running cluster: local tag → the reference pods use.</summary>
+    IReadOnlyDictionary<string, string> PushedImages { get; }
 
     Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
 
     Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);
 
-    /// <summary>Opens an existing cluster instead of starting one (<c>--connect-kubeconfig</c>); later steps go to it.</summary>
+    /// <summary>Opens an existing cluster instead of starting one (<c>--kubedind-connect-kubeconfig</c>); later steps go to it.</summary>
     Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken);
 
-    /// <summary>Builds the image when it has a context, pushes it to the cluster's registry; returns the in-cluster reference.</summary>
+    /// <summary>Builds the image when it has a context (the core's BuildImage), pushes it to the cluster's registry; returns the in-cluster reference.</summary>
     Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
 
     /// <summary>The core's Deploy on the running cluster (diagnostics under the cluster's ArtifactsDirectory).</summary>

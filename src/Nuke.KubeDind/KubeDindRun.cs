@@ -6,12 +6,12 @@ namespace Nuke.KubeDind;
 
 /// <summary>
 /// What one build run has started, shared by the targets of <see cref="IKubeDind"/>: a Nuke build is one
-/// process and its targets are separate delegates, so the state lives here rather than on the build object.
+/// process and its targets are separate delegates, and an interface has no fields, so the state lives here;
+/// builds see it only through <see cref="IKubeDind"/>'s members.
 /// </summary>
-public static class KubeDindRun
+internal static class KubeDindRun
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static readonly Dictionary<string, string> Pushed = new(StringComparer.Ordinal);
     private static IKubeDindDriver? _driver;
 
     private static readonly HashSet<Task> InFlight = [];
@@ -19,17 +19,14 @@ public static class KubeDindRun
     /// <summary>Every step gets its token; Teardown cancels it when it finds a step still running (Ctrl+C).</summary>
     internal static CancellationTokenSource Cancellation { get; private set; } = new();
 
-    /// <summary>Labels everything this run creates; known once the first target connected to Docker.</summary>
-    public static string RunId => _driver?.RunId ?? Environment.GetEnvironmentVariable("KUBEDIND_RUN_ID") ?? "local";
-
     /// <summary>The mirror StartMirror started or reused; null before it ran.</summary>
     public static KubeDindMirror? Mirror { get; private set; }
 
     /// <summary>The cluster StartCluster started; null before it ran and after Teardown.</summary>
     public static KubeDindEndpoints? Cluster { get; private set; }
 
-    /// <summary>Local tag → reference pods use, for every image PushImage pushed.</summary>
-    public static IReadOnlyDictionary<string, string> PushedImages => Pushed;
+    /// <summary>Local tag → reference pods use, for every image pushed into the running cluster (the core's map).</summary>
+    public static IReadOnlyDictionary<string, string> PushedImages => _driver?.PushedImages ?? new Dictionary<string, string>();
 
     /// <summary>Creates the driver; tests replace it to run the targets without Docker.</summary>
     internal static Func<IKubeDindLog, CancellationToken, Task<IKubeDindDriver>> DriverFactory { get; set; } = SessionDriver.ConnectAsync;
@@ -109,8 +106,6 @@ public static class KubeDindRun
 
     internal static void SetCluster(KubeDindEndpoints? cluster) => Cluster = cluster;
 
-    internal static void AddPushed(string tag, string reference) => Pushed[tag] = reference;
-
     internal static KubeDindEndpoints RequireCluster(string who) =>
         Cluster ?? throw new KubeDindException($"{who} needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 
@@ -125,7 +120,6 @@ public static class KubeDindRun
         _driver = null;
         Mirror = null;
         Cluster = null;
-        Pushed.Clear();
         if (Cancellation.IsCancellationRequested)
         {
             Cancellation = new CancellationTokenSource();

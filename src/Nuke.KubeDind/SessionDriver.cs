@@ -16,8 +16,6 @@ internal sealed class SessionDriver : IKubeDindDriver
 
     private SessionDriver(KubeDindSession session) => _session = session;
 
-    public string RunId => _session.RunId;
-
     public KubeDindCluster? Cluster { get; private set; }
 
     /// <summary>The cluster later steps go to: the started one, or the existing one connected to.</summary>
@@ -25,6 +23,8 @@ internal sealed class SessionDriver : IKubeDindDriver
 
     public static async Task<IKubeDindDriver> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
         new SessionDriver(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false));
+
+    public IReadOnlyDictionary<string, string> PushedImages => Cluster?.Images ?? new Dictionary<string, string>();
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>
         _session.StartMirrorAsync(settings, cancellationToken);
@@ -47,17 +47,9 @@ internal sealed class SessionDriver : IKubeDindDriver
     public async Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
     {
         var cluster = RequireCluster();
-        if (image.Context is not null)
+        if (image.ToBuildSettings() is { } build)
         {
-            var buildArgs = new Dictionary<string, string>(image.BuildArgs);
-            if (image.BaseImageBuildArg is { Length: > 0 } baseImageArg)
-            {
-                buildArgs[baseImageArg] = await new BaseImage(_session.Docker, _session.Log).EnsureAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            var store = new ImageStore(_session.Docker, _session.Log);
-            var labels = KubeDindLabels.ForResource("app-image", _session.RunId);
-            await store.BuildAsync(BuildContext.FromDirectory(image.Context), image.Tag, buildArgs, labels, cancellationToken).ConfigureAwait(false);
+            await _session.BuildImageAsync(build, cancellationToken).ConfigureAwait(false);
         }
 
         return await cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);

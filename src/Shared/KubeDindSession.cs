@@ -1,6 +1,7 @@
 using Docker.DotNet;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Images;
 using KubeDind.Logging;
 using KubeDind.Mirror;
 
@@ -59,6 +60,10 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     /// <summary>Starts or reuses the host-side mirrors, one per upstream registry in <paramref name="settings"/>.</summary>
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
         new StartMirror(this).RunAsync(settings, cancellationToken);
+
+    /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
+    public Task<string> BuildImageAsync(ImageBuildSettings settings, CancellationToken cancellationToken = default) =>
+        new BuildImage(this).RunAsync(settings, cancellationToken);
 
     /// <summary>Stops and removes the mirror called <paramref name="name"/> (every registry's container); the cache volumes stay unless <paramref name="removeCache"/>.</summary>
     public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>

@@ -1,6 +1,7 @@
 using Cake.Core.IO;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Images;
 using KubeDind.Mirror;
 
 namespace Cake.KubeDind.Tests;
@@ -106,7 +107,7 @@ public sealed class SettingsMappingTests
         Assert.Equal("kdt-cluster", core.Name);
         Assert.Equal("kubedind/kube-dind:test", core.Image);
         Assert.Equal(new ClusterImageSettings { K3sBinary = "/work/repo/bin/k3s", AirgapImagesTarball = "/images/airgap.tar" }, core.ImageBuild);
-        Assert.Equal(["http://other:5000", "http://kdt-mirror-docker-io:5000"], core.MirrorUrls);
+        Assert.Equal(["http://kdt-mirror-docker-io:5000", "http://other:5000"], core.MirrorUrls);
         Assert.Equal(["http://kdt-mirror-docker-io:5000"], core.RegistryMirrors["docker.io"]);
         Assert.Equal("kubedind", core.Network);
         Assert.False(core.Kubernetes);
@@ -198,34 +199,46 @@ public sealed class SettingsMappingTests
     }
 
     [Fact]
-    public void Build_image_settings_map_to_absolute_paths_and_fill_the_base_image_unless_given()
+    public void Build_image_settings_map_to_absolute_paths_and_pass_the_base_image_unless_told_not_to()
     {
-        var request = new KubeDindBuildImageSettings()
+        var core = new KubeDindBuildImageSettings()
             .WithContext(new DirectoryPath("artifacts/publish"))
             .WithDockerfile(new FilePath("examples/app/Dockerfile"))
             .WithTag("example-app:dev")
             .WithBuildArg("VERSION", "1")
             .WithLabel("team", "qa")
-            .ToRequest(WorkingDirectory);
+            .ToCore(WorkingDirectory);
 
-        Assert.Equal("/work/repo/artifacts/publish", request.ContextDirectory);
-        Assert.Equal("/work/repo/examples/app/Dockerfile", request.Dockerfile);
-        Assert.Equal("example-app:dev", request.Tag);
-        Assert.Equal("1", request.BuildArgs["VERSION"]);
-        Assert.Equal("qa", request.Labels["team"]);
-        Assert.True(request.FillBaseImage);
-
-        var given = new KubeDindBuildImageSettings().WithContext(new DirectoryPath("c")).WithTag("t").WithBuildArg("BASE_IMAGE", "debian:bookworm-slim").ToRequest(WorkingDirectory);
-        Assert.False(given.FillBaseImage);
-        Assert.Null(given.Dockerfile);
+        Assert.Equal("/work/repo/artifacts/publish", core.ContextDirectory);
+        Assert.Equal("/work/repo/examples/app/Dockerfile", core.Dockerfile);
+        Assert.Equal("example-app:dev", core.Tag);
+        Assert.Equal("1", core.BuildArgs["VERSION"]);
+        Assert.Equal("qa", core.Labels["team"]);
+        Assert.Equal(ImageBuildSettings.DefaultBaseImageBuildArg, core.BaseImageBuildArg);
+        Assert.Null(new KubeDindBuildImageSettings().WithContext(new DirectoryPath("c")).ToCore(WorkingDirectory).Dockerfile);
+        Assert.Null(new KubeDindBuildImageSettings().WithoutBaseImageBuildArg().ToCore(WorkingDirectory).BaseImageBuildArg);
+        Assert.Equal("BASE", new KubeDindBuildImageSettings().WithBaseImageBuildArg("BASE").ToCore(WorkingDirectory).BaseImageBuildArg);
     }
 
     [Fact]
-    public void Build_image_settings_without_a_context_or_tag_fail_in_one_line()
+    public void WithBaseImage_is_an_obsolete_alias_of_WithBaseImageBuildArg()
     {
-        var noContext = Assert.Throws<global::KubeDind.KubeDindException>(() => new KubeDindBuildImageSettings { Tag = "t" }.ToRequest(WorkingDirectory));
+        var method = typeof(KubeDindBuildImageSettingsExtensions).GetMethod(nameof(KubeDindBuildImageSettingsExtensions.WithBaseImageBuildArg))!;
+        Assert.NotNull(method);
+#pragma warning disable CS0618 // the obsolete name must keep working for scripts that use it
+        Assert.Null(new KubeDindBuildImageSettings().WithBaseImage(false).Core.BaseImageBuildArg);
+        Assert.Equal("BASE_IMAGE", new KubeDindBuildImageSettings().WithoutBaseImageBuildArg().WithBaseImage().Core.BaseImageBuildArg);
+#pragma warning restore CS0618
+        var obsolete = typeof(KubeDindBuildImageSettingsExtensions).GetMethod("WithBaseImage")!.GetCustomAttributes(typeof(ObsoleteAttribute), false);
+        Assert.Contains("WithBaseImageBuildArg", Assert.IsType<ObsoleteAttribute>(Assert.Single(obsolete)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_image_settings_without_a_context_or_tag_fail_in_one_line_in_the_core()
+    {
+        var noContext = Assert.Throws<global::KubeDind.KubeDindException>(() => BuildImage.Validate(new KubeDindBuildImageSettings().WithTag("t").ToCore(WorkingDirectory)));
         Assert.Contains("ContextDirectory", noContext.Message, StringComparison.Ordinal);
-        var noTag = Assert.Throws<global::KubeDind.KubeDindException>(() => new KubeDindBuildImageSettings { ContextDirectory = new DirectoryPath("c") }.ToRequest(WorkingDirectory));
+        var noTag = Assert.Throws<global::KubeDind.KubeDindException>(() => BuildImage.Validate(new KubeDindBuildImageSettings().WithContext(new DirectoryPath("c")).ToCore(WorkingDirectory)));
         Assert.Contains("Tag", noTag.Message, StringComparison.Ordinal);
     }
 

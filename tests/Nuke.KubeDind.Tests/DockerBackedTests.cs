@@ -34,7 +34,7 @@ public sealed class DockerBackedTests : IDisposable
         try
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _root };
-            foreach (var arg in new[] { FakeBuildDll(), "--target", "Inspect", "--skip", "StartMirror", "--root", _root, "--no-logo" })
+            foreach (var arg in new[] { FakeBuildDll(), "--target", "Inspect", "--kubedind-no-mirror", "--root", _root, "--no-logo" })
             {
                 start.ArgumentList.Add(arg);
             }

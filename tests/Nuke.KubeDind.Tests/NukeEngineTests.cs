@@ -95,11 +95,52 @@ public sealed class NukeEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_environment_variable_KUBEDIND_K3S_BINARY_still_names_the_k3s_binary()
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "StartCluster"], ("KUBEDIND_K3S_BINARY", "/opt/k3s-from-env"));
+
+        Assert.True(exit == 0, output);
+        Assert.Equal("/opt/k3s-from-env", steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
+    }
+
+    [Fact]
+    public async Task Unprefixed_CI_variables_and_a_build_parameter_of_the_same_name_are_not_taken()
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "SystemTest", "--cluster-name", "the-builds-own"], ("CLUSTER_NAME", "from-ci"), ("K3S_BINARY", "/opt/unrelated"));
+
+        Assert.True(exit == 0, output);
+        var settings = steps.Single(s => s.Step == "StartCluster").Payload;
+        Assert.Equal(JsonValueKind.Null, settings.GetProperty("Name").ValueKind);
+        Assert.Equal(JsonValueKind.Null, settings.GetProperty("ImageBuild").ValueKind);
+        Assert.Equal("the-builds-own", steps.Single(s => s.Step == "Smoke").Payload.GetProperty("ownClusterName").GetString());
+    }
+
+    [Fact]
+    public async Task No_mirror_flag_skips_StartMirror_and_the_cluster_gets_no_mirror()
+    {
+        var (exit, steps, output) = await RunAsync("--target", "StartCluster", "--kubedind-no-mirror");
+
+        Assert.True(exit == 0, output);
+        Assert.Equal(["StartCluster", "Teardown", "Dispose"], steps.Select(s => s.Step));
+        Assert.Empty(steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("MirrorUrls").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Teardown_declares_the_diagnostics_it_produces_for_CI_uploads()
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "StartCluster"], ("KUBEDIND_FAKE_ARTIFACTS", "1"));
+
+        Assert.True(exit == 0, output);
+        var products = steps.Single(s => s.Step == "Artifacts").Payload.GetProperty("Teardown").EnumerateArray().Select(p => p.GetString());
+        Assert.Equal([Path.Combine(_root, "artifacts", "kubedind", "**")], products);
+    }
+
+    [Fact]
     public async Task Parameters_reach_the_core_settings()
     {
         var (exit, steps, output) = await RunAsync(
-            ["--target", "SystemTest", "--cluster-name", "ci-cluster", "--keep-cluster", "--k3s-binary", "/opt/k3s"],
-            ("K3S_ARGS", "--disable=traefik --kubelet-arg=v=2"));
+            ["--target", "SystemTest", "--kubedind-cluster-name", "ci-cluster", "--kubedind-keep-cluster", "--kubedind-k3s-binary", "/opt/k3s"],
+            ("KUBEDIND_K3S_ARGS", "--disable=traefik --kubelet-arg=v=2"));
 
         Assert.True(exit == 0, output);
         var settings = steps.Single(s => s.Step == "StartCluster").Payload;
@@ -116,7 +157,7 @@ public sealed class NukeEngineTests : IDisposable
     public async Task A_connect_kubeconfig_switches_StartCluster_to_connect_and_skips_the_mirror()
     {
         var kubeconfig = Path.Combine(_root, "staging.kubeconfig");
-        var (exit, steps, output) = await RunAsync("--target", "SystemTest", "--connect-kubeconfig", kubeconfig, "--connect-context", "staging");
+        var (exit, steps, output) = await RunAsync("--target", "SystemTest", "--kubedind-connect-kubeconfig", kubeconfig, "--kubedind-connect-context", "staging");
 
         Assert.True(exit == 0, output);
         Assert.Equal(["Connect", "PushImage", "Deploy", "Smoke", "RunSystemTests", "Teardown", "Dispose"], steps.Select(s => s.Step));
@@ -130,7 +171,7 @@ public sealed class NukeEngineTests : IDisposable
     [Fact]
     public async Task Configure_overrides_of_the_build_reach_the_core_settings()
     {
-        var (exit, steps, output) = await RunAsync(["--target", "SystemTest", "--cluster-name", "from-parameter"], ("KUBEDIND_FAKE_OVERRIDES", "1"));
+        var (exit, steps, output) = await RunAsync(["--target", "SystemTest", "--kubedind-cluster-name", "from-parameter"], ("KUBEDIND_FAKE_OVERRIDES", "1"));
 
         Assert.True(exit == 0, output);
         var mirror = steps.Single(s => s.Step == "StartMirror").Payload;
@@ -176,7 +217,7 @@ public sealed class NukeEngineTests : IDisposable
 
         start.Environment["KUBEDIND_FAKE_RECORD"] = Path.Combine(_root, "record.jsonl");
         start.Environment["NUKE_TELEMETRY_OPTOUT"] = "1";
-        foreach (var key in new[] { "KUBEDIND_FAKE_FAIL", "KUBEDIND_FAKE_HANG", "KUBEDIND_FAKE_OVERRIDES", "K3S_ARGS", "KUBEDIND_K3S_BINARY" })
+        foreach (var key in new[] { "KUBEDIND_FAKE_FAIL", "KUBEDIND_FAKE_HANG", "KUBEDIND_FAKE_OVERRIDES", "KUBEDIND_FAKE_ARTIFACTS", "KUBEDIND_K3S_ARGS", "KUBEDIND_K3S_BINARY", "CLUSTER_NAME", "K3S_BINARY" })
         {
             start.Environment.Remove(key);
         }

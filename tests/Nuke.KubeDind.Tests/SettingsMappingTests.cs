@@ -3,6 +3,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Mirror;
 using Nuke.Common.IO;
+using Nuke.Common.Tooling;
 
 namespace Nuke.KubeDind.Tests;
 
@@ -19,7 +20,7 @@ public sealed class SettingsMappingTests
     [Fact]
     public void ClusterBase_applies_parameters_and_wires_the_mirror()
     {
-        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "ci-cluster", ["disable=traefik --kubelet-arg=v=2"], Mirror, "run1");
+        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "ci-cluster", ["disable=traefik --kubelet-arg=v=2"], Mirror);
 
         Assert.Equal("ci-cluster", settings.Name);
         Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.K3sArgs);
@@ -29,47 +30,38 @@ public sealed class SettingsMappingTests
     }
 
     [Fact]
-    public void ClusterBase_without_name_uses_one_unique_to_the_run()
+    public void ClusterBase_without_name_leaves_the_default_name_to_the_core()
     {
-        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "  ", null, mirror: null, "abc123");
+        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "  ", null, mirror: null);
 
-        Assert.Equal("kubedind-abc123", settings.Name);
+        Assert.Null(settings.Name);
         Assert.Empty(settings.MirrorUrls);
         Assert.Null(settings.Network);
     }
 
     [Fact]
-    public void ClusterBase_keeps_what_is_already_set_and_adds_the_mirror_once()
+    public void ClusterBase_keeps_what_is_already_set_and_wires_the_mirror_once_as_the_core_does()
     {
         var seed = new ClusterSettings { K3sArgs = ["--a"], MirrorUrls = ["http://kubedind-mirror-docker-io:5000"], Network = "other" };
 
-        var settings = KubeDindSettingsMapping.ClusterBase(seed, "n", ["b"], Mirror, "r");
+        var settings = KubeDindSettingsMapping.ClusterBase(seed, "n", ["b"], Mirror);
 
         Assert.Equal(["--a", "--b"], settings.K3sArgs);
+        Assert.Equal(seed.WithMirror(Mirror).MirrorUrls, settings.MirrorUrls);
         Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.MirrorUrls);
-        Assert.Equal("other", settings.Network);
+        Assert.Equal("kubedind", settings.Network);
     }
 
     [Fact]
     public void The_user_override_runs_after_the_base_and_wins()
     {
-        var settings = KubeDindSettingsMapping.Cluster(
-            _ => KubeDindSettingsMapping.ClusterBase(_, "from-parameter", [], Mirror, "r"),
-            _ => _ with { Name = "from-user", ReadinessTimeout = TimeSpan.FromSeconds(7) });
+        Configure<ClusterSettings> component = _ => KubeDindSettingsMapping.ClusterBase(_, "from-parameter", [], Mirror);
+        Configure<ClusterSettings> user = _ => _ with { Name = "from-user", ReadinessTimeout = TimeSpan.FromSeconds(7) };
+        var settings = user(component(new ClusterSettings()));
 
         Assert.Equal("from-user", settings.Name);
         Assert.Equal(TimeSpan.FromSeconds(7), settings.ReadinessTimeout);
         Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.MirrorUrls);
-    }
-
-    [Fact]
-    public void Mirror_settings_start_from_the_core_defaults()
-    {
-        var settings = KubeDindSettingsMapping.Mirror(KubeDindSettingsMapping.MirrorBase, _ => _ with { HostAddress = "0.0.0.0" });
-
-        Assert.Equal(new MirrorSettings().Name, settings.Name);
-        Assert.Equal(MirrorSettings.DefaultRegistries, settings.Registries);
-        Assert.Equal("0.0.0.0", settings.HostAddress);
     }
 
     [Theory]
@@ -82,9 +74,7 @@ public sealed class SettingsMappingTests
     [Fact]
     public void DeploymentBase_appends_declared_manifests_once_and_resolves_against_the_root()
     {
-        var settings = KubeDindSettingsMapping.Deployment(
-            _ => KubeDindSettingsMapping.DeploymentBase(_ with { Manifests = ["/tmp/app.yaml"] }, ["/tmp/app.yaml", "k8s/*.yaml"], "/repo"),
-            _ => _ with { Namespace = "example" });
+        var settings = KubeDindSettingsMapping.DeploymentBase(new DeploySettings { Manifests = ["/tmp/app.yaml"] }, ["/tmp/app.yaml", "k8s/*.yaml"], "/repo") with { Namespace = "example" };
 
         Assert.Equal(["/tmp/app.yaml", "k8s/*.yaml"], settings.Manifests);
         Assert.Equal("/repo", settings.BaseDirectory);
@@ -114,20 +104,24 @@ public sealed class SettingsMappingTests
     {
         var seed = new ClusterSettings { ImageBuild = new ClusterImageSettings { Force = true } };
 
-        var settings = KubeDindSettingsMapping.ClusterBase(seed, "c1", null, null, "r", k3sBinary: "/opt/k3s", artifactsDirectory: "/repo/artifacts/kubedind");
+        var settings = KubeDindSettingsMapping.ClusterBase(seed, "c1", null, null, k3sBinary: "/opt/k3s", artifactsDirectory: "/repo/artifacts/kubedind");
 
         Assert.Equal("/opt/k3s", settings.ImageBuild!.K3sBinary);
         Assert.True(settings.ImageBuild.Force);
         Assert.Equal("/repo/artifacts/kubedind", settings.ArtifactsDirectory);
-        Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, "r").ImageBuild);
+        Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null).ImageBuild);
     }
 
     [Fact]
-    public void ValidateImages_rejects_duplicates_empty_tags_and_missing_contexts()
+    public void ValidateImages_rejects_duplicates_empty_tags_missing_contexts_and_Dockerfiles()
     {
+        var context = Directory.CreateTempSubdirectory("kdt-nuke-context-").FullName;
         Assert.Contains("twice", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new("a:1"), new("a:1"), new("a:1")])).Message.Replace("3 times", "twice"));
         Assert.Contains("no tag", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new(" ")])).Message);
         Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new("a:1", AbsolutePath.Create("/nonexistent/kdt-nuke"))])).Message);
-        Assert.Equal(2, KubeDindSettingsMapping.ValidateImages([new("a:1"), new("b:1", AbsolutePath.Create(Path.GetTempPath()))]).Count);
+        Assert.Contains("no Dockerfile", Assert.Throws<KubeDindException>(() => KubeDindSettingsMapping.ValidateImages([new("a:1", AbsolutePath.Create(context))])).Message);
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM scratch\n");
+        Assert.Equal(2, KubeDindSettingsMapping.ValidateImages([new("a:1"), new("b:1", AbsolutePath.Create(context))]).Count);
+        Directory.Delete(context, recursive: true);
     }
 }

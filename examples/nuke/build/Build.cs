@@ -1,5 +1,4 @@
 using KubeDind.Cluster;
-using KubeDind.Deploy;
 using Nuke.Common;
 using Nuke.Common.IO;
 using Nuke.Common.Tooling;
@@ -33,7 +32,7 @@ internal sealed class Build : NukeBuild, IKubeDind
     /// <summary>The image's build context: the self-contained publish output plus the app's Dockerfile.</summary>
     private AbsolutePath AppContext => ExamplesDirectory.Parent / "artifacts" / "examples" / "nuke" / "app";
 
-    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppContext) { BaseImageBuildArg = "BASE_IMAGE" }];
+    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppContext)];
 
     IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
 
@@ -60,9 +59,7 @@ internal sealed class Build : NukeBuild, IKubeDind
 
     async Task IKubeDind.RunSystemTestsAsync()
     {
-        var cluster = ((IKubeDind)this).RunningCluster;
-        var access = new ServiceAccess(cluster.Kubernetes, cluster.PublishedPorts, log: new NukeKubeDindLog());
-        await using var endpoint = await access.OpenAsync(AppService, "http");
+        await using var endpoint = await ((IKubeDind)this).RunningCluster.OpenServiceAsync(AppService, "http");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var answer = await http.GetStringAsync(new Uri(endpoint.Url, "/greeting"));
         if (!answer.Contains(ExpectedGreeting, StringComparison.Ordinal))

@@ -1,84 +1,67 @@
 using Cake.Core.IO;
+using KubeDind.Images;
 
 namespace Cake.KubeDind;
 
 /// <summary>
-/// Settings for <c>KubeDindBuildImage</c>: builds an image on the host's engine from a directory, with
-/// <c>BASE_IMAGE</c> set to KubeDind's Debian base (so a Dockerfile starting <c>ARG BASE_IMAGE</c> /
-/// <c>FROM ${BASE_IMAGE}</c> needs no registry).
+/// Settings for <c>KubeDindBuildImage</c>: the core's <see cref="ImageBuildSettings"/> (an image built on the host's
+/// engine from a directory, with <c>BASE_IMAGE</c> set to KubeDind's Debian base so a Dockerfile starting
+/// <c>ARG BASE_IMAGE</c> / <c>FROM ${BASE_IMAGE}</c> needs no registry). Relative paths are resolved against Cake's
+/// working directory.
 /// </summary>
 public sealed class KubeDindBuildImageSettings
 {
-    /// <summary>The build context: every file under this directory.</summary>
-    public DirectoryPath? ContextDirectory { get; set; }
+    /// <summary>The core's settings this wraps.</summary>
+    public ImageBuildSettings Core { get; set; } = new();
 
-    /// <summary>The Dockerfile; default &lt;context&gt;/Dockerfile. One outside the context is added to it as "Dockerfile".</summary>
-    public FilePath? Dockerfile { get; set; }
-
-    /// <summary>The tag to build, e.g. "example-app:dev".</summary>
-    public string? Tag { get; set; }
-
-    public Dictionary<string, string> BuildArgs { get; } = new(StringComparer.Ordinal);
-
-    public Dictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Set the BASE_IMAGE build argument to KubeDind's base image (made when missing) unless given; default true.</summary>
-    public bool FillBaseImage { get; set; } = true;
-
-    internal ImageBuildRequest ToRequest(DirectoryPath workingDirectory)
+    internal ImageBuildSettings ToCore(DirectoryPath workingDirectory)
     {
         ArgumentNullException.ThrowIfNull(workingDirectory);
-        if (ContextDirectory is null)
+        return Core with
         {
-            throw new global::KubeDind.KubeDindException("KubeDindBuildImage: no ContextDirectory; set it to the folder to build (e.g. the app's publish folder).");
-        }
-
-        if (string.IsNullOrWhiteSpace(Tag))
-        {
-            throw new global::KubeDind.KubeDindException("KubeDindBuildImage: no Tag; set one such as \"example-app:dev\" to push and deploy it by.");
-        }
-
-        var context = ContextDirectory.MakeAbsolute(workingDirectory).FullPath;
-        return new ImageBuildRequest(
-            context,
-            Dockerfile?.MakeAbsolute(workingDirectory).FullPath,
-            Tag,
-            new Dictionary<string, string>(BuildArgs, StringComparer.Ordinal),
-            new Dictionary<string, string>(Labels, StringComparer.Ordinal),
-            FillBaseImage && !BuildArgs.ContainsKey(ImageBuildRequest.BaseImageArgument));
+            ContextDirectory = string.IsNullOrWhiteSpace(Core.ContextDirectory) ? Core.ContextDirectory : new DirectoryPath(Core.ContextDirectory).MakeAbsolute(workingDirectory).FullPath,
+            Dockerfile = Core.Dockerfile is null ? null : new FilePath(Core.Dockerfile).MakeAbsolute(workingDirectory).FullPath,
+        };
     }
-}
-
-/// <summary>What the core builds: absolute paths, the tag, the arguments, and whether to fill BASE_IMAGE.</summary>
-internal sealed record ImageBuildRequest(
-    string ContextDirectory,
-    string? Dockerfile,
-    string Tag,
-    IReadOnlyDictionary<string, string> BuildArgs,
-    IReadOnlyDictionary<string, string> Labels,
-    bool FillBaseImage)
-{
-    public const string BaseImageArgument = "BASE_IMAGE";
 }
 
 public static class KubeDindBuildImageSettingsExtensions
 {
-    public static KubeDindBuildImageSettings WithContext(this KubeDindBuildImageSettings settings, DirectoryPath directory) => Set(settings, s => s.ContextDirectory = directory);
+    public static KubeDindBuildImageSettings Configure(this KubeDindBuildImageSettings settings, Func<ImageBuildSettings, ImageBuildSettings> change) => Set(settings, change);
 
-    public static KubeDindBuildImageSettings WithDockerfile(this KubeDindBuildImageSettings settings, FilePath dockerfile) => Set(settings, s => s.Dockerfile = dockerfile);
+    /// <summary>The build context: every file under this directory.</summary>
+    public static KubeDindBuildImageSettings WithContext(this KubeDindBuildImageSettings settings, DirectoryPath directory) => Set(settings, s => s with { ContextDirectory = directory.FullPath });
 
-    public static KubeDindBuildImageSettings WithTag(this KubeDindBuildImageSettings settings, string tag) => Set(settings, s => s.Tag = tag);
+    /// <summary>The Dockerfile; default &lt;context&gt;/Dockerfile. One outside the context is added to it as "Dockerfile".</summary>
+    public static KubeDindBuildImageSettings WithDockerfile(this KubeDindBuildImageSettings settings, FilePath dockerfile) => Set(settings, s => s with { Dockerfile = dockerfile.FullPath });
 
-    public static KubeDindBuildImageSettings WithBuildArg(this KubeDindBuildImageSettings settings, string name, string value) => Set(settings, s => s.BuildArgs[name] = value);
+    public static KubeDindBuildImageSettings WithTag(this KubeDindBuildImageSettings settings, string tag) => Set(settings, s => s with { Tag = tag });
 
-    public static KubeDindBuildImageSettings WithLabel(this KubeDindBuildImageSettings settings, string name, string value) => Set(settings, s => s.Labels[name] = value);
+    public static KubeDindBuildImageSettings WithBuildArg(this KubeDindBuildImageSettings settings, string name, string value) =>
+        Set(settings, s => s with { BuildArgs = new Dictionary<string, string>(s.BuildArgs, StringComparer.Ordinal) { [name] = value } });
 
-    public static KubeDindBuildImageSettings WithBaseImage(this KubeDindBuildImageSettings settings, bool fill = true) => Set(settings, s => s.FillBaseImage = fill);
+    public static KubeDindBuildImageSettings WithLabel(this KubeDindBuildImageSettings settings, string name, string value) =>
+        Set(settings, s => s with { Labels = new Dictionary<string, string>(s.Labels, StringComparer.Ordinal) { [name] = value } });
 
-    private static KubeDindBuildImageSettings Set(KubeDindBuildImageSettings settings, Action<KubeDindBuildImageSettings> change)
+    /// <summary>
+    /// Passes KubeDind's Debian base image (made offline when no registry has one) in the build argument
+    /// <paramref name="name"/> (the default is <c>BASE_IMAGE</c>, already on); a value given with WithBuildArg wins.
+    /// </summary>
+    public static KubeDindBuildImageSettings WithBaseImageBuildArg(this KubeDindBuildImageSettings settings, string name = ImageBuildSettings.DefaultBaseImageBuildArg) =>
+        Set(settings, s => s with { BaseImageBuildArg = name });
+
+    /// <summary>Passes no base image: the Dockerfile names its own, which the engine must have or pull.</summary>
+    public static KubeDindBuildImageSettings WithoutBaseImageBuildArg(this KubeDindBuildImageSettings settings) => Set(settings, s => s with { BaseImageBuildArg = null });
+
+    /// <summary>Obsolete name of <see cref="WithBaseImageBuildArg"/> / <see cref="WithoutBaseImageBuildArg"/>: it never chose a base image, only whether BASE_IMAGE is passed.</summary>
+    [Obsolete("Use WithBaseImageBuildArg() (or WithoutBaseImageBuildArg() for false): this only passes KubeDind's base image as the BASE_IMAGE build argument.")]
+    public static KubeDindBuildImageSettings WithBaseImage(this KubeDindBuildImageSettings settings, bool fill = true) =>
+        fill ? settings.WithBaseImageBuildArg() : settings.WithoutBaseImageBuildArg();
+
+    private static KubeDindBuildImageSettings Set(KubeDindBuildImageSettings settings, Func<ImageBuildSettings, ImageBuildSettings> change)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        change(settings);
+        settings.Core = change(settings.Core);
         return settings;
     }
 }

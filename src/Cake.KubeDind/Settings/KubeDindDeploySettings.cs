@@ -4,96 +4,66 @@ using KubeDind.Deploy;
 namespace Cake.KubeDind;
 
 /// <summary>
-/// Settings for <c>KubeDindDeploy</c>: which manifests and how long to wait (diagnostics go to the cluster's ArtifactsDirectory). Every property
-/// left null keeps the core's default (<see cref="DeploySettings"/>); relative paths are resolved against
-/// Cake's working directory.
+/// Settings for <c>KubeDindDeploy</c>: the core's <see cref="DeploySettings"/> (which manifests, how long to wait;
+/// diagnostics go to the cluster's ArtifactsDirectory), changed through the <c>With...</c> methods or
+/// <c>Configure(s =&gt; s with { ... })</c>. Relative manifest paths are resolved against Cake's working directory.
 /// </summary>
 public sealed class KubeDindDeploySettings
 {
-    /// <summary>Manifest files, directories (every *.yaml/*.yml/*.json inside) or globs ("deploy/*.yaml").</summary>
-    public List<string> Manifests { get; } = [];
-
-    /// <summary>Manifests as YAML text.</summary>
-    public List<string> InlineManifests { get; } = [];
-
-    /// <summary>Where relative manifest paths are resolved; default Cake's working directory.</summary>
-    public DirectoryPath? BaseDirectory { get; set; }
-
-    /// <summary>Namespace for objects that name none (created when missing); default "default".</summary>
-    public string? Namespace { get; set; }
-
-    /// <summary>Image in the manifests → image to use; images pushed or loaded in this run are rewritten without this.</summary>
-    public Dictionary<string, string> ImageRewrites { get; } = new(StringComparer.Ordinal);
-
-    public bool? WaitForRollout { get; set; }
-
-    /// <summary>The whole deploy (apply and rollout) must finish within this time; default 5 minutes.</summary>
-    public TimeSpan? Timeout { get; set; }
-
-    /// <summary>Stop waiting at the first failure that does not fix itself (ImagePullBackOff, CrashLoopBackOff ...); default true.</summary>
-    public bool? FailFast { get; set; }
-
-    public string? FieldManager { get; set; }
-
-    public TimeSpan? PollInterval { get; set; }
-
-    /// <summary>Log lines kept per container in a diagnostics bundle.</summary>
-    public int? LogTailLines { get; set; }
+    /// <summary>The core's settings this wraps; every member has a working default.</summary>
+    public DeploySettings Core { get; set; } = new();
 
     internal DeploySettings ToCore(DirectoryPath workingDirectory)
     {
         ArgumentNullException.ThrowIfNull(workingDirectory);
-        var core = new DeploySettings();
-        return core with
-        {
-            Manifests = [.. Manifests],
-            InlineManifests = [.. InlineManifests],
-            BaseDirectory = (BaseDirectory ?? workingDirectory).MakeAbsolute(workingDirectory).FullPath,
-            Namespace = Namespace,
-            ImageRewrites = new Dictionary<string, string>(ImageRewrites, StringComparer.Ordinal),
-            WaitForRollout = WaitForRollout ?? core.WaitForRollout,
-            Timeout = Timeout ?? core.Timeout,
-            FailFast = FailFast ?? core.FailFast,
-            FieldManager = FieldManager ?? core.FieldManager,
-            PollInterval = PollInterval ?? core.PollInterval,
-            LogTailLines = LogTailLines ?? core.LogTailLines,
-        };
+        var baseDirectory = Core.BaseDirectory is null ? workingDirectory : new DirectoryPath(Core.BaseDirectory).MakeAbsolute(workingDirectory);
+        return Core with { BaseDirectory = baseDirectory.FullPath };
     }
 }
 
 public static class KubeDindDeploySettingsExtensions
 {
-    /// <summary>Adds manifest files, directories or globs.</summary>
-    public static KubeDindDeploySettings WithManifests(this KubeDindDeploySettings settings, params string[] manifests) => Set(settings, s => s.Manifests.AddRange(manifests));
+    public static KubeDindDeploySettings Configure(this KubeDindDeploySettings settings, Func<DeploySettings, DeploySettings> change) => Set(settings, change);
 
-    public static KubeDindDeploySettings WithManifest(this KubeDindDeploySettings settings, FilePath manifest) => Set(settings, s => s.Manifests.Add(manifest.FullPath));
+    /// <summary>Adds manifest files, directories (every *.yaml/*.yml/*.json inside) or globs ("deploy/*.yaml").</summary>
+    public static KubeDindDeploySettings WithManifests(this KubeDindDeploySettings settings, params string[] manifests) => Set(settings, s => s with { Manifests = [.. s.Manifests, .. manifests] });
 
-    public static KubeDindDeploySettings WithManifestDirectory(this KubeDindDeploySettings settings, DirectoryPath directory) => Set(settings, s => s.Manifests.Add(directory.FullPath));
+    public static KubeDindDeploySettings WithManifest(this KubeDindDeploySettings settings, FilePath manifest) => WithManifests(settings, manifest.FullPath);
 
-    public static KubeDindDeploySettings WithInlineManifest(this KubeDindDeploySettings settings, string yaml) => Set(settings, s => s.InlineManifests.Add(yaml));
+    public static KubeDindDeploySettings WithManifestDirectory(this KubeDindDeploySettings settings, DirectoryPath directory) => WithManifests(settings, directory.FullPath);
 
-    public static KubeDindDeploySettings WithBaseDirectory(this KubeDindDeploySettings settings, DirectoryPath directory) => Set(settings, s => s.BaseDirectory = directory);
+    /// <summary>Adds a manifest given as YAML text.</summary>
+    public static KubeDindDeploySettings WithInlineManifest(this KubeDindDeploySettings settings, string yaml) => Set(settings, s => s with { InlineManifests = [.. s.InlineManifests, yaml] });
 
-    public static KubeDindDeploySettings WithNamespace(this KubeDindDeploySettings settings, string @namespace) => Set(settings, s => s.Namespace = @namespace);
+    /// <summary>Where relative manifest paths are resolved; default Cake's working directory.</summary>
+    public static KubeDindDeploySettings WithBaseDirectory(this KubeDindDeploySettings settings, DirectoryPath directory) => Set(settings, s => s with { BaseDirectory = directory.FullPath });
 
-    public static KubeDindDeploySettings WithImageRewrite(this KubeDindDeploySettings settings, string image, string replacement) => Set(settings, s => s.ImageRewrites[image] = replacement);
+    /// <summary>Namespace for objects that name none (created when missing); default "default".</summary>
+    public static KubeDindDeploySettings WithNamespace(this KubeDindDeploySettings settings, string @namespace) => Set(settings, s => s with { Namespace = @namespace });
 
-    public static KubeDindDeploySettings WithWaitForRollout(this KubeDindDeploySettings settings, bool wait = true) => Set(settings, s => s.WaitForRollout = wait);
+    /// <summary>Image in the manifests → image to use; images pushed or loaded in this run are rewritten without this.</summary>
+    public static KubeDindDeploySettings WithImageRewrite(this KubeDindDeploySettings settings, string image, string replacement) =>
+        Set(settings, s => s with { ImageRewrites = new Dictionary<string, string>(s.ImageRewrites, StringComparer.Ordinal) { [image] = replacement } });
 
-    public static KubeDindDeploySettings WithTimeout(this KubeDindDeploySettings settings, TimeSpan timeout) => Set(settings, s => s.Timeout = timeout);
+    public static KubeDindDeploySettings WithWaitForRollout(this KubeDindDeploySettings settings, bool wait = true) => Set(settings, s => s with { WaitForRollout = wait });
 
-    public static KubeDindDeploySettings WithFailFast(this KubeDindDeploySettings settings, bool failFast = true) => Set(settings, s => s.FailFast = failFast);
+    /// <summary>The whole deploy (apply and rollout) must finish within this time; default 5 minutes.</summary>
+    public static KubeDindDeploySettings WithTimeout(this KubeDindDeploySettings settings, TimeSpan timeout) => Set(settings, s => s with { Timeout = timeout });
 
-    public static KubeDindDeploySettings WithFieldManager(this KubeDindDeploySettings settings, string fieldManager) => Set(settings, s => s.FieldManager = fieldManager);
+    /// <summary>Stop waiting at the first failure that does not fix itself (ImagePullBackOff, CrashLoopBackOff ...); default true.</summary>
+    public static KubeDindDeploySettings WithFailFast(this KubeDindDeploySettings settings, bool failFast = true) => Set(settings, s => s with { FailFast = failFast });
 
-    public static KubeDindDeploySettings WithPollInterval(this KubeDindDeploySettings settings, TimeSpan interval) => Set(settings, s => s.PollInterval = interval);
+    public static KubeDindDeploySettings WithFieldManager(this KubeDindDeploySettings settings, string fieldManager) => Set(settings, s => s with { FieldManager = fieldManager });
 
-    public static KubeDindDeploySettings WithLogTailLines(this KubeDindDeploySettings settings, int lines) => Set(settings, s => s.LogTailLines = lines);
+    public static KubeDindDeploySettings WithPollInterval(this KubeDindDeploySettings settings, TimeSpan interval) => Set(settings, s => s with { PollInterval = interval });
 
-    private static KubeDindDeploySettings Set(KubeDindDeploySettings settings, Action<KubeDindDeploySettings> change)
+    /// <summary>Log lines kept per container in a diagnostics bundle.</summary>
+    public static KubeDindDeploySettings WithLogTailLines(this KubeDindDeploySettings settings, int lines) => Set(settings, s => s with { LogTailLines = lines });
+
+    private static KubeDindDeploySettings Set(KubeDindDeploySettings settings, Func<DeploySettings, DeploySettings> change)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        change(settings);
+        settings.Core = change(settings.Core);
         return settings;
     }
 }

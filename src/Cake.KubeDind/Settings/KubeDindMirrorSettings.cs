@@ -3,74 +3,55 @@ using KubeDind.Mirror;
 namespace Cake.KubeDind;
 
 /// <summary>
-/// Settings for <c>KubeDindStartMirror</c>: the host-side registry mirrors (one per upstream registry) kept running
-/// between builds. Every property left null keeps the core's default (<see cref="MirrorSettings"/>).
+/// Settings for <c>KubeDindStartMirror</c>: the core's <see cref="MirrorSettings"/> (the host-side registry mirrors,
+/// one per upstream registry, kept running between builds), changed through the <c>With...</c> methods or
+/// <c>Configure(s =&gt; s with { ... })</c> for any field.
 /// </summary>
 public sealed class KubeDindMirrorSettings
 {
-    /// <summary>The mirror's name, prefix of each registry's container (kubedind-mirror-docker-io); default <c>kubedind-mirror</c>.</summary>
-    public string? Name { get; set; }
+    /// <summary>The core's settings this wraps; every member has a working default.</summary>
+    public MirrorSettings Core { get; set; } = new();
 
-    /// <summary>The registries to mirror; null = docker.io, ghcr.io, quay.io, registry.k8s.io and gcr.io.</summary>
-    public List<MirrorRegistry>? Registries { get; set; }
-
-    /// <summary>Host address the mirrors publish on; default 127.0.0.1.</summary>
-    public string? HostAddress { get; set; }
-
-    /// <summary>Registry image; default registry:2 when present, else one built from Debian packages.</summary>
-    public string? Image { get; set; }
-
-    public TimeSpan? ReadinessTimeout { get; set; }
-
-    /// <summary>False = ignore KUBEDIND_MIRROR_&lt;HOST&gt;_USERNAME/_PASSWORD/_TOKEN; default true.</summary>
-    public bool? CredentialsFromEnvironment { get; set; }
-
-    internal MirrorSettings ToCore()
-    {
-        var core = new MirrorSettings();
-        return core with
-        {
-            Name = Name ?? core.Name,
-            Registries = Registries is null ? core.Registries : [.. Registries],
-            HostAddress = HostAddress ?? core.HostAddress,
-            Image = Image ?? core.Image,
-            ReadinessTimeout = ReadinessTimeout ?? core.ReadinessTimeout,
-            CredentialsFromEnvironment = CredentialsFromEnvironment ?? core.CredentialsFromEnvironment,
-        };
-    }
+    internal MirrorSettings ToCore() => Core;
 }
 
 public static class KubeDindMirrorSettingsExtensions
 {
-    public static KubeDindMirrorSettings WithName(this KubeDindMirrorSettings settings, string name) => Set(settings, s => s.Name = name);
+    /// <summary>Changes any field of the core settings: <c>.Configure(s =&gt; s with { ReadinessTimeout = TimeSpan.FromMinutes(2) })</c>.</summary>
+    public static KubeDindMirrorSettings Configure(this KubeDindMirrorSettings settings, Func<MirrorSettings, MirrorSettings> change) => Set(settings, change);
+
+    /// <summary>The mirror's name, prefix of each registry's container (kubedind-mirror-docker-io); default <c>kubedind-mirror</c>.</summary>
+    public static KubeDindMirrorSettings WithName(this KubeDindMirrorSettings settings, string name) => Set(settings, s => s with { Name = name });
 
     /// <summary>Mirrors <paramref name="host"/> (e.g. quay.io) from <paramref name="upstreamUrl"/>, replacing a default entry for the same host.</summary>
     public static KubeDindMirrorSettings WithRegistry(this KubeDindMirrorSettings settings, string host, string upstreamUrl, int hostPort = 0) =>
         WithRegistry(settings, new MirrorRegistry(host, upstreamUrl) { HostPort = hostPort });
 
-    public static KubeDindMirrorSettings WithRegistry(this KubeDindMirrorSettings settings, MirrorRegistry registry) =>
-        Set(settings, s => s.Registries = [.. new MirrorSettings { Registries = s.Registries ?? MirrorSettings.DefaultRegistries }.WithRegistry(registry).Registries]);
+    public static KubeDindMirrorSettings WithRegistry(this KubeDindMirrorSettings settings, MirrorRegistry registry) => Set(settings, s => s.WithRegistry(registry));
 
-    /// <summary>Mirrors only the given registries (hosts from the defaults, or entries added with <c>WithRegistry</c> later).</summary>
+    /// <summary>Mirrors only the given registries (hosts from the defaults, or entries added with <c>WithRegistry</c> before).</summary>
     public static KubeDindMirrorSettings WithOnlyRegistries(this KubeDindMirrorSettings settings, params string[] hosts) =>
-        Set(settings, s => s.Registries = [.. (s.Registries ?? MirrorSettings.DefaultRegistries).Where(r => hosts.Contains(r.Host, StringComparer.OrdinalIgnoreCase))]);
+        Set(settings, s => s with { Registries = [.. s.Registries.Where(r => hosts.Contains(r.Host, StringComparer.OrdinalIgnoreCase))] });
 
     /// <summary>Credentials for <paramref name="host"/>'s upstream (a token goes in <paramref name="password"/>); never logged.</summary>
     public static KubeDindMirrorSettings WithCredentials(this KubeDindMirrorSettings settings, string host, string username, string password) =>
-        Set(settings, s => s.Registries = [.. new MirrorSettings { Registries = s.Registries ?? MirrorSettings.DefaultRegistries }.WithCredentials(host, username, password).Registries]);
+        Set(settings, s => s.WithCredentials(host, username, password));
 
-    public static KubeDindMirrorSettings WithHostAddress(this KubeDindMirrorSettings settings, string address) => Set(settings, s => s.HostAddress = address);
+    /// <summary>Host address the mirrors publish on; default 127.0.0.1.</summary>
+    public static KubeDindMirrorSettings WithHostAddress(this KubeDindMirrorSettings settings, string address) => Set(settings, s => s with { HostAddress = address });
 
-    public static KubeDindMirrorSettings WithImage(this KubeDindMirrorSettings settings, string image) => Set(settings, s => s.Image = image);
+    /// <summary>Registry image; default registry:2 when present, else one built from Debian packages.</summary>
+    public static KubeDindMirrorSettings WithImage(this KubeDindMirrorSettings settings, string image) => Set(settings, s => s with { Image = image });
 
-    public static KubeDindMirrorSettings WithReadinessTimeout(this KubeDindMirrorSettings settings, TimeSpan timeout) => Set(settings, s => s.ReadinessTimeout = timeout);
+    public static KubeDindMirrorSettings WithReadinessTimeout(this KubeDindMirrorSettings settings, TimeSpan timeout) => Set(settings, s => s with { ReadinessTimeout = timeout });
 
-    public static KubeDindMirrorSettings WithoutEnvironmentCredentials(this KubeDindMirrorSettings settings) => Set(settings, s => s.CredentialsFromEnvironment = false);
+    /// <summary>Ignores KUBEDIND_MIRROR_&lt;HOST&gt;_USERNAME/_PASSWORD/_TOKEN.</summary>
+    public static KubeDindMirrorSettings WithoutEnvironmentCredentials(this KubeDindMirrorSettings settings) => Set(settings, s => s with { CredentialsFromEnvironment = false });
 
-    private static KubeDindMirrorSettings Set(KubeDindMirrorSettings settings, Action<KubeDindMirrorSettings> change)
+    private static KubeDindMirrorSettings Set(KubeDindMirrorSettings settings, Func<MirrorSettings, MirrorSettings> change)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        change(settings);
+        settings.Core = change(settings.Core);
         return settings;
     }
 }

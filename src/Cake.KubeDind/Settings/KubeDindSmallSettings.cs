@@ -12,26 +12,22 @@ public sealed class KubeDindPushSettings
     public string? Name { get; set; }
 }
 
-/// <summary>Settings for <c>KubeDindTeardown</c>.</summary>
+/// <summary>Settings for <c>KubeDindTeardown</c>: the core's <see cref="TeardownSettings"/>.</summary>
 public sealed class KubeDindTeardownSettings
 {
-    /// <summary>Also stop and remove the mirror of this name (its cache volume always stays); null = leave the mirror running for the next build.</summary>
-    public string? StopMirror { get; set; }
+    /// <summary>The core's settings this wraps; by default the mirror stays running for the next build.</summary>
+    public TeardownSettings Core { get; set; } = new();
 
-    internal TeardownSettings ToCore() => new() { MirrorName = StopMirror };
+    internal TeardownSettings ToCore() => Core;
 }
 
-/// <summary>Settings for <c>KubeDindSweep</c>.</summary>
+/// <summary>Settings for <c>KubeDindSweep</c>: the core's <see cref="SweepSettings"/>.</summary>
 public sealed class KubeDindSweepSettings
 {
-    /// <summary>Remove KubeDind clusters of dead runs older than this; default 6 hours.</summary>
-    public TimeSpan? MaxAge { get; set; }
+    /// <summary>The core's settings this wraps.</summary>
+    public SweepSettings Core { get; set; } = new();
 
-    internal SweepSettings ToCore()
-    {
-        var core = new SweepSettings();
-        return core with { MaxAge = MaxAge ?? core.MaxAge };
-    }
+    internal SweepSettings ToCore() => Core;
 }
 
 /// <summary>Settings for <c>KubeDindOpenService</c>: which Service port to reach from the host.</summary>
@@ -53,43 +49,16 @@ public sealed class KubeDindLogsSettings
 }
 
 /// <summary>
-/// Settings for <c>KubeDindRunJob</c>: a Job manifest (<see cref="Manifest"/> or <see cref="InlineManifest"/>), or an
-/// <see cref="Image"/> and <see cref="Command"/> run once.
+/// Settings for <c>KubeDindRunJob</c>: the core's <see cref="JobRunSettings"/> (a Job manifest, or an image and command
+/// run once), changed through the <c>With...</c> methods or <c>Configure(s =&gt; s with { ... })</c>.
 /// </summary>
 public sealed class KubeDindJobSettings
 {
-    public FilePath? Manifest { get; set; }
+    /// <summary>The core's settings this wraps.</summary>
+    public JobRunSettings Core { get; set; } = new();
 
-    public string? InlineManifest { get; set; }
-
-    public string? Image { get; set; }
-
-    public IList<string> Command { get; } = [];
-
-    /// <summary>The Job's name for an image run; default "kubedind-job-&lt;random&gt;".</summary>
-    public string? Name { get; set; }
-
-    public string Namespace { get; set; } = "default";
-
-    public IDictionary<string, string> ImageRewrites { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
-
-    public TimeSpan? Timeout { get; set; }
-
-    internal JobRunSettings ToCore(DirectoryPath workingDirectory)
-    {
-        var core = new JobRunSettings();
-        return core with
-        {
-            Manifest = Manifest?.MakeAbsolute(workingDirectory).FullPath,
-            InlineManifest = InlineManifest,
-            Image = Image,
-            Command = [.. Command],
-            Name = Name,
-            Namespace = Namespace,
-            ImageRewrites = new Dictionary<string, string>(ImageRewrites, StringComparer.Ordinal),
-            Timeout = Timeout ?? core.Timeout,
-        };
-    }
+    internal JobRunSettings ToCore(DirectoryPath workingDirectory) =>
+        Core.Manifest is null ? Core : Core with { Manifest = new FilePath(Core.Manifest).MakeAbsolute(workingDirectory).FullPath };
 }
 
 public static class KubeDindSmallSettingsExtensions
@@ -98,35 +67,36 @@ public static class KubeDindSmallSettingsExtensions
 
     public static KubeDindLogsSettings WithTailLines(this KubeDindLogsSettings settings, int lines) => Set(settings, s => s.TailLines = lines);
 
-    public static KubeDindJobSettings WithManifest(this KubeDindJobSettings settings, FilePath manifest) => Set(settings, s => s.Manifest = manifest);
+    public static KubeDindJobSettings Configure(this KubeDindJobSettings settings, Func<JobRunSettings, JobRunSettings> change) => Set(settings, s => s.Core = change(s.Core));
 
-    public static KubeDindJobSettings WithInlineManifest(this KubeDindJobSettings settings, string yaml) => Set(settings, s => s.InlineManifest = yaml);
+    /// <summary>A file holding exactly one Job.</summary>
+    public static KubeDindJobSettings WithManifest(this KubeDindJobSettings settings, FilePath manifest) => Configure(settings, s => s with { Manifest = manifest.FullPath });
 
-    public static KubeDindJobSettings WithImage(this KubeDindJobSettings settings, string image, params string[] command) => Set(settings, s =>
-    {
-        s.Image = image;
-        s.Command.Clear();
-        foreach (var part in command)
-        {
-            s.Command.Add(part);
-        }
-    });
+    /// <summary>YAML text holding exactly one Job.</summary>
+    public static KubeDindJobSettings WithInlineManifest(this KubeDindJobSettings settings, string yaml) => Configure(settings, s => s with { InlineManifest = yaml });
 
-    public static KubeDindJobSettings WithName(this KubeDindJobSettings settings, string name) => Set(settings, s => s.Name = name);
+    /// <summary>Runs <paramref name="image"/> once with <paramref name="command"/> (the image's own when none).</summary>
+    public static KubeDindJobSettings WithImage(this KubeDindJobSettings settings, string image, params string[] command) => Configure(settings, s => s with { Image = image, Command = [.. command] });
 
-    public static KubeDindJobSettings WithNamespace(this KubeDindJobSettings settings, string @namespace) => Set(settings, s => s.Namespace = @namespace);
+    /// <summary>The Job's name for an image run; default "kubedind-job-&lt;random&gt;".</summary>
+    public static KubeDindJobSettings WithName(this KubeDindJobSettings settings, string name) => Configure(settings, s => s with { Name = name });
 
-    public static KubeDindJobSettings WithImageRewrite(this KubeDindJobSettings settings, string from, string to) => Set(settings, s => s.ImageRewrites[from] = to);
+    public static KubeDindJobSettings WithNamespace(this KubeDindJobSettings settings, string @namespace) => Configure(settings, s => s with { Namespace = @namespace });
 
-    public static KubeDindJobSettings WithTimeout(this KubeDindJobSettings settings, TimeSpan timeout) => Set(settings, s => s.Timeout = timeout);
+    public static KubeDindJobSettings WithImageRewrite(this KubeDindJobSettings settings, string from, string to) =>
+        Configure(settings, s => s with { ImageRewrites = new Dictionary<string, string>(s.ImageRewrites, StringComparer.Ordinal) { [from] = to } });
+
+    public static KubeDindJobSettings WithTimeout(this KubeDindJobSettings settings, TimeSpan timeout) => Configure(settings, s => s with { Timeout = timeout });
 
     public static KubeDindPushSettings WithName(this KubeDindPushSettings settings, string name) => Set(settings, s => s.Name = name);
 
-    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, string mirrorName = MirrorSettings.DefaultName) => Set(settings, s => s.StopMirror = mirrorName);
+    /// <summary>Also stops and removes the mirror of this name (its cache volume always stays).</summary>
+    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, string mirrorName = MirrorSettings.DefaultName) => Set(settings, s => s.Core = s.Core with { MirrorName = mirrorName });
 
-    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, KubeDindMirror mirror) => Set(settings, s => s.StopMirror = mirror.Name);
+    public static KubeDindTeardownSettings WithStopMirror(this KubeDindTeardownSettings settings, KubeDindMirror mirror) => Set(settings, s => s.Core = s.Core with { MirrorName = mirror.Name });
 
-    public static KubeDindSweepSettings WithMaxAge(this KubeDindSweepSettings settings, TimeSpan maxAge) => Set(settings, s => s.MaxAge = maxAge);
+    /// <summary>Removes KubeDind clusters of dead runs older than this; default 6 hours.</summary>
+    public static KubeDindSweepSettings WithMaxAge(this KubeDindSweepSettings settings, TimeSpan maxAge) => Set(settings, s => s.Core = s.Core with { MaxAge = maxAge });
 
     public static KubeDindServiceSettings WithNamespace(this KubeDindServiceSettings settings, string @namespace) => Set(settings, s => s.Namespace = @namespace);
 

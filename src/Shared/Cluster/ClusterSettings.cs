@@ -121,5 +121,8 @@ public sealed record ClusterSettings
         return this with { RegistryMirrors = mirrors, MirrorUrls = dockerHub ? [.. MirrorUrls, mirror.NetworkUrl] : MirrorUrls, Network = mirror.Network };
     }
 
+    /// <summary>The name a cluster gets when <see cref="Name"/> is null: <c>kubedind-&lt;run id&gt;</c> (with a suffix when taken in this run).</summary>
+    public static string DefaultName(string runId) => $"kubedind-{runId}";
+
     internal string NetworkOrDefault => Network ?? KubeDindNetwork.DefaultName;
 }

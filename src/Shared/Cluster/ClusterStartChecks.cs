@@ -20,7 +20,7 @@ internal static class ClusterStartChecks
             return requested;
         }
 
-        var baseName = DefaultName(session.RunId);
+        var baseName = ClusterSettings.DefaultName(session.RunId);
         for (var i = 1; ; i++)
         {
             var candidate = i == 1 ? baseName : $"{baseName}-{i}";
@@ -30,9 +30,6 @@ internal static class ClusterStartChecks
             }
         }
     }
-
-    /// <summary>The name a cluster gets when <see cref="ClusterSettings.Name"/> is not set.</summary>
-    public static string DefaultName(string runId) => $"kubedind-{runId}";
 
     /// <summary>Ports in range and not KubeDind's own; with a local engine also free on <paramref name="publishing"/>'s address (a remote engine says so itself at start).</summary>
     public static void CheckPorts(string name, ClusterSettings settings, PortPublishing publishing)

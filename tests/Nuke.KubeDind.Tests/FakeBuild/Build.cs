@@ -15,6 +15,10 @@ internal sealed class Build : NukeBuild, IKubeDind
     /// <summary>KUBEDIND_FAKE_REAL=1: the real Docker-backed driver, a compose-mode cluster, one small image.</summary>
     private static readonly bool Real = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_REAL") == "1";
 
+    /// <summary>The build's own parameter of the name the component once used: they must not collide.</summary>
+    [Parameter("The build's own cluster name, unrelated to KubeDind's")]
+    public string? ClusterName { get; set; }
+
     public static int Main()
     {
         if (!Real)
@@ -61,5 +65,14 @@ internal sealed class Build : NukeBuild, IKubeDind
     Target Smoke => _ => _
         .DependsOn<IKubeDind>(x => x.Deploy)
         .DependentFor<IKubeDind>(x => x.SystemTest)
-        .Executes(() => new RecordingDriver().Record("Smoke", new { registry = ((IKubeDind)this).RegistryHostEndpoint }));
+        .Executes(() => new RecordingDriver().Record("Smoke", new { registry = ((IKubeDind)this).RegistryHostEndpoint, ownClusterName = ClusterName }));
+
+    /// <summary>KUBEDIND_FAKE_ARTIFACTS=1: records what each target declares it produces (what CI integrations upload).</summary>
+    protected override void OnBuildFinished()
+    {
+        if (Environment.GetEnvironmentVariable("KUBEDIND_FAKE_ARTIFACTS") == "1")
+        {
+            new RecordingDriver().Record("Artifacts", ExecutionPlan.ToDictionary(t => t.Name, t => t.ArtifactProducts.ToList()));
+        }
+    }
 }

@@ -18,9 +18,11 @@ internal sealed class RecordingDriver : IKubeDindDriver
     private readonly string? _fail = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_FAIL");
     private readonly string? _hang = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_HANG");
 
-    public string RunId => "fakerun";
+    private readonly Dictionary<string, string> _pushed = new(StringComparer.Ordinal);
 
     public KubeDindCluster? Cluster => null;
+
+    public IReadOnlyDictionary<string, string> PushedImages => _pushed;
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
     {
@@ -44,7 +46,7 @@ internal sealed class RecordingDriver : IKubeDindDriver
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
     {
         Record("PushImage", new { image.Tag, Context = (string?)image.Context });
-        return Task.FromResult("localhost:5000/" + image.Tag);
+        return Task.FromResult(_pushed[image.Tag] = "localhost:5000/" + image.Tag);
     }
 
     public async Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken)

@@ -1,0 +1,59 @@
+using Docker.DotNet.Models;
+using KubeDind.Images;
+using KubeDind.Tests.Mirror;
+
+namespace KubeDind.Tests.Images;
+
+/// <summary>The core's BuildImage step, which both front ends use: its checks, and a real build on the engine.</summary>
+public sealed class BuildImageTests : IDisposable
+{
+    private readonly string _context = Directory.CreateTempSubdirectory("kdt-build-").FullName;
+
+    public void Dispose() => Directory.Delete(_context, recursive: true);
+
+    [Fact]
+    public void Each_bad_input_is_one_line_naming_it()
+    {
+        Assert.Contains("no Tag", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { ContextDirectory = _context })).Message, StringComparison.Ordinal);
+        Assert.Contains("no ContextDirectory", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1" })).Message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1", ContextDirectory = _context + "-missing" })).Message, StringComparison.Ordinal);
+        var noDockerfile = Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1", ContextDirectory = _context }));
+        Assert.Contains("no Dockerfile", noDockerfile.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', noDockerfile.Message);
+    }
+
+    [Fact]
+    public async Task Builds_from_a_directory_with_a_Dockerfile_outside_it_and_the_given_labels()
+    {
+        File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
+        var dockerfile = Path.Combine(_context + "-Dockerfile");
+        File.WriteAllText(dockerfile, "FROM scratch\nARG GREETING\nLABEL greeting=$GREETING\nCOPY hello.txt /hello.txt\n");
+        var tag = $"kdt-build-{Guid.NewGuid().ToString("N")[..8]}:1";
+        using var session = await KubeDindSession.ConnectAsync(new TestLog(), cancellationToken: TestContext.Current.CancellationToken);
+        try
+        {
+            var built = await session.BuildImageAsync(
+                new ImageBuildSettings
+                {
+                    ContextDirectory = _context,
+                    Dockerfile = dockerfile,
+                    Tag = tag,
+                    BuildArgs = new Dictionary<string, string> { ["GREETING"] = "hi" },
+                    Labels = new Dictionary<string, string> { ["team"] = "qa" },
+                    BaseImageBuildArg = null,
+                },
+                TestContext.Current.CancellationToken);
+
+            Assert.Equal(tag, built);
+            var labels = (await session.Docker.Images.InspectImageAsync(tag, TestContext.Current.CancellationToken)).Config.Labels;
+            Assert.Equal("qa", labels["team"]);
+            Assert.Equal("hi", labels["greeting"]);
+            Assert.DoesNotContain(labels.Keys, k => k.StartsWith("io.kubedind", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(dockerfile);
+            await session.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+        }
+    }
+}
