@@ -81,6 +81,7 @@ internal static class DeployStep
             IReadOnlyList<RolloutOutcome> outcomes = [];
             if (settings.WaitForRollout && workloads.Count > 0)
             {
+                await ClusterDnsCheck.ExplainIfMissingAsync(client, log, context.ClusterName, token).ConfigureAwait(false);
                 var remaining = settings.Timeout - watch.Elapsed;
                 outcomes = await new RolloutWaiter(client, log, settings).WaitAsync(workloads, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             }

@@ -162,4 +162,32 @@ public sealed class FailFastTests : IAsyncLifetime
 
         Assert.Equal("migrate: container migrate is crash-looping (exit code 1): last log line: panic: config key 'listen' is missing", Assert.Single(ex.Diagnostics!.Summary));
     }
+
+    [Fact]
+    public async Task Without_cluster_DNS_the_log_says_why_name_lookups_are_slow_and_with_it_says_nothing()
+    {
+        var log = new Lines();
+        using var client = _fake.CreateClient();
+        var settings = Settings(Deployment("web", "web:1"));
+
+        await DeployStep.RunAsync(client, settings, Context with { Log = log }, TestContext.Current.CancellationToken);
+        _fake.AddClusterDns();
+        await DeployStep.RunAsync(client, settings, Context with { Log = log }, TestContext.Current.CancellationToken);
+
+        var warning = Assert.Single(log.All, l => l.Contains("DNS", StringComparison.Ordinal));
+        Assert.Equal("Deploy to kdt-fake: no cluster DNS answers (kube-system/kube-dns does not exist; k3s's CoreDNS stays off without its air-gap images), so every name lookup in a pod waits ~5 s for the resolver to time out; give the cluster k3s's air-gap images, or reach Services by the *_SERVICE_HOST environment variables.", warning);
+    }
+
+    private sealed class Lines : KubeDind.Logging.IKubeDindLog
+    {
+        public List<string> All { get; } = [];
+
+        public void Write(KubeDind.Logging.KubeDindLogLevel level, string message)
+        {
+            lock (All)
+            {
+                All.Add(message);
+            }
+        }
+    }
 }

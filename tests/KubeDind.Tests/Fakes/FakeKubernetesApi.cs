@@ -54,7 +54,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
         ("networking.k8s.io/v1", "Ingress", "ingresses", true),
-        ("v1", "PersistentVolume", "persistentvolumes", false), ("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
+        ("v1", "PersistentVolume", "persistentvolumes", false), ("v1", "Endpoints", "endpoints", true), ("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
     ];
 
     private readonly HttpListener _listener = new();
@@ -588,6 +588,21 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             ["lastTimestamp"] = time,
             ["source"] = new JsonObject { ["component"] = "kubelet", ["host"] = "kdt-node" },
         });
+    }
+
+    /// <summary>A ready cluster DNS: an endpoint behind kube-system/kube-dns.</summary>
+    public void AddClusterDns()
+    {
+        lock (_gate)
+        {
+            _objects[ObjectPath("v1", "endpoints", "kube-system", "kube-dns")] = new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Endpoints",
+                ["metadata"] = new JsonObject { ["name"] = "kube-dns", ["namespace"] = "kube-system" },
+                ["subsets"] = new JsonArray(new JsonObject { ["addresses"] = new JsonArray(new JsonObject { ["ip"] = "10.42.0.2" }), ["ports"] = new JsonArray(new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" }) }),
+            };
+        }
     }
 
     public void AddNode()
