@@ -40,16 +40,20 @@ internal sealed class DiagnosticsCollector
     public async Task<DiagnosticsBundle> CollectAsync(IReadOnlyList<FailingWorkload> failing, CancellationToken cancellationToken)
     {
         var directory = Path.GetFullPath(Path.Combine(_context.ArtifactsDirectory, _context.ClusterName, "diagnostics-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture)));
-        System.IO.Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
         var files = new List<string>();
+
+        // Secrets by name and key only; their values (and anything that looks like a credential) never reach a file.
+        var secrets = await ListAsync("secrets", async c => (await c.CoreV1.ListSecretForAllNamespacesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
+        var secretValues = SecretValues(secrets.Items);
 
         async Task WriteAsync(string relative, string text)
         {
-            var path = Path.Combine(directory, relative);
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await File.WriteAllTextAsync(path, text, cancellationToken).ConfigureAwait(false);
+            await PrivateFiles.WriteTextAsync(Path.Combine(directory, relative), Redaction.Redact(text, secretValues), cancellationToken).ConfigureAwait(false);
             files.Add(relative.Replace('\\', '/'));
         }
+
+        await WriteAsync("secrets.txt", FormatSecrets(secrets.Items, secrets.Error)).ConfigureAwait(false);
 
         var events = await ListAsync("events", async c => (await c.CoreV1.ListEventForAllNamespacesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
         var pods = await ListAsync("pods", async c => (await c.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Items).ConfigureAwait(false);
@@ -114,6 +118,30 @@ internal sealed class DiagnosticsCollector
         files.Sort(StringComparer.Ordinal);
         _context.Log.Info($"Diagnostics for {_context.ClusterName} written to {directory} ({files.Count} files)");
         return new DiagnosticsBundle(directory, files, summary) { Causes = causes };
+    }
+
+    /// <summary>Every Secret value as stored and as its base64 text, for <see cref="Redaction"/>.</summary>
+    internal static IReadOnlyList<string> SecretValues(IEnumerable<V1Secret> secrets) =>
+        secrets.SelectMany(s => (s.Data ?? new Dictionary<string, byte[]>()).Values)
+            .SelectMany(bytes => new[] { Encoding.UTF8.GetString(bytes), Convert.ToBase64String(bytes) })
+            .Concat(secrets.SelectMany(s => (s.StringData ?? new Dictionary<string, string>()).Values))
+            .ToList();
+
+    internal static string FormatSecrets(IReadOnlyList<V1Secret> secrets, string? error)
+    {
+        var text = new StringBuilder();
+        if (error is not null)
+        {
+            text.AppendLine(FormattableString.Invariant($"(could not list secrets: {error})"));
+        }
+
+        foreach (var secret in secrets.OrderBy(s => s.Metadata?.NamespaceProperty, StringComparer.Ordinal).ThenBy(s => s.Metadata?.Name, StringComparer.Ordinal))
+        {
+            var keys = (secret.Data?.Keys ?? []).Concat(secret.StringData?.Keys ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+            text.AppendLine(FormattableString.Invariant($"{secret.Metadata?.NamespaceProperty}/{secret.Metadata?.Name} ({secret.Type}): {string.Join(", ", keys)}"));
+        }
+
+        return text.Length == 0 ? "(no secrets)\n" : text.ToString();
     }
 
     private static bool BelongsTo(V1Pod pod, FailingWorkload workload) =>

@@ -15,10 +15,20 @@ internal static class PrivateFiles
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(path);
+            return;
         }
-        else
+
+        // Directory.CreateDirectory(path, mode) gives the mode to the last directory only (like mkdir -p -m): create
+        // each missing one in turn so that a new artifacts/kubedind/<cluster> is owner-only all the way down.
+        var missing = new Stack<string>();
+        for (var directory = Path.GetFullPath(path); !Directory.Exists(directory); directory = Path.GetDirectoryName(directory)!)
         {
-            Directory.CreateDirectory(path, DirectoryMode);
+            missing.Push(directory);
+        }
+
+        while (missing.TryPop(out var directory))
+        {
+            Directory.CreateDirectory(directory, DirectoryMode);
         }
     }
 

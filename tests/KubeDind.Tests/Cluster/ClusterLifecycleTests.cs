@@ -165,6 +165,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
         {
             await ClusterKubeconfig.WriteAsync(path, "apiVersion: v1\n", Ct);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
         }
         finally
         {

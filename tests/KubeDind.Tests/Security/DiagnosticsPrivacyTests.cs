@@ -1,0 +1,76 @@
+using KubeDind.Deploy;
+using KubeDind.Diagnostics;
+using KubeDind.Tests.Fakes;
+
+namespace KubeDind.Tests.Security;
+
+/// <summary>
+/// Diagnostics bundles are owner-only (0700 directories, 0600 files), list Secrets by name and key only, and never
+/// hold a Secret's value or a credential-looking setting, wherever it shows up (here: in the cluster's own logs).
+/// Run against <see cref="FakeKubernetesApi"/> (a fake API server, not a cluster).
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class DiagnosticsPrivacyTests : IAsyncLifetime
+{
+    private const string SecretValue = "s3cr3t-db-pa55";
+    private readonly FakeKubernetesApi _fake = new();
+    private readonly string _artifacts = Path.Combine(Path.GetTempPath(), "kdt-privacy-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public ValueTask InitializeAsync()
+    {
+        _fake.AddNode();
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _fake.DisposeAsync();
+        if (Directory.Exists(_artifacts))
+        {
+            Directory.Delete(_artifacts, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Bundle_is_owner_only_lists_secrets_by_key_and_holds_no_secret_value_or_credential()
+    {
+        var context = new DeployContext
+        {
+            ClusterName = "kdt-privacy",
+            ArtifactsDirectory = _artifacts,
+            ExtraLogs = _ => Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>
+            {
+                ["k3s"] = $"starting with db password {SecretValue}\nREGISTRY_PASSWORD=hunter2-registry\n",
+                ["dockerd"] = "pulling with Authorization: Basic dXNlcjpodW50ZXIy\nmirror http://ci:t0ken-in-url@mirror.example:5000\n{\"auth\": \"Y2k6aHVudGVyMg==\"}\n",
+            }),
+        };
+        using var client = _fake.CreateClient();
+        var secret = $"apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: default}}\ntype: Opaque\ndata: {{password: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(SecretValue))}}}\n";
+        await DeployStep.RunAsync(client, new DeploySettings { InlineManifests = [secret], Timeout = TimeSpan.FromSeconds(20), PollInterval = TimeSpan.FromMilliseconds(50) }, context, TestContext.Current.CancellationToken);
+
+        var bundle = await DeployStep.CollectDiagnosticsAsync(client, context, TestContext.Current.CancellationToken);
+
+        var secrets = await File.ReadAllTextAsync(Path.Combine(bundle.Directory, "secrets.txt"), TestContext.Current.CancellationToken);
+        Assert.Contains("default/db (Opaque): password", secrets);
+        foreach (var directory in Directory.GetDirectories(_artifacts, "*", SearchOption.AllDirectories).Append(bundle.Directory))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+        }
+
+        var everything = string.Empty;
+        foreach (var file in Directory.GetFiles(bundle.Directory, "*", SearchOption.AllDirectories))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            everything += await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken);
+        }
+
+        foreach (var leaked in new[] { SecretValue, Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(SecretValue)), "hunter2-registry", "dXNlcjpodW50ZXIy", "t0ken-in-url", "Y2k6aHVudGVyMg==" })
+        {
+            Assert.DoesNotContain(leaked, everything, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("starting with db password " + Redaction.Marker, everything, StringComparison.Ordinal);
+        Assert.Contains("mirror http://ci:" + Redaction.Marker + "@mirror.example:5000", everything, StringComparison.Ordinal);
+        TestContext.Current.TestOutputHelper?.WriteLine(everything);
+    }
+}
