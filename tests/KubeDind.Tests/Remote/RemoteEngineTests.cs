@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Docker.DotNet.Models;
+using k8s;
 using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Mirror;
@@ -125,6 +126,44 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
             await remote.StopMirrorAsync(name, removeCache: true, CancellationToken.None);
             await remote.Docker.Containers.RemoveContainerAsync(upstream, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task Kubernetes_on_a_remote_engine_answers_the_build_with_a_certificate_for_the_engines_address()
+    {
+        if (ClusterTestSupport.K3sBinary is null)
+        {
+            Assert.Skip(KubernetesClusterFixture.SkipReason);
+        }
+
+        var remote = fixture.Remote;
+        var settings = new ClusterSettings
+        {
+            Name = ClusterTestSupport.UniqueName("remote-k8s"),
+            Image = fixture.ClusterImage,
+            ReadinessTimeout = TimeSpan.FromMinutes(5),
+            StopTimeout = TimeSpan.FromSeconds(5),
+            KubeconfigDirectory = Path.Combine(Path.GetTempPath(), "kdt-cluster-kubeconfigs"),
+        };
+        await using var cluster = await remote.StartClusterAsync(settings, Ct);
+        output.WriteLine($"cluster {cluster}: {cluster.Timings}");
+
+        // The kubeconfig names the engine's address, and the API server's certificate is valid for it: the client verifies
+        // it against the cluster's CA as usual (no insecure-skip) and gets an answer.
+        Assert.StartsWith($"https://{fixture.EngineAddress}:", cluster.ApiEndpoint, StringComparison.Ordinal);
+        Assert.Contains($"server: https://{fixture.EngineAddress}:", await File.ReadAllTextAsync(cluster.KubeconfigPath!, Ct), StringComparison.Ordinal);
+        var namespaces = await cluster.Kubernetes.CoreV1.ListNamespaceAsync(cancellationToken: Ct);
+        Assert.Contains(namespaces.Items, n => n.Metadata.Name == "default");
+
+        var endpoint = new Uri(cluster.ApiEndpoint!);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(endpoint.Host, endpoint.Port, Ct);
+        await using var tls = new System.Net.Security.SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = endpoint.Host }, Ct);
+        using var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!);
+        var names = certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateIPAddresses()).Select(ip => ip.ToString()).ToList();
+        output.WriteLine($"API certificate IP addresses: {string.Join(", ", names)}");
+        Assert.Contains(fixture.EngineAddress, names);
     }
 
     private static async Task<string?> ReadLineAsync(string host, int port)
