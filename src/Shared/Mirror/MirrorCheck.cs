@@ -37,7 +37,7 @@ public sealed class MirrorCheck(KubeDindSession session)
         if (available < FullBelowKib || noSpace)
         {
             return $"mirror {name}: its cache volume {volume} is full ({available?.ToString(CultureInfo.InvariantCulture) ?? "?"} KiB free of {total?.ToString(CultureInfo.InvariantCulture) ?? "?"} KiB); "
-                + "nothing new is cached any more (pulls pass through to the upstream, or fail without it), cached images are still served. Give the mirror a bigger volume (MirrorSettings.CacheVolume) or free space on the one it has.";
+                + "nothing new is cached any more (pulls pass through to the upstream, or fail without it), cached images are still served. Give the mirror a bigger volume (MirrorRegistry.CacheVolume) or free space on the one it has.";
         }
 
         return null;

@@ -7,7 +7,7 @@ namespace KubeDind.Networking;
 
 /// <summary>
 /// The Docker bridge network shared by the mirror and every cluster (<see cref="DefaultName"/>): containers
-/// on it reach each other by name, e.g. the mirror at http://kubedind-mirror:5000.
+/// on it reach each other by name, e.g. the docker.io mirror at http://kubedind-mirror-docker-io:5000.
 /// </summary>
 public static class KubeDindNetwork
 {
