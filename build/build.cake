@@ -103,8 +103,36 @@ Task("BaseImage")
     if (exit != 0) Fail("the base image could not be made (see the error above).");
 });
 
+Task("Shellcheck")
+    .Description("shellcheck over every shell script (image/, build, examples, .ci/run); any finding fails the build. Installs Debian's shellcheck when missing (as root).")
+    .Does(() =>
+{
+    if (StartProcess("sh", new ProcessSettings { Arguments = "-c \"command -v shellcheck >/dev/null\"" }) != 0)
+    {
+        Information("shellcheck is missing; installing Debian's package");
+        var install = StartProcess("sh", new ProcessSettings { Arguments = "-c \"[ $(id -u) -eq 0 ] && { apt-get install -y -q shellcheck >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q shellcheck >/dev/null 2>&1; }; }\"" });
+        if (install != 0) Fail("shellcheck is missing and could not be installed; run: apt-get install -y shellcheck");
+    }
+
+    var scripts = GetFiles(root.FullPath + "/image/**/*.sh")
+        .Concat(GetFiles(root.FullPath + "/image/rootfs/usr/local/bin/*"))
+        .Concat(GetFiles(root.FullPath + "/build/**/*.sh"))
+        .Concat(GetFiles(root.FullPath + "/examples/**/*.sh"))
+        .Append(root.CombineWithFilePath("build.sh"))
+        .Append(root.CombineWithFilePath(".ci/run"))
+        .Select(f => root.GetRelativePath(f).FullPath)
+        .Distinct()
+        .ToList();
+    var arguments = new ProcessArgumentBuilder().Append("-f").Append("gcc");
+    foreach (var script in scripts) arguments.AppendQuoted(script);
+    var exit = StartProcess("shellcheck", new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
+    if (exit != 0) Fail($"shellcheck found problems in the shell scripts (listed above); {scripts.Count} scripts checked.");
+    Information($"shellcheck: {scripts.Count} scripts, no findings");
+});
+
 Task("Test")
-    .Description("Run every test project against the real Docker engine; prints 'N passed, N failed, N skipped' last.")
+    .Description("shellcheck, then every test project against the real Docker engine; prints 'N passed, N failed, N skipped' last.")
+    .IsDependentOn("Shellcheck")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")
     .Does(() =>

@@ -13,9 +13,9 @@ public sealed record SweepSettings
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(6);
 }
 
-public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadOnlyList<string> RemovedVolumes, IReadOnlyList<string> RemovedNetworks)
+public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadOnlyList<string> RemovedVolumes)
 {
-    public int Count => RemovedContainers.Count + RemovedVolumes.Count + RemovedNetworks.Count;
+    public int Count => RemovedContainers.Count + RemovedVolumes.Count;
 }
 
 /// <summary>
@@ -63,9 +63,8 @@ public sealed class Sweep
         }
 
         var removedVolumes = await SweepVolumesAsync(docker, staleClusters, settings, cancellationToken).ConfigureAwait(false);
-        var removedNetworks = await SweepNetworksAsync(docker, settings, cancellationToken).ConfigureAwait(false);
-        var result = new SweepResult(removedContainers, removedVolumes, removedNetworks);
-        _session.Log.Debug($"sweep: removed {removedContainers.Count} containers, {removedVolumes.Count} volumes, {removedNetworks.Count} networks");
+        var result = new SweepResult(removedContainers, removedVolumes);
+        _session.Log.Debug($"sweep: removed {removedContainers.Count} containers, {removedVolumes.Count} volumes");
         return result;
     }
 
@@ -109,33 +108,6 @@ public sealed class Sweep
             catch (DockerApiException ex)
             {
                 _session.Log.Debug($"sweep: volume {volume.Name} stays ({DockerEngine.FirstLine(ex)})");
-            }
-        }
-
-        return removed;
-    }
-
-    private async Task<List<string>> SweepNetworksAsync(IDockerClient docker, SweepSettings settings, CancellationToken cancellationToken)
-    {
-        var networks = await docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = OwnedBy(StartCluster.Role + "-network") }, cancellationToken).ConfigureAwait(false);
-        var removed = new List<string>();
-        foreach (var network in networks)
-        {
-            // Only per-cluster networks; the shared network (and the mirror's) stays.
-            if (network.Name == KubeDindNetwork.DefaultName || !KubeDindLabels.IsOwned(network.Labels)
-                || Label(network.Labels, KubeDindLabels.Role) != StartCluster.Role + "-network" || WhyStale(network.Labels, settings.MaxAge) is null)
-            {
-                continue;
-            }
-
-            try
-            {
-                await docker.Networks.DeleteNetworkAsync(network.ID, cancellationToken).ConfigureAwait(false);
-                removed.Add(network.Name);
-            }
-            catch (DockerApiException ex)
-            {
-                _session.Log.Debug($"sweep: network {network.Name} stays ({DockerEngine.FirstLine(ex)})");
             }
         }
 

@@ -55,7 +55,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
     public Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken) =>
         Answer("Connect", settings, (ExistingCluster)RuntimeHelpers.GetUninitializedObject(typeof(ExistingCluster)));
 
-    public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], [], []));
+    public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], []));
 
     private Task<T> Answer<T>(string step, object? argument, T result)
     {

@@ -7,9 +7,8 @@ namespace KubeDind.Tests.Deploy;
 
 /// <summary>
 /// The deploy step against a real kube-dind cluster. Runs only when KUBEDIND_K3S_BINARY names a k3s
-/// binary (else skipped with that reason): this machine has none by default.
-/// The cluster's members (Kubernetes, Images, PublishedPorts, PushImageAsync) are reached through
-/// <c>dynamic</c> because the cluster step is written on another branch; at merge they can be typed.
+/// binary (else skipped with that reason): this machine has none by default. Deploys go through
+/// <see cref="KubeDindCluster.DeployAsync"/>, the one way in that both front ends use.
 /// </summary>
 public sealed class RealClusterDeployTests
 {
@@ -58,17 +57,15 @@ public sealed class RealClusterDeployTests
         try
         {
             await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20] }, ct);
-            dynamic handle = cluster;
-            await handle.PushImageAsync("kdt-deploy-web:1", null, ct);
-            await handle.PushImageAsync("kdt-deploy-web:2", null, ct);
-            k8s.IKubernetes client = handle.Kubernetes;
-            var context = new DeployContext { ClusterName = cluster.Name, Log = session.Log, PushedImages = handle.Images };
+            await cluster.PushImageAsync("kdt-deploy-web:1", null, ct);
+            await cluster.PushImageAsync("kdt-deploy-web:2", null, ct);
+            var client = cluster.Kubernetes;
 
-            var first = await DeployStep.RunAsync(client, Settings("1"), context, ct);
+            var first = await cluster.DeployAsync(Settings("1"), ct);
             Assert.True(first.Succeeded);
             Assert.Equal("hello-from-configmap 1", await GetAsync(client, ct));
 
-            var second = await DeployStep.RunAsync(client, Settings("2"), context, ct);
+            var second = await cluster.DeployAsync(Settings("2"), ct);
             Assert.Equal(RolloutState.Ready, second.Objects.Single(o => o.Kind == "Deployment").Rollout);
             Assert.All(second.Objects, o => Assert.False(o.Created));
             Assert.Equal("hello-from-configmap 2", await GetAsync(client, ct));
@@ -89,16 +86,14 @@ public sealed class RealClusterDeployTests
         var artifacts = Path.Combine(Path.GetTempPath(), "kdt-deploy-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20] }, ct);
-            dynamic handle = cluster;
-            await handle.PushImageAsync("kdt-deploy-web:1", null, ct);
-            k8s.IKubernetes client = handle.Kubernetes;
-            var context = new DeployContext { ClusterName = cluster.Name, ArtifactsDirectory = artifacts, Log = session.Log, PushedImages = handle.Images };
+            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20], ArtifactsDirectory = artifacts }, ct);
+            await cluster.PushImageAsync("kdt-deploy-web:1", null, ct);
 
-            var crash = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Inline("crasher", "kdt-deploy-web:1", "[sh, -c, 'echo boom: no config; exit 3']"), context, ct));
+            var crash = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("crasher", "kdt-deploy-web:1", "[sh, -c, 'echo boom: no config; exit 3']"), ct));
             Assert.StartsWith("crasher: container app is crash-looping (exit code 3): last log line: boom: no config", crash.Diagnostics!.Summary[0], StringComparison.Ordinal);
 
-            var missing = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Inline("ghost", "localhost:5000/never-pushed:1", "[sleep, '3600']"), context, ct));
+            var missing = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("ghost", "localhost:5000/never-pushed:1", "[sleep, '3600']"), ct));
+            Assert.Contains(missing.Diagnostics!.Files, f => f.EndsWith(Path.Combine("cluster", "k3s.log"), StringComparison.Ordinal));
             Assert.Equal("ghost: image localhost:5000/never-pushed:1 not found — was it pushed?", missing.Diagnostics!.Summary[0]);
 
             _output.WriteLine(crash.Message);

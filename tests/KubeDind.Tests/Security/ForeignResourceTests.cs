@@ -44,7 +44,7 @@ public sealed class ForeignResourceTests(ITestOutputHelper output)
             var cluster = await session.StartClusterAsync(settings with { SweepFirst = true }, Ct);
             var swept = await session.SweepAsync(cancellationToken: Ct);
             await cluster.TeardownAsync(cancellationToken: Ct);
-            output.WriteLine($"sweep removed: {string.Join(", ", swept.RemovedContainers.Concat(swept.RemovedVolumes).Concat(swept.RemovedNetworks))}");
+            output.WriteLine($"sweep removed: {string.Join(", ", swept.RemovedContainers.Concat(swept.RemovedVolumes))}");
 
             var inspect = await session.Docker.Containers.InspectContainerAsync(container.ID, Ct);
             Assert.Equal("created", inspect.State.Status);

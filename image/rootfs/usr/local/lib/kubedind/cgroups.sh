@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cgroups: make the container's cgroups usable by an inner dockerd and kubelet, on cgroup v1 and v2.
 # Docker mounts them read-only unless --privileged; with CAP_SYS_ADMIN in a private cgroup namespace
 # (the fallback KubeDind uses where --privileged is refused) they can be remounted read-write.
@@ -27,8 +28,9 @@ cgroups_v2() {
   # As Docker's own dind entrypoint: move every process out of the root into /init, so that the root
   # may delegate controllers to the child cgroups dockerd and kubelet create ("no internal processes").
   mkdir -p /sys/fs/cgroup/init
-  local pid
-  for pid in $(cat /sys/fs/cgroup/cgroup.procs); do
+  local pid pids
+  mapfile -t pids < /sys/fs/cgroup/cgroup.procs
+  for pid in "${pids[@]}"; do
     echo "$pid" > /sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
   done
   sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control \
@@ -52,6 +54,8 @@ cgroups_v1() {
   fi
   # kubelet expects the systemd named hierarchy on v1 hosts; make one when the host has none.
   if [ ! -d /sys/fs/cgroup/systemd ]; then
-    mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
+    if mkdir -p /sys/fs/cgroup/systemd; then
+      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
+    fi
   fi
 }

@@ -1,4 +1,6 @@
+# shellcheck shell=bash
 # Shared by the entrypoint, the component scripts and kubedind-ready: paths, logging, small helpers.
+# shellcheck disable=SC2034 # the variables here are read by the scripts that source this file
 KUBEDIND_LIB=/usr/local/lib/kubedind
 KUBEDIND_LOGS=/var/log/kubedind
 KUBEDIND_STATE=/run/kubedind
@@ -10,7 +12,7 @@ log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
 warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }
 
 # The last lines of a component's log, indented, for failure messages.
-log_tail() { [ -f "$KUBEDIND_LOGS/$1.log" ] && tail -n "${2:-20}" "$KUBEDIND_LOGS/$1.log" | sed 's/^/    | /' >&2 || true; }
+log_tail() { if [ -f "$KUBEDIND_LOGS/$1.log" ]; then tail -n "${2:-20}" "$KUBEDIND_LOGS/$1.log" | sed 's/^/    | /' >&2 || true; fi; }
 
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.5 s until it succeeds; false after SECONDS.
 wait_for() {

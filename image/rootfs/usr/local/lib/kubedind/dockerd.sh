@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # dockerd: the inner Docker engine. Storage on the /var/lib/docker volume (overlay2), the registry
 # mirrors from KUBEDIND_REGISTRY_MIRRORS, localhost:5000 without TLS, and extra API addresses from
 # KUBEDIND_DOCKERD_HOSTS (tcp://0.0.0.0:2375: the container as a remote engine, like docker:dind).
@@ -12,9 +13,11 @@ dockerd_start() {
   echo "$DOCKERD_PID" > "$KUBEDIND_STATE/dockerd.pid"
   if ! wait_for 60 dockerd_up; then
     log_tail dockerd
-    kill -0 "$DOCKERD_PID" 2>/dev/null \
-      && fail "dockerd did not answer on /var/run/docker.sock within 60 s (log: $KUBEDIND_LOGS/dockerd.log)" \
-      || fail "dockerd exited at start: $(grep -iE 'level=(fatal|error)|failed' "$KUBEDIND_LOGS/dockerd.log" | tail -n1 | cut -c1-300)"
+    if kill -0 "$DOCKERD_PID" 2>/dev/null; then
+      fail "dockerd did not answer on /var/run/docker.sock within 60 s (log: $KUBEDIND_LOGS/dockerd.log)"
+    else
+      fail "dockerd exited at start: $(grep -iE 'level=(fatal|error)|failed' "$KUBEDIND_LOGS/dockerd.log" | tail -n1 | cut -c1-300)"
+    fi
     return 1
   fi
   log "dockerd: $(docker version --format '{{.Server.Version}}') answers ($(docker info --format '{{.Driver}}') storage, cgroup driver $(docker info --format '{{.CgroupDriver}}'))"

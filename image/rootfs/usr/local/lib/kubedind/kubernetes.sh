@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # kubernetes: a single-node k3s server whose container runtime is the inner dockerd (--docker), so pods,
 # `docker ps` and images loaded into dockerd are one world. Pod networking is a plain CNI bridge
 # (no flannel); components whose images would have to be pulled stay off unless air-gap images exist.
@@ -46,8 +47,7 @@ kubernetes_start() {
   K3S_PID=$!
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
   # k3s rejects bad flags and a broken environment within seconds: report that here, not as "never ready".
-  local i
-  for i in 1 2 3 4 5 6; do
+  for _ in 1 2 3 4 5 6; do
     sleep 0.5
     if ! kill -0 "$K3S_PID" 2>/dev/null; then
       log_tail k3s

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # registry: distribution (Debian's docker-registry) on :5000, storage on the /var/lib/registry volume,
 # no authentication (Debian's packaged config turns htpasswd on: /etc/kubedind/registry.yml does not),
 # deletes enabled so tests can clean up after themselves.
