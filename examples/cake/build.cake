@@ -105,6 +105,7 @@ Task("SystemTest")
     }
 
     await CheckGreetingAsync();
+    await SmokeJobAsync();
 });
 
 Task("Default").IsDependentOn("SystemTest");
@@ -145,6 +146,28 @@ async Task CheckGreetingAsync()
     var bundle = await KubeDindCollectDiagnostics(cluster);
     Error($"system test failed; diagnostics bundle: {bundle.Directory}");
     throw new CakeException($"system test: GET {endpoint.Url}greeting did not return \"{ExpectedGreeting}, KubeDind!\" within 60s (last: {last}).");
+}
+
+// A check inside the cluster, the way migrations and smoke tests run: a Job to completion, its exit code and logs.
+// The app image names kubedind-example-app:dev; like Deploy, the Job gets the reference pushed above.
+async Task SmokeJobAsync()
+{
+    var job = await KubeDindRunJob(cluster, new KubeDindJobSettings()
+        .WithImage(AppImage, "sh", "-c", "test -x /app/ExampleApp && echo smoke: app binary present")
+        .WithName("smoke"));
+    Information($"job {job.Name}: exit code {job.ExitCode}: {job.Output.Trim()}");
+    if (job.ExitCode != 0) throw new CakeException($"smoke job failed with exit code {job.ExitCode}: {job.Output.Trim()}");
+
+    // Logs of every pod of a workload (previous instances too), e.g. to attach to a failed test.
+    var logs = await KubeDindReadLogs(cluster, "Deployment", "example-app", new KubeDindLogsSettings().WithTailLines(5));
+    Information($"example-app logs: {logs.Containers.Count} containers");
+
+    // kubectl inside the cluster container, with no kubeconfig to pass (the same as docker exec <name> kubectl ...).
+    // A warning, not a failure: a k3s server binary built alone answers as kubectl only through a symlink, which
+    // older images do not have.
+    var nodes = await cluster.ExecAsync("kubectl", "get", "nodes", "-o", "name");
+    if (nodes.Succeeded) Information($"kubectl in the cluster: {nodes.StandardOutput.Trim()}");
+    else Warning($"kubectl in the cluster failed: {nodes.FirstErrorLine}");
 }
 
 bool GitHubReachable()

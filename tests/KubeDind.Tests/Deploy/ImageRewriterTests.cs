@@ -59,4 +59,18 @@ public sealed class ImageRewriterTests
 
         Assert.Equal("localhost:5000/batch:1", Assert.Single(uses).Final);
     }
+
+    /// <summary>README "Third-party images offline": tag a local copy with the manifest's exact name and push it.</summary>
+    [Fact]
+    public void A_third_party_image_pushed_under_the_name_the_manifest_uses_is_what_the_manifest_gets()
+    {
+        var (repository, tag) = KubeDind.Cluster.PushImage.ClusterImageName("redis:7", null, "sha256:0123456789abcdef0123456789abcdef");
+        var pushed = new Dictionary<string, string> { ["redis:7"] = $"localhost:5000/{repository}:{tag}" };
+
+        var rewriter = new ImageRewriter(new Dictionary<string, string>(), pushed);
+        var byRewrite = new ImageRewriter(new Dictionary<string, string> { ["redis"] = "localhost:5000/my-redis" }, new Dictionary<string, string>());
+
+        Assert.Equal(("localhost:5000/redis:7", ImageSource.Pushed), rewriter.Resolve("redis:7"));
+        Assert.Equal(("localhost:5000/my-redis:7", ImageSource.Rewritten), byRewrite.Resolve("redis:7"));
+    }
 }
