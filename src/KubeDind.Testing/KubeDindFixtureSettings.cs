@@ -1,0 +1,58 @@
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Mirror;
+
+namespace KubeDind.Testing;
+
+/// <summary>An image the fixture pushes into the cluster: built first from <see cref="Context"/> when given, else taken from the engine.</summary>
+/// <param name="Tag">The image on the host's engine, as the manifests name it (Deploy rewrites it to the pushed reference).</param>
+/// <param name="Context">A build context directory with a Dockerfile; null = the image already exists.</param>
+public sealed record FixtureImage(string Tag, string? Context = null)
+{
+    /// <summary>The Dockerfile's build argument that receives KubeDind's offline Debian base image (e.g. <c>BASE_IMAGE</c>); null = none.</summary>
+    public string? BaseImageBuildArg { get; init; } = "BASE_IMAGE";
+
+    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A Service port the fixture opens at start; tests get its URL from <see cref="KubeDindFixture.ServiceUrl"/>.</summary>
+public sealed record FixtureService(string Name, string Port = "http", string Namespace = "default", string Scheme = "http");
+
+/// <summary>What a <see cref="KubeDindFixture"/> starts: the cluster, the images it pushes, what it deploys and which services it opens.</summary>
+public sealed record KubeDindFixtureSettings
+{
+    public ClusterSettings Cluster { get; init; } = new();
+
+    /// <summary>Start (or reuse) the host's registry mirror and pull through it (cache-only where its upstream does not answer).</summary>
+    public bool UseMirror { get; init; }
+
+    public MirrorSettings Mirror { get; init; } = new();
+
+    public IReadOnlyList<FixtureImage> Images { get; init; } = [];
+
+    /// <summary>Applied after the images are pushed (their names rewritten); null = deploy nothing.</summary>
+    public DeploySettings? Deploy { get; init; }
+
+    public IReadOnlyList<FixtureService> Services { get; init; } = [];
+
+    /// <summary>How long an opened HTTP service has to give its first answer (any status) before the fixture fails.</summary>
+    public TimeSpan ServiceTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Why the tests cannot run here, checked before anything starts; null = run. The default skips a Kubernetes cluster
+    /// when no k3s binary is given (<c>KUBEDIND_K3S_BINARY</c>) and no image is named: nothing can be downloaded offline.
+    /// </summary>
+    public Func<KubeDindFixtureSettings, string?> SkipWhen { get; init; } = DefaultSkipWhen;
+
+    /// <summary>Keep the cluster after the run (also with the environment variable <c>KUBEDIND_KEEP_CLUSTER=1</c>).</summary>
+    public bool KeepCluster { get; init; } = Environment.GetEnvironmentVariable("KUBEDIND_KEEP_CLUSTER") == "1";
+
+    public static string? DefaultSkipWhen(KubeDindFixtureSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var cluster = settings.Cluster;
+        return cluster.Kubernetes && cluster.Image is null && cluster.ImageBuild?.K3sBinary is null && ClusterImage.K3sBinaryFromEnvironment() is null
+            ? $"no k3s binary: set {ClusterImage.K3sBinaryVariable} to a k3s v1.21+ binary to run the Kubernetes tests (nothing can be downloaded here)"
+            : null;
+    }
+}
