@@ -99,7 +99,7 @@ public sealed partial class CancellationTests(ITestOutputHelper output)
         }
     }
 
-    // A status line of the push itself ("push repo:tag: Pushing ..."), so the cancellation lands mid-transfer.
-    [GeneratedRegex("^push [^ ]+: .*(Preparing|Pushing|Waiting)")]
+    // A progress line of the push itself ("push repo:tag: 0/1 layers done, ..."), so the cancellation lands mid-transfer.
+    [GeneratedRegex("^push [^ ]+: (.*(Preparing|Pushing|Waiting)|[0-9]+/[0-9]+ layers done)")]
     private static partial Regex PushProgress();
 }
