@@ -65,6 +65,16 @@ public sealed class DockerEndpointTests
     }
 
     [Fact]
+    public async Task An_ssh_engine_gets_one_line_saying_how_to_forward_it()
+    {
+        var engine = DockerEndpoint.Resolve(environment: Env(("DOCKER_HOST", "ssh://ci@build-vm")));
+        Assert.Equal("build-vm", engine.PublishedHost);
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => DockerEngine.ConnectAsync(engine, TestContext.Current.CancellationToken));
+        Assert.Contains("ssh -L 2375:/var/run/docker.sock", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
     public void Ports_default_to_loopback_and_a_setting_that_opens_them_comes_with_a_warning()
     {
         var local = DockerEndpoint.Resolve(environment: Env());
