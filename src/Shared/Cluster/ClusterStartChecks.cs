@@ -63,6 +63,26 @@ internal static class ClusterStartChecks
         }
     }
 
+    /// <summary>
+    /// The artifacts directory (diagnostics, and by default the kubeconfig) can be written: checked before the start, so
+    /// that a failure later does not lose its diagnostics.
+    /// </summary>
+    public static void CheckArtifactsDirectory(string name, ClusterSettings settings)
+    {
+        var directory = Path.GetFullPath(settings.ArtifactsDirectory);
+        var probe = Path.Combine(directory, $".kubedind-write-test-{Guid.NewGuid():N}");
+        try
+        {
+            PrivateFiles.CreateDirectory(directory);
+            File.WriteAllText(probe, string.Empty);
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new KubeDindException($"cluster {name}: artifacts directory '{directory}' cannot be written ({ex.Message.TrimEnd('.')}); set ArtifactsDirectory to a writable directory (diagnostics and the kubeconfig go there).", inner: ex);
+        }
+    }
+
     private static async Task CheckNameFreeAsync(KubeDindSession session, string name, CancellationToken cancellationToken)
     {
         var existing = await DockerContainers.FindByNameAsync(session.Docker, name, cancellationToken).ConfigureAwait(false);

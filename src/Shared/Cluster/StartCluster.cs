@@ -54,6 +54,7 @@ public sealed class StartCluster
         }
 
         ClusterStartChecks.CheckPorts(context.Name, settings, context.Publishing);
+        ClusterStartChecks.CheckArtifactsDirectory(context.Name, settings);
         context.Image = await ClusterImage.ResolveAsync(_session, context.Name, settings, cancellationToken).ConfigureAwait(false);
         context.ImageReady = context.Watch.Elapsed;
         await KubeDindNetwork.EnsureAsync(_session, settings.NetworkOrDefault, cancellationToken).ConfigureAwait(false);
