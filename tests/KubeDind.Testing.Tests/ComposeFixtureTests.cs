@@ -60,6 +60,8 @@ public sealed class ComposeFixtureTests(ComposeCluster fixture)
     }
 }
 
+// In the collection of ComposeCluster: both build and push the same tag, and this class deletes it at the end.
+[Collection(nameof(ComposeClusterCollection))]
 public sealed class FixtureLifecycleTests
 {
     [Fact]
