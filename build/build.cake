@@ -300,16 +300,27 @@ Task("SystemTest")
 });
 
 Task("Bench")
-    .Description("Time and measure the steps (mirror, cluster start per gate, memory, ~100 MB push and side-load, teardown, leftovers); results in artifacts/bench/.")
+    .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push, LoadImage vs PushImage, Deploy vs kubectl, 3 vs 1 parallel clusters), teardown, leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png). Not part of Test.")
     .IsDependentOn("Engine")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")
     .Does(() =>
 {
     var runs = Argument("runs", 3);
+    var bench = artifacts.Combine("bench");
+    // The example app, for the Deploy row (a self-contained publish, as its SystemTest uses).
+    var publish = bench.Combine("example-app");
+    DotNetPublish(root.CombineWithFilePath("examples/app/ExampleApp.csproj").FullPath, new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        SelfContained = true,
+        OutputDirectory = publish,
+        Verbosity = DotNetVerbosity.Quiet,
+    });
     var exit = StartProcess("dotnet", new ProcessSettings
     {
-        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{artifacts.Combine("bench").FullPath}\"",
+        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{bench.FullPath}\" --example-app \"{publish.FullPath}\"",
         WorkingDirectory = root,
     });
     if (exit != 0) Fail("Bench: the benchmark failed (see the error above).");

@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Docker.DotNet.Models;
-using KubeDind;
+using k8s;
 using KubeDind.Cluster;
+using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Mirror;
@@ -12,117 +10,248 @@ using KubeDind.Mirror;
 namespace KubeDind.BuildTool;
 
 /// <summary>
-/// Speed and memory of the five steps on this machine, written to artifacts/bench/: mirror cold start and
-/// reuse, cluster start (per gate), memory of a ready cluster, push and side-load of a ~100 MB image,
-/// teardown, and what was left behind. Numbers are recorded, never asserted.
+/// Speed as ratios against peers measured side by side in the same run, each the median of several runs: cold and
+/// warm StartCluster against bare k3s in the same image, PushImage against <c>docker push</c>, LoadImage against
+/// PushImage, Deploy against <c>kubectl apply</c> + <c>rollout status</c>, 3 parallel clusters against 1; and
+/// teardown, leftovers, memory, the cold start's per-phase timeline. Written to artifacts/bench/ (results.md,
+/// results.json, ratios.png). Numbers are recorded, never asserted.
 /// </summary>
 internal static class Bench
 {
     private const string PayloadImage = "kubedind/bench-payload:100mb";
-    private const string MirroredPayload = "bench-payload:mirrored";
+    private const string ExampleImage = "kubedind/bench-example-app:bench";
 
-    public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, string? exampleAppPublish, CancellationToken cancellationToken)
     {
         var k3s = ClusterImage.K3sBinaryFromEnvironment();
-        var kubernetes = !string.IsNullOrEmpty(k3s);
-        var rows = new List<(string Measure, double Value, string Unit)>();
-        void Record(string measure, double value, string unit)
-        {
-            rows.Add((measure, value, unit));
-            session.Log.Info($"bench: {measure} = {value.ToString("0.00", CultureInfo.InvariantCulture)} {unit}");
-        }
-
-        var before = await CountOwnedAsync(session, cancellationToken);
+        var kubernetes = k3s is not null;
+        var results = new BenchResults { Runs = runs, Kubernetes = kubernetes };
+        var leftoversBefore = await CountOwnedAsync(session, cancellationToken);
         await EnsurePayloadAsync(session, cancellationToken);
-        var imageSettings = kubernetes ? new ClusterImageSettings { K3sBinary = k3s } : null;
-        var watch = Stopwatch.StartNew();
 
-        // No internet registry here: a compose-mode cluster's registry stands in for the mirror's upstream.
-        await using (var upstream = await session.StartClusterAsync(new ClusterSettings { Kubernetes = false, Name = $"kubedind-bench-upstream-{session.RunId}" }, cancellationToken))
+        ClusterSettings Settings(string what, bool warmStart = true) => new()
         {
-            var mirrorName = $"kubedind-bench-mirror-{session.RunId}";
-            var mirrorSettings = new MirrorSettings { Name = mirrorName }.WithOnly(new MirrorRegistry("docker.io", $"http://{upstream.Name}:5000"));
-            try
-            {
-                watch.Restart();
-                var mirror = await session.StartMirrorAsync(mirrorSettings, cancellationToken);
-                Record("mirror: first start (image cached)", watch.Elapsed.TotalSeconds, "s");
-                watch.Restart();
-                await session.StartMirrorAsync(mirrorSettings, cancellationToken);
-                Record("mirror: reuse of a running mirror", watch.Elapsed.TotalSeconds, "s");
+            Name = $"kubedind-bench-{what}-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}",
+            Kubernetes = kubernetes,
+            ImageBuild = kubernetes ? new ClusterImageSettings { K3sBinary = k3s } : null,
+            WarmStart = warmStart,
+            SweepFirst = false,
+        };
 
-                // What each cluster's dockerd pulls as docker.io/library/<MirroredPayload> comes through the mirror.
-                await upstream.PushImageAsync(PayloadImage, $"library/{MirroredPayload}", cancellationToken);
-
-                for (var run = 1; run <= runs; run++)
-                {
-                    await BenchClusterAsync(session, run, kubernetes, imageSettings, mirror, Record, cancellationToken);
-                }
-            }
-            finally
+        if (!kubernetes)
+        {
+            const string Why = "needs k3s: KUBEDIND_K3S_BINARY is unset";
+            foreach (var row in new[] { "cold StartCluster / bare k3s cold", "warm StartCluster / bare k3s cold", "Deploy / kubectl apply + rollout status", "1 vs 3 parallel clusters", "memory of a ready cluster" })
             {
-                await session.StopMirrorAsync(mirrorName, removeCache: true, CancellationToken.None);
+                results.Skipped.Add(new BenchSkip(row, Why));
             }
+
+            await PushRowsAsync(session, runs, () => Settings("compose"), results, cancellationToken);
+        }
+        else
+        {
+            await KubernetesRowsAsync(session, runs, k3s!, Settings, exampleAppPublish, results, cancellationToken);
         }
 
-        var after = await CountOwnedAsync(session, cancellationToken);
-        Record("leftovers (containers + volumes + networks, after - before)", after - before, "count");
-        await WriteAsync(outputDirectory, kubernetes, rows, cancellationToken);
+        await MirrorRowAsync(session, results, cancellationToken);
+
+        var leftovers = await CountOwnedAsync(session, cancellationToken) - leftoversBefore;
+        results.Figures.Add(new BenchFigure("leftovers after every teardown (containers + volumes + networks of this run)", [leftovers], "count"));
+        await results.WriteAsync(outputDirectory, cancellationToken);
         return 0;
     }
 
-    private static async Task BenchClusterAsync(KubeDindSession session, int run, bool kubernetes, ClusterImageSettings? imageSettings, KubeDindMirror mirror, Action<string, double, string> record, CancellationToken cancellationToken)
+    private static async Task KubernetesRowsAsync(KubeDindSession session, int runs, string k3s, Func<string, bool, ClusterSettings> settings, string? exampleAppPublish, BenchResults results, CancellationToken cancellationToken)
     {
-        await using var cluster = await session.StartClusterAsync(
-            new ClusterSettings { Kubernetes = kubernetes, ImageBuild = imageSettings }.WithMirror(mirror), cancellationToken);
-        var timings = cluster.Timings;
-        record($"cluster #{run}: container started", timings.ContainerStarted.TotalSeconds, "s");
-        foreach (var (gate, elapsed) in timings.Gates)
+        var log = session.Log;
+
+        // Builds (or checks) the image and makes sure a saved state exists for the warm runs; not counted.
+        string image;
+        PrivilegeMode mode;
+        await using (var first = await session.StartClusterAsync(settings("prepare", true), cancellationToken))
         {
-            record($"cluster #{run}: gate '{gate}'", elapsed.TotalSeconds, "s");
+            (image, mode) = (first.Image, first.Privilege);
+            log.Info($"bench: prepared ({first.Timings.Start})");
         }
 
-        record($"cluster #{run}: ready", timings.Ready.TotalSeconds, "s");
-        record($"cluster #{run}: memory when ready", await MemoryMiBAsync(session, cluster.ContainerId, cancellationToken), "MiB");
+        var example = exampleAppPublish is null ? null : await EnsureExampleImageAsync(session, exampleAppPublish, cancellationToken);
+        var kubectl = BenchPeers.FindKubectl(k3s);
+        List<double> bare = [], cold = [], warm = [], teardown = [], memory = [], push = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [], deploy = [], kubectlApply = [];
 
-        // Before the side-load below puts the same layers into the inner dockerd: a fresh cluster pulls all of them.
-        var since = DateTimeOffset.UtcNow;
-        var watch = Stopwatch.StartNew();
-        var pull = await cluster.ExecAsync("docker", "pull", MirroredPayload);
-        if (!pull.Succeeded)
+        // Interleaved run by run, so a change in the machine's load hits both sides of a ratio alike.
+        for (var run = 1; run <= runs; run++)
         {
-            throw new KubeDindException($"bench: the cluster could not pull {MirroredPayload} through the mirror: {pull.FirstErrorLine}");
-        }
+            log.Info($"bench: run {run} of {runs}");
+            bare.Add(await BenchPeers.BareK3sColdAsync(session, image, mode, cancellationToken));
+            log.Info($"bench: bare k3s cold: {bare[^1]:0.0}s");
 
-        record($"cluster #{run}: pull ~100 MB image through the mirror", watch.Elapsed.TotalSeconds, "s");
-        // The proxy logs a fetched blob once it has stored it, a moment after serving it: read until the counts settle.
-        var usage = (await mirror.ReadUsageAsync(since, cancellationToken)).Find("docker.io")!;
-        for (var i = 0; i < 10; i++)
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            var again = (await mirror.ReadUsageAsync(since, cancellationToken)).Find("docker.io")!;
-            if (again.BytesFromUpstream == usage.BytesFromUpstream)
+            var watch = Stopwatch.StartNew();
+            var coldCluster = await session.StartClusterAsync(settings("cold", false), cancellationToken);
+            cold.Add(watch.Elapsed.TotalSeconds);
+            results.AddPhases("cold StartCluster", coldCluster.Timings.Phases());
+            memory.Add(await MemoryMiBAsync(session, coldCluster.ContainerId, cancellationToken));
+
+            // PushImage into a fresh registry, again with the layers present, then LoadImage the same twice.
+            watch.Restart();
+            await coldCluster.PushImageAsync(PayloadImage, "payload", cancellationToken);
+            push.Add(watch.Elapsed.TotalSeconds);
+            watch.Restart();
+            await coldCluster.PushImageAsync(PayloadImage, "payload", cancellationToken);
+            pushAgain.Add(watch.Elapsed.TotalSeconds);
+            watch.Restart();
+            await coldCluster.LoadImageAsync(PayloadImage, cancellationToken);
+            load.Add(watch.Elapsed.TotalSeconds);
+            watch.Restart();
+            await coldCluster.LoadImageAsync(PayloadImage, cancellationToken);
+            loadAgain.Add(watch.Elapsed.TotalSeconds);
+
+            watch.Restart();
+            await coldCluster.TeardownAsync(cancellationToken: cancellationToken);
+            teardown.Add(watch.Elapsed.TotalSeconds);
+
+            watch.Restart();
+            await using var warmCluster = await session.StartClusterAsync(settings("warm", true), cancellationToken);
+            warm.Add(watch.Elapsed.TotalSeconds);
+            results.AddPhases("warm StartCluster", warmCluster.Timings.Phases());
+            if (!warmCluster.Timings.Start.StartsWith("warm", StringComparison.Ordinal))
             {
-                break;
+                results.Note += $"Run {run}: the \"warm\" start was not warm ({warmCluster.Timings.Start}). ";
             }
 
-            usage = again;
+            // docker push of the same image into the warm cluster's registry, fresh too.
+            dockerPush.Add(await BenchPeers.DockerPushAsync(PayloadImage, warmCluster.RegistryHostEndpoint, "payload", cancellationToken));
+
+            if (example is not null && kubectl is not null)
+            {
+                var (ours, theirs) = await DeployBothAsync(warmCluster, example, kubectl, run, cancellationToken);
+                deploy.Add(ours);
+                kubectlApply.Add(theirs);
+            }
         }
 
-        record($"cluster #{run}: mirror bytes from upstream", usage.BytesFromUpstream / 1048576.0, "MiB");
-        record($"cluster #{run}: mirror bytes from cache", usage.BytesFromCache / 1048576.0, "MiB");
+        results.Note += "Peers: bare k3s cold = the same image with the same container flags running k3s alone on its embedded containerd, polled from the host until the node is Ready and the default service account exists; StartCluster is timed to its own readiness (every gate). PushImage and docker push each go into a fresh registry. ";
+        results.Ratios.Add(new BenchRatio("cold StartCluster", "bare k3s cold", cold, bare));
+        results.Ratios.Add(new BenchRatio("warm StartCluster", "bare k3s cold", warm, bare));
+        results.Ratios.Add(new BenchRatio("PushImage ~100 MB", "docker push", push, dockerPush));
+        results.Ratios.Add(new BenchRatio("LoadImage ~100 MB, first", "PushImage, first", load, push));
+        results.Ratios.Add(new BenchRatio("LoadImage ~100 MB, again", "PushImage, again (layers present)", loadAgain, pushAgain));
+        if (deploy.Count > 0)
+        {
+            results.Ratios.Add(new BenchRatio("Deploy of the example", "kubectl apply -f + rollout status", deploy, kubectlApply));
+        }
+        else
+        {
+            results.Skipped.Add(new BenchSkip("Deploy / kubectl apply + rollout status", example is null ? "the example app was not published (run Bench through build.sh, which publishes it)" : "no kubectl found (KUBEDIND_KUBECTL, beside the k3s binary, or on PATH)"));
+        }
 
-        watch.Restart();
-        await cluster.PushImageAsync(PayloadImage, $"payload-{run}", cancellationToken);
-        record($"cluster #{run}: push ~100 MB image", watch.Elapsed.TotalSeconds, "s");
-        watch.Restart();
-        await cluster.LoadImageAsync(PayloadImage, cancellationToken);
-        record($"cluster #{run}: side-load ~100 MB image", watch.Elapsed.TotalSeconds, "s");
-        record($"cluster #{run}: memory after push and load", await MemoryMiBAsync(session, cluster.ContainerId, cancellationToken), "MiB");
+        results.Figures.Add(new BenchFigure("teardown of a ready cluster", teardown, "s"));
+        results.Figures.Add(new BenchFigure("memory of a ready cluster (cold start, usage less page cache)", memory, "MiB"));
 
-        watch.Restart();
-        await cluster.TeardownAsync(cancellationToken: cancellationToken);
-        record($"cluster #{run}: teardown", watch.Elapsed.TotalSeconds, "s");
+        // Time to ready of 3 clusters started at once (the slowest), against one alone, both warm.
+        List<double> parallel = [];
+        for (var run = 1; run <= runs; run++)
+        {
+            var watch = Stopwatch.StartNew();
+            var clusters = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => session.StartClusterAsync(settings($"parallel{i}", true), cancellationToken)));
+            parallel.Add(watch.Elapsed.TotalSeconds);
+            foreach (var cluster in clusters)
+            {
+                await cluster.DisposeAsync();
+            }
+        }
+
+        results.Ratios.Add(new BenchRatio("3 parallel warm clusters, time to ready", "1 warm cluster", parallel, warm));
+    }
+
+    /// <summary>
+    /// Bytes the mirror fetched from its upstream when the ~100 MB image is pulled through it a first and a second
+    /// time (the mirror's own usage counts). No internet here: a compose-mode cluster's registry is the upstream.
+    /// </summary>
+    private static async Task MirrorRowAsync(KubeDindSession session, BenchResults results, CancellationToken cancellationToken)
+    {
+        await using var upstream = await session.StartClusterAsync(new ClusterSettings { Kubernetes = false, Name = $"kubedind-bench-upstream-{session.RunId}", SweepFirst = false }, cancellationToken);
+        var reference = await upstream.PushImageAsync(PayloadImage, "bench/payload:100mb", cancellationToken);
+        var (repository, tag) = (reference[(reference.IndexOf('/', StringComparison.Ordinal) + 1)..reference.LastIndexOf(':')], reference[(reference.LastIndexOf(':') + 1)..]);
+        var settings = new MirrorSettings { Name = $"kubedind-bench-mirror-{session.RunId}" }.WithOnly(new MirrorRegistry("docker.io", $"http://{upstream.Name}:5000"));
+        try
+        {
+            var mirror = await session.StartMirrorAsync(settings, cancellationToken);
+            var endpoint = mirror.Find("docker.io")!.HostUrl;
+            List<double> bytes = [];
+            for (var run = 1; run <= 2; run++)
+            {
+                var since = DateTimeOffset.UtcNow.AddSeconds(-1);
+                await BenchPeers.PullThroughAsync(endpoint, repository, tag, cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                bytes.Add((await mirror.ReadUsageAsync(since, cancellationToken)).BytesFromUpstream / 1048576.0);
+            }
+
+            results.Figures.Add(new BenchFigure("upstream MB through the mirror, first run (~100 MB image)", [bytes[0]], "MB"));
+            results.Figures.Add(new BenchFigure("upstream MB through the mirror, second run", [bytes[1]], "MB"));
+        }
+        finally
+        {
+            await session.StopMirrorAsync(settings.Name, removeCache: true, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Compose mode (no k3s): PushImage against docker push, each into a fresh compose cluster's registry.</summary>
+    private static async Task PushRowsAsync(KubeDindSession session, int runs, Func<ClusterSettings> settings, BenchResults results, CancellationToken cancellationToken)
+    {
+        List<double> push = [], dockerPush = [], teardown = [];
+        for (var run = 1; run <= runs; run++)
+        {
+            var ours = await session.StartClusterAsync(settings(), cancellationToken);
+            var watch = Stopwatch.StartNew();
+            await ours.PushImageAsync(PayloadImage, "payload", cancellationToken);
+            push.Add(watch.Elapsed.TotalSeconds);
+            watch.Restart();
+            await ours.TeardownAsync(cancellationToken: cancellationToken);
+            teardown.Add(watch.Elapsed.TotalSeconds);
+
+            await using var theirs = await session.StartClusterAsync(settings(), cancellationToken);
+            dockerPush.Add(await BenchPeers.DockerPushAsync(PayloadImage, theirs.RegistryHostEndpoint, "payload", cancellationToken));
+        }
+
+        results.Ratios.Add(new BenchRatio("PushImage ~100 MB", "docker push", push, dockerPush));
+        results.Skipped.Add(new BenchSkip("LoadImage / PushImage", "needs k3s: KUBEDIND_K3S_BINARY is unset (LoadImage goes into the cluster's container runtime)"));
+        results.Figures.Add(new BenchFigure("teardown of a ready compose-mode cluster", teardown, "s"));
+    }
+
+    /// <summary>The example's manifests deployed by Deploy and by kubectl, each into its own namespace, both from the side-loaded image.</summary>
+    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string exampleImage, string kubectl, int run, CancellationToken cancellationToken)
+    {
+        var reference = await cluster.LoadImageAsync(exampleImage, cancellationToken);
+        var manifests = Path.Combine(Path.GetTempPath(), $"kubedind-bench-manifests-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(manifests);
+        try
+        {
+            // Both from the same text; the fixed NodePort goes, so the two namespaces do not collide.
+            foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "examples", "app", "deploy"), "*.yaml"))
+            {
+                var text = string.Join('\n', File.ReadAllLines(file).Where(l => !l.TrimStart().StartsWith("nodePort:", StringComparison.Ordinal)));
+                await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text.Replace("kubedind-example-app:dev", reference, StringComparison.Ordinal), cancellationToken);
+            }
+
+            var watch = Stopwatch.StartNew();
+            await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = $"bench-deploy-{run}" }, cancellationToken);
+            var ours = watch.Elapsed.TotalSeconds;
+            await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = $"bench-kubectl-{run}" } }, cancellationToken: cancellationToken);
+            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{run}", "example-app", cancellationToken);
+            return (ours, theirs);
+        }
+        finally
+        {
+            Directory.Delete(manifests, recursive: true);
+        }
+    }
+
+    private static async Task<string> EnsureExampleImageAsync(KubeDindSession session, string publishDirectory, CancellationToken cancellationToken)
+    {
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken);
+        var context = BuildContext.FromDirectory(publishDirectory).AddFile("Dockerfile", Path.Combine(Repository.Root, "examples", "app", "Dockerfile"));
+        await new ImageStore(session.Docker, session.Log).BuildAsync(context, ExampleImage, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
+        return ExampleImage;
     }
 
     private static async Task EnsurePayloadAsync(KubeDindSession session, CancellationToken cancellationToken)
@@ -169,33 +298,23 @@ internal static class Bench
         var networks = await session.Docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, cancellationToken);
         return containers.Count + (volumes.Volumes?.Count ?? 0) + networks.Count;
     }
+}
 
-    private static async Task WriteAsync(string directory, bool kubernetes, List<(string Measure, double Value, string Unit)> rows, CancellationToken cancellationToken)
+/// <summary>The repository's root: the first directory upwards holding KubeDind.sln.</summary>
+internal static class Repository
+{
+    public static string Root { get; } = Find();
+
+    private static string Find()
     {
-        Directory.CreateDirectory(directory);
-        var machine = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:0} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
-        var markdown = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"# KubeDind bench, {DateTimeOffset.UtcNow:u}")
-            .AppendLine()
-            .AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}. Mode: {(kubernetes ? "Kubernetes (k3s)" : "compose mode (no k3s binary: KUBEDIND_K3S_BINARY unset)")}.")
-            .AppendLine()
-            .AppendLine("| measure | value | unit |")
-            .AppendLine("|---|---:|---|");
-        foreach (var (measure, value, unit) in rows)
+        for (var directory = new DirectoryInfo(Directory.GetCurrentDirectory()); directory is not null; directory = directory.Parent)
         {
-            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {measure} | {value:0.00} | {unit} |");
+            if (File.Exists(Path.Combine(directory.FullName, "KubeDind.sln")))
+            {
+                return directory.FullName;
+            }
         }
 
-        await File.WriteAllTextAsync(Path.Combine(directory, "results.md"), markdown.ToString(), cancellationToken);
-        var json = JsonSerializer.Serialize(new
-        {
-            date = DateTimeOffset.UtcNow,
-            machine,
-            mode = kubernetes ? "kubernetes" : "compose",
-            results = rows.Select(r => new { measure = r.Measure, value = r.Value, unit = r.Unit }),
-        }, new JsonSerializerOptions { WriteIndented = true });
-        await File.WriteAllTextAsync(Path.Combine(directory, "results.json"), json, cancellationToken);
-        Console.WriteLine(markdown.ToString());
-        Console.WriteLine($"bench results written to {Path.Combine(directory, "results.md")} and results.json");
+        return Directory.GetCurrentDirectory();
     }
 }

@@ -8,7 +8,10 @@ using KubeDind.Logging;
 //   image [--k3s-binary PATH] [--k3s-download] [--airgap-images PATH] [--force]
 //                                  build (or reuse) the kube-dind image; without a k3s option it is compose mode
 //                                  (KUBEDIND_K3S_BINARY is deliberately not read: the options say what goes in).
-//   bench [--runs N] [--out DIR]   time and measure the steps; results in DIR (artifacts/bench)
+//   bench [--runs N] [--out DIR] [--example-app DIR]
+//                                  ratios against peers measured side by side (medians of N runs); results and
+//                                  chart in DIR (artifacts/bench); --example-app: the example app's publish folder
+//   sweep [--all-state]            remove what dead runs left; --all-state also every saved cluster state
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -30,8 +33,10 @@ try
             return await BuildImageAsync(args[1..], log, cancel.Token);
         case "bench":
             return await RunBenchAsync(args[1..], log, cancel.Token);
+        case "sweep":
+            return await SweepAsync(args[1..], log, cancel.Token);
         default:
-            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench");
+            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench, sweep");
             return 2;
     }
 }
@@ -95,6 +100,7 @@ static async Task<int> RunBenchAsync(string[] options, IKubeDindLog log, Cancell
 {
     var runs = 3;
     var output = Path.Combine("artifacts", "bench");
+    string? exampleApp = null;
     for (var i = 0; i < options.Length; i++)
     {
         switch (options[i])
@@ -106,12 +112,35 @@ static async Task<int> RunBenchAsync(string[] options, IKubeDindLog log, Cancell
             case "--out" when i + 1 < options.Length:
                 output = options[++i];
                 break;
+            case "--example-app" when i + 1 < options.Length:
+                exampleApp = options[++i];
+                break;
             default:
-                Console.Error.WriteLine($"error: bench option '{options[i]}' is not understood; use --runs N (N >= 1) and --out DIR.");
+                Console.Error.WriteLine($"error: bench option '{options[i]}' is not understood; use --runs N (N >= 1), --out DIR and --example-app DIR.");
                 return 2;
         }
     }
 
     await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
-    return await KubeDind.BuildTool.Bench.RunAsync(session, Path.GetFullPath(output), runs, cancellationToken);
+    return await KubeDind.BuildTool.Bench.RunAsync(session, Path.GetFullPath(output), runs, exampleApp, cancellationToken);
+}
+
+static async Task<int> SweepAsync(string[] options, IKubeDindLog log, CancellationToken cancellationToken)
+{
+    var allState = false;
+    foreach (var option in options)
+    {
+        if (option != "--all-state")
+        {
+            Console.Error.WriteLine($"error: sweep option '{option}' is not understood; use --all-state (also remove every saved cluster state) or nothing.");
+            return 2;
+        }
+
+        allState = true;
+    }
+
+    await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
+    var result = await session.SweepAsync(new SweepSettings { AllState = allState }, cancellationToken);
+    log.Info($"sweep: removed {result.RemovedContainers.Count} containers, {result.RemovedVolumes.Count} volumes, {result.RemovedNetworks.Count} networks");
+    return 0;
 }

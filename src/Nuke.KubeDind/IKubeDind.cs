@@ -61,6 +61,10 @@ public interface IKubeDind : INukeBuild
     [Parameter("Start no registry mirror; the cluster pulls directly")]
     bool NoMirror => TryGetValue<bool?>(() => NoMirror) ?? false;
 
+    /// <summary><c>--kubedind-no-warm-start</c>: always bootstrap the cluster instead of starting from a saved state.</summary>
+    [Parameter("Always bootstrap the cluster from scratch instead of starting from a saved cluster state")]
+    bool NoWarmStart => TryGetValue<bool?>(() => NoWarmStart) ?? false;
+
     // ---- what the build ships (override these) ----------------------------------------------------
 
     /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
@@ -82,7 +86,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory);
+        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart && !NoWarmStart };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

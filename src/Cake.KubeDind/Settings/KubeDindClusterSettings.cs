@@ -120,6 +120,9 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithSweepFirst(this KubeDindClusterSettings settings, bool sweep = true) => Set(settings, s => s with { SweepFirst = sweep });
 
+    /// <summary>Turns warm starts (from a saved cluster state) on or off.</summary>
+    public static KubeDindClusterSettings WithWarmStart(this KubeDindClusterSettings settings, bool warmStart = true) => Set(settings, s => s with { WarmStart = warmStart });
+
     private static KubeDindClusterSettings ImageBuild(KubeDindClusterSettings settings, Func<ClusterImageSettings, ClusterImageSettings> change) =>
         Set(settings, s => s with { ImageBuild = change(s.ImageBuild ?? new ClusterImageSettings()) });
 

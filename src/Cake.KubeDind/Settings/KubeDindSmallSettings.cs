@@ -98,6 +98,8 @@ public static class KubeDindSmallSettingsExtensions
     /// <summary>Removes KubeDind clusters of dead runs older than this; default 6 hours.</summary>
     public static KubeDindSweepSettings WithMaxAge(this KubeDindSweepSettings settings, TimeSpan maxAge) => Set(settings, s => s.Core = s.Core with { MaxAge = maxAge });
 
+    public static KubeDindSweepSettings WithAllState(this KubeDindSweepSettings settings, bool allState = true) => Set(settings, s => s.Core = s.Core with { AllState = allState });
+
     public static KubeDindServiceSettings WithNamespace(this KubeDindServiceSettings settings, string @namespace) => Set(settings, s => s.Namespace = @namespace);
 
     public static KubeDindServiceSettings WithScheme(this KubeDindServiceSettings settings, string scheme) => Set(settings, s => s.Scheme = scheme);

@@ -16,7 +16,10 @@ namespace KubeDind.Cluster;
 /// </summary>
 internal static class ClusterGates
 {
-    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes)
+    /// <param name="probe">The starting cluster.</param>
+    /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
+    /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
+    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes, bool warm = false)
     {
         var gates = new List<IReadinessGate>
         {
@@ -30,6 +33,10 @@ internal static class ClusterGates
             gates.Add(new NodeReadyGate(probe));
             gates.Add(new DefaultServiceAccountGate(probe));
             gates.Add(new SystemPodsGate(probe));
+            if (warm)
+            {
+                gates.Add(new ServingCertificateGate(probe));
+            }
         }
 
         return gates;
@@ -147,8 +154,26 @@ internal static class ClusterGates
                 return GateResult.NotYet("no node has registered yet");
             }
 
-            var notReady = nodes.Items.Where(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") != true).Select(n => n.Name()).ToList();
-            return notReady.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", notReady)}");
+            // Only nodes that reported since this container started count: on a restored state the stored status
+            // still says Ready from before (a renamed node never reports again and is removed after readiness).
+            var fresh = nodes.Items.Where(n => ClusterFreshness.HasReportedSince(n, Probe.StartedAt)).ToList();
+            if (fresh.Count == 0)
+            {
+                return GateResult.NotYet($"no node has reported since the container started ({string.Join(", ", nodes.Items.Select(n => n.Name()))} not yet)");
+            }
+
+            var notReady = fresh.Where(n => !ClusterFreshness.IsFreshReady(n, Probe.StartedAt)).Select(n => n.Name()).ToList();
+            if (notReady.Count > 0)
+            {
+                return GateResult.NotYet($"not Ready: {string.Join(", ", notReady)}");
+            }
+
+            // The API server reaches kubelets (logs, exec) at their InternalIP: the node in this container must name its
+            // current address, not the one stored from a previous container (which may now be another container's).
+            var addresses = fresh.SelectMany(n => n.Status?.Addresses ?? []).Where(a => a.Type == "InternalIP").Select(a => a.Address).ToList();
+            return Probe.Addresses.Count == 0 || addresses.Any(Probe.Addresses.Contains)
+                ? GateResult.Pass()
+                : GateResult.NotYet($"the node's InternalIP ({string.Join(", ", addresses)}) is not this container's address ({string.Join(", ", Probe.Addresses)}) yet");
         }
     }
 
@@ -163,6 +188,38 @@ internal static class ClusterGates
         }
     }
 
+    /// <summary>
+    /// On a restored state k3s replaces its serving certificate (the old one names the old container's address),
+    /// closing open connections each time it does; it may swap back and forth between the stored and the new one for
+    /// a few seconds. Passes once the stored certificate (secret k3s-serving) names this container's address and
+    /// has not changed since the previous check (or, naming it or not, has not changed for six checks).
+    /// </summary>
+    private sealed class ServingCertificateGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        private string? _lastVersion;
+        private int _unchanged;
+
+        public override string Name => "API serving certificate settled";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var inspect = await Probe.Docker.Containers.InspectContainerAsync(Probe.ContainerId, cancellationToken).ConfigureAwait(false);
+            var addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [];
+            var secret = await client.CoreV1.ReadNamespacedSecretAsync("k3s-serving", "kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            var names = secret.Metadata?.Annotations?.Values.ToHashSet(StringComparer.Ordinal) ?? [];
+            var version = secret.Metadata?.ResourceVersion;
+            _unchanged = _lastVersion == version ? _unchanged + 1 : 0;
+            _lastVersion = version;
+            if (!addresses.Any(names.Contains))
+            {
+                // A k3s that never names the address in the secret: settled all the same once it stops changing.
+                return _unchanged >= 6 ? GateResult.Pass() : GateResult.NotYet($"k3s-serving does not name this container's address ({string.Join(", ", addresses)}) yet");
+            }
+
+            return _unchanged >= 1 ? GateResult.Pass() : GateResult.NotYet($"k3s-serving changed (version {version})");
+        }
+    }
+
     private sealed class SystemPodsGate(ClusterProbe probe) : KubernetesGate(probe)
     {
         public override string Name => "kube-system pods Ready";
@@ -171,7 +228,7 @@ internal static class ClusterGates
         {
             var pods = await client.CoreV1.ListNamespacedPodAsync("kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
             var pending = pods.Items
-                .Where(p => p.Status?.Phase != "Succeeded" && p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") != true)
+                .Where(p => p.Status?.Phase != "Succeeded" && !ClusterFreshness.IsFreshReady(p, Probe.StartedAt))
                 .Select(p => $"{p.Name()} ({p.Status?.Phase ?? "no status"})")
                 .ToList();
             return pending.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", pending)}");
@@ -241,6 +298,12 @@ internal sealed class ClusterProbe
     public string? Fatal { get; private set; }
 
     public string? KubernetesVersion { get; set; }
+
+    /// <summary>When the container started (engine clock): Kubernetes status older than this is from a restored state.</summary>
+    public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.MinValue;
+
+    /// <summary>The container's addresses on its networks: the node in it must report one of them.</summary>
+    public IReadOnlyList<string> Addresses { get; init; } = [];
 
     public Task<IKubernetes?> ClientAsync(CancellationToken cancellationToken) => _client(cancellationToken);
 

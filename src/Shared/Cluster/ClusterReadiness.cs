@@ -27,6 +27,7 @@ internal static class ClusterReadiness
         var registry = $"{publishing.UrlHost}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
         var registryForEngine = $"{RegistryEngineHost(publishing)}:{ports[ClusterContainerSpec.RegistryContainerPort]}";
         var api = settings.Kubernetes ? $"https://{publishing.UrlHost}:{ports[ClusterContainerSpec.ApiContainerPort]}" : null;
+        context.ContainerStartedAt = DateTimeOffset.Parse(inspect.State.StartedAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         var kubeconfigPath = settings.Kubernetes ? ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name) : null;
 
         IKubernetes? client = null;
@@ -52,13 +53,17 @@ internal static class ClusterReadiness
             await ContainerLogs.TailSectionAsync(docker, containerId, "cluster container", LogTailLines, ct).ConfigureAwait(false);
 
         using var fatal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var probe = new ClusterProbe(docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal);
+        var probe = new ClusterProbe(docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal)
+        {
+            StartedAt = context.ContainerStartedAt,
+            Addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [],
+        };
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try
         {
             passed = await new ReadinessWaiter(session.Log).WaitAsync(
                 $"cluster {name}",
-                ClusterGates.For(probe, settings.Kubernetes),
+                ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true),
                 settings.ReadinessTimeout,
                 DiagnosticsAsync,
                 fatal.Token).ConfigureAwait(false);
@@ -96,8 +101,13 @@ internal static class ClusterReadiness
             KubernetesVersion = probe.KubernetesVersion,
             Network = settings.NetworkOrDefault,
             PublishedPorts = settings.Ports.ToDictionary(p => p.ContainerPort, p => ports[p.ContainerPort]),
-            Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, started + g.Elapsed)).ToList(), context.Watch.Elapsed),
+            Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, started + g.Elapsed)).ToList(), context.Watch.Elapsed)
+            {
+                Start = context.WarmStart?.Description ?? "cold start",
+                StateRestore = context.WarmStart?.RestoreTime,
+            },
         };
+        session.Log.Debug($"cluster {name}: timeline ({cluster.Timings.Start}): {string.Join(", ", cluster.Timings.Phases().Select(p => $"{p.Phase} {p.Duration.TotalSeconds:0.0}s"))}");
         session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry}"
             + (registryForEngine == registry ? string.Empty : $" (the engine pushes to {registryForEngine})")
             + $" (in the cluster {cluster.RegistryClusterName})"

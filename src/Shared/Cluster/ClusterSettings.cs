@@ -101,6 +101,13 @@ public sealed record ClusterSettings
     /// <summary>Run the sweep (remove clusters of dead runs) before starting.</summary>
     public bool SweepFirst { get; init; } = true;
 
+    /// <summary>
+    /// Start k3s from a saved copy of an already bootstrapped cluster (datastore, certificates, imported system images)
+    /// when one was saved for the same image, k3s version, arguments and components; the first cold start with
+    /// those inputs saves it. False = always bootstrap from scratch (and save nothing).
+    /// </summary>
+    public bool WarmStart { get; init; } = true;
+
     /// <summary>Pulls each registry <paramref name="mirror"/> covers through its mirror, and joins the mirror's network.</summary>
     public ClusterSettings WithMirror(KubeDindMirror mirror)
     {

@@ -27,4 +27,10 @@ internal sealed class ClusterStartContext(KubeDindSession session, ClusterSettin
     public PrivilegeMode Privilege { get; set; }
 
     public TimeSpan ContainerStarted { get; set; }
+
+    /// <summary>When the engine says the container started (its clock): readiness signals must be newer.</summary>
+    public DateTimeOffset ContainerStartedAt { get; set; }
+
+    /// <summary>Set before the container starts (Kubernetes clusters): whether and from what k3s starts warm.</summary>
+    public ClusterWarmStart? WarmStart { get; set; }
 }

@@ -31,8 +31,10 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         return RefusalMarkers.Any(marker => text.Contains(marker, StringComparison.OrdinalIgnoreCase));
     }
 
-    public async Task<(string ContainerId, PrivilegeMode Mode)> StartAsync(ClusterContainerSpec spec, CancellationToken cancellationToken)
+    /// <summary>Creates and starts the container; <paramref name="prepare"/> runs on each created container before it starts.</summary>
+    public async Task<(string ContainerId, PrivilegeMode Mode)> StartAsync(ClusterContainerSpec spec, Func<string, CancellationToken, Task>? prepare, CancellationToken cancellationToken)
     {
+        prepare ??= (_, _) => Task.CompletedTask;
         var name = spec.Name;
         var mode = spec.Settings.Privilege;
         if (mode == PrivilegeMode.Auto && session.PrivilegedRefused)
@@ -45,6 +47,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         var id = await CreateAsync(spec, first, cancellationToken).ConfigureAwait(false);
         try
         {
+            await prepare(id, cancellationToken).ConfigureAwait(false);
             await StartContainerAsync(name, id, rethrowRefusal: mode == PrivilegeMode.Auto, cancellationToken).ConfigureAwait(false);
             return (id, first);
         }
@@ -63,6 +66,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         id = await CreateAsync(spec, PrivilegeMode.Fallback, cancellationToken).ConfigureAwait(false);
         try
         {
+            await prepare(id, cancellationToken).ConfigureAwait(false);
             await StartContainerAsync(name, id, rethrowRefusal: false, cancellationToken).ConfigureAwait(false);
             return (id, PrivilegeMode.Fallback);
         }

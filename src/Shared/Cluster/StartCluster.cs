@@ -7,8 +7,9 @@ namespace KubeDind.Cluster;
 /// <summary>
 /// Starts a kube-dind cluster, one small step after another on a shared <see cref="ClusterStartContext"/> (as kind's
 /// actions do): sweep leftovers of dead runs, choose and check the name and ports, resolve the image, join the shared
-/// network, start the container (<see cref="ClusterContainerSpec"/>, privileged or the fallback), and wait for it gate
-/// by gate (<see cref="ClusterReadiness"/>). A start that fails removes what it created.
+/// network, look for a saved state to start warm from (<see cref="ClusterWarmStart"/>), start the container
+/// (<see cref="ClusterContainerSpec"/>, privileged or the fallback), wait for it gate by gate
+/// (<see cref="ClusterReadiness"/>), and save its state when it started cold. A start that fails removes what it created.
 /// </summary>
 public sealed class StartCluster
 {
@@ -60,12 +61,22 @@ public sealed class StartCluster
         await KubeDindNetwork.EnsureAsync(_session, settings.NetworkOrDefault, cancellationToken).ConfigureAwait(false);
 
         var spec = new ClusterContainerSpec(context.Name, context.Image, settings, _session.RunId) { Publishing = context.Publishing };
-        (context.ContainerId, context.Privilege) = await new PrivilegedStarter(_session).StartAsync(spec, cancellationToken).ConfigureAwait(false);
+        var warm = context.WarmStart = await ClusterWarmStart.PrepareAsync(context, cancellationToken).ConfigureAwait(false);
+        (context.ContainerId, context.Privilege) = await new PrivilegedStarter(_session).StartAsync(spec, warm.RestoreAsync, cancellationToken).ConfigureAwait(false);
         context.ContainerStarted = context.Watch.Elapsed;
         _session.Log.Info($"cluster {context.Name}: container started after {context.ContainerStarted.TotalSeconds:0.0}s ({context.Privilege.ToString().ToLowerInvariant()}); waiting for readiness");
+        KubeDindCluster cluster;
         try
         {
-            return await ClusterReadiness.WaitAsync(context, cancellationToken).ConfigureAwait(false);
+            cluster = await ClusterReadiness.WaitAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (warm.Restored && !cancellationToken.IsCancellationRequested)
+        {
+            // A saved state that passed its checks but does not come up is still never a failed build.
+            _session.Log.Warn($"cluster {context.Name}: the warm start did not become ready ({ex.Message.Split('\n')[0]}); removing that saved state and starting cold");
+            await Teardown.RemoveContainerAsync(_session, context.ContainerId, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+            await warm.ForgetStateAsync(CancellationToken.None).ConfigureAwait(false);
+            return await RunAsync(settings with { Name = context.Name, SweepFirst = false }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (!settings.KeepOnFailure)
         {
@@ -73,6 +84,9 @@ public sealed class StartCluster
             await Teardown.RemoveContainerAsync(_session, context.ContainerId, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
+
+        await warm.AfterReadyAsync(cluster, context.ContainerStartedAt, cancellationToken).ConfigureAwait(false);
+        return cluster;
     }
 
     /// <summary>

@@ -11,6 +11,9 @@ public sealed record SweepSettings
 {
     /// <summary>Clusters older than this are removed even when their owning process still runs.</summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(6);
+
+    /// <summary>Also remove every saved cluster state (warm starts then bootstrap again, and save anew); those in use stay.</summary>
+    public bool AllState { get; init; }
 }
 
 public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadOnlyList<string> RemovedVolumes)
@@ -22,7 +25,8 @@ public sealed record SweepResult(IReadOnlyList<string> RemovedContainers, IReadO
 /// Removes what crashed or killed runs left behind: clusters whose owning process is gone (judged by
 /// <see cref="OwnerIdentity"/>: only owners in this process's own host, boot and PID namespace, so builds in
 /// other containers sharing the engine keep theirs) or that are older than <see cref="SweepSettings.MaxAge"/>,
-/// with their volumes. Never the mirror, never the shared network, never anything without KubeDind's owner label.
+/// with their volumes. Never the mirror, never the shared network, never anything without KubeDind's owner label; saved
+/// cluster states only when <see cref="SweepSettings.AllState"/> says so.
 /// </summary>
 public sealed class Sweep
 {
@@ -63,6 +67,13 @@ public sealed class Sweep
         }
 
         var removedVolumes = await SweepVolumesAsync(docker, staleClusters, settings, cancellationToken).ConfigureAwait(false);
+        if (settings.AllState)
+        {
+            var states = await new ClusterStateStore(_session).RemoveAllAsync(cancellationToken).ConfigureAwait(false);
+            _session.Log.Info($"sweep: removed {states.Count} saved cluster states{(states.Count == 0 ? string.Empty : ": " + string.Join(", ", states))}");
+            removedVolumes.AddRange(states);
+        }
+
         var result = new SweepResult(removedContainers, removedVolumes);
         _session.Log.Debug($"sweep: removed {removedContainers.Count} containers, {removedVolumes.Count} volumes");
         return result;

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using Docker.DotNet.Models;
+using k8s;
+using k8s.Models;
+using KubeDind.Cluster;
+using KubeDind.Docker;
+
+namespace KubeDind.BuildTool;
+
+/// <summary>
+/// The peers Bench compares with, done the way one would by hand: bare k3s in the same image and container flags,
+/// <c>docker push</c> and <c>kubectl apply</c> + <c>kubectl rollout status</c> (the CLIs on the machine).
+/// </summary>
+internal static class BenchPeers
+{
+    // k3s alone on its embedded containerd (the settings measured to work here), none of KubeDind's entrypoint:
+    // the cgroup set-up the container needs, the pause image, a bridge CNI config, then `k3s server`.
+    private const string BareK3sScript = """
+        set -e
+        source /usr/local/lib/kubedind/common.sh
+        source /usr/local/lib/kubedind/cgroups.sh
+        cgroups_start || true
+        export PATH="/usr/local/lib/kubedind/k3s-dist/bin:$PATH:/usr/lib/cni"
+        agent=/var/lib/rancher/k3s/agent
+        mkdir -p "$agent/etc/containerd" "$agent/images" /etc/cni/net.d /etc/kubedind
+        cp /usr/local/share/kubedind/pause-image.tar "$agent/images/"
+        cat > /etc/cni/net.d/10-bare.conflist <<'JSON'
+        {"cniVersion": "0.4.0", "name": "bare", "plugins": [
+          {"type": "bridge", "bridge": "bare0", "isGateway": true, "ipMasq": true,
+           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.42.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+          {"type": "portmap", "capabilities": {"portMappings": true}}]}
+        JSON
+        cat > "$agent/etc/containerd/config.toml.tmpl" <<'TOML'
+        version = 2
+        [plugins."io.containerd.internal.v1.opt"]
+          path = "{{ .NodeConfig.Containerd.Opt }}"
+        [plugins."io.containerd.grpc.v1.cri"]
+          stream_server_address = "127.0.0.1"
+          stream_server_port = "10010"
+          sandbox_image = "{{ .NodeConfig.AgentConfig.PauseImage }}"
+          restrict_oom_score_adj = true
+        [plugins."io.containerd.grpc.v1.cri".containerd]
+          snapshotter = "{{ .NodeConfig.AgentConfig.Snapshotter }}"
+          disable_snapshot_annotations = true
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+          runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".cni]
+          bin_dir = "/usr/lib/cni"
+          conf_dir = "/etc/cni/net.d"
+        TOML
+        iptables -w -I FORWARD 1 -s 10.42.0.0/16 -j ACCEPT || true
+        iptables -w -I FORWARD 1 -d 10.42.0.0/16 -j ACCEPT || true
+        exec /usr/local/bin/k3s server --flannel-backend=none --disable-network-policy \
+          --disable=traefik,servicelb,metrics-server,local-storage,coredns --pause-image=kubedind/pause:3.10 \
+          --node-name=kubedind --write-kubeconfig=/etc/kubedind/kubeconfig.yaml --write-kubeconfig-mode=644 \
+          --kube-proxy-arg=conntrack-max-per-core=0 --kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0
+        """;
+
+    /// <summary>
+    /// Seconds from creating a container of <paramref name="image"/> (KubeDind's container flags for <paramref name="mode"/>)
+    /// running bare k3s, until the node is Ready and the default service account exists, polled from the host.
+    /// </summary>
+    public static async Task<double> BareK3sColdAsync(KubeDindSession session, string image, PrivilegeMode mode, CancellationToken cancellationToken)
+    {
+        var name = $"kubedind-bench-bare-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}";
+        var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session.Docker, session.Log, cancellationToken) : null;
+        var parameters = new ClusterContainerSpec(name, image, new ClusterSettings { Kubernetes = true }, session.RunId).ToParameters(mode, capabilities);
+        parameters.Entrypoint = ["/usr/bin/tini", "--", "bash", "-c", BareK3sScript];
+        parameters.Cmd = [];
+        var watch = Stopwatch.StartNew();
+        await KubeDind.Networking.KubeDindNetwork.EnsureAsync(session, KubeDind.Networking.KubeDindNetwork.DefaultName, cancellationToken);
+        var created = await session.Docker.Containers.CreateContainerAsync(parameters, cancellationToken);
+        try
+        {
+            await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            var inspect = await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken);
+            var apiPort = inspect.NetworkSettings.Ports[$"{ClusterContainerSpec.ApiContainerPort}/tcp"][0].HostPort;
+            var kubeconfigPath = Path.Combine(Path.GetTempPath(), $"{name}.kubeconfig.yaml");
+            IKubernetes? client = null;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(6));
+            try
+            {
+                while (true)
+                {
+                    timeout.Token.ThrowIfCancellationRequested();
+                    var state = (await session.Docker.Containers.InspectContainerAsync(created.ID, timeout.Token)).State;
+                    if (!state.Running)
+                    {
+                        throw new KubeDindException($"bench: bare k3s exited with code {state.ExitCode}", await ContainerLogs.TailAsync(session.Docker, created.ID, 30, CancellationToken.None));
+                    }
+
+                    try
+                    {
+                        if (client is null && await ClusterKubeconfig.ReadAsync(session.Docker, created.ID, timeout.Token) is { } text)
+                        {
+                            await ClusterKubeconfig.WriteAsync(kubeconfigPath, ClusterKubeconfig.Rewrite(text, $"https://127.0.0.1:{apiPort}"), timeout.Token);
+                            client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath));
+                        }
+
+                        if (client is not null
+                            && (await client.CoreV1.ListNodeAsync(cancellationToken: timeout.Token)).Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)
+                            && (await client.CoreV1.ListNamespacedServiceAccountAsync("default", fieldSelector: "metadata.name=default", cancellationToken: timeout.Token)).Items.Count > 0)
+                        {
+                            return watch.Elapsed.TotalSeconds;
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException and not KubeDindException)
+                    {
+                        // Not up yet.
+                    }
+
+                    await Task.Delay(500, timeout.Token);
+                }
+            }
+            finally
+            {
+                (client as IDisposable)?.Dispose();
+                File.Delete(kubeconfigPath);
+            }
+        }
+        finally
+        {
+            await session.Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Seconds for <c>docker push</c> of <paramref name="image"/> to <paramref name="registry"/> (host:port) as <paramref name="name"/>.</summary>
+    public static async Task<double> DockerPushAsync(string image, string registry, string name, CancellationToken cancellationToken)
+    {
+        var target = $"{registry}/{name}:bench";
+        await RunAsync("docker", ["tag", image, target], cancellationToken);
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            await RunAsync("docker", ["push", "-q", target], cancellationToken);
+            return watch.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            await RunAsync("docker", ["rmi", target], CancellationToken.None, check: false);
+        }
+    }
+
+    /// <summary>Seconds for <c>kubectl apply -f DIR</c> then <c>kubectl rollout status</c> of <paramref name="deployment"/> in <paramref name="namespace"/>.</summary>
+    public static async Task<double> KubectlApplyAsync(string kubectl, string kubeconfig, string directory, string @namespace, string deployment, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        await RunAsync(kubectl, ["--kubeconfig", kubeconfig, "-n", @namespace, "apply", "-f", directory], cancellationToken);
+        await RunAsync(kubectl, ["--kubeconfig", kubeconfig, "-n", @namespace, "rollout", "status", $"deployment/{deployment}", "--timeout=300s"], cancellationToken);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Pulls <paramref name="repository"/>:<paramref name="tag"/> through the registry at <paramref name="registryUrl"/> as a client would: the manifest, then every blob.</summary>
+    public static async Task PullThroughAsync(string registryUrl, string repository, string tag, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(registryUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{tag}");
+        request.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
+        request.Headers.Accept.ParseAdd("application/vnd.oci.image.manifest.v1+json");
+        using var response = await http.SendAsync(request, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        using var manifest = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var digests = manifest.RootElement.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("digest").GetString()!)
+            .Append(manifest.RootElement.GetProperty("config").GetProperty("digest").GetString()!);
+        foreach (var digest in digests)
+        {
+            using var blob = await http.GetAsync(new Uri($"v2/{repository}/blobs/{digest}", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            blob.EnsureSuccessStatusCode();
+            await (await blob.Content.ReadAsStreamAsync(cancellationToken)).CopyToAsync(Stream.Null, cancellationToken);
+        }
+    }
+
+    /// <summary>kubectl: KUBEDIND_KUBECTL, one beside the k3s binary, or on PATH.</summary>
+    public static string? FindKubectl(string? k3sBinary)
+    {
+        if (Environment.GetEnvironmentVariable("KUBEDIND_KUBECTL") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        if (k3sBinary is not null && Path.GetDirectoryName(Path.GetFullPath(k3sBinary)) is { } directory && File.Exists(Path.Combine(directory, "kubectl")))
+        {
+            return Path.Combine(directory, "kubectl");
+        }
+
+        return (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Select(p => Path.Combine(p, "kubectl")).FirstOrDefault(File.Exists);
+    }
+
+    public static async Task RunAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken, bool check = true)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new KubeDindException($"bench: cannot run {file}");
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (check && process.ExitCode != 0)
+        {
+            var (stdout, stderr) = ((await output).Trim(), (await error).Trim());
+            throw new KubeDindException(string.Create(CultureInfo.InvariantCulture, $"bench: {file} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}: {stderr} {stdout}"));
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using k8s;
+using k8s.Models;
+using KubeDind.Docker;
+using KubeDind.Logging;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// The warm-start step of a cluster start: before the container starts, its own state volume gets a copy of the
+/// state saved for the same <see cref="ClusterStateKey"/> (so k3s starts on a bootstrapped datastore instead of
+/// creating one); after a cold start becomes ready, before any workload, the state is saved for the next start. On
+/// a warm start, node objects that no longer answer (another node name) are removed once the cluster is ready.
+/// Nothing here fails a start: a state that cannot be used or saved is a warning and a cold start.
+/// </summary>
+internal sealed class ClusterWarmStart
+{
+    private readonly ClusterStartContext _context;
+    private readonly ClusterStateStore _store;
+    private readonly ClusterStateKey? _key;
+    private readonly SavedClusterState? _state;
+
+    private ClusterWarmStart(ClusterStartContext context, ClusterStateKey? key, SavedClusterState? state, string reason)
+    {
+        _context = context;
+        _store = new ClusterStateStore(context.Session);
+        _key = key;
+        _state = state;
+        ColdReason = reason;
+    }
+
+    /// <summary>True once the saved state was copied into the container: k3s starts warm.</summary>
+    public bool Restored { get; private set; }
+
+    /// <summary>Why the start is cold (empty for a warm one).</summary>
+    public string ColdReason { get; private set; }
+
+    public TimeSpan? RestoreTime { get; private set; }
+
+    public TimeSpan? SaveTime { get; private set; }
+
+    /// <summary>"warm start from ... (saved ...)" or "cold start: why", as logged.</summary>
+    public string Description => Restored ? $"warm start from {_state!.Volume} (saved {_state.Saved:u})" : $"cold start: {ColdReason}";
+
+    /// <summary>Looks for a state for this start's key (Kubernetes only; the image must be resolved).</summary>
+    public static async Task<ClusterWarmStart> PrepareAsync(ClusterStartContext context, CancellationToken cancellationToken)
+    {
+        var settings = context.Settings;
+        if (!settings.Kubernetes)
+        {
+            return new ClusterWarmStart(context, null, null, "compose mode");
+        }
+
+        if (!settings.WarmStart)
+        {
+            return new ClusterWarmStart(context, null, null, "warm start is off (WarmStart = false)");
+        }
+
+        var image = await new ImageStore(context.Session.Docker, context.Session.Log).InspectAsync(context.Image, cancellationToken).ConfigureAwait(false);
+        if (image is null)
+        {
+            return new ClusterWarmStart(context, null, null, $"the image {context.Image} cannot be inspected");
+        }
+
+        var k3sVersion = image.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var v) ? v : null;
+        var key = ClusterStateKey.For(settings, image.ID, k3sVersion);
+        var (state, why) = await new ClusterStateStore(context.Session).FindAsync(key, cancellationToken).ConfigureAwait(false);
+        return new ClusterWarmStart(context, key, state, why);
+    }
+
+    /// <summary>Run on the created container before it starts: copies the saved state in, or says why the start is cold.</summary>
+    public async Task RestoreAsync(string containerId, CancellationToken cancellationToken)
+    {
+        Restored = false;
+        if (_state is null || _key is null)
+        {
+            if (_key is not null || _context.Settings.Kubernetes)
+            {
+                _context.Session.Log.Info($"cluster {_context.Name}: cold start: {ColdReason}");
+            }
+
+            return;
+        }
+
+        var watch = Stopwatch.StartNew();
+        Restored = await _store.RestoreAsync(_context.Name, _state, _key, containerId, _context.Image, cancellationToken).ConfigureAwait(false);
+        RestoreTime = watch.Elapsed;
+        if (Restored)
+        {
+            _context.Session.Log.Info($"cluster {_context.Name}: warm start from {_state.Volume} (saved {_state.Saved:u}, copied in {RestoreTime.Value.TotalSeconds:0.0}s)");
+        }
+        else
+        {
+            ColdReason = $"the saved state {_state.Volume} could not be used (see the warning above)";
+        }
+    }
+
+    /// <summary>Removes the state this start restored (it did not come up), so the next start does not try it again.</summary>
+    public async Task ForgetStateAsync(CancellationToken cancellationToken)
+    {
+        if (_state is not null)
+        {
+            await _store.RemoveAsync(_state.Volume, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>After readiness: a cold start saves its state (nothing deployed yet); a warm one drops stale nodes.</summary>
+    public async Task AfterReadyAsync(KubeDindCluster cluster, DateTimeOffset containerStartedAt, CancellationToken cancellationToken)
+    {
+        if (_key is null)
+        {
+            return;
+        }
+
+        if (Restored)
+        {
+            await RemoveStaleNodesAsync(cluster, containerStartedAt, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var watch = Stopwatch.StartNew();
+        var saved = await _store.SaveAsync(cluster.Name, cluster.ContainerId, cluster.Image, _key, cancellationToken).ConfigureAwait(false);
+        SaveTime = watch.Elapsed;
+        if (saved is not null)
+        {
+            _context.Session.Log.Info($"cluster {cluster.Name}: state saved for warm starts as {saved.Volume} in {SaveTime.Value.TotalSeconds:0.0}s (key {_key.Hash}: {_key})");
+        }
+    }
+
+    /// <summary>Nodes from the saved state that did not report since this container started (their name changed).</summary>
+    private async Task RemoveStaleNodesAsync(KubeDindCluster cluster, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var nodes = await cluster.Kubernetes.CoreV1.ListNodeAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var node in nodes.Items.Where(n => !ClusterFreshness.HasReportedSince(n, startedAt)))
+            {
+                await cluster.Kubernetes.CoreV1.DeleteNodeAsync(node.Name(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                _context.Session.Log.Info($"cluster {cluster.Name}: removed node {node.Name()} left from the saved state (it has not reported since the start)");
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _context.Session.Log.Warn($"cluster {cluster.Name}: could not remove stale nodes of the saved state: {ex.Message.Split('\n')[0]}");
+        }
+    }
+}
+
+/// <summary>
+/// On a restored state the node and pod objects still say Ready from before the container stopped: readiness must
+/// see a signal fresher than the container's start (a node heartbeat, a container start), never the stale status.
+/// </summary>
+internal static class ClusterFreshness
+{
+    /// <summary>Kubernetes times have whole seconds: a signal in the start's own second counts as fresh.</summary>
+    public static DateTimeOffset Floor(DateTimeOffset startedAt) => new(startedAt.Ticks - (startedAt.Ticks % TimeSpan.TicksPerSecond), startedAt.Offset);
+
+    public static bool HasReportedSince(V1Node node, DateTimeOffset startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+        return ready?.LastHeartbeatTime is { } heartbeat && Utc(heartbeat) >= Floor(startedAt);
+    }
+
+    public static bool IsFreshReady(V1Node node, DateTimeOffset startedAt) =>
+        HasReportedSince(node, startedAt) && node.Status!.Conditions!.Any(c => c.Type == "Ready" && c.Status == "True");
+
+    /// <summary>Ready, and every container of the pod started after the container did (a pod from the saved state is not).</summary>
+    public static bool IsFreshReady(V1Pod pod, DateTimeOffset startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        if (pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") != true)
+        {
+            return false;
+        }
+
+        return pod.Status.ContainerStatuses?.All(c => c.State?.Running?.StartedAt is { } at && Utc(at) >= Floor(startedAt)) == true;
+    }
+
+    private static DateTimeOffset Utc(DateTime time) =>
+        new(time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc));
+}
