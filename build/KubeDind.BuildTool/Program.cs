@@ -141,6 +141,6 @@ static async Task<int> SweepAsync(string[] options, IKubeDindLog log, Cancellati
 
     await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
     var result = await session.SweepAsync(new SweepSettings { AllState = allState }, cancellationToken);
-    log.Info($"sweep: removed {result.RemovedContainers.Count} containers, {result.RemovedVolumes.Count} volumes, {result.RemovedNetworks.Count} networks");
+    log.Info($"sweep: removed {result.RemovedContainers.Count} containers and {result.RemovedVolumes.Count} volumes");
     return 0;
 }
