@@ -206,9 +206,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
     {
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("Deploy");
-        await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
         try
         {
+            await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
             return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
