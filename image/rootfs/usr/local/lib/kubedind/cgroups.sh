@@ -1,7 +1,8 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2153 # KUBEDIND_* come from common.sh, sourced first by the entrypoint
 # cgroups: make the container's cgroups usable by an inner dockerd and kubelet, on cgroup v1 and v2.
 # Docker mounts them read-only unless --privileged; with CAP_SYS_ADMIN in a private cgroup namespace
 # (the fallback KubeDind uses where --privileged is refused) they can be remounted read-write.
+# Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
 cgroups_start() {
   # Mount propagation for kubelet volume mounts, and writable /sys for bridges and conntrack: best effort.
@@ -28,11 +29,10 @@ cgroups_v2() {
   # As Docker's own dind entrypoint: move every process out of the root into /init, so that the root
   # may delegate controllers to the child cgroups dockerd and kubelet create ("no internal processes").
   mkdir -p /sys/fs/cgroup/init
-  local pid pids
-  mapfile -t pids < /sys/fs/cgroup/cgroup.procs
-  for pid in "${pids[@]}"; do
+  local pid
+  while read -r pid; do
     echo "$pid" > /sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
-  done
+  done < /sys/fs/cgroup/cgroup.procs
   sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control \
     || fail "cannot enable cgroup v2 controllers ($(cat /sys/fs/cgroup/cgroup.controllers)) in /sys/fs/cgroup/cgroup.subtree_control"
 }
@@ -54,8 +54,6 @@ cgroups_v1() {
   fi
   # kubelet expects the systemd named hierarchy on v1 hosts; make one when the host has none.
   if [ ! -d /sys/fs/cgroup/systemd ]; then
-    if mkdir -p /sys/fs/cgroup/systemd; then
-      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
-    fi
+    { mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null; } || true
   fi
 }

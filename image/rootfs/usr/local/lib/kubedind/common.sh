@@ -1,6 +1,6 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this file
 # Shared by the entrypoint, the component scripts and kubedind-ready: paths, logging, small helpers.
-# shellcheck disable=SC2034 # the variables here are read by the scripts that source this file
+# Sourced, never run: the sourcing script sets the shell options (set -euo pipefail, or why not).
 KUBEDIND_LIB=/usr/local/lib/kubedind
 KUBEDIND_LOGS=/var/log/kubedind
 KUBEDIND_STATE=/run/kubedind
@@ -12,7 +12,7 @@ log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
 warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }
 
 # The last lines of a component's log, indented, for failure messages.
-log_tail() { if [ -f "$KUBEDIND_LOGS/$1.log" ]; then tail -n "${2:-20}" "$KUBEDIND_LOGS/$1.log" | sed 's/^/    | /' >&2 || true; fi; }
+log_tail() { if [ -f "$KUBEDIND_LOGS/$1.log" ]; then tail -n "${2:-20}" "$KUBEDIND_LOGS/$1.log" | sed 's/^/    | /' >&2; fi; }
 
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.5 s until it succeeds; false after SECONDS.
 wait_for() {
@@ -40,6 +40,12 @@ kubernetes_wanted() {
 
 docker_answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 registry_answers() { curl -fsS -m 3 -o /dev/null http://127.0.0.1:5000/v2/; }
+
+# kube_api_get PATH: GET PATH from the k3s API as its admin (curl: cheaper than kubectl in a polling loop).
+kube_api_get() {
+  local tls=/var/lib/rancher/k3s/server/tls
+  curl -fsS -m 5 --cacert "$tls/server-ca.crt" --cert "$tls/client-admin.crt" --key "$tls/client-admin.key" "https://127.0.0.1:6443$1"
+}
 
 # fail REASON: records why the running component failed (the entrypoint prints it) and returns false.
 fail() { KUBEDIND_REASON="$*"; return 1; }

@@ -1,8 +1,9 @@
-# shellcheck shell=bash
-# dockerd: the inner Docker engine. Storage on the /var/lib/docker volume (overlay2), the registry
-# mirrors from KUBEDIND_REGISTRY_MIRRORS, localhost:5000 without TLS, and extra API addresses from
-# KUBEDIND_DOCKERD_HOSTS (tcp://0.0.0.0:2375: the container as a remote engine, like docker:dind).
-# Pods (k3s --docker), `docker run` and docker-compose all use this one daemon, so they see the same images.
+# shellcheck shell=bash disable=SC2153 # KUBEDIND_* come from common.sh, sourced first by the entrypoint
+# dockerd: the inner Docker engine, for `docker run`, `docker build` and docker-compose inside the
+# container (pods run on k3s's containerd). Storage on the /var/lib/docker volume (overlay2), the
+# registry mirrors from KUBEDIND_REGISTRY_MIRRORS (docker.io), localhost:5000 without TLS, and extra API
+# addresses from KUBEDIND_DOCKERD_HOSTS (tcp://0.0.0.0:2375: the container as a remote engine, like docker:dind).
+# Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
 dockerd_start() {
   iptables_choose_backend || return 1
@@ -40,7 +41,7 @@ iptables_choose_backend() {
 }
 
 dockerd_write_config() {
-  local mirrors="" insecure='"localhost:5000", "127.0.0.1:5000"' url hostport runtime_config="" storage=overlay2
+  local mirrors="" insecure='"localhost:5000", "127.0.0.1:5000"' url hostport storage=overlay2
   local hosts_config="" hosts='"unix:///var/run/docker.sock"' address
   local IFS=','
   for url in ${KUBEDIND_REGISTRY_MIRRORS:-}; do
@@ -71,14 +72,6 @@ dockerd_write_config() {
     warn "dockerd: also listening on ${KUBEDIND_DOCKERD_HOSTS} without TLS: anyone reaching that address controls this engine"
   fi
 
-  # Without CAP_SYS_RESOURCE runc cannot give containers a negative oom_score_adj, which kubelet asks
-  # for every pod sandbox (-998) and Guaranteed pod (-997): run them through a runc wrapper that raises
-  # such values to the lowest this container may set.
-  if ! has_cap_sys_resource; then
-    runtime_config=', "default-runtime": "kubedind-runc", "runtimes": { "kubedind-runc": { "path": "/usr/local/bin/kubedind-runc" } }'
-    log "dockerd: no CAP_SYS_RESOURCE: containers run through kubedind-runc (negative oom_score_adj raised to $(cat /proc/self/oom_score_adj))"
-  fi
-
   if [ "$(stat -fc %T /var/lib/docker 2>/dev/null)" = overlayfs ]; then
     warn "dockerd: /var/lib/docker is not a volume (it is on overlayfs); using the slow vfs storage driver. Mount a volume there."
     storage=vfs
@@ -94,7 +87,7 @@ dockerd_write_config() {
   "exec-opts": ["native.cgroupdriver=cgroupfs"],
   "shutdown-timeout": 3,
   "log-driver": "json-file",
-  "log-opts": { "max-size": "10m", "max-file": "2" }${runtime_config}${hosts_config}
+  "log-opts": { "max-size": "10m", "max-file": "2" }${hosts_config}
 }
 JSON
   log "dockerd: mirrors [${mirrors}], insecure registries [${insecure}]"

@@ -1,22 +1,36 @@
-# shellcheck shell=bash
-# kubernetes: a single-node k3s server whose container runtime is the inner dockerd (--docker), so pods,
-# `docker ps` and images loaded into dockerd are one world. Pod networking is a plain CNI bridge
-# (no flannel); components whose images would have to be pulled stay off unless air-gap images exist.
+# shellcheck shell=bash disable=SC2153 # KUBEDIND_* come from common.sh, sourced first by the entrypoint
+# kubernetes: a single-node k3s server on its embedded containerd. Pod networking is a plain CNI bridge
+# (no flannel). k3s's packaged components (CoreDNS, local-path storage, metrics-server) run when their
+# images are in an air-gap tarball or pullable; otherwise cluster DNS and storage are KubeDind's own
+# fallbacks (kubedind-dns, kubedind-storage), and metrics-server is off.
+# Settings: /etc/rancher/k3s/config.yaml and registries.yaml, written by KubeDind's core before the
+# container starts (as JSON, which is YAML); defaults are written here when they are missing.
+# Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
 K3S_DATA=/var/lib/rancher/k3s
-K3S_AIRGAP_DIRS="/usr/local/share/kubedind/airgap $K3S_DATA/agent/images"
-K3S_PULLED_COMPONENTS="traefik,servicelb,metrics-server,local-storage,coredns"
+K3S_IMAGES=$K3S_DATA/agent/images
+K3S_CONFIG=/etc/rancher/k3s/config.yaml
+K3S_REGISTRIES=/etc/rancher/k3s/registries.yaml
+KUBEDIND_SHARE=/usr/local/share/kubedind
+KUBEDIND_STORAGE_DIR=$K3S_DATA/storage
 
 kubernetes_start() {
-  kubernetes_load_images || return 1
-  local pod_cidr
-  pod_cidr=$(k3s_arg_value cluster-cidr "${KUBEDIND_K3S_ARGS:-}")
+  kubernetes_settings || return 1
+  kubernetes_images || return 1
+  kubernetes_containerd_template || return 1
+  local pod_cidr service_cidr
+  pod_cidr=$(k3s_setting cluster-cidr)
   pod_cidr=${pod_cidr:-10.42.0.0/16}
+  service_cidr=$(k3s_setting service-cidr)
+  KUBEDIND_CLUSTER_DNS=$(k3s_setting cluster-dns)
+  # k3s's default: the tenth address of the service network.
+  KUBEDIND_CLUSTER_DNS=${KUBEDIND_CLUSTER_DNS:-$(cidr_address "${service_cidr:-10.43.0.0/16}" 10)}
+  echo "$KUBEDIND_CLUSTER_DNS" > "$KUBEDIND_STATE/cluster-dns"
   kubernetes_network "$pod_cidr" || return 1
+  kubernetes_choose_components
 
   local args=(
     server
-    --docker
     --pause-image="$KUBEDIND_PAUSE_IMAGE"
     --flannel-backend=none
     --disable-network-policy
@@ -28,25 +42,24 @@ kubernetes_start() {
     # conntrack sysctls are not writable from a container's network namespace.
     --kube-proxy-arg=conntrack-max-per-core=0
   )
-  if [ "$KUBEDIND_AIRGAP_IMAGES" = 0 ]; then
-    args+=(--disable="$K3S_PULLED_COMPONENTS")
-    log "k3s: no air-gap images: $K3S_PULLED_COMPONENTS stay disabled (their images cannot be pulled)"
-  fi
+  local component
+  for component in "${K3S_DISABLE[@]}"; do
+    args+=(--disable="$component")
+  done
   if ! has_cap_sys_resource; then
     # kubelet and kube-proxy would ask for oom_score_adj -999; without CAP_SYS_RESOURCE that only warns, noisily.
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
-  # shellcheck disable=SC2206 # extra args are split on spaces, like a command line
-  local extra=(${KUBEDIND_K3S_ARGS:-})
-  args+=("${extra[@]}")
 
   mkdir -p "$KUBEDIND_LOGS" "$(dirname "$KUBEDIND_KUBECONFIG")"
-  log "k3s: $($KUBEDIND_K3S --version | head -n1); starting: k3s ${args[*]}"
-  # /usr/lib/cni last on PATH: Debian's CNI plugins serve when the k3s build bundles none.
-  PATH="$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "${args[@]}" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
+  log "k3s: $($KUBEDIND_K3S --version | head -n1); starting: k3s ${args[*]} (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
+  # k3s-dist/bin first: containerd, ctr, crictl, kubectl as argv[0] links to k3s. /usr/lib/cni last:
+  # Debian's CNI plugins serve when the k3s build bundles none.
+  PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "${args[@]}" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
   K3S_PID=$!
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
   # k3s rejects bad flags and a broken environment within seconds: report that here, not as "never ready".
+  local _
   for _ in 1 2 3 4 5 6; do
     sleep 0.5
     if ! kill -0 "$K3S_PID" 2>/dev/null; then
@@ -56,38 +69,196 @@ kubernetes_start() {
     fi
   done
   log "k3s: running (log $KUBEDIND_LOGS/k3s.log; kubeconfig $KUBEDIND_KUBECONFIG once the API is up)"
+  kubernetes_start_fallbacks
 }
 
-# The pause image and any air-gap image tarballs go into the inner dockerd: with --docker k3s does not
-# import them itself, and no pull is ever needed for a pod sandbox.
-kubernetes_load_images() {
-  if ! docker image inspect "$KUBEDIND_PAUSE_IMAGE" >/dev/null 2>&1; then
-    docker load -i /usr/local/share/kubedind/pause-image.tar >/dev/null \
-      || { fail "cannot load the pause image into the inner dockerd"; return 1; }
+# k3s_setting NAME: the value of NAME in config.yaml (the last one when it is a list), or nothing.
+k3s_setting() {
+  jq -r --arg name "$1" '.[$name] // empty | if type == "array" then .[-1] else . end | tostring' "$K3S_CONFIG" 2>/dev/null || true
+}
+
+# cidr_address CIDR N: the Nth address of the network CIDR (IPv4), e.g. 10.43.0.0/16 10 -> 10.43.0.10.
+cidr_address() {
+  local a b c d
+  IFS=. read -r a b c d <<< "${1%/*}"
+  echo "$a.$b.$c.$((d + $2))"
+}
+
+# config.yaml and registries.yaml: KubeDind's core writes both; the defaults here serve the image on its own.
+kubernetes_settings() {
+  mkdir -p /etc/rancher/k3s
+  if [ ! -s "$K3S_CONFIG" ]; then
+    echo '{"disable": ["traefik", "servicelb"]}' > "$K3S_CONFIG"
+  elif ! jq -e 'type == "object"' "$K3S_CONFIG" >/dev/null 2>&1; then
+    fail "$K3S_CONFIG is not a JSON object (KubeDind writes it as JSON, which k3s reads as YAML); fix or remove it"
+    return 1
   fi
-  KUBEDIND_AIRGAP_IMAGES=0
-  local dir file marker
-  mkdir -p /var/lib/docker/kubedind-loaded
-  for dir in $K3S_AIRGAP_DIRS; do
-    for file in "$dir"/*.tar "$dir"/*.tar.gz "$dir"/*.tgz "$dir"/*.tar.zst; do
-      [ -f "$file" ] || continue
-      KUBEDIND_AIRGAP_IMAGES=1
-      marker=/var/lib/docker/kubedind-loaded/$(basename "$file").$(stat -c %s-%Y "$file")
-      [ -f "$marker" ] && continue
-      log "k3s: loading air-gap images from $file"
+  if [ ! -s "$K3S_REGISTRIES" ]; then
+    # localhost:5000 in pod specs is the registry in this container; docker.io through KUBEDIND_REGISTRY_MIRRORS.
+    local mirrors
+    mirrors=$(echo "${KUBEDIND_REGISTRY_MIRRORS:-}" | tr ',' '\n' | tr -d ' ' | grep -E '^https?://' | jq -Rsc 'split("\n") | map(select(length > 0))')
+    jq -n --argjson mirrors "$mirrors" \
+      '{mirrors: ({"localhost:5000": {endpoint: ["http://127.0.0.1:5000"]}} + (if ($mirrors | length) > 0 then {"docker.io": {endpoint: $mirrors}} else {} end))}' \
+      > "$K3S_REGISTRIES"
+  elif ! jq -e 'type == "object"' "$K3S_REGISTRIES" >/dev/null 2>&1; then
+    fail "$K3S_REGISTRIES is not a JSON object (KubeDind writes it as JSON, which k3s reads as YAML); fix or remove it"
+    return 1
+  fi
+  log "k3s: registries: $(jq -c '.mirrors // {} | with_entries(.value = .value.endpoint)' "$K3S_REGISTRIES")"
+}
+
+# The pause image and any air-gap image tarball baked into the image are linked into agent/images, which
+# k3s imports into containerd at every start (a tarball the core copied there is imported the same way).
+kubernetes_images() {
+  mkdir -p "$K3S_IMAGES"
+  ln -sf "$KUBEDIND_SHARE/pause-image.tar" "$K3S_IMAGES/kubedind-pause.tar"
+  local file
+  for file in "$KUBEDIND_SHARE"/airgap/*; do
+    [ -f "$file" ] || continue
+    ln -sf "$file" "$K3S_IMAGES/kubedind-baked-$(basename "$file")"
+  done
+  for file in "$K3S_IMAGES"/*; do
+    [ -f "$file" ] && [ "$(basename "$file")" != kubedind-pause.tar ] && log "k3s: air-gap images: $file (imported by k3s at start)"
+  done
+  return 0
+}
+
+kubernetes_containerd_template() {
+  local restrict=false dir=$K3S_DATA/agent/etc/containerd
+  has_cap_sys_resource || restrict=true
+  mkdir -p "$dir"
+  sed "s/@RESTRICT_OOM_SCORE_ADJ@/$restrict/" "$KUBEDIND_SHARE/containerd-config.toml.tmpl" > "$dir/config.toml.tmpl" \
+    || { fail "cannot write $dir/config.toml.tmpl"; return 1; }
+  [ "$restrict" = false ] || log "k3s: no CAP_SYS_RESOURCE: containerd keeps pods' oom_score_adj at this container's own (restrict_oom_score_adj)"
+}
+
+# The image names inside the air-gap tarballs in agent/images (docker save or OCI layout).
+airgap_image_names() {
+  local file
+  for file in "$K3S_IMAGES"/*; do
+    [ -f "$file" ] || continue
+    {
       case "$file" in
-        *.zst) zstd -dc "$file" | docker load >/dev/null ;;
-        *) docker load -i "$file" >/dev/null ;;
-      esac || { fail "air-gap image tarball $file is unreadable (docker load failed); supply an images tarball from the k3s release"; return 1; }
-      touch "$marker"
-    done
+        *.tar) tar -xOf "$file" manifest.json ./manifest.json index.json ./index.json ;;
+        *.tar.gz | *.tgz) tar -xzOf "$file" manifest.json ./manifest.json index.json ./index.json ;;
+        *.tar.zst | *.tzst) zstd -dcq "$file" | tar -xOf - manifest.json ./manifest.json index.json ./index.json ;;
+        *) true ;;
+      esac 2>/dev/null || true
+    } | jq -r 'if type == "array" then .[].RepoTags[]? else .manifests[]?.annotations["io.containerd.image.name"]? // empty end' 2>/dev/null || true
   done
 }
 
-# Pod networking without flannel: a bridge conflist (plugins from k3s or Debian's /usr/lib/cni), and
-# ACCEPT rules for the pod network because dockerd sets the FORWARD policy to DROP.
+# True when some endpoint for docker.io (a mirror from registries.yaml, or the upstream) answers /v2/ within 3 s.
+docker_io_answers() {
+  local endpoint
+  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null) https://registry-1.docker.io; do
+    if [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "${endpoint%/}/v2/" 2>/dev/null)" != 000 ]; then
+      echo "$endpoint"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or docker.io
+# (through a mirror or directly) answers. Fills K3S_DISABLE and writes $KUBEDIND_STATE/components.json.
+kubernetes_choose_components() {
+  local names registry="" user_disabled
+  names=$(airgap_image_names)
+  registry=$(docker_io_answers) || registry=""
+  user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
+  K3S_DISABLE=()
+  KUBEDIND_DNS_FALLBACK=false
+  KUBEDIND_STORAGE_FALLBACK=false
+  local entries=() component pattern role source
+  # component pattern role: the k3s component, the image it needs, what it provides.
+  while read -r component pattern role; do
+    if echo "$user_disabled" | grep -qx "$component"; then
+      entries+=("$(component_json "$role" none false "disabled in $K3S_CONFIG" "")")
+      continue
+    fi
+    source=""
+    if echo "$names" | grep -q "/$pattern:"; then
+      source="air-gap images"
+    elif [ -n "$registry" ]; then
+      source="pulled through $registry"
+    fi
+    if [ -n "$source" ]; then
+      entries+=("$(component_json "$role" "$component" false "$source" "$(component_pods "$component")")")
+      log "k3s: $component runs ($source)"
+      continue
+    fi
+    case "$component" in
+      coredns)
+        K3S_DISABLE+=(coredns)
+        KUBEDIND_DNS_FALLBACK=true
+        entries+=("$(component_json dns dnsmasq true "KubeDind's fallback: CoreDNS's image is neither in an air-gap tarball nor pullable" "")")
+        ;;
+      local-storage)
+        K3S_DISABLE+=(local-storage)
+        KUBEDIND_STORAGE_FALLBACK=true
+        entries+=("$(component_json storage host-path true "KubeDind's fallback: local-path-provisioner's image is neither in an air-gap tarball nor pullable" "")")
+        ;;
+      traefik | servicelb)
+        # Asked for explicitly: keep it on, so that the readiness gate names what is missing.
+        warn "k3s: $component is enabled but its image ($pattern) is neither in an air-gap tarball nor pullable; its pods will not start. Supply k3s's air-gap images or a registry mirror."
+        entries+=("$(component_json "$role" "$component" false "image unavailable" "$(component_pods "$component")")")
+        ;;
+      *)
+        K3S_DISABLE+=("$component")
+        log "k3s: $component is off: its image ($pattern) is neither in an air-gap tarball nor pullable (supply k3s's air-gap images to get it)"
+        entries+=("$(component_json "$role" none false "image unavailable" "")")
+        ;;
+    esac
+  done <<'LIST'
+coredns coredns-coredns dns
+local-storage local-path-provisioner storage
+metrics-server metrics-server metrics
+traefik traefik ingress
+servicelb klipper-lb load-balancer
+LIST
+  printf '%s\n' "${entries[@]}" | jq -sc . > "$KUBEDIND_STATE/components.json"
+  log "k3s: components: $(jq -r 'map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")' "$KUBEDIND_STATE/components.json")"
+}
+
+# The kube-system pods (name prefixes) a packaged component runs once it is up.
+component_pods() {
+  case "$1" in
+    coredns) echo coredns ;;
+    local-storage) echo local-path-provisioner ;;
+    metrics-server) echo metrics-server ;;
+    traefik) echo traefik ;;
+    *) true ;;
+  esac
+}
+
+# component_json ROLE IMPLEMENTATION FALLBACK DETAIL PODS
+component_json() {
+  jq -nc --arg role "$1" --arg implementation "$2" --argjson fallback "$3" --arg detail "$4" --arg pods "$5" \
+    '{role: $role, implementation: $implementation, fallback: $fallback, detail: $detail, pods: ($pods | split(" ") | map(select(length > 0)))}'
+}
+
+# The fallbacks run beside k3s, each waiting for the API itself.
+kubernetes_start_fallbacks() {
+  if [ "$KUBEDIND_DNS_FALLBACK" = true ]; then
+    kubedind-dns "$KUBEDIND_CLUSTER_DNS" "$KUBEDIND_POD_GATEWAY" >"$KUBEDIND_LOGS/dns.log" 2>&1 &
+    echo $! > "$KUBEDIND_STATE/dns.pid"
+    warn "dns: CoreDNS's image is not available (no air-gap images, no registry answers): cluster DNS at $KUBEDIND_CLUSTER_DNS is KubeDind's fallback (dnsmasq, following Services; log $KUBEDIND_LOGS/dns.log). For CoreDNS supply k3s's air-gap images (ClusterSettings.AirgapImages) or a registry mirror."
+  fi
+  if [ "$KUBEDIND_STORAGE_FALLBACK" = true ]; then
+    kubedind-storage "$KUBEDIND_STORAGE_DIR" >"$KUBEDIND_LOGS/storage.log" 2>&1 &
+    echo $! > "$KUBEDIND_STATE/storage.pid"
+    warn "storage: local-path-provisioner's image is not available: the default StorageClass local-path is KubeDind's fallback (claims bound to host-path volumes under $KUBEDIND_STORAGE_DIR; log $KUBEDIND_LOGS/storage.log). For the real provisioner supply k3s's air-gap images (ClusterSettings.AirgapImages) or a registry mirror."
+  fi
+}
+
+# Pod networking without flannel: a bridge conflist (Debian's plugins in /usr/lib/cni), the bridge made
+# up front (the DNS fallback listens on its gateway address before any pod exists), and ACCEPT rules
+# for the pod network because dockerd sets the FORWARD policy to DROP.
 kubernetes_network() {
-  local cidr=$1 dir
+  local cidr=$1 dir prefix
+  prefix=${cidr#*/}
+  KUBEDIND_POD_GATEWAY=$(cidr_address "$cidr" 1)
   for dir in /etc/cni/net.d "$K3S_DATA/agent/etc/cni/net.d"; do
     mkdir -p "$dir"
     cat > "$dir/10-kubedind.conflist" <<JSON
@@ -101,13 +272,17 @@ kubernetes_network() {
       "isGateway": true,
       "ipMasq": true,
       "hairpinMode": true,
-      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$cidr" }]], "routes": [{ "dst": "0.0.0.0/0" }] }
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$cidr", "gateway": "$KUBEDIND_POD_GATEWAY" }]], "routes": [{ "dst": "0.0.0.0/0" }] }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }
 JSON
   done
+  ip link show kubedind0 >/dev/null 2>&1 || ip link add kubedind0 type bridge \
+    || { fail "cannot create the pod bridge kubedind0 (the container needs CAP_NET_ADMIN)"; return 1; }
+  ip addr show dev kubedind0 | grep -q "inet $KUBEDIND_POD_GATEWAY/" || ip addr add "$KUBEDIND_POD_GATEWAY/$prefix" dev kubedind0
+  ip link set kubedind0 up
   iptables -w -C FORWARD -s "$cidr" -j ACCEPT 2>/dev/null || iptables -w -I FORWARD 1 -s "$cidr" -j ACCEPT \
     || { fail "cannot add the iptables FORWARD rule for the pod network $cidr"; return 1; }
   iptables -w -C FORWARD -d "$cidr" -j ACCEPT 2>/dev/null || iptables -w -I FORWARD 1 -d "$cidr" -j ACCEPT
@@ -115,27 +290,24 @@ JSON
   # Bridged pod traffic must pass iptables for Services to work (kube-proxy's rules).
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || warn "k3s: net.bridge.bridge-nf-call-iptables cannot be set; Service traffic between pods may fail"
-  log "k3s: pod network $cidr on bridge kubedind0"
-}
-
-# k3s_arg_value NAME ARGS: the value of --NAME=value or --NAME value in ARGS.
-k3s_arg_value() {
-  local name=$1 previous="" arg
-  for arg in $2; do
-    case "$arg" in --"$name"=*) echo "${arg#*=}"; return ;; esac
-    [ "$previous" = "--$name" ] && { echo "$arg"; return; }
-    previous=$arg
-  done
+  log "k3s: pod network $cidr on bridge kubedind0 (gateway $KUBEDIND_POD_GATEWAY)"
 }
 
 kubernetes_stop() {
-  local deadline=$1 pid containers
-  # Pods first, while k3s and dockerd still run: their containers get a short grace.
-  containers=$(docker ps -q --filter label=io.kubernetes.pod.namespace 2>/dev/null || true)
-  if [ -n "$containers" ]; then
-    # shellcheck disable=SC2086
-    timeout $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) docker stop -t 2 $containers >/dev/null 2>&1 || true
-    log "pods stopped"
+  local deadline=$1 pid component
+  for component in dns storage; do
+    pid=$(cat "$KUBEDIND_STATE/$component.pid" 2>/dev/null) || continue
+    stop_process "$component" "$pid" "$deadline"
+  done
+  # Pods first, while k3s still runs: their containers get a short grace.
+  if [ -S /run/k3s/containerd/containerd.sock ]; then
+    local left=$((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) containers
+    containers=$(timeout "$left" crictl ps -q 2>/dev/null || true)
+    if [ -n "$containers" ]; then
+      # shellcheck disable=SC2086 # one argument per container id
+      timeout "$left" crictl stop --timeout 2 $containers >/dev/null 2>&1 || true
+      log "pods stopped"
+    fi
   fi
   pid=$(cat "$KUBEDIND_STATE/k3s.pid" 2>/dev/null) || return 0
   stop_process k3s "$pid" "$deadline"

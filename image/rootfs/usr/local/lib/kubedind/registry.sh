@@ -1,7 +1,8 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2153 # KUBEDIND_* come from common.sh, sourced first by the entrypoint
 # registry: distribution (Debian's docker-registry) on :5000, storage on the /var/lib/registry volume,
 # no authentication (Debian's packaged config turns htpasswd on: /etc/kubedind/registry.yml does not),
 # deletes enabled so tests can clean up after themselves.
+# Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
 registry_start() {
   mkdir -p "$KUBEDIND_LOGS" /var/lib/registry
