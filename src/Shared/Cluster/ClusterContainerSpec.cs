@@ -44,6 +44,19 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
     /// </summary>
     public PortPublishing? Publishing { get; init; }
 
+    /// <summary>Traefik serves on the container's ports 80 and 443 (through ServiceLB): published unless the settings publish them.</summary>
+    public static ClusterSettings WithComponentPorts(ClusterSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!settings.Kubernetes || !settings.Traefik)
+        {
+            return settings;
+        }
+
+        var missing = new[] { 80, 443 }.Where(port => settings.Ports.All(p => p.ContainerPort != port)).Select(port => new PortMapping(port));
+        return settings with { Ports = [.. settings.Ports, .. missing] };
+    }
+
     /// <summary>
     /// The container for <paramref name="mode"/> (Privileged or Fallback); Fallback gets <paramref name="capabilities"/>
     /// (the engine's bounding set, <see cref="EngineCapabilities"/>) or else <see cref="FixedCapabilities"/>.
@@ -72,7 +85,6 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
         {
             ["KUBEDIND_KUBERNETES"] = settings.Kubernetes ? "true" : "false",
             ["KUBEDIND_REGISTRY_MIRRORS"] = string.Join(',', settings.MirrorUrls),
-            ["KUBEDIND_K3S_ARGS"] = string.Join(' ', TlsSubjectAlternativeNames().Concat(settings.K3sArgs)),
         };
 
         return new CreateContainerParameters
@@ -149,6 +161,9 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
     private string BindAddress => Publishing?.BindAddress ?? Settings.HostAddress ?? DockerEndpoint.Loopback;
 
     /// <summary>k3s names localhost, 127.0.0.1 and the container in its certificate; a remote engine's host (or the override) is added.</summary>
+    /// <summary>The k3s arguments for config.yaml: a non-loopback publishing host as TLS SAN, then the settings' own.</summary>
+    internal IReadOnlyList<string> K3sArguments => [.. TlsSubjectAlternativeNames(), .. Settings.K3sArgs];
+
     private IEnumerable<string> TlsSubjectAlternativeNames() =>
         Publishing is { } publishing && !DockerEndpoint.IsLoopbackName(publishing.UrlHost)
             ? [$"--tls-san={publishing.UrlHost.Trim('[', ']')}"]

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Docker.DotNet;
 using k8s;
 using k8s.Models;
@@ -10,7 +11,8 @@ namespace KubeDind.Cluster;
 /// <summary>
 /// The readiness gates of a kube-dind cluster, in the order they pass: the container runs, the inner
 /// dockerd answers, the registry answers /v2/ from the host, and with Kubernetes the API answers from
-/// the host, the node is Ready, the default service account exists and every kube-system pod is Ready.
+/// the host, the node is Ready, the default service account exists, the cluster DNS answers, a default
+/// StorageClass exists and the components' kube-system pods (and every other one there) are Ready.
 /// Inner state comes from <c>kubedind-ready</c> (exec); a component that failed for good, or a container
 /// that exited, stops the wait at once through <see cref="ClusterProbe.Fatal"/>.
 /// </summary>
@@ -32,6 +34,8 @@ internal static class ClusterGates
             gates.Add(new KubernetesApiGate(probe));
             gates.Add(new NodeReadyGate(probe));
             gates.Add(new DefaultServiceAccountGate(probe));
+            gates.Add(new ClusterDnsGate(probe));
+            gates.Add(new DefaultStorageClassGate(probe));
             gates.Add(new SystemPodsGate(probe));
             if (warm)
             {
@@ -63,7 +67,7 @@ internal static class ClusterGates
         }
     }
 
-    /// <summary>Passes once <c>kubedind-ready</c> reports a stage later than <c>passedAfter</c>.</summary>
+    /// <summary>Passes once <c>kubedind-ready</c> reports the gate <c>passedAfter</c> passed.</summary>
     private sealed class InnerStageGate(ClusterProbe probe, string name, string passedAfter) : IReadinessGate
     {
         public string Name => name;
@@ -71,7 +75,7 @@ internal static class ClusterGates
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
             var inner = await probe.InnerAsync(cancellationToken, maxAge: TimeSpan.Zero).ConfigureAwait(false);
-            return inner.IsPast(passedAfter) ? GateResult.Pass() : GateResult.NotYet(inner.Line);
+            return inner.HasPassed(passedAfter) ? GateResult.Pass() : GateResult.NotYet(inner.Line);
         }
     }
 
@@ -220,50 +224,121 @@ internal static class ClusterGates
         }
     }
 
+    /// <summary>Resolves a name every cluster has through the cluster DNS address, from inside the container (the path pods take).</summary>
+    private sealed class ClusterDnsGate(ClusterProbe probe) : IReadinessGate
+    {
+        public const string Probe = "kubernetes.default.svc.cluster.local";
+
+        public string Name => "cluster DNS answers";
+
+        public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
+        {
+            var result = await ContainerExec.RunAsync(probe.Docker, probe.ContainerId, ["kubedind-resolve", Probe], cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                return GateResult.Pass();
+            }
+
+            var inner = await probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+            var dns = inner.Components.FirstOrDefault(c => c.Role == "dns");
+            return GateResult.NotYet($"{result.FirstErrorLine}{(dns is null ? string.Empty : $" (DNS: {dns.Implementation})")}");
+        }
+    }
+
+    private sealed class DefaultStorageClassGate(ClusterProbe probe) : KubernetesGate(probe)
+    {
+        public override string Name => "default StorageClass present";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var classes = await client.StorageV1.ListStorageClassAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            var defaults = classes.Items.Where(c => c.Annotations()?.TryGetValue("storageclass.kubernetes.io/is-default-class", out var value) == true && value == "true").ToList();
+            return defaults.Count > 0
+                ? GateResult.Pass()
+                : GateResult.NotYet(classes.Items.Count == 0 ? "no StorageClass yet" : $"none is the default ({string.Join(", ", classes.Items.Select(c => c.Name()))})");
+        }
+    }
+
+    /// <summary>
+    /// The pods of the components that run (from <c>kubedind-ready</c>: coredns, local-path-provisioner, ...) exist and are
+    /// Ready, and so is every other kube-system pod (finished jobs excepted). With only KubeDind's fallbacks there are none to wait for.
+    /// </summary>
     private sealed class SystemPodsGate(ClusterProbe probe) : KubernetesGate(probe)
     {
         public override string Name => "kube-system pods Ready";
 
         protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
         {
+            var inner = await Probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+            var expected = inner.Components.SelectMany(c => c.Pods).ToList();
             var pods = await client.CoreV1.ListNamespacedPodAsync("kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            static bool IsReady(V1Pod p) => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+            var missing = expected.Where(prefix => !pods.Items.Any(p => p.Name().StartsWith(prefix + "-", StringComparison.Ordinal) && IsReady(p))).ToList();
             var pending = pods.Items
                 .Where(p => p.Status?.Phase != "Succeeded" && !ClusterFreshness.IsFreshReady(p, Probe.StartedAt))
+                .Where(p => p.Status?.Phase != "Succeeded" && !IsReady(p))
                 .Select(p => $"{p.Name()} ({p.Status?.Phase ?? "no status"})")
                 .ToList();
+            if (missing.Count > 0)
+            {
+                return GateResult.NotYet($"waiting for {string.Join(", ", missing)}{(pending.Count > 0 ? $"; not Ready: {string.Join(", ", pending)}" : string.Empty)}");
+            }
+
             return pending.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", pending)}");
         }
     }
 }
 
-/// <summary>What <c>kubedind-ready</c> said: its line, and whether the inner component failed for good (exit 2).</summary>
-internal sealed record InnerReadiness(long ExitCode, string Line)
+/// <summary>One gate as <c>kubedind-ready</c> reported it: passed, waiting, failed or pending (not checked yet).</summary>
+internal sealed record InnerGate(string Name, string Status, string? Reason);
+
+/// <summary>
+/// What <c>kubedind-ready</c> said (its JSON): the first gate not passed and why, every gate's status, and the
+/// components that run. Exit 2 means a component failed for good (or the container is stopping).
+/// </summary>
+internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate, string Reason, IReadOnlyList<InnerGate> Gates, IReadOnlyList<ClusterComponent> Components)
 {
-    // kubedind-ready names the first gate not passed; "starting" names the component being started.
-    private static readonly string[] Stages = ["cgroups", "dockerd", "registry", "kubernetes", "apiserver", "node", "serviceaccount", "kube-system", "ready"];
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
 
     public bool Ready => ExitCode == 0;
 
     public bool Failed => ExitCode == 2;
 
-    /// <summary>True when the first stage not passed comes after <paramref name="stage"/>.</summary>
-    public bool IsPast(string stage)
+    /// <summary>One line for logs and errors: "ready", or "&lt;gate&gt; &lt;status&gt;: &lt;reason&gt;".</summary>
+    public string Line => Ready ? "ready" : $"{Gate ?? "unknown"} {Status}{(Reason.Length > 0 ? ": " + Reason : string.Empty)}";
+
+    public bool HasPassed(string gate) => Ready || Gates.Any(g => g.Name == gate && g.Status == "passed");
+
+    public static InnerReadiness Parse(ExecResult result)
     {
-        var words = Line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var current = words.Length == 0 ? "starting" : words[0];
-        if (current == "starting")
+        var output = result.StandardOutput.Trim();
+        try
         {
-            // "starting not ready: dockerd is starting"
-            current = words.Length > 3 ? words[3] : "cgroups";
-            if (current == "entrypoint")
+            var parsed = JsonSerializer.Deserialize<Document>(output, Json);
+            if (parsed?.Status is { } status)
             {
-                current = "cgroups";
+                return new InnerReadiness(
+                    result.ExitCode,
+                    status,
+                    parsed.Gate,
+                    parsed.Reason ?? string.Empty,
+                    parsed.Gates?.Select(g => new InnerGate(g.Name ?? "?", g.Status ?? "?", g.Reason)).ToList() ?? [],
+                    parsed.Components?.Select(c => new ClusterComponent(c.Role ?? "?", c.Implementation ?? "none", c.Fallback, c.Detail ?? string.Empty, c.Pods ?? [])).ToList() ?? []);
             }
         }
+        catch (JsonException)
+        {
+        }
 
-        var at = Array.IndexOf(Stages, Ready ? "ready" : current);
-        return at > Array.IndexOf(Stages, stage);
+        // Not kubedind-ready's JSON: an image from before it, or the exec itself failed.
+        return new InnerReadiness(result.ExitCode, result.ExitCode == 2 ? "failed" : "waiting", "unknown", result.FirstOutputLine, [], []);
     }
+
+    private sealed record Document(string? Status, string? Gate, string? Reason, List<GateDocument>? Gates, List<ComponentDocument>? Components);
+
+    private sealed record GateDocument(string? Name, string? Status, string? Reason);
+
+    private sealed record ComponentDocument(string? Role, string? Implementation, bool Fallback, string? Detail, List<string>? Pods);
 }
 
 /// <summary>
@@ -304,6 +379,8 @@ internal sealed class ClusterProbe
 
     /// <summary>The container's addresses on its networks: the node in it must report one of them.</summary>
     public IReadOnlyList<string> Addresses { get; init; } = [];
+    /// <summary>The components <c>kubedind-ready</c> last reported (empty before its first answer, and in compose mode).</summary>
+    public IReadOnlyList<ClusterComponent> Components => _lastInner?.Components ?? [];
 
     public Task<IKubernetes?> ClientAsync(CancellationToken cancellationToken) => _client(cancellationToken);
 
@@ -333,12 +410,11 @@ internal sealed class ClusterProbe
             throw;
         }
 
-        var line = result.FirstOutputLine;
-        _lastInner = new InnerReadiness(result.ExitCode, line);
+        _lastInner = InnerReadiness.Parse(result);
         _lastInnerAt = DateTime.UtcNow;
         if (_lastInner.Failed)
         {
-            SetFatal($"kubedind-ready: {line}");
+            SetFatal($"kubedind-ready: {_lastInner.Line}");
         }
 
         return _lastInner;

@@ -106,12 +106,18 @@ internal static class ClusterReadiness
                 Start = context.WarmStart?.Description ?? "cold start",
                 StateRestore = context.WarmStart?.RestoreTime,
             },
+            Components = probe.Components,
         };
         session.Log.Debug($"cluster {name}: timeline ({cluster.Timings.Start}): {string.Join(", ", cluster.Timings.Phases().Select(p => $"{p.Phase} {p.Duration.TotalSeconds:0.0}s"))}");
+        foreach (var fallback in cluster.Components.Where(c => c.IsFallback))
+        {
+            session.Log.Warn($"cluster {name}: {fallback.Role} is KubeDind's fallback ({fallback.Implementation}): {fallback.Detail}; for k3s's own, set AirgapImages to k3s's air-gap images tarball or use a registry mirror.");
+        }
+
         session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry}"
             + (registryForEngine == registry ? string.Empty : $" (the engine pushes to {registryForEngine})")
             + $" (in the cluster {cluster.RegistryClusterName})"
-            + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}"));
+            + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}; components: {string.Join(", ", cluster.Components)}"));
         return cluster;
     }
 

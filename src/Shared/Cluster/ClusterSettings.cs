@@ -48,6 +48,19 @@ public sealed record ClusterSettings
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> RegistryMirrors { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
+    /// <summary>
+    /// k3s's air-gap images tarball (<c>k3s-airgap-images-amd64.tar</c>, <c>.tar.gz</c> or <c>.tar.zst</c> from the k3s
+    /// release, or any image tarball): copied into the container before it starts and imported by k3s, so CoreDNS,
+    /// local-path storage and metrics-server run without a registry. Null = none.
+    /// </summary>
+    public string? AirgapImages { get; init; }
+
+    /// <summary>Run k3s's Traefik ingress (and ServiceLB, which it needs); container ports 80 and 443 are published on the host.</summary>
+    public bool Traefik { get; init; }
+
+    /// <summary>Run k3s's ServiceLB (klipper-lb): LoadBalancer Services get the cluster container's address.</summary>
+    public bool ServiceLoadBalancer { get; init; }
+
     /// <summary>The Docker network to join; null = the shared <c>kubedind</c> network (created when missing).</summary>
     public string? Network { get; init; }
 
@@ -59,7 +72,10 @@ public sealed record ClusterSettings
 
     public PrivilegeMode Privilege { get; init; } = PrivilegeMode.Auto;
 
-    /// <summary>Extra k3s server arguments (KUBEDIND_K3S_ARGS).</summary>
+    /// <summary>
+    /// Extra k3s server arguments (<c>--flag=value</c>, <c>--flag value</c> or <c>--flag</c>), written to k3s's
+    /// <c>/etc/rancher/k3s/config.yaml</c>, so values with spaces stay whole.
+    /// </summary>
     public IReadOnlyList<string> K3sArgs { get; init; } = [];
 
     /// <summary>Extra environment variables for the cluster container.</summary>
@@ -130,6 +146,18 @@ public sealed record ClusterSettings
 
     /// <summary>The name a cluster gets when <see cref="Name"/> is null: <c>kubedind-&lt;run id&gt;</c> (with a suffix when taken in this run).</summary>
     public static string DefaultName(string runId) => $"kubedind-{runId}";
+
+    /// <summary>Pods pull <paramref name="registry"/>'s images through <paramref name="endpoints"/> first.</summary>
+    public ClusterSettings WithRegistryMirror(string registry, params string[] endpoints)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(registry);
+        var mirrors = new Dictionary<string, IReadOnlyList<string>>(RegistryMirrors);
+        mirrors[registry] = [.. mirrors.GetValueOrDefault(registry) ?? [], .. endpoints];
+        return this with { RegistryMirrors = mirrors };
+    }
+
+    /// <summary>k3s imports the images in <paramref name="tarball"/> (k3s's air-gap images) at start.</summary>
+    public ClusterSettings WithAirgapImages(string tarball) => this with { AirgapImages = tarball };
 
     internal string NetworkOrDefault => Network ?? KubeDindNetwork.DefaultName;
 }

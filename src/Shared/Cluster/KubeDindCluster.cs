@@ -130,6 +130,12 @@ public sealed partial class KubeDindCluster : IClusterHandle
 
     public required ClusterTimings Timings { get; init; }
 
+    /// <summary>
+    /// Which DNS, storage, metrics, ingress and load balancer run: k3s's packaged component, KubeDind's offline fallback
+    /// (<see cref="ClusterComponent.IsFallback"/>) or none. Empty in compose mode.
+    /// </summary>
+    public IReadOnlyList<ClusterComponent> Components { get; init; } = [];
+
     /// <summary>Images pushed or loaded in this run: the host name → the reference the cluster uses.</summary>
     public IReadOnlyDictionary<string, string> Images => _images;
 
@@ -191,8 +197,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
         new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken);
 
     /// <summary>
-    /// Loads <paramref name="hostImage"/> into the cluster's dockerd (no registry involved) and returns the
-    /// reference to use in the cluster: the same name, or a fixed id-derived tag for a floating one.
+    /// Loads <paramref name="hostImage"/> into the cluster (containerd's k8s.io namespace, where pods find it; the inner
+    /// dockerd in compose mode) with no registry involved, and returns the reference to use in the cluster: the same name,
+    /// or a fixed id-derived tag for a floating one. Pods must not pull it: <c>imagePullPolicy: Never</c> or <c>IfNotPresent</c>.
     /// </summary>
     public Task<string> LoadImageAsync(string hostImage, CancellationToken cancellationToken = default) =>
         new LoadImage(Session).RunAsync(this, hostImage, cancellationToken);

@@ -1,14 +1,16 @@
 using System.Diagnostics;
+using System.Text.Json;
 using KubeDind.Docker;
 using KubeDind.Logging;
 
 namespace KubeDind.Cluster;
 
 /// <summary>
-/// Side-loads a host image into the cluster's inner dockerd without a registry: streams <c>docker save</c>
-/// from the host engine into <c>docker load</c> inside. Skipped when the inner daemon already has the same
-/// image id. A floating tag (<c>:latest</c> or none) also gets a fixed tag derived from the image id, which
-/// is returned, so pods use the image that was loaded (kubelet would try to pull <c>:latest</c>).
+/// Side-loads a host image into the cluster without a registry: streams <c>docker save</c> from the host engine into
+/// <c>ctr -n k8s.io images import</c> inside, where pods find it (k3s's containerd); in compose mode into the inner
+/// dockerd (<c>docker load</c>). Skipped when the same image id is already there. A floating tag (<c>:latest</c> or
+/// none) also gets a fixed tag derived from the image id, which is returned, so pods use the image that was loaded
+/// (kubelet would try to pull <c>:latest</c>).
 /// </summary>
 public sealed class LoadImage
 {
@@ -28,42 +30,97 @@ public sealed class LoadImage
         var reference = ImageReference.IsFloating(hostImage)
             ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
             : hostImage;
+        IInnerImages inner = cluster.HasKubernetes ? new ContainerdImages(cluster) : new DockerdImages(cluster);
 
         var watch = Stopwatch.StartNew();
-        var inner = await InnerImageIdAsync(cluster, hostImage, cancellationToken).ConfigureAwait(false);
-        if (inner == image.ID)
+        if (await inner.IdAsync(reference, cancellationToken).ConfigureAwait(false) == image.ID)
         {
-            _session.Log.Info($"load: cluster {cluster.Name} already has {hostImage} ({image.ID[7..19]}); skipped");
+            _session.Log.Info($"load: cluster {cluster.Name} already has {reference} ({image.ID[7..19]}) in its {inner.Name}; skipped");
+            cluster.RecordImage(hostImage, reference);
+            return reference;
         }
-        else
+
+        _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name}'s {inner.Name}");
+        string streamed;
+        await using (var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}"))
         {
-            _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name}'s dockerd");
-            await using var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}");
-            var result = await ContainerExec.RunAsync(docker, cluster.ContainerId, ["docker", "load"], saved, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var result = await ContainerExec.RunAsync(docker, cluster.ContainerId, inner.ImportCommand, saved, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 throw new KubeDindException($"load: {hostImage} into cluster {cluster.Name} failed: {result.FirstErrorLine}", (result.StandardOutput + result.StandardError).Trim());
             }
 
-            _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s: {saved.Summary} streamed");
+            streamed = saved.Summary;
         }
 
         if (reference != hostImage)
         {
-            var tagged = await ContainerExec.RunAsync(docker, cluster.ContainerId, ["docker", "tag", image.ID, reference], cancellationToken: cancellationToken).ConfigureAwait(false);
+            var tagged = await ContainerExec.RunAsync(docker, cluster.ContainerId, inner.TagCommand(hostImage, image.ID, reference), cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!tagged.Succeeded)
             {
                 throw new KubeDindException($"load: cannot tag {hostImage} as {reference} in cluster {cluster.Name}: {tagged.FirstErrorLine}");
             }
         }
 
+        _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s{(reference != hostImage ? $" as {reference}" : string.Empty)}: {streamed} streamed");
         cluster.RecordImage(hostImage, reference);
         return reference;
     }
 
-    private static async Task<string?> InnerImageIdAsync(KubeDindCluster cluster, string image, CancellationToken cancellationToken)
+    private interface IInnerImages
     {
-        var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, ["docker", "image", "inspect", "--format", "{{.Id}}", image], cancellationToken: cancellationToken).ConfigureAwait(false);
-        return result.Succeeded ? result.StandardOutput.Trim() : null;
+        string Name { get; }
+
+        IReadOnlyList<string> ImportCommand { get; }
+
+        /// <summary>The image id (config digest) of <paramref name="reference"/> inside, or null when it is not there.</summary>
+        Task<string?> IdAsync(string reference, CancellationToken cancellationToken);
+
+        IReadOnlyList<string> TagCommand(string source, string imageId, string target);
+    }
+
+    /// <summary>k3s's containerd, namespace k8s.io (the one kubelet uses); ids through crictl, which reports the config digest as Docker does.</summary>
+    private sealed class ContainerdImages(KubeDindCluster cluster) : IInnerImages
+    {
+        public string Name => "containerd (k8s.io)";
+
+        public IReadOnlyList<string> ImportCommand => ["ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", "-"];
+
+        public async Task<string?> IdAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, ["crictl", "inspecti", "-o", "json", reference], cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                return null;
+            }
+
+            try
+            {
+                using var json = JsonDocument.Parse(result.StandardOutput);
+                return json.RootElement.TryGetProperty("status", out var status) && status.TryGetProperty("id", out var id) ? id.GetString() : null;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+
+        public IReadOnlyList<string> TagCommand(string source, string imageId, string target) =>
+            ["ctr", "--namespace", "k8s.io", "images", "tag", "--force", ImageReference.Normalize(source), ImageReference.Normalize(target)];
+    }
+
+    private sealed class DockerdImages(KubeDindCluster cluster) : IInnerImages
+    {
+        public string Name => "dockerd";
+
+        public IReadOnlyList<string> ImportCommand => ["docker", "load"];
+
+        public async Task<string?> IdAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, ["docker", "image", "inspect", "--format", "{{.Id}}", reference], cancellationToken: cancellationToken).ConfigureAwait(false);
+            return result.Succeeded ? result.StandardOutput.Trim() : null;
+        }
+
+        public IReadOnlyList<string> TagCommand(string source, string imageId, string target) => ["docker", "tag", imageId, target];
     }
 }

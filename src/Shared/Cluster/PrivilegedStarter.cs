@@ -48,6 +48,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         try
         {
             await prepare(id, cancellationToken).ConfigureAwait(false);
+            await PrepareAsync(spec, id, cancellationToken).ConfigureAwait(false);
             await StartContainerAsync(name, id, rethrowRefusal: mode == PrivilegeMode.Auto, cancellationToken).ConfigureAwait(false);
             return (id, first);
         }
@@ -67,6 +68,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         try
         {
             await prepare(id, cancellationToken).ConfigureAwait(false);
+            await PrepareAsync(spec, id, cancellationToken).ConfigureAwait(false);
             await StartContainerAsync(name, id, rethrowRefusal: false, cancellationToken).ConfigureAwait(false);
             return (id, PrivilegeMode.Fallback);
         }
@@ -74,6 +76,15 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         {
             await Teardown.RemoveContainerAsync(session, id, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>k3s's settings files (and the air-gap images) go into the created container before it starts.</summary>
+    private async Task PrepareAsync(ClusterContainerSpec spec, string id, CancellationToken cancellationToken)
+    {
+        if (spec.Settings.Kubernetes)
+        {
+            await K3sConfiguration.CopyIntoAsync(session.Docker, spec.Name, id, spec.Settings with { K3sArgs = spec.K3sArguments }, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -24,7 +24,7 @@ public sealed class StartCluster
     public async Task<KubeDindCluster> RunAsync(ClusterSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var context = new ClusterStartContext(_session, settings);
+        var context = new ClusterStartContext(_session, ClusterContainerSpec.WithComponentPorts(settings));
         try
         {
             return await RunStepsAsync(context, cancellationToken).ConfigureAwait(false);
@@ -56,6 +56,11 @@ public sealed class StartCluster
 
         ClusterStartChecks.CheckPorts(context.Name, settings, context.Publishing);
         ClusterStartChecks.CheckArtifactsDirectory(context.Name, settings);
+        if (settings.Kubernetes)
+        {
+            K3sConfiguration.Validate(context.Name, settings);
+        }
+
         context.Image = await ClusterImage.ResolveAsync(_session, context.Name, settings, cancellationToken).ConfigureAwait(false);
         context.ImageReady = context.Watch.Elapsed;
         await KubeDindNetwork.EnsureAsync(_session, settings.NetworkOrDefault, cancellationToken).ConfigureAwait(false);

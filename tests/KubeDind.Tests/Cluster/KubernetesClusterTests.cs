@@ -56,7 +56,7 @@ public sealed class KubernetesClusterFixture : IAsyncLifetime
 }
 
 [Collection("Cluster")]
-public sealed class KubernetesClusterTests(KubernetesClusterFixture fixture, ITestOutputHelper output) : IClassFixture<KubernetesClusterFixture>
+public sealed partial class KubernetesClusterTests(KubernetesClusterFixture fixture, ITestOutputHelper output) : IClassFixture<KubernetesClusterFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -162,7 +162,9 @@ public sealed class ComposeModeTests
 
         _output.WriteLine(result.StandardOutput);
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("failed: kubernetes: KUBEDIND_KUBERNETES=true but this image has no k3s", result.StandardOutput, StringComparison.Ordinal);
+        var inner = KubeDind.Cluster.InnerReadiness.Parse(result);
+        Assert.Equal(("failed", "starting"), (inner.Status, inner.Gate));
+        Assert.StartsWith("kubernetes: KUBEDIND_KUBERNETES=true but this image has no k3s", inner.Reason, StringComparison.Ordinal);
     }
 
     /// <summary>Builds a one-file image on the host from the kube-dind image's own pause binary.</summary>

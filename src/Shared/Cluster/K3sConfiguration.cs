@@ -1,0 +1,236 @@
+using System.Formats.Tar;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using KubeDind.Docker;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// What k3s reads at start, written by the core into the created container before it starts:
+/// <c>/etc/rancher/k3s/config.yaml</c> (the extra k3s arguments and the components turned off),
+/// <c>/etc/rancher/k3s/registries.yaml</c> (<c>localhost:5000</c> and the registry mirrors) and the air-gap
+/// images tarball in <c>/var/lib/rancher/k3s/agent/images/</c>. Both YAML files are written as JSON (which is YAML),
+/// so the image's scripts read them with jq.
+/// </summary>
+internal static class K3sConfiguration
+{
+    public const string ConfigPath = "/etc/rancher/k3s/config.yaml";
+    public const string RegistriesPath = "/etc/rancher/k3s/registries.yaml";
+    public const string ImagesDirectory = "/var/lib/rancher/k3s/agent/images";
+
+    /// <summary>How pods name the container's own registry (<c>localhost:5000/name:tag</c>).</summary>
+    public const string LocalRegistry = "localhost:5000";
+
+    /// <summary>The suffixes k3s imports from its images directory.</summary>
+    private static readonly string[] AirgapSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"];
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Checks every input before a container exists; a bad one is a one-line error naming it.</summary>
+    public static void Validate(string cluster, ClusterSettings settings)
+    {
+        _ = ConfigJson(cluster, settings);
+        _ = RegistriesJson(cluster, settings);
+        if (settings.AirgapImages is { } airgap)
+        {
+            if (!AirgapSuffixes.Any(s => airgap.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new KubeDindException($"cluster {cluster}: AirgapImages '{airgap}' is not an image tarball k3s imports; give k3s-airgap-images-<arch>.tar, .tar.gz or .tar.zst.");
+            }
+
+            if (!File.Exists(airgap))
+            {
+                throw new KubeDindException($"cluster {cluster}: AirgapImages '{airgap}' does not exist; download k3s-airgap-images-<arch>.tar.zst from the k3s release matching the cluster's k3s, or leave AirgapImages unset.");
+            }
+        }
+    }
+
+    /// <summary>config.yaml: the extra arguments as keys (repeated ones as lists), plus the components turned off.</summary>
+    public static string ConfigJson(string cluster, ClusterSettings settings)
+    {
+        var values = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        void Add(string key, string value)
+        {
+            if (!values.TryGetValue(key, out var list))
+            {
+                values[key] = list = [];
+                order.Add(key);
+            }
+
+            list.Add(value);
+        }
+
+        var args = settings.K3sArgs;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+            {
+                throw new KubeDindException($"cluster {cluster}: K3sArgs item '{arg}' is not a k3s flag; give long flags as --name=value, --name value or --name.");
+            }
+
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                Add(arg[2..equals], arg[(equals + 1)..]);
+            }
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith('-'))
+            {
+                Add(arg[2..], args[++i]);
+            }
+            else
+            {
+                Add(arg[2..], "true");
+            }
+        }
+
+        // --disable takes comma-separated lists too; KubeDind adds the components its settings leave off.
+        var disable = values.GetValueOrDefault("disable")?.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() ?? [];
+        if (!settings.Traefik)
+        {
+            disable.Add("traefik");
+        }
+
+        if (!settings.Traefik && !settings.ServiceLoadBalancer)
+        {
+            disable.Add("servicelb");
+        }
+
+        var json = new JsonObject();
+        foreach (var key in order.Where(k => k != "disable"))
+        {
+            var list = values[key];
+            json[key] = list.Count == 1 ? JsonValue.Create(list[0]) : new JsonArray([.. list.Select(v => (JsonNode?)JsonValue.Create(v))]);
+        }
+
+        json["disable"] = new JsonArray([.. disable.Distinct(StringComparer.Ordinal).Select(v => (JsonNode?)JsonValue.Create(v))]);
+        return json.ToJsonString(Indented) + "\n";
+    }
+
+    /// <summary>registries.yaml: <c>localhost:5000</c> is the container's own registry; docker.io and every other registry through their mirrors.</summary>
+    public static string RegistriesJson(string cluster, ClusterSettings settings)
+    {
+        var mirrors = Mirrors(settings);
+        var json = new JsonObject
+        {
+            ["mirrors"] = new JsonObject(mirrors.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)new JsonObject
+            {
+                ["endpoint"] = new JsonArray([.. m.Value.Select(e => (JsonNode?)JsonValue.Create(e))]),
+            }))),
+        };
+        foreach (var (registry, endpoints) in mirrors)
+        {
+            if (registry.Length == 0 || registry.Contains("://", StringComparison.Ordinal) || registry.Contains('/', StringComparison.Ordinal))
+            {
+                throw new KubeDindException($"cluster {cluster}: RegistryMirrors key '{registry}' is not a registry host; give it as host[:port], e.g. quay.io.");
+            }
+
+            foreach (var endpoint in endpoints)
+            {
+                if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    throw new KubeDindException($"cluster {cluster}: mirror '{endpoint}' for {registry} is not an http(s) URL; give it as the cluster container reaches it, e.g. http://kubedind-mirror:5000.");
+                }
+            }
+        }
+
+        return json.ToJsonString(Indented) + "\n";
+    }
+
+    /// <summary>Registry host → endpoints, in the order containerd tries them (the registry itself comes last, implicitly).</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Mirrors(ClusterSettings settings)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
+        {
+            [LocalRegistry] = ["http://127.0.0.1:5000"],
+        };
+        var dockerIo = settings.MirrorUrls.Concat(settings.RegistryMirrors.GetValueOrDefault("docker.io") ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (dockerIo.Count > 0)
+        {
+            result["docker.io"] = dockerIo;
+        }
+
+        foreach (var (registry, endpoints) in settings.RegistryMirrors)
+        {
+            if (registry is "docker.io" or LocalRegistry || endpoints.Count == 0)
+            {
+                continue;
+            }
+
+            result[registry] = endpoints.Distinct(StringComparer.Ordinal).ToList();
+        }
+
+        return result;
+    }
+
+    /// <summary>Copies the files into the created (not yet started) container.</summary>
+    public static async Task CopyIntoAsync(IDockerClient docker, string cluster, string containerId, ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        using (var configs = new MemoryStream())
+        {
+            await using (var tar = new TarWriter(configs, TarEntryFormat.Pax, leaveOpen: true))
+            {
+                await AddTextAsync(tar, ConfigPath, ConfigJson(cluster, settings), cancellationToken).ConfigureAwait(false);
+                await AddTextAsync(tar, RegistriesPath, RegistriesJson(cluster, settings), cancellationToken).ConfigureAwait(false);
+            }
+
+            configs.Position = 0;
+            await ExtractAsync(docker, cluster, containerId, "/", configs, "k3s's config.yaml and registries.yaml", cancellationToken).ConfigureAwait(false);
+        }
+
+        if (settings.AirgapImages is not { } airgap)
+        {
+            return;
+        }
+
+        // A temporary tar around the tarball: the engine's archive API takes a tar stream; the data is copied once more, not held in memory.
+        var temp = Path.Combine(Path.GetTempPath(), $"kubedind-airgap-{Guid.NewGuid():N}.tar");
+        try
+        {
+            await using (var file = File.Create(temp))
+            await using (var tar = new TarWriter(file, TarEntryFormat.Pax, leaveOpen: false))
+            {
+                // Relative to the k3s volume's mount point: agent/images does not exist before k3s first runs.
+                var directory = ImagesDirectory["/var/lib/rancher/k3s/".Length..];
+                await tar.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, "agent/") { Mode = Mode755 }, cancellationToken).ConfigureAwait(false);
+                await tar.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, directory + "/") { Mode = Mode755 }, cancellationToken).ConfigureAwait(false);
+                await tar.WriteEntryAsync(airgap, $"{directory}/{Path.GetFileName(airgap)}", cancellationToken).ConfigureAwait(false);
+            }
+
+            await using var stream = File.OpenRead(temp);
+            await ExtractAsync(docker, cluster, containerId, "/var/lib/rancher/k3s", stream, $"the air-gap images {airgap}", cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private const UnixFileMode Mode755 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private static async Task AddTextAsync(TarWriter tar, string path, string text, CancellationToken cancellationToken)
+    {
+        var entry = new PaxTarEntry(TarEntryType.RegularFile, path.TrimStart('/'))
+        {
+            DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)),
+            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+        };
+        await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ExtractAsync(IDockerClient docker, string cluster, string containerId, string path, Stream tar, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Containers.ExtractArchiveToContainerAsync(containerId, new ContainerPathStatParameters { Path = path }, tar, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new KubeDindException($"cluster {cluster}: cannot copy {what} into the container: {DockerEngine.FirstLine(ex)}", inner: ex);
+        }
+    }
+}
