@@ -28,6 +28,7 @@ public static class GreetingApp
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok"));
         endpoints.MapGet("/greeting", (IConfiguration configuration, string? name) => Greet(configuration, name));
+        ValueStore.Map(endpoints);
     }
 
     public static Greeting Greet(IConfiguration configuration, string? name)

@@ -163,8 +163,8 @@ public sealed partial class KubernetesClusterTests
         Assert.Equal(podIps, headless);
 
         // A new Service becomes resolvable (measured, not asserted: the fallback polls every second).
-        var watch = Stopwatch.StartNew();
         await ApplyAsync($"apiVersion: v1\nkind: Service\nmetadata: {{ name: late, namespace: {ns} }}\nspec: {{ selector: {{ app: web }}, ports: [{{ port: 80, targetPort: 8080 }}] }}\n");
+        var watch = Stopwatch.StartNew();
         ExecResult resolved;
         do
         {
