@@ -49,6 +49,18 @@ public sealed class GreetingEndpointTests
         Assert.Equal("ok", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task Values_answer_503_naming_the_setting_when_no_Redis_is_configured()
+    {
+        await using var app = await StartAsync();
+        using var http = new HttpClient { BaseAddress = Address(app) };
+
+        var response = await http.GetAsync("/values/x", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("REDIS", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+    }
+
     private static async Task<WebApplication> StartAsync(params (string Key, string Value)[] settings)
     {
         var args = new List<string> { "--urls", "http://127.0.0.1:0" };

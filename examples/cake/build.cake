@@ -1,5 +1,6 @@
-// KubeDind's example, end to end: StartMirror → StartCluster → build the app image → PushImage →
-// Deploy → system test (call the app from the host) → Teardown (in Cake's Teardown, so also after failures).
+// KubeDind's example, end to end: StartMirror → StartCluster → build the app and Redis images → PushImage →
+// Deploy → system test (call the app from the host; it keeps a value in Redis, found by Service name, stored
+// on a PersistentVolumeClaim) → Teardown (in Cake's Teardown, so also after failures).
 //
 //   dotnet cake examples/cake/build.cake --nuget_source=artifacts/packages [--k3s-binary=PATH] [--k3s-args="..."] [--keep-cluster]
 //
@@ -8,6 +9,7 @@
 
 using System.Net.Http;
 using System.Net.Http.Json;
+using k8s;
 
 var k3sBinary = Argument("k3s-binary", EnvironmentVariable("KUBEDIND_K3S_BINARY") ?? string.Empty);
 var k3sArgs = Argument("k3s-args", string.Empty);
@@ -19,6 +21,7 @@ var configuration = Argument("configuration", "Release");
 var app = MakeAbsolute(Directory("../app"));
 var publish = artifacts.Combine("examples/app/publish");
 const string AppImage = "kubedind-example-app:dev";
+const string RedisImage = "kubedind-example-redis:dev";   // the name examples/app/deploy/redis.yaml uses
 const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
 
 KubeDindCluster cluster = null;
@@ -82,6 +85,10 @@ Task("SystemTest")
         .WithTag(AppImage));
     var pushed = await KubeDindPushImage(cluster, image);
     Information($"image: {image} is {pushed} in the cluster");
+    var redis = await KubeDindBuildImage(new KubeDindBuildImageSettings()
+        .WithContext(MakeAbsolute(Directory("../redis")))
+        .WithTag(RedisImage));
+    Information($"image: {redis} is {await KubeDindPushImage(cluster, redis)} in the cluster");
 
     try
     {
@@ -106,6 +113,7 @@ Task("SystemTest")
 
     await CheckGreetingAsync();
     await SmokeJobAsync();
+    await CheckValueAsync();
 });
 
 Task("Default").IsDependentOn("SystemTest");
@@ -168,6 +176,64 @@ async Task SmokeJobAsync()
     var nodes = await cluster.ExecAsync("kubectl", "get", "nodes", "-o", "name");
     if (nodes.Succeeded) Information($"kubectl in the cluster: {nodes.StandardOutput.Trim()}");
     else Warning($"kubectl in the cluster failed: {nodes.FirstErrorLine}");
+}
+
+// The app stores a value in Redis (found by its Service name) and reads it back, also after Redis's pod was
+// replaced: the value was on the PersistentVolumeClaim.
+async Task CheckValueAsync()
+{
+    await using var endpoint = await KubeDindOpenService(cluster, "example-app", "http");
+    using var http = new HttpClient { BaseAddress = endpoint.Url, Timeout = TimeSpan.FromSeconds(10) };
+    var value = Guid.NewGuid().ToString("N");
+    await RetryAsync("PUT values/system-test", async () =>
+    {
+        using var put = await http.PutAsync("values/system-test", new StringContent(value));
+        return put.IsSuccessStatusCode ? null : $"{(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}";
+    });
+    await ExpectValueAsync(http, value, "written through the app");
+
+    await cluster.Kubernetes.CoreV1.DeleteCollectionNamespacedPodAsync("default", labelSelector: "app=example-redis");
+    Information("system test: Redis's pod deleted; its Deployment starts a new one on the same claim");
+    await ExpectValueAsync(http, value, "after Redis's pod was replaced");
+}
+
+async Task ExpectValueAsync(HttpClient http, string value, string when) =>
+    await RetryAsync($"GET values/system-test {when}", async () =>
+    {
+        using var get = await http.GetAsync("values/system-test");
+        var body = await get.Content.ReadAsStringAsync();
+        if (get.IsSuccessStatusCode && body == value)
+        {
+            Information($"system test passed: the value came back {when}");
+            return null;
+        }
+
+        return $"{(int)get.StatusCode}: {body}";
+    });
+
+// Runs attempt until it returns null (success) or 90 s pass; then fails with the diagnostics bundle.
+async Task RetryAsync(string what, Func<Task<string>> attempt)
+{
+    var deadline = DateTime.UtcNow.AddSeconds(90);
+    string last = "no answer yet";
+    while (DateTime.UtcNow < deadline)
+    {
+        try
+        {
+            last = await attempt();
+            if (last == null) return;
+        }
+        catch (Exception ex) when (ex is HttpRequestException || ex is TaskCanceledException)
+        {
+            last = ex.Message;
+        }
+
+        await System.Threading.Tasks.Task.Delay(2000);
+    }
+
+    var bundle = await KubeDindCollectDiagnostics(cluster);
+    Error($"system test failed; diagnostics bundle: {bundle.Directory}");
+    throw new CakeException($"system test: {what} did not succeed within 90s (last: {last}).");
 }
 
 bool GitHubReachable()

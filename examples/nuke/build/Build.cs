@@ -12,12 +12,14 @@ namespace KubeDind.Examples.Nuke;
 /// <summary>
 /// The example app's system test through the KubeDind Nuke component, the same flow as the Cake example:
 /// PublishApp → StartMirror → StartCluster → PushImage (builds the app's image) → Deploy (examples/app/deploy)
-/// → SystemTest (asks the app for its greeting, which must come from the ConfigMap) → Teardown.
+/// → SystemTest (asks the app for its greeting, which must come from the ConfigMap, and stores a value in Redis,
+/// which the app finds by its Service name, and reads it back) → Teardown.
 /// </summary>
 internal sealed class Build : NukeBuild, IKubeDind
 {
     // The name examples/app/deploy/deployment.yaml uses: Deploy rewrites it to what PushImage pushed.
     private const string AppImage = "kubedind-example-app:dev";
+    private const string RedisImage = "kubedind-example-redis:dev";
     private const string AppService = "example-app";
     private const int AppNodePort = 30080;
     private const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
@@ -32,7 +34,11 @@ internal sealed class Build : NukeBuild, IKubeDind
     /// <summary>The image's build context: the self-contained publish output plus the app's Dockerfile.</summary>
     private AbsolutePath AppContext => ExamplesDirectory.Parent / "artifacts" / "examples" / "nuke" / "app";
 
-    IEnumerable<KubeDindImage> IKubeDind.Images => [new KubeDindImage(AppImage, AppContext)];
+    IEnumerable<KubeDindImage> IKubeDind.Images =>
+    [
+        new KubeDindImage(AppImage, AppContext),
+        new KubeDindImage(RedisImage, ExamplesDirectory / "redis"),
+    ];
 
     IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
 
@@ -68,5 +74,36 @@ internal sealed class Build : NukeBuild, IKubeDind
         }
 
         Log.Information("example-app answered {Answer} via {Endpoint}", answer.Trim(), endpoint.ToString());
+
+        // A value through the app into Redis (found by its Service name, data on a PersistentVolumeClaim) and back.
+        var value = Guid.NewGuid().ToString("N");
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        var last = "no answer yet";
+        while (true)
+        {
+            try
+            {
+                using var put = await http.PutAsync(new Uri(endpoint.Url, "/values/system-test"), new StringContent(value));
+                var read = put.IsSuccessStatusCode ? await http.GetStringAsync(new Uri(endpoint.Url, "/values/system-test")) : null;
+                if (read == value)
+                {
+                    Log.Information("example-app stored {Value} in Redis and read it back", value);
+                    return;
+                }
+
+                last = read is null ? $"PUT answered {(int)put.StatusCode}" : $"GET answered '{read}'";
+            }
+            catch (HttpRequestException ex)
+            {
+                last = ex.Message;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new KubeDindException($"example-app did not store and return a value through Redis within 90s at {endpoint} (last: {last}).");
+            }
+
+            await Task.Delay(2000);
+        }
     }
 }
