@@ -82,7 +82,11 @@ public sealed class SettingsMappingTests
             .WithName("kdt-cluster")
             .WithImage("kubedind/kube-dind:test")
             .WithK3sBinary(new FilePath("bin/k3s"))
-            .WithAirgapImages(new FilePath("/images/airgap.tar"))
+            .WithBakedAirgapImages(new FilePath("/images/airgap.tar"))
+            .WithAirgapImages(new FilePath("images/k3s-airgap-images-amd64.tar.zst"))
+            .WithRegistryMirror("quay.io", "http://quay-mirror:5000")
+            .WithTraefik()
+            .WithServiceLoadBalancer()
             .WithMirror(FakeMirror())
             .WithMirrorUrl("http://other:5000")
             .WithComposeMode()
@@ -109,6 +113,10 @@ public sealed class SettingsMappingTests
         Assert.Equal(new ClusterImageSettings { K3sBinary = "/work/repo/bin/k3s", AirgapImagesTarball = "/images/airgap.tar" }, core.ImageBuild);
         Assert.Equal(["http://kdt-mirror-docker-io:5000", "http://other:5000"], core.MirrorUrls);
         Assert.Equal(["http://kdt-mirror-docker-io:5000"], core.RegistryMirrors["docker.io"]);
+        Assert.Equal("/work/repo/images/k3s-airgap-images-amd64.tar.zst", core.AirgapImages);
+        Assert.Equal(["http://quay-mirror:5000"], core.RegistryMirrors["quay.io"]);
+        Assert.True(core.Traefik);
+        Assert.True(core.ServiceLoadBalancer);
         Assert.Equal("kubedind", core.Network);
         Assert.False(core.Kubernetes);
         Assert.Equal(TimeSpan.FromMinutes(2), core.ReadinessTimeout);

@@ -29,6 +29,7 @@ public sealed class KubeDindClusterSettings
                     AirgapImagesTarball = build.AirgapImagesTarball is null ? null : Absolute(build.AirgapImagesTarball),
                 }
                 : null,
+            AirgapImages = core.AirgapImages is null ? null : Absolute(core.AirgapImages),
             Mounts = [.. core.Mounts.Select(m => m with { HostPath = Absolute(m.HostPath) })],
             ArtifactsDirectory = Absolute(core.ArtifactsDirectory),
             KubeconfigDirectory = core.KubeconfigDirectory is null ? null : Absolute(core.KubeconfigDirectory),
@@ -54,8 +55,23 @@ public static class KubeDindClusterSettingsExtensions
     public static KubeDindClusterSettings WithK3sDownload(this KubeDindClusterSettings settings, bool download = true) =>
         download ? ImageBuild(settings, b => b with { K3sDownload = true }) : settings;
 
+    /// <summary>k3s's air-gap images tarball, imported by k3s at start (CoreDNS, local-path storage, metrics-server without a registry); no image rebuild.</summary>
     public static KubeDindClusterSettings WithAirgapImages(this KubeDindClusterSettings settings, FilePath tarball) =>
+        Set(settings, s => s.WithAirgapImages(tarball.FullPath));
+
+    /// <summary>Bakes an air-gap images tarball into the cluster image (rebuilt when it changes).</summary>
+    public static KubeDindClusterSettings WithBakedAirgapImages(this KubeDindClusterSettings settings, FilePath tarball) =>
         ImageBuild(settings, b => b with { AirgapImagesTarball = tarball.FullPath });
+
+    /// <summary>Pods pull <paramref name="registry"/>'s images through <paramref name="endpoints"/> first.</summary>
+    public static KubeDindClusterSettings WithRegistryMirror(this KubeDindClusterSettings settings, string registry, params string[] endpoints) =>
+        Set(settings, s => s.WithRegistryMirror(registry, endpoints));
+
+    /// <summary>Runs k3s's Traefik ingress (and ServiceLB); container ports 80 and 443 are published on the host.</summary>
+    public static KubeDindClusterSettings WithTraefik(this KubeDindClusterSettings settings, bool traefik = true) => Set(settings, s => s with { Traefik = traefik });
+
+    /// <summary>Runs k3s's ServiceLB for LoadBalancer Services.</summary>
+    public static KubeDindClusterSettings WithServiceLoadBalancer(this KubeDindClusterSettings settings, bool serviceLoadBalancer = true) => Set(settings, s => s with { ServiceLoadBalancer = serviceLoadBalancer });
 
     /// <summary>
     /// The tag for the kube-dind image built from the image settings; default a tag naming its inputs
