@@ -4,6 +4,7 @@
 #   context  the `k3s` file in the build context (air-gapped builds)
 #   download the pinned release K3S_VERSION, verified against K3S_SHA256_<ARCH>
 # Every failure is one line starting with "kubedind: ".
+# set -eu without pipefail: POSIX sh (dash) has none; a pipeline that fails here leaves an empty value, which the next step rejects.
 set -eu
 mkdir -p /out
 fail() { echo "kubedind: $*" >&2; exit 1; }

@@ -2,6 +2,7 @@
 # make-image-tar.sh BINARY TAG OUTPUT: writes a `docker load`-able image tar holding one layer
 # (BINARY as /pause) and a config whose Entrypoint is ["/pause"]. Plain sh + tar + sha256sum, so no
 # registry and no docker are needed at build time.
+# set -eu without pipefail: POSIX sh (dash) has none; a pipeline that fails here leaves an empty value, which the next step rejects.
 set -eu
 binary=$1 tag=$2 output=$3
 case "$(uname -m)" in

@@ -14,8 +14,9 @@ public sealed record ClusterImageSettings
     public bool K3sDownload { get; init; }
 
     /// <summary>
-    /// A k3s air-gap images tarball (.tar, .tar.gz, .tgz or .tar.zst) baked into the image and loaded into
-    /// the inner dockerd at start; with it the packaged components (coredns, traefik, ...) stay enabled.
+    /// A k3s air-gap images tarball (.tar, .tar.gz, .tgz or .tar.zst) baked into the image, which k3s imports into
+    /// containerd at every start; with it CoreDNS, local-path storage and metrics-server run without a registry.
+    /// <see cref="ClusterSettings.AirgapImages"/> does the same without rebuilding the image.
     /// </summary>
     public string? AirgapImagesTarball { get; init; }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build-time setup of the image (run once by the Dockerfile): k3s, kubectl, crictl and ctr on PATH when
 # the image has k3s, otherwise a kubectl that explains compose mode.
+# set -eu without pipefail: POSIX sh (dash) has none; a pipeline that fails here leaves an empty value, which the next step rejects.
 set -eu
 dist=/usr/local/lib/kubedind/k3s-dist
 chmod 0755 /usr/local/bin/kubedind-* /usr/local/lib/kubedind/*.sh

@@ -192,12 +192,12 @@ kubernetes_choose_components() {
       coredns)
         K3S_DISABLE+=(coredns)
         KUBEDIND_DNS_FALLBACK=true
-        entries+=("$(component_json dns dnsmasq true "KubeDind's fallback: CoreDNS's image is neither in an air-gap tarball nor pullable" "")")
+        entries+=("$(component_json dns dnsmasq true "CoreDNS's image is neither in an air-gap tarball nor pullable" "")")
         ;;
       local-storage)
         K3S_DISABLE+=(local-storage)
         KUBEDIND_STORAGE_FALLBACK=true
-        entries+=("$(component_json storage host-path true "KubeDind's fallback: local-path-provisioner's image is neither in an air-gap tarball nor pullable" "")")
+        entries+=("$(component_json storage host-path true "local-path-provisioner's image is neither in an air-gap tarball nor pullable" "")")
         ;;
       traefik | servicelb)
         # Asked for explicitly: keep it on, so that the readiness gate names what is missing.
