@@ -27,7 +27,8 @@ public sealed class ClusterContainerSpecTests
         Assert.Equal(string.Empty, fallback.HostConfig.PortBindings["6443/tcp"][0].HostPort);
         Assert.All(fallback.HostConfig.PortBindings.Values, b => Assert.Equal("127.0.0.1", b[0].HostIP));
         Assert.Contains("KUBEDIND_REGISTRY_MIRRORS=http://kubedind-mirror:5000", fallback.Env);
-        Assert.Contains("KUBEDIND_K3S_ARGS=--disable=traefik", fallback.Env);
+        Assert.DoesNotContain(fallback.Env, e => e.StartsWith("KUBEDIND_K3S_ARGS=", StringComparison.Ordinal));
+        Assert.Equal(["--disable=traefik"], spec.K3sArguments);
         Assert.Equal(KubeDindLabels.OwnerValue, fallback.Labels[KubeDindLabels.Owner]);
         Assert.Equal("a", fallback.Labels["team"]);
         Assert.Equal("c1", fallback.Labels[KubeDindLabels.Cluster]);
