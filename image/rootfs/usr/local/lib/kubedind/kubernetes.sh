@@ -148,24 +148,32 @@ airgap_image_names() {
   done
 }
 
-# True when some endpoint for docker.io (a mirror from registries.yaml, or the upstream) answers /v2/ within 3 s.
-docker_io_answers() {
-  local endpoint
-  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null) https://registry-1.docker.io; do
-    if [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "${endpoint%/}/v2/" 2>/dev/null)" != 000 ]; then
-      echo "$endpoint"
-      return 0
-    fi
+# image_pullable REPOSITORY...: prints where one of the docker.io REPOSITORY names can be pulled from: a mirror
+# in registries.yaml that lists tags for it (a cache-only mirror lists only what it holds), or the upstream
+# when it answers at all (online). Each check gives up after 3 s.
+image_pullable() {
+  local endpoint repository tags
+  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null); do
+    for repository in "$@"; do
+      tags=$(curl -fs -m 3 "${endpoint%/}/v2/$repository/tags/list" 2>/dev/null | jq -r '.tags // [] | length' 2>/dev/null || true)
+      if [ "${tags:-0}" -gt 0 ]; then
+        echo "$endpoint"
+        return 0
+      fi
+    done
   done
-  return 1
+  if [ -z "${KUBEDIND_UPSTREAM_ANSWERS:-}" ]; then
+    KUBEDIND_UPSTREAM_ANSWERS=no
+    [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
+  fi
+  [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ] && echo https://registry-1.docker.io
 }
 
-# Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or docker.io
-# (through a mirror or directly) answers. Fills K3S_DISABLE and writes $KUBEDIND_STATE/components.json.
+# Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable
+# (image_pullable). Fills K3S_DISABLE and writes $KUBEDIND_STATE/components.json.
 kubernetes_choose_components() {
-  local names registry="" user_disabled
+  local names registry user_disabled
   names=$(airgap_image_names)
-  registry=$(docker_io_answers) || registry=""
   user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
   K3S_DISABLE=()
   KUBEDIND_DNS_FALLBACK=false
@@ -178,9 +186,9 @@ kubernetes_choose_components() {
       continue
     fi
     source=""
-    if echo "$names" | grep -q "/$pattern:"; then
+    if echo "$names" | grep -qE "/(mirrored-)?$pattern:"; then
       source="air-gap images"
-    elif [ -n "$registry" ]; then
+    elif registry=$(image_pullable "rancher/$pattern" "rancher/mirrored-$pattern"); then
       source="pulled through $registry"
     fi
     if [ -n "$source" ]; then
@@ -214,7 +222,7 @@ kubernetes_choose_components() {
 coredns coredns-coredns dns
 local-storage local-path-provisioner storage
 metrics-server metrics-server metrics
-traefik traefik ingress
+traefik library-traefik ingress
 servicelb klipper-lb load-balancer
 LIST
   printf '%s\n' "${entries[@]}" | jq -sc . > "$KUBEDIND_STATE/components.json"
