@@ -1,13 +1,34 @@
 #!/bin/sh
-# Puts the k3s binary into /out/k3s and its version into /out/version, from K3S_SOURCE:
+# fetch-k3s.sh         (k3s stage) puts the k3s binary into /out/k3s from K3S_SOURCE:
 #   none     nothing (compose mode; /out/version says "none")
 #   context  the `k3s` file in the build context (air-gapped builds)
 #   download the pinned release K3S_VERSION, verified against K3S_SHA256_<ARCH>
+# fetch-k3s.sh check DIR   (final stage) runs DIR/k3s --version and writes DIR/version. It runs in the final
+#   image, not the k3s stage, so that a dynamically linked k3s finds the libraries the image has (libsqlite3,
+#   for one), and one whose libraries are missing fails with the loader's own words.
 # Every failure is one line starting with "kubedind: ".
 # set -eu without pipefail: POSIX sh (dash) has none; a pipeline that fails here leaves an empty value, which the next step rejects.
 set -eu
-mkdir -p /out
 fail() { echo "kubedind: $*" >&2; exit 1; }
+
+if [ "${1:-}" = check ]; then
+  dir=${2:?usage: fetch-k3s.sh check DIR}
+  [ -f "$dir/k3s" ] || { [ -f "$dir/version" ] || echo none > "$dir/version"; exit 0; }
+  version_line=$("$dir/k3s" --version 2>&1 | head -n1) || version_line=
+  case "$version_line" in
+    *"error while loading shared libraries"*)
+      fail "the supplied k3s is dynamically linked and this image lacks a library it needs: ${version_line#"$dir/"}; supply a statically linked k3s (the release binaries are) or one built against Debian bookworm's libraries" ;;
+  esac
+  version=$(echo "$version_line" | sed -n 's/^k3s version \(v[^ ]*\).*/\1/p')
+  [ -n "$version" ] || fail "the supplied file is not an executable k3s for $(uname -m) (\`k3s --version\` printed '${version_line:-nothing}'); supply a k3s v1.21+ binary for this architecture"
+  minor=$(echo "$version" | sed -n 's/^v1\.\([0-9]*\)\..*/\1/p')
+  { [ -n "$minor" ] && [ "$minor" -ge 21 ]; } || fail "k3s $version is too old; KubeDind needs k3s v1.21 or newer"
+  echo "$version" > "$dir/version"
+  echo "kubedind: k3s $version"
+  exit 0
+fi
+
+mkdir -p /out
 
 case "${K3S_SOURCE:-none}" in
   none)
@@ -25,10 +46,10 @@ case "${K3S_SOURCE:-none}" in
       aarch64) asset=k3s-arm64; sha=$K3S_SHA256_ARM64 ;;
       *) fail "unsupported architecture $(uname -m) for the k3s download (amd64 and arm64 are pinned); supply a k3s binary instead" ;;
     esac
-    command -v curl >/dev/null 2>&1 || {
+    if ! command -v curl >/dev/null 2>&1; then
       { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates >/dev/null; } \
         || fail "cannot install curl to download k3s (is the Debian mirror reachable?)"
-    }
+    fi
     base=${K3S_DOWNLOAD_URL:-https://github.com/k3s-io/k3s/releases/download/$(echo "$K3S_VERSION" | sed 's/+/%2B/')}
     url="${base%/}/$asset"
     echo "kubedind: downloading k3s $K3S_VERSION ($asset)"
@@ -42,10 +63,3 @@ case "${K3S_SOURCE:-none}" in
 esac
 
 chmod 0755 /out/k3s
-version_line=$(/out/k3s --version 2>/dev/null | head -n1) || version_line=
-version=$(echo "$version_line" | sed -n 's/^k3s version \(v[^ ]*\).*/\1/p')
-[ -n "$version" ] || fail "the supplied file is not an executable k3s for $(uname -m) (\`k3s --version\` printed '${version_line:-nothing}'); supply a k3s v1.21+ binary for this architecture"
-minor=$(echo "$version" | sed -n 's/^v1\.\([0-9]*\)\..*/\1/p')
-{ [ -n "$minor" ] && [ "$minor" -ge 21 ]; } || fail "k3s $version is too old; KubeDind needs k3s v1.21 or newer"
-echo "$version" > /out/version
-echo "kubedind: k3s $version"
