@@ -64,6 +64,9 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
             // A published port: something listening in the cluster container answers this process at the engine's address.
             var listen = await cluster.ExecAsync(["sh", "-c", $"setsid socat TCP-LISTEN:{ServicePort},fork,reuseaddr SYSTEM:'echo kubedind-remote' </dev/null >/dev/null 2>&1 &"], null, Ct);
             Assert.True(listen.Succeeded, listen.FirstErrorLine);
+            // The listener starts in the background; under load it may take seconds before it accepts.
+            var listening = await cluster.ExecAsync(["sh", "-c", $"for i in $(seq 150); do ss -ltn | grep -q ':{ServicePort} ' && exit 0; sleep 0.2; done; echo 'socat not listening on {ServicePort} after 30 s' >&2; exit 1"], null, Ct);
+            Assert.True(listening.Succeeded, listening.FirstErrorLine);
             var answer = await ReadLineAsync(cluster.PublishedHost, cluster.HostPort(ServicePort));
             Assert.Equal("kubedind-remote", answer);
         }
@@ -168,7 +171,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
 
     private static async Task<string?> ReadLineAsync(string host, int port)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         Exception? last = null;
         while (DateTime.UtcNow < deadline)
         {
@@ -195,6 +198,6 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
             await Task.Delay(250, Ct);
         }
 
-        throw new TimeoutException($"nothing answered at {host}:{port} within 20 s: {last?.Message}");
+        throw new TimeoutException($"nothing answered at {host}:{port} within 60 s: {last?.Message}");
     }
 }
