@@ -61,9 +61,9 @@ public interface IKubeDind : INukeBuild
     [Parameter("Start no registry mirror; the cluster pulls directly")]
     bool NoMirror => TryGetValue<bool?>(() => NoMirror) ?? false;
 
-    /// <summary><c>--kubedind-no-warm-start</c>: always bootstrap the cluster instead of starting from a saved state.</summary>
-    [Parameter("Always bootstrap the cluster from scratch instead of starting from a saved cluster state")]
-    bool NoWarmStart => TryGetValue<bool?>(() => NoWarmStart) ?? false;
+    /// <summary><c>--kubedind-warm-start</c>: start the cluster from a saved, already bootstrapped state (opt-in).</summary>
+    [Parameter("Start the cluster from a saved, already bootstrapped cluster state when one matches (opt-in)")]
+    bool WarmStart => TryGetValue<bool?>(() => WarmStart) ?? false;
 
     // ---- what the build ships (override these) ----------------------------------------------------
 
@@ -86,7 +86,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart && !NoWarmStart };
+        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || WarmStart };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

@@ -138,6 +138,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         {
             Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
             Kubernetes = true,
+            WarmStart = true,
             K3sArgs = [$"--node-label=kdt-warm={marker}"],
             ReadinessTimeout = TimeSpan.FromMinutes(5),
         };
