@@ -4,6 +4,7 @@ using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Mirror;
+using KubeDind.Waiting;
 
 namespace KubeDind.Tests.Mirror;
 
@@ -136,6 +137,8 @@ public sealed class StartMirrorTests
 
         // ... and becomes a pull-through cache again once the upstream answers.
         await _fixture.Docker.Containers.StartContainerAsync(upstream, new ContainerStartParameters(), Token);
+        // "Answers" is the rule: wait until the restarted upstream serves /v2/ before the next build starts the mirror.
+        await new ReadinessWaiter(session.Log).WaitAsync($"upstream {upstream}", [new RegistryApiGate($"http://127.0.0.1:{upstreamPort}")], TimeSpan.FromSeconds(30), null, Token);
         var back = await session.StartMirrorAsync(settings, Token);
         Assert.False(back.Registries[0].CacheOnly);
         Assert.Equal(registry.HostUrl, back.Registries[0].HostUrl);
