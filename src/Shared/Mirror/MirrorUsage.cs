@@ -88,10 +88,13 @@ internal static class MirrorUsageReader
         foreach (var entry in entries)
         {
             if (!entry.TryGetValue("msg", out var msg) || !msg.StartsWith("response completed", StringComparison.Ordinal)
-                || !entry.TryGetValue("http.request.uri", out var uri) || !uri.StartsWith("/v2/", StringComparison.Ordinal))
+                || !entry.TryGetValue("http.request.uri", out var requestUri) || !requestUri.StartsWith("/v2/", StringComparison.Ordinal))
             {
                 continue;
             }
+
+            // containerd asks a mirror for "/v2/...?ns=quay.io"; the digest and repository are in the path alone.
+            var uri = requestUri.Split('?', 2)[0];
 
             entry.TryGetValue("http.request.method", out var method);
             entry.TryGetValue("http.response.status", out var status);

@@ -84,7 +84,7 @@ public sealed class MirrorSettingsTests
     }
 
     [Fact]
-    public void Usage_counts_fetched_blobs_as_upstream_the_rest_as_cache_and_names_what_was_not_served()
+    public void Usage_counts_fetched_blobs_as_upstream_the_rest_as_cache_and_names_what_was_not_served_for_docker_and_containerd_requests()
     {
         var registry = new MirrorEndpoints("quay.io", "https://quay.io", "c0ffee", "kubedind-mirror-quay-io", "http://127.0.0.1:1", "http://kubedind-mirror-quay-io:5000", "kubedind", Reused: false, CacheOnly: true);
         var log = string.Join(
@@ -93,13 +93,16 @@ public sealed class MirrorSettingsTests
             "time=\"2026-11-29T20:10:53.13Z\" level=info msg=\"Adding new scheduler entry for org/app@sha256:aaa with ttl=167h59m59s\" service=registry",
             "time=\"2026-11-29T20:10:53.14Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/app/blobs/sha256:bbb\" http.response.status=200 http.response.written=20",
             "172.18.0.1 - - [29/Nov/2026:20:10:53 +0000] \"GET /v2/org/app/blobs/sha256:bbb HTTP/1.1\" 200 20 \"\" \"docker\"",
+            "time=\"2026-11-29T20:10:53.15Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/app/blobs/sha256:ddd?ns=quay.io\" http.response.status=200 http.response.written=4000",
+            "time=\"2026-11-29T20:10:53.16Z\" level=info msg=\"Adding new scheduler entry for org/app@sha256:ddd with ttl=167h59m59s\" service=registry",
             "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=HEAD http.request.uri=/v2/org/missing/manifests/1 http.response.status=404",
             "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=GET http.request.uri=/v2/org/missing/manifests/1 http.response.status=404",
+            "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=GET http.request.uri=\"/v2/org/missing/manifests/1?ns=quay.io\" http.response.status=404",
             "time=\"2026-11-29T20:09:00Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/old/blobs/sha256:ccc\" http.response.status=200 http.response.written=999");
 
         var usage = MirrorUsageReader.Count(registry, log, DateTimeOffset.Parse("2026-11-29T20:10:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
-        Assert.Equal((1, 300L, 1, 20L), (usage.BlobsFromUpstream, usage.BytesFromUpstream, usage.BlobsFromCache, usage.BytesFromCache));
+        Assert.Equal((2, 4300L, 1, 20L), (usage.BlobsFromUpstream, usage.BytesFromUpstream, usage.BlobsFromCache, usage.BytesFromCache));
         Assert.Equal(["quay.io/org/missing:1"], usage.NotServed);
         var line = Assert.Single(usage.NotServedLines());
         Assert.Contains("cache only", line, StringComparison.Ordinal);
