@@ -10,9 +10,14 @@ public sealed class TestTotals
     public int Failed { get; set; }
     public int Skipped { get; set; }
     public List<string> SkippedReasons { get; } = new List<string>();
+    public List<string> FailedReasons { get; } = new List<string>();
     public string Line => $"{Passed} passed, {Failed} failed, {Skipped} skipped";
+
+    // Failures come last so the tail of a CI log, which is often all that is kept, names them.
     public string Describe() =>
-        SkippedReasons.Count == 0 ? Line : Line + "\nskipped:\n  " + string.Join("\n  ", SkippedReasons);
+        Line
+        + (SkippedReasons.Count == 0 ? "" : "\nskipped:\n  " + string.Join("\n  ", SkippedReasons))
+        + (FailedReasons.Count == 0 ? "" : "\nfailed:\n  " + string.Join("\n  ", FailedReasons));
 }
 
 public static class TestSummary
@@ -36,7 +41,12 @@ public static class TestSummary
                             ?? result.Descendants(ns + "StdOut").FirstOrDefault()?.Value ?? "no reason given";
                         totals.SkippedReasons.Add($"{(string)result.Attribute("testName")}: {reason.Trim()}");
                         break;
-                    default: totals.Failed++; break;
+                    default:
+                        totals.Failed++;
+                        var message = result.Descendants(ns + "Message").FirstOrDefault()?.Value ?? outcome;
+                        var firstLines = string.Join(" | ", message.Trim().Split('\n').Take(3).Select(l => l.Trim()));
+                        totals.FailedReasons.Add($"{(string)result.Attribute("testName")}: {firstLines}");
+                        break;
                 }
             }
         }
