@@ -142,7 +142,8 @@ public static class KubeDindAliases
         {
             await core.TeardownAsync(context, RequiredCluster(cluster), Required(settings, nameof(settings)).ToCore(), ct).ConfigureAwait(false);
             return true;
-        });
+        },
+        interruptible: false);
 
     /// <summary>Removes KubeDind clusters (and their volumes) left behind by runs that died; never the mirror or its cache.</summary>
     [CakeMethodAlias]
@@ -150,25 +151,35 @@ public static class KubeDindAliases
 
     [CakeMethodAlias]
     public static Task<SweepResult> KubeDindSweep(this ICakeContext context, KubeDindSweepSettings settings) =>
-        RunAsync(context, (core, ct) => core.SweepAsync(context, Required(settings, nameof(settings)).ToCore(), ct));
+        RunAsync(context, (core, ct) => core.SweepAsync(context, Required(settings, nameof(settings)).ToCore(), ct), interruptible: false);
 
     /// <summary>Puts <paramref name="core"/> behind every alias called with <paramref name="context"/> (tests).</summary>
     internal static void UseCore(ICakeContext context, IKubeDindCore core) => CoreOverrides.AddOrUpdate(context, core);
 
     internal static DirectoryPath WorkingDirectory(ICakeContext context) => context.Environment.WorkingDirectory;
 
-    /// <summary>Runs one step: the core's failures become Cake errors with the core's one line, the details logged first.</summary>
-    internal static async Task<T> RunAsync<T>(ICakeContext context, Func<IKubeDindCore, CancellationToken, Task<T>> step)
+    /// <summary>
+    /// Runs one step: the core's failures become Cake errors with the core's one line, the details logged first.
+    /// Cake gives aliases no token, so Ctrl+C or SIGTERM cancels the step through <see cref="ProcessInterrupt"/>
+    /// (the step removes what it created); cleanup steps pass <paramref name="interruptible"/> false so the
+    /// script's Teardown still runs to the end after the interrupt.
+    /// </summary>
+    internal static async Task<T> RunAsync<T>(ICakeContext context, Func<IKubeDindCore, CancellationToken, Task<T>> step, bool interruptible = true)
     {
         ArgumentNullException.ThrowIfNull(context);
         var core = CoreOverrides.TryGetValue(context, out var overridden) ? overridden : KubeDindCore.Instance;
+        var token = interruptible ? ProcessInterrupt.Listen() : CancellationToken.None;
         try
         {
-            return await step(core, CancellationToken.None).ConfigureAwait(false);
+            return await step(core, token).ConfigureAwait(false);
         }
         catch (KubeDindException ex)
         {
             throw Fail(context, ex);
+        }
+        catch (OperationCanceledException ex) when (token.IsCancellationRequested)
+        {
+            throw new CakeException($"KubeDind: {ProcessInterrupt.Received ?? "interrupted"}: {ex.Message}", ex);
         }
     }
 

@@ -73,7 +73,8 @@ public static class KubeDindConnectAliases
         {
             await Required(cluster).TeardownAsync(ct).ConfigureAwait(false);
             return true;
-        });
+        },
+        interruptible: false);
 
     private static ExistingCluster Required(ExistingCluster? cluster) =>
         cluster ?? throw new KubeDindException("KubeDind: cluster is null; pass the cluster KubeDindConnect returned (did it fail earlier?).");

@@ -29,17 +29,7 @@ public sealed class CakeScriptTests
         var imageTag = $"kdt-cake-it-{suffix}:1";
         try
         {
-            var pack = await RunAsync(
-                "dotnet",
-                ["pack", Path.Combine(root, "src/Cake.KubeDind/Cake.KubeDind.csproj"), "-c", Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}", "--nologo"],
-                root,
-                new Dictionary<string, string>(),
-                TimeSpan.FromMinutes(5),
-                cancellationToken);
-            Assert.True(pack.ExitCode == 0, "dotnet pack failed:\n" + pack.Output);
-            var package = Path.Combine(feed, $"Cake.KubeDind.{version}.nupkg");
-            Assert.True(File.Exists(package), $"no {package}:\n{pack.Output}");
-            AssertBundlesItsDependencies(package);
+            AssertBundlesItsDependencies(await PackAddinAsync(root, version, feed, cancellationToken));
 
             Directory.CreateDirectory(Path.Combine(scriptDirectory, "image"));
             File.WriteAllText(Path.Combine(scriptDirectory, "image", "Dockerfile"), "ARG BASE_IMAGE\nFROM ${BASE_IMAGE} AS source\nFROM scratch\nCOPY --from=source /sbin/ldconfig /ldconfig\nENTRYPOINT [\"/ldconfig\", \"--version\"]\n");
@@ -106,6 +96,92 @@ public sealed class CakeScriptTests
         RunTarget("Default");
         """;
 
+    /// <summary>
+    /// Ctrl+C as a terminal sends it: SIGINT to the script's whole process group while StartCluster waits for the
+    /// cluster to become ready. The step removes the container it created, the script fails with one line saying
+    /// it was cancelled by Ctrl+C, its Teardown still runs, and nothing with the run's id is left.
+    /// </summary>
+    [Fact]
+    public async Task Ctrl_C_during_StartCluster_removes_what_it_created_and_the_script_says_cancelled()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var root = RepositoryRoot();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var runId = $"kdt-cake-int-{suffix}";
+        var version = $"0.1.0-int.{DateTime.UtcNow:yyyyMMddHHmmss}.{suffix}";
+        var work = Directory.CreateTempSubdirectory("kdt-cake-int-").FullName;
+        var feed = Path.Combine(work, "feed");
+        try
+        {
+            await PackAddinAsync(root, version, feed, cancellationToken);
+            var script = Path.Combine(work, "build.cake");
+            File.WriteAllText(script, $$"""
+                #addin nuget:?package=Cake.KubeDind&version={{version}}
+
+                KubeDindCluster cluster = null;
+
+                Task("Default").Does(async () =>
+                {
+                    cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
+                        .WithName("kdt-cake-int-{{suffix}}")
+                        .WithComposeMode()
+                        .WithSweepFirst(false)
+                        .WithStopTimeout(TimeSpan.FromSeconds(5))
+                        .WithReadinessTimeout(TimeSpan.FromMinutes(4)));
+                    Information("kdt: StartCluster returned");
+                });
+
+                Teardown(context =>
+                {
+                    Information("kdt: teardown ran, cluster " + (cluster == null ? "never started" : cluster.Name));
+                    if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult();
+                });
+
+                RunTarget("Default");
+                """);
+
+            var environment = new Dictionary<string, string> { ["KUBEDIND_RUN_ID"] = runId, ["NO_COLOR"] = "1" };
+
+            // setsid: the script leads its own process group, as a terminal's foreground job does, so the signal
+            // reaches the dotnet host and the Cake process alike. Sent once the container exists and is starting.
+            var cake = await RunAsync(
+                "setsid",
+                ["dotnet", "dotnet-cake", script, $"--nuget_source={feed}", "--verbosity=diagnostic"],
+                root,
+                environment,
+                ScriptTimeout,
+                cancellationToken,
+                interruptWhen: line => line.Contains("container started after", StringComparison.Ordinal));
+
+            Assert.True(cake.Interrupted, "the script never logged that the container started:\n" + cake.Output);
+            Assert.True(cake.ExitCode != 0, "the interrupted script exited 0:\n" + cake.Output);
+            Assert.DoesNotContain("kdt: StartCluster returned", cake.Output, StringComparison.Ordinal);
+            Assert.Contains("kdt: teardown ran, cluster never started", cake.Output, StringComparison.Ordinal);
+            var error = cake.Output.Split('\n').FirstOrDefault(l => l.Contains("KubeDind: Ctrl+C: cluster kdt-cake-int-", StringComparison.Ordinal) && l.Contains("cancelled", StringComparison.Ordinal));
+            Assert.True(error is not null, "no line says the step was cancelled by Ctrl+C:\n" + cake.Output);
+            await AssertNothingLeftAsync(runId, cancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<string> PackAddinAsync(string root, string version, string feed, CancellationToken cancellationToken)
+    {
+        var pack = await RunAsync(
+            "dotnet",
+            ["pack", Path.Combine(root, "src/Cake.KubeDind/Cake.KubeDind.csproj"), "-c", Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}", "--nologo"],
+            root,
+            new Dictionary<string, string>(),
+            TimeSpan.FromMinutes(5),
+            cancellationToken);
+        Assert.True(pack.ExitCode == 0, "dotnet pack failed:\n" + pack.Output);
+        var package = Path.Combine(feed, $"Cake.KubeDind.{version}.nupkg");
+        Assert.True(File.Exists(package), $"no {package}:\n{pack.Output}");
+        return package;
+    }
+
     private static void AssertBundlesItsDependencies(string package)
     {
         using var zip = System.IO.Compression.ZipFile.OpenRead(package);
@@ -164,8 +240,16 @@ public sealed class CakeScriptTests
     private const string Configuration = "Release";
 #endif
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, string workingDirectory, IDictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<(int ExitCode, string Output, bool Interrupted)> RunAsync(
+        string file,
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        IDictionary<string, string> environment,
+        TimeSpan timeout,
+        CancellationToken cancellationToken,
+        Func<string, bool>? interruptWhen = null)
     {
+        var interrupted = 0;
         var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
         {
@@ -199,7 +283,7 @@ public sealed class CakeScriptTests
         }
 
         process.WaitForExit();
-        return (process.ExitCode, output.ToString());
+        return (process.ExitCode, output.ToString(), interrupted == 1);
 
         void Append(string? line)
         {
@@ -211,6 +295,13 @@ public sealed class CakeScriptTests
             lock (output)
             {
                 output.AppendLine(line);
+            }
+
+            if (interruptWhen is not null && interruptWhen(line) && Interlocked.Exchange(ref interrupted, 1) == 0)
+            {
+                // The whole process group, as a terminal delivers Ctrl+C; .NET can signal only one process.
+                using var kill = Process.Start("kill", ["-INT", "--", $"-{process.Id}"]);
+                kill.WaitForExit();
             }
         }
     }
