@@ -3,6 +3,7 @@ using Docker.DotNet;
 using k8s;
 using k8s.Models;
 using KubeDind.Docker;
+using KubeDind.Logging;
 using KubeDind.Mirror;
 using KubeDind.Waiting;
 
@@ -148,6 +149,11 @@ internal static class ClusterGates
 
     private sealed class NodeReadyGate(ClusterProbe probe) : KubernetesGate(probe)
     {
+        /// <summary>Where k3s's cloud provider reads a node's InternalIP from (set by the k3s agent at its start).</summary>
+        private const string InternalIpAnnotation = "k3s.io/internal-ip";
+
+        private readonly HashSet<string> _readdressed = new(StringComparer.Ordinal);
+
         public override string Name => "node Ready";
 
         protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
@@ -156,6 +162,11 @@ internal static class ClusterGates
             if (nodes.Items.Count == 0)
             {
                 return GateResult.NotYet("no node has registered yet");
+            }
+
+            foreach (var node in nodes.Items.Where(n => Probe.Address is { } address && InternalIps(n).Count > 0 && !InternalIps(n).Contains(address)))
+            {
+                await ReaddressAsync(client, node, Probe.Address!, cancellationToken).ConfigureAwait(false);
             }
 
             // Only nodes that reported since this container started count: on a restored state the stored status
@@ -174,10 +185,39 @@ internal static class ClusterGates
 
             // The API server reaches kubelets (logs, exec) at their InternalIP: the node in this container must name its
             // current address, not the one stored from a previous container (which may now be another container's).
-            var addresses = fresh.SelectMany(n => n.Status?.Addresses ?? []).Where(a => a.Type == "InternalIP").Select(a => a.Address).ToList();
+            var addresses = fresh.SelectMany(InternalIps).ToList();
             return Probe.Addresses.Count == 0 || addresses.Any(Probe.Addresses.Contains)
                 ? GateResult.Pass()
                 : GateResult.NotYet($"the node's InternalIP ({string.Join(", ", addresses)}) is not this container's address ({string.Join(", ", Probe.Addresses)}) yet");
+        }
+
+        private static List<string> InternalIps(V1Node node) =>
+            node.Status?.Addresses?.Where(a => a.Type == "InternalIP").Select(a => a.Address).ToList() ?? [];
+
+        /// <summary>
+        /// A node restored from a saved state keeps the address of the container it was saved from: the kubelet never
+        /// replaces the addresses of a node that has some (k3s runs it with an external cloud provider), and k3s's cloud
+        /// controller copies its k3s.io/internal-ip annotation into them only once a minute, so the node would name a
+        /// stale address for up to a minute (and the API server would reach the kubelet there). Both are set here at once:
+        /// the annotation (so the cloud controller keeps the new address) and the status addresses.
+        /// </summary>
+        private async Task ReaddressAsync(IKubernetes client, V1Node node, string address, CancellationToken cancellationToken)
+        {
+            var name = node.Name();
+            var stale = string.Join(", ", InternalIps(node));
+            var addresses = (node.Status?.Addresses ?? [])
+                .Where(a => a.Type != "InternalIP")
+                .Prepend(new V1NodeAddress { Address = address, Type = "InternalIP" })
+                .Select(a => new Dictionary<string, string> { ["type"] = a.Type, ["address"] = a.Address })
+                .ToList();
+            var annotation = JsonSerializer.Serialize(new { metadata = new { annotations = new Dictionary<string, string> { [InternalIpAnnotation] = address } } });
+            var status = JsonSerializer.Serialize(new { status = new { addresses } });
+            await client.CoreV1.PatchNodeAsync(new V1Patch(annotation, V1Patch.PatchType.MergePatch), name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await client.CoreV1.PatchNodeStatusAsync(new V1Patch(status, V1Patch.PatchType.MergePatch), name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (_readdressed.Add(name))
+            {
+                Probe.Log?.Info($"{Probe.Subject}: node {name} from the saved state named the address {stale}; set to this container's {address}");
+            }
         }
     }
 
@@ -379,6 +419,15 @@ internal sealed class ClusterProbe
 
     /// <summary>The container's addresses on its networks: the node in it must report one of them.</summary>
     public IReadOnlyList<string> Addresses { get; init; } = [];
+
+    /// <summary>The container's address on the cluster's own network (k3s's node IP), when known.</summary>
+    public string? Address { get; init; }
+
+    public IKubeDindLog? Log { get; init; }
+
+    /// <summary>"cluster &lt;name&gt;", for log lines.</summary>
+    public string Subject { get; init; } = "cluster";
+
     /// <summary>The components <c>kubedind-ready</c> last reported (empty before its first answer, and in compose mode).</summary>
     public IReadOnlyList<ClusterComponent> Components => _lastInner?.Components ?? [];
 

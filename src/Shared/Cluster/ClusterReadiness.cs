@@ -57,6 +57,9 @@ internal static class ClusterReadiness
         {
             StartedAt = context.ContainerStartedAt,
             Addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [],
+            Address = inspect.NetworkSettings?.Networks?.TryGetValue(settings.NetworkOrDefault, out var own) == true && !string.IsNullOrEmpty(own.IPAddress) ? own.IPAddress : null,
+            Log = session.Log,
+            Subject = $"cluster {name}",
         };
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try

@@ -34,6 +34,7 @@ public sealed class ReadinessWaiter
         foreach (var gate in gates)
         {
             GateResult last = default;
+            string? lastObservation = null;
             var lastSaid = watch.Elapsed;
             while (true)
             {
@@ -55,6 +56,13 @@ public sealed class ReadinessWaiter
                     {
                         last = GateResult.NotYet(ex.Message.Split('\n')[0]);
                     }
+                }
+
+                if (last.Observation != lastObservation)
+                {
+                    // Every change of what a gate sees, with its time: the start's timeline at Diagnostic verbosity.
+                    lastObservation = last.Observation;
+                    _log.Debug($"{subject}: {gate.Name} at {watch.Elapsed.TotalSeconds:0.0}s: {(last.Passed ? "passed" : last.Observation ?? "no answer yet")}");
                 }
 
                 if (last.Passed)

@@ -225,7 +225,9 @@ metrics-server metrics-server metrics
 traefik library-traefik ingress
 servicelb klipper-lb load-balancer
 LIST
-  printf '%s\n' "${entries[@]}" | jq -sc . > "$KUBEDIND_STATE/components.json"
+  # Through a rename: kubedind-ready reads it meanwhile, and must never see it half-written.
+  printf '%s\n' "${entries[@]}" | jq -sc . > "$KUBEDIND_STATE/components.json.new"
+  mv "$KUBEDIND_STATE/components.json.new" "$KUBEDIND_STATE/components.json"
   log "k3s: components: $(jq -r 'map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")' "$KUBEDIND_STATE/components.json")"
 }
 
