@@ -15,6 +15,8 @@ KUBEDIND_SHARE=/usr/local/share/kubedind
 KUBEDIND_STORAGE_DIR=$K3S_DATA/storage
 
 kubernetes_start() {
+  # Before any rule is written (k3s starts before dockerd): the iptables flavour both use.
+  iptables_choose_backend || return 1
   kubernetes_settings || return 1
   kubernetes_images || return 1
   kubernetes_containerd_template || return 1
@@ -58,9 +60,11 @@ kubernetes_start() {
   PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "${args[@]}" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
   K3S_PID=$!
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
-  # k3s rejects bad flags and a broken environment within seconds: report that here, not as "never ready".
+  # The fallbacks wait for the API themselves: started now, they serve as soon as it answers.
+  kubernetes_start_fallbacks
+  # k3s rejects bad flags at once: report that here, not as "never ready" (a later exit is the watch loop's).
   local _
-  for _ in 1 2 3 4 5 6; do
+  for _ in 1 2; do
     sleep 0.5
     if ! kill -0 "$K3S_PID" 2>/dev/null; then
       log_tail k3s
@@ -69,7 +73,6 @@ kubernetes_start() {
     fi
   done
   log "k3s: running (log $KUBEDIND_LOGS/k3s.log; kubeconfig $KUBEDIND_KUBECONFIG once the API is up)"
-  kubernetes_start_fallbacks
 }
 
 # k3s_setting NAME: the value of NAME in config.yaml (the last one when it is a list), or nothing.
@@ -162,11 +165,14 @@ image_pullable() {
       fi
     done
   done
-  if [ -z "${KUBEDIND_UPSTREAM_ANSWERS:-}" ]; then
-    KUBEDIND_UPSTREAM_ANSWERS=no
-    [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
-  fi
-  [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ] && echo https://registry-1.docker.io
+  [ "${KUBEDIND_UPSTREAM_ANSWERS:-}" = yes ] && echo https://registry-1.docker.io
+}
+
+# Sets KUBEDIND_UPSTREAM_ANSWERS (yes/no) once, in the calling shell: image_pullable runs in command
+# substitutions, where a value it set itself would be lost after each call.
+upstream_check() {
+  KUBEDIND_UPSTREAM_ANSWERS=no
+  [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
 }
 
 # Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable
@@ -174,6 +180,7 @@ image_pullable() {
 kubernetes_choose_components() {
   local names registry user_disabled
   names=$(airgap_image_names)
+  upstream_check
   user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
   K3S_DISABLE=()
   KUBEDIND_DNS_FALLBACK=false
