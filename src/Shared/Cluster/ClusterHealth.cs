@@ -47,6 +47,31 @@ public sealed partial class KubeDindCluster
             $"diagnostics directory: {directory}");
     }
 
+    private readonly HashSet<string> _mirrorProblemsReported = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Warns (once per problem) when a KubeDind mirror this cluster pulls through is stopped, gone or full. The
+    /// runtime then goes to the upstream itself, or fails offline, in its own words; this line names the mirror
+    /// and the fix. Mirror hosts that are not KubeDind mirror containers (a company mirror) are not checked.
+    /// </summary>
+    internal async Task WarnAboutBrokenMirrorsAsync(CancellationToken cancellationToken)
+    {
+        var hosts = Settings.RegistryMirrors.Values.SelectMany(urls => urls)
+            .Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : null)
+            .OfType<string>()
+            .Distinct(StringComparer.OrdinalIgnoreCase);
+        foreach (var host in hosts)
+        {
+            var container = await DockerContainers.InspectOrNullAsync(Session.Docker, host, cancellationToken).ConfigureAwait(false);
+            if (container is not null && Mirror.MirrorContainerSpec.IsMirrorContainer(container)
+                && await Session.CheckMirrorAsync(host, cancellationToken).ConfigureAwait(false) is { } problem
+                && _mirrorProblemsReported.Add(problem))
+            {
+                Session.Log.Warn($"cluster {Name}: images it pulls through this mirror go to their upstream directly, or fail offline: {problem}");
+            }
+        }
+    }
+
     /// <summary>"its dockerd died (exited with code 137)" when the entrypoint recorded a failure, else null.</summary>
     private async Task<string?> DeadComponentAsync(CancellationToken cancellationToken)
     {

@@ -216,6 +216,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         try
         {
             await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
+            await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
             return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
@@ -249,12 +250,13 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// Runs a Job to completion (from a manifest, or an image and command) and returns its exit code and logs; images
     /// pushed or loaded in this run are rewritten as in Deploy. A Job that cannot start throws naming the cause.
     /// </summary>
-    public Task<JobRunResult> RunJobAsync(JobRunSettings settings, CancellationToken cancellationToken = default)
+    public async Task<JobRunResult> RunJobAsync(JobRunSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("RunJob");
         ThrowIfTornDown();
-        return JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken);
+        await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
+        return await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -57,7 +57,8 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
     /// <summary>
     /// With k3s on its containerd: the cluster's registries.yaml sends quay.io to the mirror, whose upstream is the
     /// compose cluster's registry (quay.io itself is unreachable here), so a pod naming quay.io/... runs only if
-    /// the image came through the mirror; the mirror's own log then counts the blobs it fetched.
+    /// the image came through the mirror; the mirror's own log then counts the blobs it fetched. Killed, the mirror
+    /// is named in a warning by the next Deploy.
     /// </summary>
     [Fact]
     public async Task A_pod_whose_image_names_a_mirrored_registry_runs_through_the_mirror()
@@ -108,6 +109,16 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
             output.WriteLine($"pod {pod.Status?.Phase}: {string.Join("; ", pod.Status?.ContainerStatuses?.Select(c => c.State?.Waiting?.Message ?? c.State?.Terminated?.Reason) ?? [])}; mirror: {usage}");
             Assert.Equal("Succeeded", pod.Status?.Phase);
             Assert.True(usage.Find("quay.io")!.BlobsFromUpstream > 0, $"the mirror served nothing from its upstream: {usage}");
+
+            // The mirror killed: the next Deploy names it in one warning, with the fix, before the runtime's own errors.
+            var mirrorContainer = mirror.Registries.Single().Name;
+            await session.Docker.Containers.KillContainerAsync(mirrorContainer, new global::Docker.DotNet.Models.ContainerKillParameters { Signal = "SIGKILL" }, Ct);
+            await cluster.DeployAsync(new KubeDind.Deploy.DeploySettings { InlineManifests = ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after-mirror-kill\ndata:\n  a: b\n"] }, Ct);
+            var warning = Assert.Single(fixture.Log.Warnings, w => w.Contains(mirrorContainer, StringComparison.Ordinal));
+            output.WriteLine($"warning: {warning}");
+            Assert.Contains("its container is exited", warning, StringComparison.Ordinal);
+            Assert.Contains("StartMirror starts it again", warning, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', warning);
         }
         finally
         {
