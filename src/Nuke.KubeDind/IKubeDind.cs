@@ -32,38 +32,41 @@ public interface IKubeDind : INukeBuild
     public const string Prefix = "KubeDind";
 
     // ---- parameters (--kubedind-..., or KUBEDIND_... in the environment) -----------------------------
+    // The members carry the prefix too: a public member of the build with the same name and type (say its own
+    // `ClusterName` parameter) would otherwise implement these silently and feed its value to KubeDind.
+    // Name = the unprefixed name, so [ParameterPrefix] makes the parameter KubeDindClusterName, not KubeDindKubeDind....
 
     /// <summary><c>--kubedind-k3s-binary</c> / <c>KUBEDIND_K3S_BINARY</c>: a k3s binary to bake into the cluster image.</summary>
-    [Parameter("k3s binary to bake into the cluster image (or KUBEDIND_K3S_BINARY)")]
-    AbsolutePath? K3sBinary => TryGetValue(() => K3sBinary);
+    [Parameter("k3s binary to bake into the cluster image (or KUBEDIND_K3S_BINARY)", Name = "K3sBinary")]
+    AbsolutePath? KubeDindK3sBinary => TryGetValue(() => KubeDindK3sBinary);
 
     /// <summary><c>--kubedind-k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
-    [Parameter("Extra k3s server arguments, written without leading dashes: --kubedind-k3s-args disable=traefik kubelet-arg=v=2")]
-    string[] K3sArgs => TryGetValue(() => K3sArgs) ?? [];
+    [Parameter("Extra k3s server arguments, written without leading dashes: --kubedind-k3s-args disable=traefik kubelet-arg=v=2", Name = "K3sArgs")]
+    string[] KubeDindK3sArgs => TryGetValue(() => KubeDindK3sArgs) ?? [];
 
     /// <summary><c>--kubedind-cluster-name</c>: the cluster container's name; default <c>kubedind-&lt;run id&gt;</c>.</summary>
-    [Parameter("Name of the cluster container (default: kubedind-<run id>)")]
-    string? ClusterName => TryGetValue(() => ClusterName);
+    [Parameter("Name of the cluster container (default: kubedind-<run id>)", Name = "ClusterName")]
+    string? KubeDindClusterName => TryGetValue(() => KubeDindClusterName);
 
     /// <summary><c>--kubedind-keep-cluster</c>: leave the cluster running after the build (Teardown then only reports it).</summary>
-    [Parameter("Keep the cluster after the build; Teardown then prints how to reach it")]
-    bool KeepCluster => TryGetValue<bool?>(() => KeepCluster) ?? false;
+    [Parameter("Keep the cluster after the build; Teardown then prints how to reach it", Name = "KeepCluster")]
+    bool KubeDindKeepCluster => TryGetValue<bool?>(() => KubeDindKeepCluster) ?? false;
 
     /// <summary><c>--kubedind-connect-kubeconfig</c>: deploy to the existing cluster of this kubeconfig instead of starting one.</summary>
-    [Parameter("Deploy to an existing cluster: its kubeconfig file (StartCluster connects instead of starting one)")]
-    AbsolutePath? ConnectKubeconfig => TryGetValue(() => ConnectKubeconfig);
+    [Parameter("Deploy to an existing cluster: its kubeconfig file (StartCluster connects instead of starting one)", Name = "ConnectKubeconfig")]
+    AbsolutePath? KubeDindConnectKubeconfig => TryGetValue(() => KubeDindConnectKubeconfig);
 
-    /// <summary><c>--kubedind-connect-context</c>: the context in <see cref="ConnectKubeconfig"/>; default its current-context.</summary>
-    [Parameter("The context in --kubedind-connect-kubeconfig (default: its current-context)")]
-    string? ConnectContext => TryGetValue(() => ConnectContext);
+    /// <summary><c>--kubedind-connect-context</c>: the context in <see cref="KubeDindConnectKubeconfig"/>; default its current-context.</summary>
+    [Parameter("The context in --kubedind-connect-kubeconfig (default: its current-context)", Name = "ConnectContext")]
+    string? KubeDindConnectContext => TryGetValue(() => KubeDindConnectContext);
 
     /// <summary><c>--kubedind-no-mirror</c>: start no registry mirror; the cluster pulls directly.</summary>
-    [Parameter("Start no registry mirror; the cluster pulls directly")]
-    bool NoMirror => TryGetValue<bool?>(() => NoMirror) ?? false;
+    [Parameter("Start no registry mirror; the cluster pulls directly", Name = "NoMirror")]
+    bool KubeDindNoMirror => TryGetValue<bool?>(() => KubeDindNoMirror) ?? false;
 
     /// <summary><c>--kubedind-warm-start</c>: start the cluster from a saved, already bootstrapped state (opt-in).</summary>
-    [Parameter("Start the cluster from a saved, already bootstrapped cluster state when one matches (opt-in)")]
-    bool WarmStart => TryGetValue<bool?>(() => WarmStart) ?? false;
+    [Parameter("Start the cluster from a saved, already bootstrapped cluster state when one matches (opt-in)", Name = "WarmStart")]
+    bool KubeDindWarmStart => TryGetValue<bool?>(() => KubeDindWarmStart) ?? false;
 
     // ---- what the build ships (override these) ----------------------------------------------------
 
@@ -86,12 +89,12 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, ClusterName, K3sArgs, KubeDindRun.Mirror, K3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || WarmStart };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || KubeDindWarmStart };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 
     sealed Configure<ExistingClusterSettings> ConnectSettingsBase => _ =>
-        KubeDindSettingsMapping.ConnectBase(_, ConnectKubeconfig, ConnectContext, KubeDindArtifactsDirectory);
+        KubeDindSettingsMapping.ConnectBase(_, KubeDindConnectKubeconfig, KubeDindConnectContext, KubeDindArtifactsDirectory);
 
     /// <summary>Settings for an existing cluster (with <c>--kubedind-connect-kubeconfig</c>): throwaway namespace, registry to push to.</summary>
     Configure<ExistingClusterSettings> ConnectSettings => _ => _;
@@ -144,7 +147,7 @@ public interface IKubeDind : INukeBuild
 
     Target StartMirror => _ => _
         .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer (--kubedind-no-mirror skips it)")
-        .OnlyWhenDynamic(() => ConnectKubeconfig == null && !NoMirror)
+        .OnlyWhenDynamic(() => KubeDindConnectKubeconfig == null && !KubeDindNoMirror)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
             var settings = StartMirrorSettings(StartMirrorSettingsBase(new MirrorSettings()));
@@ -156,7 +159,7 @@ public interface IKubeDind : INukeBuild
         .DependsOn(StartMirror)
         .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
         {
-            if (ConnectKubeconfig is not null)
+            if (KubeDindConnectKubeconfig is not null)
             {
                 var existing = await driver.ConnectAsync(KubeDindSettingsMapping.Connect(ConnectSettingsBase, ConnectSettings), cancellationToken).ConfigureAwait(false);
                 KubeDindRun.SetCluster(existing);
@@ -240,7 +243,7 @@ public interface IKubeDind : INukeBuild
                     }
                 }
 
-                await driver.TeardownAsync(KeepCluster, CancellationToken.None).ConfigureAwait(false);
+                await driver.TeardownAsync(KubeDindKeepCluster, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {

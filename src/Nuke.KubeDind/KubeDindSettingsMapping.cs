@@ -4,6 +4,7 @@ using KubeDind.Deploy;
 using KubeDind.Existing;
 using KubeDind.Images;
 using KubeDind.Mirror;
+using Nuke.Common.Tooling;
 
 namespace Nuke.KubeDind;
 
@@ -29,7 +30,7 @@ internal static class KubeDindSettingsMapping
 
     /// <summary>
     /// The component's part of the cluster settings: the name and extra k3s arguments from the parameters, the k3s
-    /// binary to bake in, the mirror StartMirror started (<see cref="ClusterSettings.WithMirror"/>), and the build's
+    /// binary to bake in, the mirror StartMirror started (<see cref="ClusterSettings.WithMirror(KubeDindMirror)"/>), and the build's
     /// artifacts directory for the kubeconfig and diagnostics bundles.
     /// </summary>
     public static ClusterSettings ClusterBase(
