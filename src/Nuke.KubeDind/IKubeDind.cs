@@ -21,20 +21,23 @@ namespace Nuke.KubeDind;
 /// <c>DeploySettings</c> (<c>Configure&lt;T&gt;</c>, applied after the component's defaults).
 /// Put your tests in <see cref="RunSystemTestsAsync"/> or in your own targets declared
 /// <c>.DependsOn&lt;IKubeDind&gt;(x =&gt; x.Deploy).DependentFor&lt;IKubeDind&gt;(x =&gt; x.SystemTest)</c>.</para>
-/// <para>Parameters carry the prefix <c>KubeDind</c> (as Nuke's own components do), so they never collide with the
+/// <para>Parameters carry the prefix <c>Kubedind</c> (as Nuke's own components do), so they never collide with the
 /// build's: <c>--kubedind-k3s-binary</c> or <c>KUBEDIND_K3S_BINARY</c>, <c>--kubedind-k3s-args</c>,
 /// <c>--kubedind-cluster-name</c>, <c>--kubedind-keep-cluster</c>, <c>--kubedind-no-mirror</c>.</para>
 /// </summary>
 [ParameterPrefix(Prefix)]
 public interface IKubeDind : INukeBuild
 {
-    /// <summary>The prefix of every parameter of this component.</summary>
-    public const string Prefix = "KubeDind";
+    /// <summary>
+    /// The prefix of every parameter of this component. Spelt with one hump because Nuke dashes at each capital:
+    /// "KubeDind" would list the parameters as <c>--kube-dind-...</c>, not <c>--kubedind-...</c> like <c>KUBEDIND_...</c>.
+    /// </summary>
+    public const string Prefix = "Kubedind";
 
     // ---- parameters (--kubedind-..., or KUBEDIND_... in the environment) -----------------------------
     // The members carry the prefix too: a public member of the build with the same name and type (say its own
     // `ClusterName` parameter) would otherwise implement these silently and feed its value to KubeDind.
-    // Name = the unprefixed name, so [ParameterPrefix] makes the parameter KubeDindClusterName, not KubeDindKubeDind....
+    // Name = the unprefixed name, so [ParameterPrefix] makes the parameter KubedindClusterName, not KubedindKubeDind....
 
     /// <summary><c>--kubedind-k3s-binary</c> / <c>KUBEDIND_K3S_BINARY</c>: a k3s binary to bake into the cluster image.</summary>
     [Parameter("k3s binary to bake into the cluster image (or KUBEDIND_K3S_BINARY)", Name = "K3sBinary")]

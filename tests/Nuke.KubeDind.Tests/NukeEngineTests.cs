@@ -116,6 +116,21 @@ public sealed class NukeEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Help_lists_the_parameters_as_documented_beside_the_builds_own()
+    {
+        var (exit, steps, output) = await RunAsync("--help");
+
+        Assert.True(exit == 0, output);
+        Assert.Empty(steps);
+        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-warm-start", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
+        {
+            Assert.Contains(parameter, output);
+        }
+
+        Assert.DoesNotContain("--kube-dind-", output);
+    }
+
+    [Fact]
     public async Task No_mirror_flag_skips_StartMirror_and_the_cluster_gets_no_mirror()
     {
         var (exit, steps, output) = await RunAsync("--target", "StartCluster", "--kubedind-no-mirror");
