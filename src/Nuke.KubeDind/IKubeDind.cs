@@ -71,6 +71,10 @@ public interface IKubeDind : INukeBuild
     [Parameter("Start the cluster from a saved, already bootstrapped cluster state when one matches (opt-in)", Name = "WarmStart")]
     bool KubeDindWarmStart => TryGetValue<bool?>(() => KubeDindWarmStart) ?? false;
 
+    /// <summary><c>--kubedind-agents</c>: more Kubernetes nodes (k3s agents) beside the server; 0 = a single node.</summary>
+    [Parameter("More Kubernetes nodes (k3s agents, one container each) beside the server (default: 0, a single node)", Name = "Agents")]
+    int? KubeDindAgents => TryGetValue<int?>(() => KubeDindAgents);
+
     // ---- what the build ships (override these) ----------------------------------------------------
 
     /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
@@ -92,7 +96,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || KubeDindWarmStart };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || KubeDindWarmStart, Agents = KubeDindAgents ?? _.Agents };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

@@ -136,6 +136,9 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithSweepFirst(this KubeDindClusterSettings settings, bool sweep = true) => Set(settings, s => s with { SweepFirst = sweep });
 
+    /// <summary>Runs <paramref name="agents"/> more Kubernetes nodes beside the server (a multi-node cluster; 0 = one node).</summary>
+    public static KubeDindClusterSettings WithAgents(this KubeDindClusterSettings settings, int agents) => Set(settings, s => s.WithAgents(agents));
+
     /// <summary>Turns warm starts (from a saved cluster state) on or off.</summary>
     public static KubeDindClusterSettings WithWarmStart(this KubeDindClusterSettings settings, bool warmStart = true) => Set(settings, s => s with { WarmStart = warmStart });
 

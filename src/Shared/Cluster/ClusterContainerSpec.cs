@@ -86,6 +86,10 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
             ["KUBEDIND_KUBERNETES"] = settings.Kubernetes ? "true" : "false",
             ["KUBEDIND_REGISTRY_MIRRORS"] = string.Join(',', settings.MirrorUrls),
         };
+        foreach (var (key, value) in NodeEnvironment(0))
+        {
+            environment[key] = value;
+        }
 
         return new CreateContainerParameters
         {
@@ -157,6 +161,23 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
             .ToList();
         return hostConfig;
     }
+
+    /// <summary>The container names of every node, the server first (index 0), then the agents (<see cref="ClusterSettings.Agents"/>).</summary>
+    public IReadOnlyList<string> NodeContainers => [Name, .. Enumerable.Range(1, Math.Max(0, Settings.Agents)).Select(i => ClusterAgentSpec.AgentName(Name, i))];
+
+    /// <summary>
+    /// What node <paramref name="index"/> of a multi-node cluster is told about the others (none for a single node): every
+    /// node's container (the image routes each node's /24 of the pod network via it), its own index and the pod network.
+    /// </summary>
+    internal IReadOnlyDictionary<string, string> NodeEnvironment(int index) =>
+        Settings.Agents <= 0 || !Settings.Kubernetes
+            ? new Dictionary<string, string>()
+            : new Dictionary<string, string>
+            {
+                ["KUBEDIND_NODES"] = string.Join(',', NodeContainers),
+                ["KUBEDIND_NODE_INDEX"] = index.ToString(CultureInfo.InvariantCulture),
+                ["KUBEDIND_CLUSTER_CIDR"] = K3sConfiguration.ClusterCidr(Settings),
+            };
 
     private string BindAddress => Publishing?.BindAddress ?? Settings.HostAddress ?? DockerEndpoint.Loopback;
 

@@ -22,7 +22,8 @@ internal static class ClusterGates
     /// <param name="probe">The starting cluster.</param>
     /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
     /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
-    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes, bool warm = false)
+    /// <param name="agents">The agent nodes of a multi-node cluster: one gate each, after the server's node.</param>
+    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null)
     {
         var gates = new List<IReadinessGate>
         {
@@ -34,6 +35,7 @@ internal static class ClusterGates
         {
             gates.Add(new KubernetesApiGate(probe));
             gates.Add(new NodeReadyGate(probe));
+            gates.AddRange((agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)));
             gates.Add(new DefaultServiceAccountGate(probe));
             gates.Add(new ClusterDnsGate(probe));
             gates.Add(new DefaultStorageClassGate(probe));
@@ -218,6 +220,45 @@ internal static class ClusterGates
             {
                 Probe.Log?.Info($"{Probe.Subject}: node {name} from the saved state named the address {stale}; set to this container's {address}");
             }
+        }
+    }
+
+    /// <summary>
+    /// An agent node: its container runs (one that exited ends the wait, with its log), and its node has reported since it
+    /// started, is Ready, and names the container's address as InternalIP (where the other nodes route its pods).
+    /// </summary>
+    private sealed class AgentNodeReadyGate(ClusterProbe probe, ClusterAgent agent) : KubernetesGate(probe)
+    {
+        public override string Name => $"node Ready: {agent.NodeName}";
+
+        protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
+        {
+            var inspect = await Probe.Docker.Containers.InspectContainerAsync(agent.ContainerId, cancellationToken).ConfigureAwait(false);
+            if (!inspect.State.Running)
+            {
+                var log = await ContainerLogs.TailAsync(Probe.Docker, agent.ContainerId, 15, cancellationToken).ConfigureAwait(false);
+                Probe.SetFatal($"agent {agent.Name} exited with code {inspect.State.ExitCode}; its last log lines:\n{log}");
+                return GateResult.NotYet($"agent container {agent.Name} is {inspect.State.Status}");
+            }
+
+            var started = DateTimeOffset.Parse(inspect.State.StartedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+            var nodes = await client.CoreV1.ListNodeAsync(fieldSelector: $"metadata.name={agent.NodeName}", cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (nodes.Items.FirstOrDefault() is not { } node || !ClusterFreshness.HasReportedSince(node, started))
+            {
+                return GateResult.NotYet($"node {agent.NodeName} has not registered yet (agent {agent.Name} joins the server)");
+            }
+
+            if (!ClusterFreshness.IsFreshReady(node, started))
+            {
+                var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+                return GateResult.NotYet($"node {agent.NodeName} is not Ready{(ready?.Message is { Length: > 0 } message ? $" ({message})" : string.Empty)}");
+            }
+
+            var addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [];
+            var internalIps = node.Status?.Addresses?.Where(a => a.Type == "InternalIP").Select(a => a.Address).ToList() ?? [];
+            return addresses.Count == 0 || internalIps.Any(addresses.Contains)
+                ? GateResult.Pass()
+                : GateResult.NotYet($"node {agent.NodeName}'s InternalIP ({string.Join(", ", internalIps)}) is not its container's address ({string.Join(", ", addresses)}) yet");
         }
     }
 

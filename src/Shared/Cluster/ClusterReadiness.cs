@@ -21,6 +21,7 @@ internal static class ClusterReadiness
     {
         var (session, settings, name, containerId) = (context.Session, context.Settings, context.Name, context.ContainerId);
         var docker = session.Docker;
+        var waitStarted = context.Watch.Elapsed;
         var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken).ConfigureAwait(false);
         var ports = PublishedPorts(inspect);
         var publishing = context.Publishing;
@@ -49,8 +50,16 @@ internal static class ClusterReadiness
             return client = KubeDindCluster.CreateClient(kubeconfigPath!);
         }
 
-        async Task<string?> DiagnosticsAsync(CancellationToken ct) =>
-            await ContainerLogs.TailSectionAsync(docker, containerId, "cluster container", LogTailLines, ct).ConfigureAwait(false);
+        async Task<string?> DiagnosticsAsync(CancellationToken ct)
+        {
+            var text = await ContainerLogs.TailSectionAsync(docker, containerId, "cluster container", LogTailLines, ct).ConfigureAwait(false);
+            foreach (var agent in context.Agents)
+            {
+                text += "\n" + await ContainerLogs.TailSectionAsync(docker, agent.ContainerId, $"agent {agent.Name}", LogTailLines / 2, ct).ConfigureAwait(false);
+            }
+
+            return text;
+        }
 
         using var fatal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var probe = new ClusterProbe(docker, containerId, registry, api ?? string.Empty, ClientAsync, fatal)
@@ -66,7 +75,7 @@ internal static class ClusterReadiness
         {
             passed = await new ReadinessWaiter(session.Log).WaitAsync(
                 $"cluster {name}",
-                ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true),
+                ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true, agents: context.Agents),
                 settings.ReadinessTimeout,
                 DiagnosticsAsync,
                 fatal.Token).ConfigureAwait(false);
@@ -104,12 +113,15 @@ internal static class ClusterReadiness
             KubernetesVersion = probe.KubernetesVersion,
             Network = settings.NetworkOrDefault,
             PublishedPorts = settings.Ports.ToDictionary(p => p.ContainerPort, p => ports[p.ContainerPort]),
-            Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, started + g.Elapsed)).ToList(), context.Watch.Elapsed)
+            // Gate times count from this wait's start: after the agents started, in a multi-node cluster.
+            Timings = new ClusterTimings(context.ImageReady, started, passed.Select(g => (g.Gate, waitStarted + g.Elapsed)).ToList(), context.Watch.Elapsed)
             {
+                AgentsStarted = context.Agents.Count > 0 ? waitStarted : null,
                 Start = context.WarmStart?.Description ?? "cold start",
                 StateRestore = context.WarmStart?.RestoreTime,
             },
             Components = probe.Components,
+            Agents = [.. context.Agents],
         };
         session.Log.Debug($"cluster {name}: timeline ({cluster.Timings.Start}): {string.Join(", ", cluster.Timings.Phases().Select(p => $"{p.Phase} {p.Duration.TotalSeconds:0.0}s"))}");
         foreach (var fallback in cluster.Components.Where(c => c.IsFallback))
@@ -120,7 +132,8 @@ internal static class ClusterReadiness
         session.Log.Info($"cluster {name}: ready in {context.Watch.Elapsed.TotalSeconds:0.0}s: registry {registry}"
             + (registryForEngine == registry ? string.Empty : $" (the engine pushes to {registryForEngine})")
             + $" (in the cluster {cluster.RegistryClusterName})"
-            + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}; components: {string.Join(", ", cluster.Components)}"));
+            + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}; components: {string.Join(", ", cluster.Components)}")
+            + (cluster.Agents.Count == 0 ? string.Empty : $"; nodes: kubedind (server), {string.Join(", ", cluster.Agents.Select(a => a.NodeName))}"));
         return cluster;
     }
 

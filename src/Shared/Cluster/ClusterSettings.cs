@@ -64,6 +64,14 @@ public sealed record ClusterSettings
     /// <summary>The Docker network to join; null = the shared <c>kubedind</c> network (created when missing).</summary>
     public string? Network { get; init; }
 
+    /// <summary>
+    /// More Kubernetes nodes: this many containers of the same image run <c>k3s agent</c> beside the server, on the same
+    /// Docker network (<c>&lt;name&gt;-agent-1</c> ...). Each node gets its own /24 of the pod network, routed between the
+    /// containers (host-gw); pushed images are pulled from the server's registry, loaded ones are imported on every node.
+    /// 0 (the default) = a single-node cluster.
+    /// </summary>
+    public int Agents { get; init; }
+
     /// <summary>False = compose mode: dockerd + registry + docker compose, no Kubernetes.</summary>
     public bool Kubernetes { get; init; } = true;
 
@@ -157,6 +165,9 @@ public sealed record ClusterSettings
         mirrors[registry] = [.. mirrors.GetValueOrDefault(registry) ?? [], .. endpoints];
         return this with { RegistryMirrors = mirrors };
     }
+
+    /// <summary>Runs <paramref name="agents"/> more nodes (<see cref="Agents"/>).</summary>
+    public ClusterSettings WithAgents(int agents) => this with { Agents = agents };
 
     /// <summary>k3s imports the images in <paramref name="tarball"/> (k3s's air-gap images) at start.</summary>
     public ClusterSettings WithAirgapImages(string tarball) => this with { AirgapImages = tarball };

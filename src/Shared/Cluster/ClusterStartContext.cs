@@ -31,6 +31,9 @@ internal sealed class ClusterStartContext(KubeDindSession session, ClusterSettin
     /// <summary>When the engine says the container started (its clock): readiness signals must be newer.</summary>
     public DateTimeOffset ContainerStartedAt { get; set; }
 
+    /// <summary>The agent containers started so far (multi-node clusters), in node order.</summary>
+    public List<ClusterAgent> Agents { get; } = [];
+
     /// <summary>Set before the container starts (Kubernetes clusters): whether and from what k3s starts warm.</summary>
     public ClusterWarmStart? WarmStart { get; set; }
 }

@@ -40,7 +40,7 @@ public sealed record ClusterStateKey(IReadOnlyList<KeyValuePair<string, string>>
             new("environment", string.Join(' ', settings.Environment.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key}={e.Value}"))),
             // Which packaged components run (CoreDNS, local-path storage) depends on whether their images can be pulled, through these.
             new("mirrors", string.Join(' ', settings.MirrorUrls.Concat(settings.RegistryMirrors.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={string.Join(',', m.Value)}")))),
-            new("agents", "0"),
+            new("agents", settings.Agents.ToString(CultureInfo.InvariantCulture)),
         ]);
     }
 

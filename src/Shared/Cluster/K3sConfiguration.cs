@@ -24,6 +24,12 @@ internal static class K3sConfiguration
     /// <summary>How pods name the container's own registry (<c>localhost:5000/name:tag</c>).</summary>
     public const string LocalRegistry = "localhost:5000";
 
+    /// <summary>Where k3s's containerd reaches the registry in its own container.</summary>
+    public const string OwnRegistry = "http://127.0.0.1:5000";
+
+    /// <summary>Where an agent's containerd reaches the server's registry: by the server container's name on their network.</summary>
+    public static string ServerRegistry(string server) => $"http://{server}:{ClusterContainerSpec.RegistryContainerPort}";
+
     /// <summary>The suffixes k3s imports from its images directory.</summary>
     private static readonly string[] AirgapSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"];
 
@@ -34,6 +40,7 @@ internal static class K3sConfiguration
     {
         _ = ConfigJson(cluster, settings);
         _ = RegistriesJson(cluster, settings);
+        ValidateAgents(cluster, settings);
         if (settings.AirgapImages is { } airgap)
         {
             if (!AirgapSuffixes.Any(s => airgap.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
@@ -46,6 +53,76 @@ internal static class K3sConfiguration
                 throw new KubeDindException($"cluster {cluster}: AirgapImages '{airgap}' does not exist; download k3s-airgap-images-<arch>.tar.zst from the k3s release matching the cluster's k3s, or leave AirgapImages unset.");
             }
         }
+    }
+
+    /// <summary>The most agents a cluster may have: each node takes a /24 of the pod network, and every one is a full k3s node.</summary>
+    public const int MaxAgents = 16;
+
+    /// <summary>The k3s flags an agent takes from <see cref="ClusterSettings.K3sArgs"/> (the rest are the server's).</summary>
+    public static readonly IReadOnlyList<string> AgentKeys = ["kubelet-arg", "kube-proxy-arg", "node-label", "node-taint"];
+
+    /// <summary>The pod network: <c>--cluster-cidr</c> from <see cref="ClusterSettings.K3sArgs"/> (the last one), or k3s's default 10.42.0.0/16.</summary>
+    public static string ClusterCidr(ClusterSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        string? cidr = null;
+        for (var i = 0; i < settings.K3sArgs.Count; i++)
+        {
+            var arg = settings.K3sArgs[i];
+            if (arg.StartsWith("--cluster-cidr=", StringComparison.Ordinal))
+            {
+                cidr = arg["--cluster-cidr=".Length..];
+            }
+            else if (arg == "--cluster-cidr" && i + 1 < settings.K3sArgs.Count)
+            {
+                cidr = settings.K3sArgs[++i];
+            }
+        }
+
+        return cidr ?? "10.42.0.0/16";
+    }
+
+    /// <summary>Agents: a count KubeDind runs, on Kubernetes, with an IPv4 pod network holding a /24 per node.</summary>
+    private static void ValidateAgents(string cluster, ClusterSettings settings)
+    {
+        if (settings.Agents == 0)
+        {
+            return;
+        }
+
+        if (settings.Agents is < 0 or > MaxAgents)
+        {
+            throw new KubeDindException($"cluster {cluster}: Agents = {settings.Agents} is out of range; give 0 (a single node) to {MaxAgents}.");
+        }
+
+        var cidr = ClusterCidr(settings);
+        var parts = cidr.Split('/');
+        if (parts.Length != 2 || !System.Net.IPAddress.TryParse(parts[0], out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
+            || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix) || prefix > 32)
+        {
+            throw new KubeDindException($"cluster {cluster}: a multi-node cluster needs an IPv4 pod network, but --cluster-cidr is '{cidr}'; give one such as 10.42.0.0/16 (or leave it unset).");
+        }
+
+        if (prefix > 24 || (1 << (24 - prefix)) < settings.Agents + 1)
+        {
+            throw new KubeDindException($"cluster {cluster}: the pod network {cidr} has no /24 for each of the {settings.Agents + 1} nodes; give a larger --cluster-cidr (e.g. 10.42.0.0/16) or fewer Agents.");
+        }
+    }
+
+    /// <summary>An agent's config.yaml: only the flags an agent takes (<see cref="AgentKeys"/>) from the settings' K3sArgs.</summary>
+    public static string AgentConfigJson(string cluster, ClusterSettings settings)
+    {
+        var server = JsonNode.Parse(ConfigJson(cluster, settings))!.AsObject();
+        var json = new JsonObject();
+        foreach (var key in AgentKeys)
+        {
+            if (server[key] is { } value)
+            {
+                json[key] = value.DeepClone();
+            }
+        }
+
+        return json.ToJsonString(Indented) + "\n";
     }
 
     /// <summary>config.yaml: the extra arguments as keys (repeated ones as lists), plus the components turned off.</summary>
@@ -111,10 +188,13 @@ internal static class K3sConfiguration
         return json.ToJsonString(Indented) + "\n";
     }
 
-    /// <summary>registries.yaml: <c>localhost:5000</c> is the container's own registry; docker.io and every other registry through their mirrors.</summary>
-    public static string RegistriesJson(string cluster, ClusterSettings settings)
+    /// <summary>
+    /// registries.yaml: <c>localhost:5000</c> is the container's own registry (an agent's: the server's, at
+    /// <paramref name="localRegistry"/>); docker.io and every other registry through their mirrors.
+    /// </summary>
+    public static string RegistriesJson(string cluster, ClusterSettings settings, string localRegistry = OwnRegistry)
     {
-        var mirrors = Mirrors(settings);
+        var mirrors = Mirrors(settings, localRegistry);
         var json = new JsonObject
         {
             ["mirrors"] = new JsonObject(mirrors.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)new JsonObject
@@ -142,11 +222,12 @@ internal static class K3sConfiguration
     }
 
     /// <summary>Registry host → endpoints, in the order containerd tries them (the registry itself comes last, implicitly).</summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Mirrors(ClusterSettings settings)
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Mirrors(ClusterSettings settings, string localRegistry = OwnRegistry)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
         {
-            [LocalRegistry] = ["http://127.0.0.1:5000"],
+            [LocalRegistry] = [localRegistry],
         };
         var dockerIo = settings.MirrorUrls.Concat(settings.RegistryMirrors.GetValueOrDefault("docker.io") ?? []).Distinct(StringComparer.Ordinal).ToList();
         if (dockerIo.Count > 0)
@@ -168,21 +249,31 @@ internal static class K3sConfiguration
     }
 
     /// <summary>Copies the files into the created (not yet started) container.</summary>
-    public static async Task CopyIntoAsync(IDockerClient docker, string cluster, string containerId, ClusterSettings settings, CancellationToken cancellationToken)
+    public static Task CopyIntoAsync(IDockerClient docker, string cluster, string containerId, ClusterSettings settings, CancellationToken cancellationToken) =>
+        CopyFilesAsync(docker, cluster, containerId, ConfigJson(cluster, settings), RegistriesJson(cluster, settings), settings.AirgapImages, cancellationToken);
+
+    /// <summary>
+    /// Copies an agent's files into its created container: its config.yaml, registries.yaml with <c>localhost:5000</c> at
+    /// the server's registry, and the air-gap images (pods such as CoreDNS may be scheduled on any node).
+    /// </summary>
+    public static Task CopyIntoAgentAsync(IDockerClient docker, string cluster, string containerId, ClusterSettings settings, CancellationToken cancellationToken) =>
+        CopyFilesAsync(docker, cluster, containerId, AgentConfigJson(cluster, settings), RegistriesJson(cluster, settings, ServerRegistry(cluster)), settings.AirgapImages, cancellationToken);
+
+    private static async Task CopyFilesAsync(IDockerClient docker, string cluster, string containerId, string config, string registries, string? airgapImages, CancellationToken cancellationToken)
     {
         using (var configs = new MemoryStream())
         {
             await using (var tar = new TarWriter(configs, TarEntryFormat.Pax, leaveOpen: true))
             {
-                await AddTextAsync(tar, ConfigPath, ConfigJson(cluster, settings), cancellationToken).ConfigureAwait(false);
-                await AddTextAsync(tar, RegistriesPath, RegistriesJson(cluster, settings), cancellationToken).ConfigureAwait(false);
+                await AddTextAsync(tar, ConfigPath, config, cancellationToken).ConfigureAwait(false);
+                await AddTextAsync(tar, RegistriesPath, registries, cancellationToken).ConfigureAwait(false);
             }
 
             configs.Position = 0;
             await ExtractAsync(docker, cluster, containerId, "/", configs, "k3s's config.yaml and registries.yaml", cancellationToken).ConfigureAwait(false);
         }
 
-        if (settings.AirgapImages is not { } airgap)
+        if (airgapImages is not { } airgap)
         {
             return;
         }

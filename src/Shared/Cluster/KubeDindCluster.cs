@@ -17,17 +17,26 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
     /// <summary>"warm start from &lt;state&gt; (saved &lt;date&gt;)" or "cold start: &lt;why&gt;".</summary>
     public string Start { get; init; } = "cold start";
 
+    /// <summary>When the agent containers of a multi-node cluster had started (after the server's join token); null for one node.</summary>
+    public TimeSpan? AgentsStarted { get; init; }
+
     /// <summary>How long copying the saved state into the container took (warm starts, and failed attempts).</summary>
     public TimeSpan? StateRestore { get; init; }
 
     /// <summary>
-    /// Where the start spent its time, phase by phase: image, container start, then one phase per readiness gate
+    /// Where the start spent its time, phase by phase: image, container start, agents start (several nodes), then one phase per readiness gate
     /// (container running, dockerd, registry, API, node Ready, service account, system pods), each the time since the previous.
     /// </summary>
     public IReadOnlyList<(string Phase, TimeSpan Duration)> Phases()
     {
         var phases = new List<(string, TimeSpan)> { ("image", ImageReady), ("container start", ContainerStarted - ImageReady) };
         var previous = ContainerStarted;
+        if (AgentsStarted is { } agents)
+        {
+            phases.Add(("agents start", agents - ContainerStarted));
+            previous = agents;
+        }
+
         foreach (var (gate, elapsed) in Gates)
         {
             phases.Add((PhaseName(gate), elapsed - previous));
@@ -58,13 +67,14 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
 
     public override string ToString() =>
         $"image {ImageReady.TotalSeconds:0.0}s, container started {ContainerStarted.TotalSeconds:0.0}s, "
+        + (AgentsStarted is { } agents ? $"agents started {agents.TotalSeconds:0.0}s, " : string.Empty)
         + string.Join(", ", Gates.Select(g => $"{g.Gate} {g.Elapsed.TotalSeconds:0.0}s"))
         + $", ready {Ready.TotalSeconds:0.0}s";
 }
 
 /// <summary>
 /// A running kube-dind cluster: one container with dockerd, a registry on :5000 and (unless in compose
-/// mode) single-node k3s. Disposing it tears it down.
+/// mode) a k3s server, plus one container per agent node in a multi-node cluster. Disposing it tears it down.
 /// </summary>
 public sealed partial class KubeDindCluster : IClusterHandle
 {
@@ -135,6 +145,12 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// (<see cref="ClusterComponent.IsFallback"/>) or none. Empty in compose mode.
     /// </summary>
     public IReadOnlyList<ClusterComponent> Components { get; init; } = [];
+
+    /// <summary>
+    /// The agent nodes (<see cref="ClusterSettings.Agents"/>), each its own container beside <see cref="ContainerId"/> (the
+    /// server, node <c>kubedind</c>). Empty for a single-node cluster.
+    /// </summary>
+    public IReadOnlyList<ClusterAgent> Agents { get; init; } = [];
 
     /// <summary>Images pushed or loaded in this run: the host name → the reference the cluster uses.</summary>
     public IReadOnlyDictionary<string, string> Images => _images;

@@ -7,8 +7,9 @@ namespace KubeDind.Cluster;
 
 /// <summary>
 /// Side-loads a host image into the cluster without a registry: streams <c>docker save</c> from the host engine into
-/// <c>ctr -n k8s.io images import</c> inside, where pods find it (k3s's containerd); in compose mode into the inner
-/// dockerd (<c>docker load</c>). Skipped when the same image id is already there. A floating tag (<c>:latest</c> or
+/// <c>ctr -n k8s.io images import</c> inside, where pods find it (k3s's containerd; on every node of a multi-node
+/// cluster, each node that lacks it getting its own stream); in compose mode into the inner
+/// dockerd (<c>docker load</c>). Skipped where the same image id is already there. A floating tag (<c>:latest</c> or
 /// none) also gets a fixed tag derived from the image id, which is returned, so pods use the image that was loaded
 /// (kubelet would try to pull <c>:latest</c>).
 /// </summary>
@@ -30,39 +31,59 @@ public sealed class LoadImage
         var reference = ImageReference.IsFloating(hostImage)
             ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
             : hostImage;
-        IInnerImages inner = cluster.HasKubernetes ? new ContainerdImages(cluster) : new DockerdImages(cluster);
+        // Every node imports it (pods may run on any); compose mode has the one inner dockerd.
+        var nodes = new List<(string Node, IInnerImages Inner)>();
+        if (cluster.HasKubernetes)
+        {
+            nodes.Add(("kubedind", new ContainerdImages(cluster, cluster.ContainerId)));
+            nodes.AddRange(cluster.Agents.Select(a => (a.NodeName, (IInnerImages)new ContainerdImages(cluster, a.ContainerId))));
+        }
+        else
+        {
+            nodes.Add((cluster.Name, new DockerdImages(cluster)));
+        }
 
         var watch = Stopwatch.StartNew();
-        if (await inner.IdAsync(reference, cancellationToken).ConfigureAwait(false) == image.ID)
+        var loaded = new List<string>();
+        string? streamed = null;
+        foreach (var (node, inner) in nodes)
         {
-            _session.Log.Info($"load: cluster {cluster.Name} already has {reference} ({image.ID[7..19]}) in its {inner.Name}; skipped");
-            cluster.RecordImage(hostImage, reference);
-            return reference;
-        }
-
-        _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → cluster {cluster.Name}'s {inner.Name}");
-        string streamed;
-        await using (var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}"))
-        {
-            var result = await ContainerExec.RunAsync(docker, cluster.ContainerId, inner.ImportCommand, saved, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (!result.Succeeded)
+            var where = nodes.Count == 1 ? $"cluster {cluster.Name}" : $"node {node} of cluster {cluster.Name}";
+            if (await inner.IdAsync(reference, cancellationToken).ConfigureAwait(false) == image.ID)
             {
-                throw new KubeDindException($"load: {hostImage} into cluster {cluster.Name} failed: {result.FirstErrorLine}", (result.StandardOutput + result.StandardError).Trim());
+                _session.Log.Info($"load: {where} already has {reference} ({image.ID[7..19]}) in its {inner.Name}; skipped");
+                continue;
             }
 
-            streamed = saved.Summary;
-        }
-
-        if (reference != hostImage)
-        {
-            var tagged = await ContainerExec.RunAsync(docker, cluster.ContainerId, inner.TagCommand(hostImage, image.ID, reference), cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (!tagged.Succeeded)
+            _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → {where}'s {inner.Name}");
+            await using (var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}"))
             {
-                throw new KubeDindException($"load: cannot tag {hostImage} as {reference} in cluster {cluster.Name}: {tagged.FirstErrorLine}");
+                var result = await ContainerExec.RunAsync(docker, inner.ContainerId, inner.ImportCommand, saved, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!result.Succeeded)
+                {
+                    throw new KubeDindException($"load: {hostImage} into {where} failed: {result.FirstErrorLine}", (result.StandardOutput + result.StandardError).Trim());
+                }
+
+                streamed = saved.Summary;
             }
+
+            if (reference != hostImage)
+            {
+                var tagged = await ContainerExec.RunAsync(docker, inner.ContainerId, inner.TagCommand(hostImage, image.ID, reference), cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!tagged.Succeeded)
+                {
+                    throw new KubeDindException($"load: cannot tag {hostImage} as {reference} in {where}: {tagged.FirstErrorLine}");
+                }
+            }
+
+            loaded.Add(node);
         }
 
-        _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s{(reference != hostImage ? $" as {reference}" : string.Empty)}: {streamed} streamed");
+        if (loaded.Count > 0)
+        {
+            _session.Log.Info($"load: {hostImage} loaded in {watch.Elapsed.TotalSeconds:0.0}s{(reference != hostImage ? $" as {reference}" : string.Empty)}: {streamed} streamed{(nodes.Count > 1 ? $" to each of {loaded.Count} nodes ({string.Join(", ", loaded)})" : string.Empty)}");
+        }
+
         cluster.RecordImage(hostImage, reference);
         return reference;
     }
@@ -70,6 +91,9 @@ public sealed class LoadImage
     private interface IInnerImages
     {
         string Name { get; }
+
+        /// <summary>The container whose store this is (the server, an agent, or the compose-mode container).</summary>
+        string ContainerId { get; }
 
         IReadOnlyList<string> ImportCommand { get; }
 
@@ -80,15 +104,17 @@ public sealed class LoadImage
     }
 
     /// <summary>k3s's containerd, namespace k8s.io (the one kubelet uses); ids through crictl, which reports the config digest as Docker does.</summary>
-    private sealed class ContainerdImages(KubeDindCluster cluster) : IInnerImages
+    private sealed class ContainerdImages(KubeDindCluster cluster, string containerId) : IInnerImages
     {
         public string Name => "containerd (k8s.io)";
+
+        public string ContainerId => containerId;
 
         public IReadOnlyList<string> ImportCommand => ["ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", "-"];
 
         public async Task<string?> IdAsync(string reference, CancellationToken cancellationToken)
         {
-            var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, ["crictl", "inspecti", "-o", "json", reference], cancellationToken: cancellationToken).ConfigureAwait(false);
+            var result = await ContainerExec.RunAsync(cluster.Session.Docker, containerId, ["crictl", "inspecti", "-o", "json", reference], cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 return null;
@@ -112,6 +138,8 @@ public sealed class LoadImage
     private sealed class DockerdImages(KubeDindCluster cluster) : IInnerImages
     {
         public string Name => "dockerd";
+
+        public string ContainerId => cluster.ContainerId;
 
         public IReadOnlyList<string> ImportCommand => ["docker", "load"];
 

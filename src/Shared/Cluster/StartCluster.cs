@@ -8,7 +8,8 @@ namespace KubeDind.Cluster;
 /// Starts a kube-dind cluster, one small step after another on a shared <see cref="ClusterStartContext"/> (as kind's
 /// actions do): sweep leftovers of dead runs, choose and check the name and ports, resolve the image, join the shared
 /// network, look for a saved state to start warm from (<see cref="ClusterWarmStart"/>), start the container
-/// (<see cref="ClusterContainerSpec"/>, privileged or the fallback), wait for it gate by gate
+/// (<see cref="ClusterContainerSpec"/>, privileged or the fallback), start the agent nodes of a multi-node cluster once the
+/// server has its join token (<see cref="ClusterAgents"/>), wait for it gate by gate
 /// (<see cref="ClusterReadiness"/>), and save its state when it started cold. A start that fails removes what it created.
 /// </summary>
 public sealed class StartCluster
@@ -73,19 +74,22 @@ public sealed class StartCluster
         KubeDindCluster cluster;
         try
         {
+            await ClusterAgents.StartAsync(context, spec, cancellationToken).ConfigureAwait(false);
             cluster = await ClusterReadiness.WaitAsync(context, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (warm.Restored && !cancellationToken.IsCancellationRequested)
         {
             // A saved state that passed its checks but does not come up is still never a failed build.
             _session.Log.Warn($"cluster {context.Name}: the warm start did not become ready ({ex.Message.Split('\n')[0]}); removing that saved state and starting cold");
+            await ClusterAgents.RemoveAsync(_session, context.Name, _session.RunId, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
             await Teardown.RemoveContainerAsync(_session, context.ContainerId, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
             await warm.ForgetStateAsync(CancellationToken.None).ConfigureAwait(false);
             return await RunAsync(settings with { Name = context.Name, SweepFirst = false }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (!settings.KeepOnFailure)
         {
-            _session.Log.Info($"cluster {context.Name}: start failed; removing its container (set KeepOnFailure to keep it)");
+            _session.Log.Info($"cluster {context.Name}: start failed; removing its container{(settings.Agents > 0 ? "s" : string.Empty)} (set KeepOnFailure to keep {(settings.Agents > 0 ? "them" : "it")})");
+            await ClusterAgents.RemoveAsync(_session, context.Name, _session.RunId, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
             await Teardown.RemoveContainerAsync(_session, context.ContainerId, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
@@ -112,6 +116,7 @@ public sealed class StartCluster
             return;
         }
 
+        await ClusterAgents.RemoveAsync(_session, context.Name, _session.RunId, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
         await Teardown.RemoveContainerAsync(_session, container.ID, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
         await Teardown.RemoveVolumesAsync(_session, context.Name, _session.RunId, CancellationToken.None).ConfigureAwait(false);
     }

@@ -14,7 +14,7 @@ public sealed record TeardownSettings
 }
 
 /// <summary>
-/// Removes a cluster: stops its container (with a grace period), removes it with its volumes, deletes the
+/// Removes a cluster: stops its container and its agents' (with a grace period), removes them with their volumes, deletes the
 /// per-run kubeconfig. Idempotent: a second call, or a container already gone, is fine. Never touches the
 /// mirror unless asked, and never the mirror's cache volume.
 /// </summary>
@@ -39,6 +39,8 @@ public sealed class Teardown
         bool removed;
         try
         {
+            // Agents first: a server stopping under them would only make their kubelets complain.
+            await ClusterAgents.RemoveAsync(_session, cluster.Name, cluster.Session.RunId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
             removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
             await RemoveVolumesAsync(_session, cluster.Name, cluster.Session.RunId, cancellationToken).ConfigureAwait(false);
         }

@@ -18,6 +18,9 @@ public static class KubeDindLabels
     public const string Created = "io.kubedind.created";
     public const string SettingsHash = "io.kubedind.settings-hash";
     public const string Cluster = "io.kubedind.cluster";
+
+    /// <summary>On the agent containers of a multi-node cluster: <c>agent-&lt;n&gt;</c> (they carry the server's <see cref="Cluster"/> and role labels too).</summary>
+    public const string Node = "io.kubedind.node";
     public const string K3sVersion = "io.kubedind.k3s-version";
     public const string BuildSeconds = "io.kubedind.build-seconds";
 

@@ -7,6 +7,8 @@ KUBEDIND_STATE=/run/kubedind
 KUBEDIND_PAUSE_IMAGE=kubedind/pause:3.10
 KUBEDIND_KUBECONFIG=/etc/kubedind/kubeconfig.yaml
 KUBEDIND_K3S=/usr/local/bin/k3s
+# The server's node name (k3s --node-name): agents of a multi-node cluster are named by KubeDind's core.
+KUBEDIND_SERVER_NODE=kubedind
 
 log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
 warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }
@@ -64,4 +66,17 @@ stop_process() {
     sleep 0.2
   done
   log "$name stopped"
+}
+
+# The node's role in a multi-node cluster: server (the default, and the only node of a single-node cluster) or agent.
+node_role() { echo "${KUBEDIND_ROLE:-server}"; }
+
+# node_subnet CIDR INDEX: the INDEXth /24 of the pod network CIDR (IPv4, prefix at most 24), e.g.
+# 10.42.0.0/16 2 -> 10.42.2.0/24: node INDEX's pod subnet in a multi-node cluster. Fails when CIDR has no such /24.
+node_subnet() {
+  local a b c d prefix=${1#*/} base
+  IFS=. read -r a b c d <<< "${1%/*}"
+  if [ "$prefix" -gt 24 ] || [ "$2" -ge $((1 << (24 - prefix))) ]; then return 1; fi
+  base=$(( ((a << 24) | (b << 16) | (c << 8) | d) + ($2 << 8) ))
+  echo "$(( (base >> 24) & 255 )).$(( (base >> 16) & 255 )).$(( (base >> 8) & 255 )).0/24"
 }

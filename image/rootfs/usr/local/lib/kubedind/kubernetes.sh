@@ -1,8 +1,10 @@
 # shellcheck shell=bash disable=SC2153 # KUBEDIND_* come from common.sh, sourced first by the entrypoint
-# kubernetes: a single-node k3s server on its embedded containerd. Pod networking is a plain CNI bridge
-# (no flannel). k3s's packaged components (CoreDNS, local-path storage, metrics-server) run when their
-# images are in an air-gap tarball or pullable; otherwise cluster DNS and storage are KubeDind's own
-# fallbacks (kubedind-dns, kubedind-storage), and metrics-server is off.
+# kubernetes: a k3s server on its embedded containerd (or, with KUBEDIND_ROLE=agent, a k3s agent joining
+# one: a multi-node cluster). Pod networking is a plain CNI bridge (no flannel); with several nodes each
+# has its own /24 of the pod network and kubedind-routes routes the others' (host-gw). k3s's packaged
+# components (CoreDNS, local-path storage, metrics-server) run when their images are in an air-gap tarball
+# or pullable; otherwise cluster DNS and storage are KubeDind's own fallbacks (kubedind-dns,
+# kubedind-storage), and metrics-server is off.
 # Settings: /etc/rancher/k3s/config.yaml and registries.yaml, written by KubeDind's core before the
 # container starts (as JSON, which is YAML); defaults are written here when they are missing.
 # Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
@@ -17,6 +19,7 @@ KUBEDIND_STORAGE_DIR=$K3S_DATA/storage
 kubernetes_start() {
   # Before any rule is written (k3s starts before dockerd): the iptables flavour both use.
   iptables_choose_backend || return 1
+  [ "$(node_role)" = agent ] && { kubernetes_agent_start; return; }
   kubernetes_settings || return 1
   kubernetes_images || return 1
   kubernetes_containerd_template || return 1
@@ -36,7 +39,7 @@ kubernetes_start() {
     --pause-image="$KUBEDIND_PAUSE_IMAGE"
     --flannel-backend=none
     --disable-network-policy
-    --node-name=kubedind
+    --node-name="$KUBEDIND_SERVER_NODE"
     --write-kubeconfig="$KUBEDIND_KUBECONFIG"
     --write-kubeconfig-mode=644
     --tls-san="$(hostname)"
@@ -53,15 +56,51 @@ kubernetes_start() {
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
 
-  mkdir -p "$KUBEDIND_LOGS" "$(dirname "$KUBEDIND_KUBECONFIG")"
-  log "k3s: $($KUBEDIND_K3S --version | head -n1); starting: k3s ${args[*]} (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
+  mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
+  k3s_launch "${args[@]}" || return 1
+  log "k3s: running (log $KUBEDIND_LOGS/k3s.log; kubeconfig $KUBEDIND_KUBECONFIG once the API is up)"
+}
+
+# A k3s agent joining the server K3S_URL names (with K3S_TOKEN), as node KUBEDIND_NODE_NAME; KubeDind's core
+# starts one container per agent with KUBEDIND_ROLE=agent and writes its registries.yaml (localhost:5000 is
+# the server's registry). No dockerd, no registry, no DNS or storage fallback: those run on the server.
+kubernetes_agent_start() {
+  if [ -z "${K3S_URL:-}" ] || [ -z "${K3S_TOKEN:-}" ]; then
+    fail "an agent needs K3S_URL and K3S_TOKEN (KubeDind's core sets them)"
+    return 1
+  fi
+  mkdir -p /etc/rancher/k3s
+  [ -s "$K3S_CONFIG" ] || echo '{}' > "$K3S_CONFIG"
+  [ -s "$K3S_REGISTRIES" ] || { fail "an agent needs $K3S_REGISTRIES (localhost:5000 -> the server's registry; KubeDind's core writes it)"; return 1; }
+  log "k3s: registries: $(jq -c '.mirrors // {} | with_entries(.value = .value.endpoint)' "$K3S_REGISTRIES")"
+  kubernetes_images || return 1
+  kubernetes_containerd_template || return 1
+  kubernetes_network "${KUBEDIND_CLUSTER_CIDR:-10.42.0.0/16}" || return 1
+  local args=(
+    agent
+    --pause-image="$KUBEDIND_PAUSE_IMAGE"
+    --node-name="${KUBEDIND_NODE_NAME:-$(hostname)}"
+    --kube-proxy-arg=conntrack-max-per-core=0
+  )
+  if ! has_cap_sys_resource; then
+    args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
+  fi
+  k3s_launch "${args[@]}" || return 1
+  log "k3s: agent running, joining $K3S_URL (log $KUBEDIND_LOGS/k3s.log)"
+}
+
+# k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid; on the server, the fallbacks
+# beside it) and reports an exit within 1 s.
+k3s_launch() {
+  mkdir -p "$KUBEDIND_LOGS"
+  log "k3s: $($KUBEDIND_K3S --version | head -n1); starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
   # k3s-dist/bin first: containerd, ctr, crictl, kubectl as argv[0] links to k3s. /usr/lib/cni last:
   # Debian's CNI plugins serve when the k3s build bundles none.
-  PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "${args[@]}" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
+  PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "$@" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
   K3S_PID=$!
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
-  # The fallbacks wait for the API themselves: started now, they serve as soon as it answers.
-  kubernetes_start_fallbacks
+  # The server's fallbacks wait for the API themselves: started now, they serve as soon as it answers.
+  [ "$(node_role)" = agent ] || kubernetes_start_fallbacks
   # k3s rejects bad flags at once: report that here, not as "never ready" (a later exit is the watch loop's).
   local _
   for _ in 1 2; do
@@ -72,7 +111,6 @@ kubernetes_start() {
       return 1
     fi
   done
-  log "k3s: running (log $KUBEDIND_LOGS/k3s.log; kubeconfig $KUBEDIND_KUBECONFIG once the API is up)"
 }
 
 # k3s_setting NAME: the value of NAME in config.yaml (the last one when it is a list), or nothing.
@@ -271,11 +309,20 @@ kubernetes_start_fallbacks() {
 
 # Pod networking without flannel: a bridge conflist (Debian's plugins in /usr/lib/cni), the bridge made
 # up front (the DNS fallback listens on its gateway address before any pod exists), and ACCEPT rules
-# for the pod network because dockerd sets the FORWARD policy to DROP.
+# for the pod network because dockerd sets the FORWARD policy to DROP. A single node hands out the whole
+# pod network CIDR. In a multi-node cluster (KUBEDIND_NODES set) node KUBEDIND_NODE_INDEX hands out its own
+# /24 of it, kubedind-routes routes the other nodes' /24s via their containers (host-gw), and pod traffic
+# leaving the pod network is masqueraded by one rule (the bridge plugin's ipMasq would also masquerade
+# pod-to-pod traffic to other nodes, hiding the source pod).
 kubernetes_network() {
-  local cidr=$1 dir prefix
-  prefix=${cidr#*/}
-  KUBEDIND_POD_GATEWAY=$(cidr_address "$cidr" 1)
+  local cidr=$1 subnet=$1 masquerade=true dir prefix
+  if [ -n "${KUBEDIND_NODES:-}" ]; then
+    subnet=$(node_subnet "$cidr" "${KUBEDIND_NODE_INDEX:-0}") \
+      || { fail "the pod network $cidr has no /24 for node ${KUBEDIND_NODE_INDEX:-0} (a multi-node cluster needs a cluster-cidr of /24 per node or larger)"; return 1; }
+    masquerade=false
+  fi
+  prefix=${subnet#*/}
+  KUBEDIND_POD_GATEWAY=$(cidr_address "$subnet" 1)
   for dir in /etc/cni/net.d "$K3S_DATA/agent/etc/cni/net.d"; do
     mkdir -p "$dir"
     cat > "$dir/10-kubedind.conflist" <<JSON
@@ -287,9 +334,9 @@ kubernetes_network() {
       "type": "bridge",
       "bridge": "kubedind0",
       "isGateway": true,
-      "ipMasq": true,
+      "ipMasq": $masquerade,
       "hairpinMode": true,
-      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$cidr", "gateway": "$KUBEDIND_POD_GATEWAY" }]], "routes": [{ "dst": "0.0.0.0/0" }] }
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$subnet", "gateway": "$KUBEDIND_POD_GATEWAY" }]], "routes": [{ "dst": "0.0.0.0/0" }] }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
@@ -307,12 +354,21 @@ JSON
   # Bridged pod traffic must pass iptables for Services to work (kube-proxy's rules).
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || warn "k3s: net.bridge.bridge-nf-call-iptables cannot be set; Service traffic between pods may fail"
+  if [ "$masquerade" = false ]; then
+    iptables -w -t nat -C POSTROUTING -s "$cidr" ! -d "$cidr" -j MASQUERADE 2>/dev/null \
+      || iptables -w -t nat -A POSTROUTING -s "$cidr" ! -d "$cidr" -j MASQUERADE \
+      || { fail "cannot add the iptables MASQUERADE rule for the pod network $cidr"; return 1; }
+    kubedind-routes "$cidr" >"$KUBEDIND_LOGS/routes.log" 2>&1 &
+    echo $! > "$KUBEDIND_STATE/routes.pid"
+    log "k3s: node ${KUBEDIND_NODE_INDEX:-0} of a multi-node cluster: pods in $subnet on bridge kubedind0 (gateway $KUBEDIND_POD_GATEWAY), the other nodes' subnets of $cidr routed via their containers (log $KUBEDIND_LOGS/routes.log)"
+    return 0
+  fi
   log "k3s: pod network $cidr on bridge kubedind0 (gateway $KUBEDIND_POD_GATEWAY)"
 }
 
 kubernetes_stop() {
   local deadline=$1 pid component
-  for component in dns storage; do
+  for component in dns storage routes; do
     pid=$(cat "$KUBEDIND_STATE/$component.pid" 2>/dev/null) || continue
     stop_process "$component" "$pid" "$deadline"
   done
