@@ -106,6 +106,7 @@ public sealed class SettingsMappingTests
             .WithStopTimeout(TimeSpan.FromSeconds(3))
             .WithKeepOnFailure()
             .WithSweepFirst(false)
+            .WithAgents(2)
             .ToCore(WorkingDirectory);
 
         Assert.Equal("kdt-cluster", core.Name);
@@ -122,6 +123,7 @@ public sealed class SettingsMappingTests
         Assert.Equal(TimeSpan.FromMinutes(2), core.ReadinessTimeout);
         Assert.Equal(PrivilegeMode.Fallback, core.Privilege);
         Assert.Equal(["--disable", "traefik", "--node-label", "a=b c", "--debug"], core.K3sArgs);
+        Assert.Equal(2, core.Agents);
         Assert.Equal("1", core.Environment["A"]);
         Assert.Equal("qa", core.Labels["team"]);
         Assert.Equal("0.0.0.0", core.HostAddress);

@@ -40,7 +40,12 @@ public sealed class Teardown
         try
         {
             // Agents first: a server stopping under them would only make their kubelets complain.
-            await ClusterAgents.RemoveAsync(_session, cluster.Name, cluster.Session.RunId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+            if (cluster.Agents.Count > 0)
+            {
+                var agents = await ClusterAgents.RemoveAsync(_session, cluster.Name, cluster.Session.RunId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+                _session.Log.Debug($"cluster {cluster.Name}: {agents.Count} agent container(s) removed after {watch.Elapsed.TotalSeconds:0.0}s");
+            }
+
             removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
             await RemoveVolumesAsync(_session, cluster.Name, cluster.Session.RunId, cancellationToken).ConfigureAwait(false);
         }
