@@ -166,7 +166,8 @@ internal static class ClusterGates
                 return GateResult.NotYet("no node has registered yet");
             }
 
-            foreach (var node in nodes.Items.Where(n => Probe.Address is { } address && InternalIps(n).Count > 0 && !InternalIps(n).Contains(address)))
+            // The server's node only: an agent's node names its own container's address.
+            foreach (var node in nodes.Items.Where(n => n.Name() == ClusterContainerSpec.ServerNodeName && Probe.Address is { } address && InternalIps(n).Count > 0 && !InternalIps(n).Contains(address)))
             {
                 await ReaddressAsync(client, node, Probe.Address!, cancellationToken).ConfigureAwait(false);
             }

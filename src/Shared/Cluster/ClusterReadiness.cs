@@ -133,7 +133,7 @@ internal static class ClusterReadiness
             + (registryForEngine == registry ? string.Empty : $" (the engine pushes to {registryForEngine})")
             + $" (in the cluster {cluster.RegistryClusterName})"
             + (api is null ? ", compose mode" : $", API {api} (Kubernetes {probe.KubernetesVersion}), kubeconfig {kubeconfigPath}; components: {string.Join(", ", cluster.Components)}")
-            + (cluster.Agents.Count == 0 ? string.Empty : $"; nodes: kubedind (server), {string.Join(", ", cluster.Agents.Select(a => a.NodeName))}"));
+            + (cluster.Agents.Count == 0 ? string.Empty : $"; nodes: {ClusterContainerSpec.ServerNodeName} (server), {string.Join(", ", cluster.Agents.Select(a => a.NodeName))}"));
         return cluster;
     }
 

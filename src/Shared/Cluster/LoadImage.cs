@@ -35,7 +35,7 @@ public sealed class LoadImage
         var nodes = new List<(string Node, IInnerImages Inner)>();
         if (cluster.HasKubernetes)
         {
-            nodes.Add(("kubedind", new ContainerdImages(cluster, cluster.ContainerId)));
+            nodes.Add((ClusterContainerSpec.ServerNodeName, new ContainerdImages(cluster, cluster.ContainerId)));
             nodes.AddRange(cluster.Agents.Select(a => (a.NodeName, (IInnerImages)new ContainerdImages(cluster, a.ContainerId))));
         }
         else
