@@ -122,7 +122,7 @@ public sealed class NukeEngineTests : IDisposable
 
         Assert.True(exit == 0, output);
         Assert.Empty(steps);
-        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-warm-start", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
+        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-warm-start", "--kubedind-agents", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
         {
             Assert.Contains(parameter, output);
         }
@@ -154,12 +154,13 @@ public sealed class NukeEngineTests : IDisposable
     public async Task Parameters_reach_the_core_settings()
     {
         var (exit, steps, output) = await RunAsync(
-            ["--target", "SystemTest", "--kubedind-cluster-name", "ci-cluster", "--kubedind-keep-cluster", "--kubedind-k3s-binary", "/opt/k3s"],
+            ["--target", "SystemTest", "--kubedind-cluster-name", "ci-cluster", "--kubedind-keep-cluster", "--kubedind-k3s-binary", "/opt/k3s", "--kubedind-agents", "2"],
             ("KUBEDIND_K3S_ARGS", "--disable=traefik --kubelet-arg=v=2"));
 
         Assert.True(exit == 0, output);
         var settings = steps.Single(s => s.Step == "StartCluster").Payload;
         Assert.Equal("ci-cluster", settings.GetProperty("Name").GetString());
+        Assert.Equal(2, settings.GetProperty("Agents").GetInt32());
         Assert.Equal(["--disable=traefik", "--kubelet-arg=v=2"], settings.GetProperty("K3sArgs").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(["http://kubedind-mirror-docker-io:5000"], settings.GetProperty("MirrorUrls").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
