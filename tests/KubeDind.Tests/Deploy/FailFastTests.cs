@@ -42,26 +42,6 @@ public sealed class FailFastTests : IAsyncLifetime
         FailFastAfter = TimeSpan.FromMilliseconds(300),
     };
 
-    internal static string Deployment(string name, string image, string volumes = "") => $"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-        spec:
-          selector:
-            matchLabels:
-              app: {name}
-          template:
-            metadata:
-              labels:
-                app: {name}
-            spec:
-              containers:
-                - name: app
-                  image: {image}
-        {volumes}
-        """;
-
     [Fact]
     public async Task Two_broken_workloads_are_both_named_in_one_failure_most_actionable_first()
     {
@@ -69,7 +49,7 @@ public sealed class FailFastTests : IAsyncLifetime
         _fake.Behavior["api"] = FakePodBehavior.MissingImage;
         using var client = _fake.CreateClient();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1"), Deployment("api", "api:1")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(TestManifests.Deployment("web", "web:1"), TestManifests.Deployment("api", "api:1")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal(
             ["api: image api:1 not found — was it pushed?", "web: container app is crash-looping (exit code 1): last log line: panic: config key 'listen' is missing"],
@@ -88,7 +68,7 @@ public sealed class FailFastTests : IAsyncLifetime
         _fake.Behavior["api"] = FakePodBehavior.MissingImage;
         using var client = _fake.CreateClient();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("api", "api:1"), Deployment("web", "web:1")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(TestManifests.Deployment("api", "api:1"), TestManifests.Deployment("web", "web:1")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal(RolloutState.Ready, ex.Result.Objects.Single(o => o.Name == "web").Rollout);
         Assert.DoesNotContain('\n', ex.Message);
@@ -101,7 +81,7 @@ public sealed class FailFastTests : IAsyncLifetime
         var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Gi } } }\n";
         var watch = Stopwatch.StartNew();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(claim, Deployment("db", "db:1", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(claim, TestManifests.Deployment("db", "db:1", volumes: "[{ name: data, persistentVolumeClaim: { claimName: data } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal("db: PersistentVolumeClaim shop/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to (the cluster has none); set storageClassName or create a PersistentVolume", Assert.Single(ex.Diagnostics!.Summary));
         _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (timeout 60s): {ex.Message}");
@@ -114,7 +94,7 @@ public sealed class FailFastTests : IAsyncLifetime
         var storageClass = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: { name: slow }\nprovisioner: example.com/slow\n";
         var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { storageClassName: fast-ssd, accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Gi } } }\n";
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(storageClass, claim, Deployment("db", "db:1", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(storageClass, claim, TestManifests.Deployment("db", "db:1", volumes: "[{ name: data, persistentVolumeClaim: { claimName: data } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal("db: PersistentVolumeClaim shop/data asks for StorageClass fast-ssd, which does not exist (the cluster has slow); fix storageClassName", Assert.Single(ex.Diagnostics!.Summary));
     }
@@ -124,7 +104,7 @@ public sealed class FailFastTests : IAsyncLifetime
     {
         using var client = _fake.CreateClient();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1", "      volumes: [{ name: config, configMap: { name: missing } }]")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(TestManifests.Deployment("web", "web:1", volumes: "[{ name: config, configMap: { name: missing } }]", container: "volumeMounts: [{ name: config, mountPath: /config }]")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal("web: ConfigMap shop/missing (mounted as volume config) does not exist; add it to the manifests or mark the volume optional", Assert.Single(ex.Diagnostics!.Summary));
     }
@@ -134,7 +114,7 @@ public sealed class FailFastTests : IAsyncLifetime
     {
         using var client = _fake.CreateClient();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "web:1", "      volumes: [{ name: tls, secret: { secretName: web-tls } }]")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(TestManifests.Deployment("web", "web:1", volumes: "[{ name: tls, secret: { secretName: web-tls } }]", container: "volumeMounts: [{ name: tls, mountPath: /tls }]")), Context, TestContext.Current.CancellationToken));
 
         Assert.Equal("web: Secret shop/web-tls (mounted as volume tls) does not exist; add it to the manifests or mark the volume optional", Assert.Single(ex.Diagnostics!.Summary));
     }
@@ -146,7 +126,7 @@ public sealed class FailFastTests : IAsyncLifetime
         _fake.Behavior["web"] = FakePodBehavior.Unauthorized;
         using var client = _fake.CreateClient();
 
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(Deployment("web", "registry.example/web:1")), Context, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, Settings(TestManifests.Deployment("web", "registry.example/web:1")), Context, TestContext.Current.CancellationToken));
 
         Assert.StartsWith("web: image registry.example/web:1 pull refused as unauthorized", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
     }
@@ -168,7 +148,7 @@ public sealed class FailFastTests : IAsyncLifetime
     {
         var log = new Lines();
         using var client = _fake.CreateClient();
-        var settings = Settings(Deployment("web", "web:1"));
+        var settings = Settings(TestManifests.Deployment("web", "web:1"));
 
         await DeployStep.RunAsync(client, settings, Context with { Log = log }, TestContext.Current.CancellationToken);
         _fake.AddClusterDns();

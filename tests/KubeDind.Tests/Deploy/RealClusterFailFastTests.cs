@@ -83,27 +83,8 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
 
     private static string Ns(string what) => $"kdt-{what}-{Guid.NewGuid().ToString("N")[..6]}";
 
-    private string Workload(string name, string command, string volumes = "") => $"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-        spec:
-          selector:
-            matchLabels:
-              app: {name}
-          template:
-            metadata:
-              labels:
-                app: {name}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-                - name: app
-                  image: {_fixture.Image}
-                  command: {command}
-        {volumes}
-        """;
+    private string Workload(string name, string command, string? volumes = null, params string[] container) =>
+        TestManifests.Deployment(name, _fixture.Image, command, volumes, container);
 
     [Fact]
     public async Task Two_broken_workloads_are_both_named_in_one_deploy_failure()
@@ -112,7 +93,7 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
         var watch = Stopwatch.StartNew();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(Ns("two"), Workload("crasher", "[sh, -c, 'echo boom: no DATABASE_URL; exit 3']"), FailFastTests.Deployment("ghost", "localhost:5000/never-pushed:1")),
+            Settings(Ns("two"), Workload("crasher", "[sh, -c, 'echo boom: no DATABASE_URL; exit 3']"), TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1")),
             Ct));
 
         Assert.Equal(2, ex.Diagnostics!.Summary.Count);
@@ -134,7 +115,7 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
         var watch = Stopwatch.StartNew();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, claim, Workload("db", "[sleep, '3600']", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]")),
+            Settings(ns, claim, Workload("db", "[sleep, '3600']", volumes: "[{ name: data, persistentVolumeClaim: { claimName: data } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]")),
             Ct));
 
         Assert.StartsWith($"db: PersistentVolumeClaim {ns}/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
@@ -153,8 +134,8 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
             Settings(
                 ns,
                 claim,
-                Workload("db", "[sleep, '3600']", "      volumes: [{ name: data, persistentVolumeClaim: { claimName: fast } }]"),
-                Workload("web", "[sleep, '3600']", "      volumes: [{ name: config, configMap: { name: web-config } }]")),
+                Workload("db", "[sleep, '3600']", volumes: "[{ name: data, persistentVolumeClaim: { claimName: fast } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]"),
+                Workload("web", "[sleep, '3600']", volumes: "[{ name: config, configMap: { name: web-config } }]", container: "volumeMounts: [{ name: config, mountPath: /config }]")),
             Ct));
 
         Assert.Equal(

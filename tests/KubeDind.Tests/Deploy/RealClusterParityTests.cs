@@ -7,7 +7,8 @@ namespace KubeDind.Tests.Deploy;
 
 /// <summary>
 /// What <see cref="Fakes.FakeKubernetesApi"/> shows in CI, shown again by a real k3s (KUBEDIND_K3S_BINARY; skipped with
-/// the reason without it): a missing Secret, an unknown kind that applies nothing, and a rollout that times out.
+/// the reason without it): a missing Secret, an unknown kind that applies nothing, a rollout that times out, a failing
+/// workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods.
 /// </summary>
 public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
 {
@@ -31,7 +32,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         var ns = Ns("secret");
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, TimeSpan.FromMinutes(3), Workload("web", "[sleep, '3600']", "      volumes: [{ name: tls, secret: { secretName: web-tls } }]")),
+            Settings(ns, TimeSpan.FromMinutes(3), Workload("web", "[sleep, '3600']", volumes: "[{ name: tls, secret: { secretName: web-tls } }]", container: "volumeMounts: [{ name: tls, mountPath: /tls }]")),
             Ct));
 
         Assert.Equal(
@@ -60,16 +61,75 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         SkipWithoutK3s();
         var ns = Ns("stuck");
-        var probe = "          readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
+        var probe = "readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']") + "\n" + probe),
+            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']", null, probe)),
             Ct));
 
         Assert.Contains($"Deployment {ns}/web did not roll out within 40s (waited for all replicas updated and available; last saw 1/1 updated, 0/1 available)", ex.Message, StringComparison.Ordinal);
         Assert.Contains("diagnostics in " + ex.Diagnostics!.Directory, ex.Message, StringComparison.Ordinal);
         Assert.Equal(RolloutState.TimedOut, ex.Result.Objects.Single(o => o.Kind == "Deployment").Rollout);
         _output.WriteLine(ex.Message);
+    }
+
+    [Fact]
+    public async Task A_failing_workload_does_not_stop_the_wait_for_a_healthy_one()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("mixed");
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(ns, TimeSpan.FromMinutes(3), TestManifests.Deployment("api", "localhost:5000/never-pushed:3"), Workload("web", "[sleep, '3600']")),
+            Ct));
+
+        Assert.Equal("api: image localhost:5000/never-pushed:3 not found — was it pushed?", Assert.Single(ex.Diagnostics!.Summary));
+        Assert.Equal(RolloutState.Ready, ex.Result.Objects.Single(o => o.Name == "web").Rollout);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public async Task An_oom_killed_container_is_named()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("oom");
+        var hog = "[perl, -e, '$x = \"a\" x (256 * 1024 * 1024); sleep 3600']";
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(ns, TimeSpan.FromMinutes(3), Workload("worker", hog, null, "resources: { limits: { memory: 32Mi } }")),
+            Ct));
+
+        Assert.Equal("worker: container app was OOMKilled (memory limit 32Mi) — raise the limit or use less memory", Assert.Single(ex.Diagnostics!.Summary));
+        _output.WriteLine(ex.Message);
+    }
+
+    [Fact]
+    public async Task A_crd_and_its_instance_in_one_deploy_are_applied_after_the_crd_is_established()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("crd");
+
+        var result = await Cluster.DeployAsync(new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")], Namespace = ns, Timeout = TimeSpan.FromMinutes(2) }, Ct);
+
+        Assert.Equal(["CustomResourceDefinition", "Widget"], result.Objects.Select(o => o.Kind).Where(k => k != "Namespace"));
+        var widget = await Cluster.Kubernetes.CustomObjects.GetNamespacedCustomObjectAsync<System.Text.Json.JsonElement>("example.kubedind.io", "v1", ns, "widgets", "blue", cancellationToken: Ct);
+        Assert.Equal("blue", widget.GetProperty("spec").GetProperty("colour").GetString());
+    }
+
+    [Fact]
+    public async Task Jobs_and_bare_pods_are_waited_for_too()
+    {
+        SkipWithoutK3s();
+        var job = $"apiVersion: batch/v1\nkind: Job\nmetadata: {{ name: migrate }}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{ name: migrate, image: {_fixture.Image}, command: [sh, -c, 'sleep 2; echo migrated'] }}]\n";
+        var pod = $"apiVersion: v1\nkind: Pod\nmetadata: {{ name: probe, labels: {{ app: probe }} }}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{ name: probe, image: {_fixture.Image}, command: [sleep, '3600'] }}]\n";
+
+        var result = await Cluster.DeployAsync(Settings(Ns("jobs"), TimeSpan.FromMinutes(3), job, pod), Ct);
+
+        var workloads = result.Objects.Where(o => o.Kind != "Namespace").ToList();
+        Assert.Equal(["Job", "Pod"], workloads.Select(o => o.Kind));
+        Assert.All(workloads, o => Assert.Equal(RolloutState.Ready, o.Rollout));
+        Assert.Equal("Ready: 1 succeeded, 0 running, 0 failed", workloads[0].State);
+        Assert.Equal("Ready: Running, ready", workloads[1].State);
     }
 
     private static DeploySettings Settings(string ns, TimeSpan timeout, params string[] manifests) => new()
@@ -81,27 +141,8 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
 
     private static string Ns(string what) => $"kdt-{what}-{Guid.NewGuid().ToString("N")[..6]}";
 
-    private string Workload(string name, string command, string volumes = "") => $"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-        spec:
-          selector:
-            matchLabels:
-              app: {name}
-          template:
-            metadata:
-              labels:
-                app: {name}
-            spec:
-              terminationGracePeriodSeconds: 1
-        {volumes}
-              containers:
-                - name: app
-                  image: {_fixture.Image}
-                  command: {command}
-        """;
+    private string Workload(string name, string command, string? volumes = null, params string[] container) =>
+        TestManifests.Deployment(name, _fixture.Image, command, volumes, container);
 
     private static void SkipWithoutK3s()
     {
