@@ -12,7 +12,7 @@ namespace KubeDind.Cluster;
 public sealed record ClusterStateKey(IReadOnlyList<KeyValuePair<string, string>> Parts)
 {
     /// <summary>Raised when what is saved, or how, changes: states of another format are never restored.</summary>
-    public const string Format = "1";
+    public const string Format = "2";
 
     /// <summary>The first 16 hex digits of the SHA-256 of every part.</summary>
     public string Hash
@@ -40,8 +40,25 @@ public sealed record ClusterStateKey(IReadOnlyList<KeyValuePair<string, string>>
             new("environment", string.Join(' ', settings.Environment.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key}={e.Value}"))),
             // Which packaged components run (CoreDNS, local-path storage) depends on whether their images can be pulled, through these.
             new("mirrors", string.Join(' ', settings.MirrorUrls.Concat(settings.RegistryMirrors.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={string.Join(',', m.Value)}")))),
+            // ... or are in the air-gap tarball, and which ones are turned on: a component a restored state deployed and this
+            // start disables would stay in the datastore, its pods never Ready.
+            new("components", $"traefik={settings.Traefik} servicelb={settings.ServiceLoadBalancer} airgap={AirgapIdentity(settings.AirgapImages)}"),
             new("agents", settings.Agents.ToString(CultureInfo.InvariantCulture)),
         ]);
+    }
+
+    /// <summary>The air-gap tarball's name, size and time (hashing hundreds of MB at every start would cost more than it saves).</summary>
+    private static string AirgapIdentity(string? path)
+    {
+        if (path is null)
+        {
+            return "none";
+        }
+
+        var file = new FileInfo(path);
+        return file.Exists
+            ? string.Create(CultureInfo.InvariantCulture, $"{file.Name}:{file.Length}:{file.LastWriteTimeUtc:O}")
+            : file.Name;
     }
 
     /// <summary>The labels a state volume carries for this key: the hash, and each part (long values as their own hash).</summary>

@@ -33,6 +33,8 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             ClusterStateKey.For(settings with { K3sArgs = ["--disable=coredns"] }, "sha256:aaa", "v1.21.2+k3s1"),
             ClusterStateKey.For(settings with { Environment = new Dictionary<string, string> { ["X"] = "1" } }, "sha256:aaa", "v1.21.2+k3s1"),
             ClusterStateKey.For(settings with { MirrorUrls = ["http://m:5000"] }, "sha256:aaa", "v1.21.2+k3s1"),
+            ClusterStateKey.For(settings with { Traefik = true }, "sha256:aaa", "v1.21.2+k3s1"),
+            ClusterStateKey.For(settings with { AirgapImages = "/nonexistent/k3s-airgap-images-amd64.tar" }, "sha256:aaa", "v1.21.2+k3s1"),
         };
         Assert.Equal(changed.Length, changed.Select(k => k.Hash).Append(key.Hash).Distinct().Count() - 1);
 
@@ -40,6 +42,8 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         Assert.Equal(["image"], changed[0].DifferencesFrom(labels));
         Assert.Equal(["k3s-version"], changed[1].DifferencesFrom(labels));
         Assert.Equal(["k3s-args"], changed[2].DifferencesFrom(labels));
+        Assert.Equal(["components"], changed[5].DifferencesFrom(labels));
+        Assert.Equal(["components"], changed[6].DifferencesFrom(labels));
         Assert.Empty(key.DifferencesFrom(labels));
     }
 
