@@ -20,6 +20,7 @@ internal static class Bench
 {
     private const string PayloadImage = "kubedind/bench-payload:100mb";
     private const string ExampleImage = "kubedind/bench-example-app:bench";
+    private const string ExampleRedisImage = "kubedind/bench-example-redis:bench";
 
     public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, string? exampleAppPublish, CancellationToken cancellationToken)
     {
@@ -75,6 +76,7 @@ internal static class Bench
         }
 
         var example = exampleAppPublish is null ? null : await EnsureExampleImageAsync(session, exampleAppPublish, cancellationToken);
+        var redis = exampleAppPublish is null ? null : await EnsureExampleRedisImageAsync(session, cancellationToken);
         var kubectl = BenchPeers.FindKubectl(k3s);
         List<double> bare = [], cold = [], warm = [], teardown = [], memory = [], push = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [], deploy = [], kubectlApply = [];
 
@@ -121,9 +123,9 @@ internal static class Bench
             // docker push of the same image into the warm cluster's registry, fresh too.
             dockerPush.Add(await BenchPeers.DockerPushAsync(PayloadImage, warmCluster.RegistryHostEndpoint, "payload", cancellationToken));
 
-            if (example is not null && kubectl is not null)
+            if (example is not null && redis is not null && kubectl is not null)
             {
-                var (ours, theirs) = await DeployBothAsync(warmCluster, example, kubectl, run, cancellationToken);
+                var (ours, theirs) = await DeployBothAsync(warmCluster, example, redis, kubectl, run, cancellationToken);
                 deploy.Add(ours);
                 kubectlApply.Add(theirs);
             }
@@ -219,9 +221,10 @@ internal static class Bench
     }
 
     /// <summary>The example's manifests deployed by Deploy and by kubectl, each into its own namespace, both from the side-loaded image.</summary>
-    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string exampleImage, string kubectl, int run, CancellationToken cancellationToken)
+    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string exampleImage, string redisImage, string kubectl, int run, CancellationToken cancellationToken)
     {
         var reference = await cluster.LoadImageAsync(exampleImage, cancellationToken);
+        var redisReference = await cluster.LoadImageAsync(redisImage, cancellationToken);
         var manifests = Path.Combine(Path.GetTempPath(), $"kubedind-bench-manifests-{Guid.NewGuid():N}");
         Directory.CreateDirectory(manifests);
         try
@@ -230,14 +233,14 @@ internal static class Bench
             foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "examples", "app", "deploy"), "*.yaml"))
             {
                 var text = string.Join('\n', File.ReadAllLines(file).Where(l => !l.TrimStart().StartsWith("nodePort:", StringComparison.Ordinal)));
-                await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text.Replace("kubedind-example-app:dev", reference, StringComparison.Ordinal), cancellationToken);
+                await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text.Replace("kubedind-example-app:dev", reference, StringComparison.Ordinal).Replace("kubedind-example-redis:dev", redisReference, StringComparison.Ordinal), cancellationToken);
             }
 
             var watch = Stopwatch.StartNew();
             await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = $"bench-deploy-{run}" }, cancellationToken);
             var ours = watch.Elapsed.TotalSeconds;
             await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = $"bench-kubectl-{run}" } }, cancellationToken: cancellationToken);
-            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{run}", "example-app", cancellationToken);
+            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{run}", ["example-redis", "example-app"], cancellationToken);
             return (ours, theirs);
         }
         finally
@@ -252,6 +255,15 @@ internal static class Bench
         var context = BuildContext.FromDirectory(publishDirectory).AddFile("Dockerfile", Path.Combine(Repository.Root, "examples", "app", "Dockerfile"));
         await new ImageStore(session.Docker, session.Log).BuildAsync(context, ExampleImage, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
         return ExampleImage;
+    }
+
+    /// <summary>The example's Redis (examples/redis: Debian's redis-server on the base image), which its manifests deploy beside the app.</summary>
+    private static async Task<string> EnsureExampleRedisImageAsync(KubeDindSession session, CancellationToken cancellationToken)
+    {
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken);
+        var context = BuildContext.FromDirectory(Path.Combine(Repository.Root, "examples", "redis"));
+        await new ImageStore(session.Docker, session.Log).BuildAsync(context, ExampleRedisImage, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
+        return ExampleRedisImage;
     }
 
     private static async Task EnsurePayloadAsync(KubeDindSession session, CancellationToken cancellationToken)

@@ -143,12 +143,16 @@ internal static class BenchPeers
         }
     }
 
-    /// <summary>Seconds for <c>kubectl apply -f DIR</c> then <c>kubectl rollout status</c> of <paramref name="deployment"/> in <paramref name="namespace"/>.</summary>
-    public static async Task<double> KubectlApplyAsync(string kubectl, string kubeconfig, string directory, string @namespace, string deployment, CancellationToken cancellationToken)
+    /// <summary>Seconds for <c>kubectl apply -f DIR</c> then <c>kubectl rollout status</c> of each of <paramref name="deployments"/> in <paramref name="namespace"/>.</summary>
+    public static async Task<double> KubectlApplyAsync(string kubectl, string kubeconfig, string directory, string @namespace, IReadOnlyList<string> deployments, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         await RunAsync(kubectl, ["--kubeconfig", kubeconfig, "-n", @namespace, "apply", "-f", directory], cancellationToken);
-        await RunAsync(kubectl, ["--kubeconfig", kubeconfig, "-n", @namespace, "rollout", "status", $"deployment/{deployment}", "--timeout=300s"], cancellationToken);
+        foreach (var deployment in deployments)
+        {
+            await RunAsync(kubectl, ["--kubeconfig", kubeconfig, "-n", @namespace, "rollout", "status", $"deployment/{deployment}", "--timeout=300s"], cancellationToken);
+        }
+
         return watch.Elapsed.TotalSeconds;
     }
 

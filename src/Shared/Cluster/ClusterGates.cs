@@ -19,6 +19,9 @@ namespace KubeDind.Cluster;
 /// </summary>
 internal static class ClusterGates
 {
+    /// <summary>Where k3s stores its API serving certificate (namespace kube-system).</summary>
+    public const string ServingSecret = "k3s-serving";
+
     /// <param name="probe">The starting cluster.</param>
     /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
     /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
@@ -275,10 +278,11 @@ internal static class ClusterGates
     }
 
     /// <summary>
-    /// On a restored state k3s replaces its serving certificate (the old one names the old container's address),
-    /// closing open connections each time it does; it may swap back and forth between the stored and the new one for
-    /// a few seconds. Passes once the stored certificate (secret k3s-serving) names this container's address and
-    /// has not changed since the previous check (or, naming it or not, has not changed for six checks).
+    /// On a restored state k3s replaces its serving certificate (the old one names the old container's address); when the
+    /// state holds the secret k3s-serving it may swap back and forth between the stored and the new one for a few
+    /// seconds (k3s versions that close connections on a change do so each time). States are saved without that secret
+    /// (then this passes at once); with one, passes once it names this container's address and has not changed since
+    /// the previous check (or, naming it or not, has not changed for six checks).
     /// </summary>
     private sealed class ServingCertificateGate(ClusterProbe probe) : KubernetesGate(probe)
     {
@@ -291,7 +295,18 @@ internal static class ClusterGates
         {
             var inspect = await Probe.Docker.Containers.InspectContainerAsync(Probe.ContainerId, cancellationToken).ConfigureAwait(false);
             var addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [];
-            var secret = await client.CoreV1.ReadNamespacedSecretAsync("k3s-serving", "kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            V1Secret secret;
+            try
+            {
+                secret = await client.CoreV1.ReadNamespacedSecretAsync(ServingSecret, "kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (k8s.Autorest.HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                // Saved without it (ClusterWarmStart): k3s will create it from the certificate it serves, which it made
+                // for this container at start; no stored one can be swapped in.
+                return GateResult.Pass();
+            }
+
             var names = secret.Metadata?.Annotations?.Values.ToHashSet(StringComparer.Ordinal) ?? [];
             var version = secret.Metadata?.ResourceVersion;
             _unchanged = _lastVersion == version ? _unchanged + 1 : 0;

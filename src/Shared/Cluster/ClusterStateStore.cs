@@ -56,10 +56,14 @@ internal sealed class ClusterStateStore(KubeDindSession session)
 
     // Save: copy, flush, then the marker (through a rename, so it is whole or absent). Not the embedded containerd's
     // store: its metadata names the saved cluster's pod sandboxes, whose cleanup slowed warm starts until k3s's
-    // controller manager gave up; a fresh containerd imports the image tarballs as a cold start does.
+    // controller manager gave up; a fresh containerd imports the image tarballs as a cold start does. Not k3s's
+    // serving certificate (server/tls/dynamic-cert.json): restored, it carries the resourceVersion of the saved
+    // cluster's k3s-serving secret, and k3s's in-memory store ignores every new certificate with that same version,
+    // so the names this container adds (its address, its name) were not served until k3s's secret controller synced
+    // (10-20 s in, here); without it k3s makes one at start from the server CA, valid for every name it is asked for.
     private const string SaveScript = """
         set -eu
-        tar -C /k3s --exclude=./agent/containerd -cf - . | tar -C /state -xpf -
+        tar -C /k3s --exclude=./agent/containerd --exclude=./server/tls/dynamic-cert.json -cf - . | tar -C /state -xpf -
         rm -f /state/.kubedind-state-complete
         sync
         echo "$KUBEDIND_STATE_KEY" > /state/.kubedind-state-complete.tmp

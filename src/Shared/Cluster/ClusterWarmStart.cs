@@ -119,11 +119,36 @@ internal sealed class ClusterWarmStart
         }
 
         var watch = Stopwatch.StartNew();
+        await ForgetServingSecretAsync(cluster, cancellationToken).ConfigureAwait(false);
         var saved = await _store.SaveAsync(cluster.Name, cluster.ContainerId, cluster.Image, _key, cancellationToken).ConfigureAwait(false);
         SaveTime = watch.Elapsed;
         if (saved is not null)
         {
             _context.Session.Log.Info($"cluster {cluster.Name}: state saved for warm starts as {saved.Volume} in {SaveTime.Value.TotalSeconds:0.0}s (key {_key.Hash}: {_key})");
+        }
+    }
+
+    /// <summary>
+    /// k3s keeps its API serving certificate in a file (left out of saved states, see ClusterStateStore) and in the secret
+    /// kube-system/k3s-serving. Restored, the secret names the saved container's address and name: when k3s's secret
+    /// controller starts (late, 10-20 s into a start here) it swaps that stored certificate in over the one k3s made at
+    /// start for this container, then makes a new one again (measured: three swaps within 5 s). Saved without the
+    /// secret, k3s creates it from the certificate it serves, and nothing swaps. The running cluster does not need it:
+    /// k3s writes it again when it next adds a name.
+    /// </summary>
+    private async Task ForgetServingSecretAsync(KubeDindCluster cluster, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await cluster.Kubernetes.CoreV1.DeleteNamespacedSecretAsync(ClusterGates.ServingSecret, "kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (k8s.Autorest.HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            // Not written yet: nothing to leave out.
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _context.Session.Log.Debug($"cluster {cluster.Name}: could not leave the secret {ClusterGates.ServingSecret} out of the saved state ({ex.Message.Split('\n')[0]}); warm starts wait for k3s to settle its certificate");
         }
     }
 
