@@ -55,6 +55,7 @@ kubernetes_start() {
     # kubelet and kube-proxy would ask for oom_score_adj -999; without CAP_SYS_RESOURCE that only warns, noisily.
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
+  kube_proxy_bind_address args
 
   mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
   k3s_launch "${args[@]}" || return 1
@@ -85,8 +86,20 @@ kubernetes_agent_start() {
   if ! has_cap_sys_resource; then
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
+  kube_proxy_bind_address args
   k3s_launch "${args[@]}" || return 1
   log "k3s: agent running, joining $K3S_URL (log $KUBEDIND_LOGS/k3s.log)"
+}
+
+# kube_proxy_bind_address ARRAY: adds --kube-proxy-arg=bind-address=<this container's address> to the array ARRAY.
+# Without it kube-proxy reads its node's address from the API, retrying with a doubling backoff while RBAC is not
+# ready yet (1, 2, 4, 8 s): its Service rules, and so the cluster DNS address, came up to 8 s after the node was
+# Ready. The address is the one k3s takes as the node IP: the source address of the default route.
+kube_proxy_bind_address() {
+  local -n into=$1
+  local address
+  address=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") {print $(i + 1); exit}}')
+  [ -z "$address" ] || into+=(--kube-proxy-arg=bind-address="$address")
 }
 
 # k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid; on the server, the fallbacks
