@@ -67,9 +67,9 @@ public interface IKubeDind : INukeBuild
     [Parameter("Start no registry mirror; the cluster pulls directly", Name = "NoMirror")]
     bool KubeDindNoMirror => TryGetValue<bool?>(() => KubeDindNoMirror) ?? false;
 
-    /// <summary><c>--kubedind-warm-start</c>: start the cluster from a saved, already bootstrapped state (opt-in).</summary>
-    [Parameter("Start the cluster from a saved, already bootstrapped cluster state when one matches (opt-in)", Name = "WarmStart")]
-    bool KubeDindWarmStart => TryGetValue<bool?>(() => KubeDindWarmStart) ?? false;
+    /// <summary><c>--kubedind-no-warm-start</c>: always bootstrap the cluster instead of starting from a saved state.</summary>
+    [Parameter("Always bootstrap the cluster from scratch instead of starting from a saved cluster state", Name = "NoWarmStart")]
+    bool KubeDindNoWarmStart => TryGetValue<bool?>(() => KubeDindNoWarmStart) ?? false;
 
     /// <summary><c>--kubedind-agents</c>: more Kubernetes nodes (k3s agents) beside the server; 0 = a single node.</summary>
     [Parameter("More Kubernetes nodes (k3s agents, one container each) beside the server (default: 0, a single node)", Name = "Agents")]
@@ -96,7 +96,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart || KubeDindWarmStart, Agents = KubeDindAgents ?? _.Agents };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

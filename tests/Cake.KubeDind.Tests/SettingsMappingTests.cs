@@ -73,6 +73,7 @@ public sealed class SettingsMappingTests
         Assert.Equal(defaults.StopTimeout, core.StopTimeout);
         Assert.Equal(defaults.KeepOnFailure, core.KeepOnFailure);
         Assert.Equal(defaults.SweepFirst, core.SweepFirst);
+        Assert.True(core.WarmStart);
     }
 
     [Fact]
@@ -107,6 +108,7 @@ public sealed class SettingsMappingTests
             .WithKeepOnFailure()
             .WithSweepFirst(false)
             .WithAgents(2)
+            .WithWarmStart(false)
             .ToCore(WorkingDirectory);
 
         Assert.Equal("kdt-cluster", core.Name);
@@ -136,6 +138,7 @@ public sealed class SettingsMappingTests
         Assert.Equal(TimeSpan.FromSeconds(3), core.StopTimeout);
         Assert.True(core.KeepOnFailure);
         Assert.False(core.SweepFirst);
+        Assert.False(core.WarmStart);
     }
 
     [Fact]

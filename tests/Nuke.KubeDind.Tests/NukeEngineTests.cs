@@ -122,7 +122,7 @@ public sealed class NukeEngineTests : IDisposable
 
         Assert.True(exit == 0, output);
         Assert.Empty(steps);
-        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-warm-start", "--kubedind-agents", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
+        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-no-warm-start", "--kubedind-agents", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
         {
             Assert.Contains(parameter, output);
         }
@@ -166,7 +166,17 @@ public sealed class NukeEngineTests : IDisposable
         Assert.Equal("kubedind", settings.GetProperty("Network").GetString());
         Assert.Equal("/opt/k3s", settings.GetProperty("ImageBuild").GetProperty("K3sBinary").GetString());
         Assert.Equal(Path.Combine(_root, "artifacts", "kubedind"), settings.GetProperty("ArtifactsDirectory").GetString());
+        Assert.True(settings.GetProperty("WarmStart").GetBoolean());
         Assert.True(steps.Single(s => s.Step == "Teardown").Payload.GetProperty("keep").GetBoolean());
+    }
+
+    [Fact]
+    public async Task No_warm_start_parameter_turns_warm_starts_off()
+    {
+        var (exit, steps, output) = await RunAsync("--target", "StartCluster", "--kubedind-no-warm-start");
+
+        Assert.True(exit == 0, output);
+        Assert.False(steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("WarmStart").GetBoolean());
     }
 
     [Fact]

@@ -139,7 +139,7 @@ public static class KubeDindClusterSettingsExtensions
     /// <summary>Runs <paramref name="agents"/> more Kubernetes nodes beside the server (a multi-node cluster; 0 = one node).</summary>
     public static KubeDindClusterSettings WithAgents(this KubeDindClusterSettings settings, int agents) => Set(settings, s => s.WithAgents(agents));
 
-    /// <summary>Turns warm starts (from a saved cluster state) on or off.</summary>
+    /// <summary>Turns warm starts (from a saved cluster state) on (the default) or off: <c>.WithWarmStart(false)</c>.</summary>
     public static KubeDindClusterSettings WithWarmStart(this KubeDindClusterSettings settings, bool warmStart = true) => Set(settings, s => s with { WarmStart = warmStart });
 
     private static KubeDindClusterSettings ImageBuild(KubeDindClusterSettings settings, Func<ClusterImageSettings, ClusterImageSettings> change) =>
