@@ -202,6 +202,12 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The unlabelled containers and volumes these tests make by hand are named outside <see cref="ClusterTestSupport.Prefix"/>:
+    /// other collections' "nothing left behind" checks count unlabelled resources with that prefix as their own.
+    /// </summary>
+    private const string OwnPrefix = "kdt-warmtest-";
+
     /// <summary>A fake state volume holding <paramref name="files"/> ("path" empty, "path=text"), and a created container with a k3s state volume.</summary>
     private static async Task<(SavedClusterState State, string Container, string Image)> FakeStateAsync(KubeDindSession session, ClusterStateKey key, string[] files)
     {
@@ -211,7 +217,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         labels[KubeDindLabels.Role] = ClusterStateStore.Role;
         labels[ClusterStateStore.SavedLabel] = DateTimeOffset.UtcNow.ToString("O");
         labels[ClusterStateStore.FromLabel] = "kdt-warm-fake";
-        var volume = $"kdt-cluster-state-{Guid.NewGuid().ToString("N")[..8]}";
+        var volume = $"{OwnPrefix}state-{Guid.NewGuid().ToString("N")[..8]}";
         await session.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = labels }, Ct);
         var script = new StringBuilder("set -e\n");
         foreach (var file in files)
@@ -224,7 +230,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         var created = await session.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
-            Name = ClusterTestSupport.UniqueName("warm"),
+            Name = $"{OwnPrefix}{Guid.NewGuid().ToString("N")[..8]}",
             Entrypoint = ["/bin/true"],
             HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Target = "/var/lib/rancher/k3s" }] },
         }, Ct);
@@ -245,7 +251,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         var created = await session.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
-            Name = ClusterTestSupport.UniqueName("warm-helper"),
+            Name = $"{OwnPrefix}helper-{Guid.NewGuid().ToString("N")[..8]}",
             Entrypoint = ["/bin/sh", "-c", script],
             HostConfig = new HostConfig { Mounts = mounts, NetworkMode = "none" },
         }, Ct);
