@@ -8,7 +8,7 @@ namespace KubeDind.Tests.Deploy;
 /// <summary>
 /// What <see cref="Fakes.FakeKubernetesApi"/> shows in CI, shown again by a real k3s (KUBEDIND_K3S_BINARY; skipped with
 /// the reason without it): a missing Secret, an unknown kind that applies nothing, a rollout that times out, a failing
-/// workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods.
+/// workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods, diagnostics on demand.
 /// </summary>
 public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
 {
@@ -93,10 +93,12 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         SkipWithoutK3s();
         var ns = Ns("oom");
-        var hog = "[perl, -e, '$x = \"a\" x (256 * 1024 * 1024); sleep 3600']";
+        // Ready only once the allocation succeeded, which the limit forbids: a slow machine cannot let the rollout finish first.
+        var hog = "[perl, -e, '$x = \"a\" x (256 * 1024 * 1024); open my $f, \">\", \"/tmp/allocated\"; sleep 3600']";
+        var ready = "readinessProbe: { exec: { command: [cat, /tmp/allocated] }, periodSeconds: 1 }";
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, TimeSpan.FromMinutes(3), Workload("worker", hog, null, "resources: { limits: { memory: 32Mi } }")),
+            Settings(ns, TimeSpan.FromMinutes(3), Workload("worker", hog, null, "resources: { limits: { memory: 32Mi } }", ready)),
             Ct));
 
         Assert.Equal("worker: container app was OOMKilled (memory limit 32Mi) — raise the limit or use less memory", Assert.Single(ex.Diagnostics!.Summary));
@@ -130,6 +132,23 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         Assert.All(workloads, o => Assert.Equal(RolloutState.Ready, o.Rollout));
         Assert.Equal("Ready: 1 succeeded, 0 running, 0 failed", workloads[0].State);
         Assert.Equal("Ready: Running, ready", workloads[1].State);
+    }
+
+    [Fact]
+    public async Task Diagnostics_on_demand_explain_every_stuck_pod()
+    {
+        SkipWithoutK3s();
+        await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("ondemand"), TimeSpan.FromMinutes(3), Workload("crasher", "[sh, -c, 'echo no config here; exit 5']")),
+            Ct));
+
+        var bundle = await Cluster.CollectDiagnosticsAsync(Ct);
+
+        // The cluster is shared by this class's tests, so other stuck pods may be explained beside this one.
+        Assert.Contains(bundle.Summary, l => l.StartsWith("crasher-", StringComparison.Ordinal) && l.Contains("crash-looping (exit code 5): last log line: no config here", StringComparison.Ordinal));
+        var nodes = await File.ReadAllTextAsync(Path.Combine(bundle.Directory, "nodes.txt"), Ct);
+        Assert.Contains("Ready=True KubeletReady", nodes, StringComparison.Ordinal);
+        _output.WriteLine(string.Join("\n", bundle.Summary));
     }
 
     private static DeploySettings Settings(string ns, TimeSpan timeout, params string[] manifests) => new()
