@@ -295,7 +295,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         ExtraLogs = ReadComponentLogsAsync,
     };
 
-    /// <summary>The last lines of the cluster container's own log and of each component log inside it.</summary>
+    /// <summary>The last lines of the cluster container's own log and of each component log inside it (and of each agent's).</summary>
     internal async Task<IReadOnlyDictionary<string, string>> ReadComponentLogsAsync(CancellationToken cancellationToken)
     {
         var logs = new Dictionary<string, string>
@@ -304,18 +304,31 @@ public sealed partial class KubeDindCluster : IClusterHandle
         };
         foreach (var component in ComponentLogs)
         {
-            try
-            {
-                var result = await ContainerExec.RunAsync(Session.Docker, ContainerId, ["tail", "-n", "1000", $"/var/log/kubedind/{component}.log"], cancellationToken: cancellationToken).ConfigureAwait(false);
-                logs[component] = result.Succeeded ? result.StandardOutput : $"(not readable: {result.FirstErrorLine})";
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logs[component] = $"(not readable: {ex.Message.Split('\n')[0]})";
-            }
+            logs[component] = await ReadLogFileAsync(ContainerId, component, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Agents: each container's own log and its k3s agent's (kubelet, containerd), as agent-<n>-container and agent-<n>-k3s.
+        foreach (var agent in Agents)
+        {
+            var prefix = agent.Name.StartsWith(Name + "-", StringComparison.Ordinal) ? agent.Name[(Name.Length + 1)..] : agent.NodeName;
+            logs[$"{prefix}-container"] = await ContainerLogs.TailAsync(Session.Docker, agent.ContainerId, 500, cancellationToken).ConfigureAwait(false);
+            logs[$"{prefix}-k3s"] = await ReadLogFileAsync(agent.ContainerId, "k3s", cancellationToken).ConfigureAwait(false);
         }
 
         return logs;
+    }
+
+    private async Task<string> ReadLogFileAsync(string containerId, string component, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await ContainerExec.RunAsync(Session.Docker, containerId, ["tail", "-n", "1000", $"/var/log/kubedind/{component}.log"], cancellationToken: cancellationToken).ConfigureAwait(false);
+            return result.Succeeded ? result.StandardOutput : $"(not readable: {result.FirstErrorLine})";
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return $"(not readable: {ex.Message.Split('\n')[0]})";
+        }
     }
 
     /// <summary>Stops and removes the cluster's container and volumes and deletes its kubeconfig; safe to call twice.</summary>

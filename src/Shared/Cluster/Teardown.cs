@@ -39,14 +39,16 @@ public sealed class Teardown
         bool removed;
         try
         {
-            // Agents first: a server stopping under them would only make their kubelets complain.
-            if (cluster.Agents.Count > 0)
+            // The agents and the server stop together: one after the other, a multi-node teardown took their grace times added up.
+            async Task RemoveAgentsAsync()
             {
                 var agents = await ClusterAgents.RemoveAsync(_session, cluster.Name, cluster.Session.RunId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
                 _session.Log.Debug($"cluster {cluster.Name}: {agents.Count} agent container(s) removed after {watch.Elapsed.TotalSeconds:0.0}s");
             }
 
-            removed = await RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+            var server = RemoveContainerAsync(_session, cluster.ContainerId, cluster.Settings.StopTimeout, cancellationToken);
+            await Task.WhenAll(server, cluster.Agents.Count > 0 ? RemoveAgentsAsync() : Task.CompletedTask).ConfigureAwait(false);
+            removed = await server.ConfigureAwait(false);
             await RemoveVolumesAsync(_session, cluster.Name, cluster.Session.RunId, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)

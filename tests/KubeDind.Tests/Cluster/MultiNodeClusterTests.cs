@@ -148,11 +148,40 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
                 var remote = pods.Where(p => p.Spec.NodeName != agent.NodeName).Select(p => p.Metadata.Name).ToHashSet();
                 Assert.True(served.Overlaps(remote), $"the Service never answered from another node's pod (answers: {string.Join(", ", served)})");
             }
+
+            // The storage fallback's volumes live in the server container: a pod using a claim runs there.
+            await KubectlAsync(cluster, $$"""
+                apiVersion: v1
+                kind: PersistentVolumeClaim
+                metadata: { name: data }
+                spec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Mi } } }
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: { name: writer }
+                spec:
+                  restartPolicy: Never
+                  volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]
+                  containers:
+                    - name: writer
+                      image: {{tools}}
+                      imagePullPolicy: Never
+                      command: ["sh", "-c", "echo kept > /data/file"]
+                      volumeMounts: [{ name: data, mountPath: /data }]
+                """, "apply", "-f", "-");
+            await KubectlAsync(cluster, string.Empty, "wait", "--for=condition=Ready", "pod/writer", "--timeout=120s");
+            Assert.Equal(ClusterContainerSpec.ServerNodeName, (await cluster.Kubernetes.CoreV1.ReadNamespacedPodAsync("writer", "default", cancellationToken: Ct)).Spec.NodeName);
+
+            // Diagnostics bundles carry every agent's logs.
+            var bundle = await cluster.CollectDiagnosticsAsync(Ct);
+            Assert.Contains(bundle.Files, f => f.EndsWith("agent-1-k3s.log", StringComparison.Ordinal));
+            Assert.Contains(bundle.Files, f => f.EndsWith("agent-2-container.log", StringComparison.Ordinal));
         }
         finally
         {
             await cluster.DisposeAsync();
             await ClusterTestSupport.RemoveImageAsync(session, tools);
+            output.WriteLine(string.Join("\n", log.Lines.Where(l => l.Message.Contains("torn down", StringComparison.Ordinal) || l.Message.Contains("removed after", StringComparison.Ordinal)).Select(l => l.Message)));
         }
 
         var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{KubeDindLabels.Cluster}={name}"] = true } };
