@@ -160,13 +160,12 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
                 kind: Pod
                 metadata: { name: writer }
                 spec:
-                  restartPolicy: Never
                   volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]
                   containers:
                     - name: writer
                       image: {{tools}}
                       imagePullPolicy: Never
-                      command: ["sh", "-c", "echo kept > /data/file"]
+                      command: ["sh", "-c", "echo kept > /data/file && exec sleep 3600"]
                       volumeMounts: [{ name: data, mountPath: /data }]
                 """, "apply", "-f", "-");
             await KubectlAsync(cluster, string.Empty, "wait", "--for=condition=Ready", "pod/writer", "--timeout=120s");
