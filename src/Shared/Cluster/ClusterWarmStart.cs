@@ -56,6 +56,12 @@ internal sealed class ClusterWarmStart
             return new ClusterWarmStart(context, null, null, "warm start is off (WarmStart = false)");
         }
 
+        if (settings.Agents > 0)
+        {
+            // A saved state holds the server's datastore with its nodes; agents joining a restored server are not verified yet.
+            return new ClusterWarmStart(context, null, null, $"a multi-node cluster ({settings.Agents} agents) always starts cold; warm starts are for one node");
+        }
+
         var image = await new ImageStore(context.Session.Docker, context.Session.Log).InspectAsync(context.Image, cancellationToken).ConfigureAwait(false);
         if (image is null)
         {

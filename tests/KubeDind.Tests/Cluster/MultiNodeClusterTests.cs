@@ -53,6 +53,7 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
             output.WriteLine($"phases: {string.Join(", ", cluster.Timings.Phases().Select(p => $"{p.Phase} {p.Duration.TotalSeconds:0.0}s"))}");
             Assert.Equal([$"{name}-agent-1", $"{name}-agent-2"], cluster.Agents.Select(a => a.Name));
             Assert.NotNull(cluster.Timings.AgentsStarted);
+            Assert.Contains("always starts cold", cluster.Timings.Start, StringComparison.Ordinal);
             foreach (var agent in cluster.Agents)
             {
                 Assert.Contains(cluster.Timings.Gates, g => g.Gate == $"node Ready: {agent.NodeName}");

@@ -127,6 +127,18 @@ public sealed class MultiNodeSpecTests
         Assert.DoesNotContain("agents", (timings with { AgentsStarted = null }).ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_multi_node_cluster_starts_cold_and_says_why()
+    {
+        using var session = await KubeDindSession.ConnectAsync(new CapturingLog(), cancellationToken: TestContext.Current.CancellationToken);
+        var context = new ClusterStartContext(session, new ClusterSettings { Agents = 2, WarmStart = true }) { Image = "any:1" };
+
+        var warm = await ClusterWarmStart.PrepareAsync(context, TestContext.Current.CancellationToken);
+
+        Assert.False(warm.Restored);
+        Assert.Equal("cold start: a multi-node cluster (2 agents) always starts cold; warm starts are for one node", warm.Description);
+    }
+
     [Theory]
     [InlineData("kubedind-abc-agent-1", "kubedind-abc-agent-1")]
     [InlineData("My_Cluster.x-agent-1", "my-cluster-x-agent-1")]
