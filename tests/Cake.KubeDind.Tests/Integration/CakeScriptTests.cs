@@ -143,10 +143,12 @@ public sealed class CakeScriptTests
             var environment = new Dictionary<string, string> { ["KUBEDIND_RUN_ID"] = runId, ["NO_COLOR"] = "1" };
 
             // setsid: the script leads its own process group, as a terminal's foreground job does, so the signal
-            // reaches the dotnet host and the Cake process alike.
+            // reaches the dotnet host and the Cake process alike. env --default-signal: a build started in the
+            // background by a shell without job control inherits SIGINT ignored, and .NET keeps an ignored SIGINT
+            // ignored; a terminal's foreground job never has it ignored.
             var cake = await RunAsync(
                 "setsid",
-                ["dotnet", "dotnet-cake", script, $"--nuget_source={feed}", "--verbosity=diagnostic"],
+                ["env", "--default-signal=INT", "dotnet", "dotnet-cake", script, $"--nuget_source={feed}", "--verbosity=diagnostic"],
                 root,
                 environment,
                 ScriptTimeout,
