@@ -41,10 +41,10 @@ internal sealed class ThrowawayNamespaces
                     [KubeDindLabels.Role] = Role,
                     [KubeDindLabels.RunId] = runId,
                 },
-                Annotations = new Dictionary<string, string>
+                // Every owner fact Sweep judges by (host, boot id, PID namespace, PID and its start time): without the
+                // boot id and PID namespace a namespace of a dead run is "not ours to judge" and is never swept.
+                Annotations = new Dictionary<string, string>(OwnerIdentity.Current.Labels())
                 {
-                    [KubeDindLabels.OwnerHost] = facts[KubeDindLabels.OwnerHost],
-                    [KubeDindLabels.OwnerPid] = facts[KubeDindLabels.OwnerPid],
                     [KubeDindLabels.Created] = facts[KubeDindLabels.Created],
                 },
             },

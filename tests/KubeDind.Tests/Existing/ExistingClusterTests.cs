@@ -110,9 +110,9 @@ public sealed class ExistingClusterTests(KubernetesClusterFixture fixture, ITest
         if (owned)
         {
             metadata.Labels = new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue, [KubeDindLabels.Role] = "throwaway-namespace", [KubeDindLabels.RunId] = "deadrun" };
-            metadata.Annotations = new Dictionary<string, string>
+            // This host, kernel and PID namespace, as a real run's namespace records them, but a PID no process has.
+            metadata.Annotations = new Dictionary<string, string>(OwnerIdentity.Current.Labels())
             {
-                [KubeDindLabels.OwnerHost] = Environment.MachineName,
                 [KubeDindLabels.OwnerPid] = "2147483000",
                 [KubeDindLabels.Created] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             };
