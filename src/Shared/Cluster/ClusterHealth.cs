@@ -64,7 +64,7 @@ public sealed partial class KubeDindCluster
         {
             var container = await DockerContainers.InspectOrNullAsync(Session.Docker, host, cancellationToken).ConfigureAwait(false);
             if (container is not null && Mirror.MirrorContainerSpec.IsMirrorContainer(container)
-                && await Session.CheckMirrorAsync(host, cancellationToken).ConfigureAwait(false) is { } problem
+                && await new Mirror.MirrorCheck(Session).DescribeAsync(host, container, cancellationToken).ConfigureAwait(false) is { } problem
                 && _mirrorProblemsReported.Add(problem))
             {
                 Session.Log.Warn($"cluster {Name}: images it pulls through this mirror go to their upstream directly, or fail offline: {problem}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Docker.DotNet.Models;
 using KubeDind.Docker;
 
 namespace KubeDind.Mirror;
@@ -15,13 +16,16 @@ public sealed class MirrorCheck(KubeDindSession session)
 
     public async Task<string?> RunAsync(string name, CancellationToken cancellationToken)
     {
-        var docker = session.Docker;
-        var container = await DockerContainers.InspectOrNullAsync(docker, name, cancellationToken).ConfigureAwait(false);
-        if (container is null)
-        {
-            return $"mirror {name}: there is no such container; StartMirror creates it (an existing cache volume is reused).";
-        }
+        var container = await DockerContainers.InspectOrNullAsync(session.Docker, name, cancellationToken).ConfigureAwait(false);
+        return container is null
+            ? $"mirror {name}: there is no such container; StartMirror creates it (an existing cache volume is reused)."
+            : await DescribeAsync(name, container, cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>The same for a mirror container already inspected.</summary>
+    internal async Task<string?> DescribeAsync(string name, ContainerInspectResponse container, CancellationToken cancellationToken)
+    {
+        var docker = session.Docker;
         var volume = container.Mounts?.FirstOrDefault(m => m.Destination == MirrorImage.StoragePath)?.Name ?? "(none)";
         if (container.State?.Running != true)
         {
