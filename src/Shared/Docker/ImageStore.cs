@@ -66,7 +66,10 @@ public sealed class ImageStore
         var started = DateTime.UtcNow;
         _log.Info($"building image {tag}");
         var progress = new DockerProgress(_log, $"build {tag}");
-        await using (var tar = await context.ToTarAsync(cancellationToken).ConfigureAwait(false))
+        var file = await context.ToTarAsync(cancellationToken).ConfigureAwait(false);
+
+        // The engine reports steps, not the upload: a context with a k3s binary or air-gap images is tens of MiB.
+        await using (var tar = new ProgressStream(file, file.CanSeek ? file.Length : 0, _log, $"build {tag}: context"))
         {
             var parameters = new ImageBuildParameters
             {
@@ -84,6 +87,8 @@ public sealed class ImageStore
             {
                 throw new KubeDindException($"building image {tag} failed: {DockerEngine.FirstLine(ex)}", string.Join('\n', progress.RecentLines), ex);
             }
+
+            _log.Info($"build {tag}: context of {tar.Summary}");
         }
 
         if (progress.Error is not null)

@@ -19,6 +19,7 @@ internal sealed class ProgressStream : Stream
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private TimeSpan _lastReport;
     private long _lastBytes;
+    private TimeSpan? _ended;
 
     public ProgressStream(Stream inner, long expected, IKubeDindLog log, string prefix, TimeSpan? interval = null)
     {
@@ -31,8 +32,15 @@ internal sealed class ProgressStream : Stream
 
     public long BytesRead { get; private set; }
 
-    /// <summary>"120.3 MiB in 7.1s (16.9 MiB/s)".</summary>
-    public string Summary => string.Create(CultureInfo.InvariantCulture, $"{BytesRead / 1048576.0:0.0} MiB in {_watch.Elapsed.TotalSeconds:0.0}s ({BytesRead / 1048576.0 / Math.Max(_watch.Elapsed.TotalSeconds, 0.001):0.0} MiB/s)");
+    /// <summary>"120.3 MiB in 7.1s (16.9 MiB/s)": up to the end of the stream once it was read to the end.</summary>
+    public string Summary
+    {
+        get
+        {
+            var seconds = (_ended ?? _watch.Elapsed).TotalSeconds;
+            return string.Create(CultureInfo.InvariantCulture, $"{BytesRead / 1048576.0:0.0} MiB in {seconds:0.0}s ({BytesRead / 1048576.0 / Math.Max(seconds, 0.001):0.0} MiB/s)");
+        }
+    }
 
     public override bool CanRead => true;
 
@@ -76,6 +84,11 @@ internal sealed class ProgressStream : Stream
     {
         BytesRead += read;
         var now = _watch.Elapsed;
+        if (read == 0)
+        {
+            _ended ??= now;
+        }
+
         if (read > 0 && now - _lastReport >= _interval)
         {
             var rate = (BytesRead - _lastBytes) / Math.Max((now - _lastReport).TotalSeconds, 0.001);

@@ -26,10 +26,12 @@ public sealed class BuildImageTests : IDisposable
     public async Task Builds_from_a_directory_with_a_Dockerfile_outside_it_and_the_given_labels()
     {
         File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
+        File.WriteAllBytes(Path.Combine(_context, "payload.bin"), new byte[2 * 1048576]);
         var dockerfile = Path.Combine(_context + "-Dockerfile");
         File.WriteAllText(dockerfile, "FROM scratch\nARG GREETING\nLABEL greeting=$GREETING\nCOPY hello.txt /hello.txt\n");
         var tag = $"kdt-build-{Guid.NewGuid().ToString("N")[..8]}:1";
-        using var session = await KubeDindSession.ConnectAsync(new TestLog(), cancellationToken: TestContext.Current.CancellationToken);
+        var log = new TestLog();
+        using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: TestContext.Current.CancellationToken);
         try
         {
             var built = await session.BuildImageAsync(
@@ -49,6 +51,9 @@ public sealed class BuildImageTests : IDisposable
             Assert.Equal("qa", labels["team"]);
             Assert.Equal("hi", labels["greeting"]);
             Assert.DoesNotContain(labels.Keys, k => k.StartsWith("io.kubedind", StringComparison.Ordinal));
+
+            // The upload of the context is progress too: its bytes and rate (the engine's own stream reports only steps).
+            Assert.Contains(log.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l.Message, $@"^build {System.Text.RegularExpressions.Regex.Escape(tag)}: context of 2\.0 MiB in [0-9.]+s \([0-9.]+ MiB/s\)$"));
         }
         finally
         {
