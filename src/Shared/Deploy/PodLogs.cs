@@ -40,12 +40,18 @@ internal static class PodLogs
             foreach (var container in (each.Spec?.InitContainers ?? []).Concat(each.Spec?.Containers ?? []))
             {
                 var status = statuses.GetValueOrDefault(container.Name);
-                if (status is not null && (status.RestartCount > 0 || status.LastState?.Terminated is not null))
+                var restarted = status is not null && (status.RestartCount > 0 || status.LastState?.Terminated is not null);
+                if (restarted)
                 {
                     logs.Add(new ContainerLog(PodStates.Name(each), container.Name, true, await ReadOrExplainAsync(client, each, container.Name, true, tailLines, cancellationToken).ConfigureAwait(false)));
                 }
 
-                logs.Add(new ContainerLog(PodStates.Name(each), container.Name, false, await ReadOrExplainAsync(client, each, container.Name, false, tailLines, cancellationToken).ConfigureAwait(false)));
+                // A restarted container waiting to start again (CrashLoopBackOff) has no current instance: the kubelet
+                // answers its log with the last terminated one, the previous log read above.
+                if (!(restarted && status!.State?.Waiting is not null))
+                {
+                    logs.Add(new ContainerLog(PodStates.Name(each), container.Name, false, await ReadOrExplainAsync(client, each, container.Name, false, tailLines, cancellationToken).ConfigureAwait(false)));
+                }
             }
         }
 
