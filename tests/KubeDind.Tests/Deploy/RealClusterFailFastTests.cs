@@ -14,6 +14,11 @@ public sealed class RealClusterFixture : IAsyncLifetime
 {
     public const string SkipReason = "needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (CI here has none)";
 
+    /// <summary>A registry name the cluster's containerd sends to <see cref="PrivateRegistryPort"/> inside the cluster container.</summary>
+    public const string PrivateRegistry = "kdt-private.test:5001";
+
+    public const int PrivateRegistryPort = 5099;
+
     public KubeDindSession? Session { get; private set; }
 
     public KubeDindCluster? Cluster { get; private set; }
@@ -31,7 +36,15 @@ public sealed class RealClusterFixture : IAsyncLifetime
         }
 
         Session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(KubeDindLogLevel.Information));
-        Cluster = await Session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("failfast"), ArtifactsDirectory = Artifacts, StopTimeout = TimeSpan.FromSeconds(5) });
+        Cluster = await Session.StartClusterAsync(new ClusterSettings
+        {
+            Name = ClusterTestSupport.UniqueName("failfast"),
+            ArtifactsDirectory = Artifacts,
+            StopTimeout = TimeSpan.FromSeconds(5),
+
+            // A registry that refuses every pull (401): the unauthorized-pull test serves it inside the cluster container.
+            RegistryMirrors = new Dictionary<string, IReadOnlyList<string>> { [PrivateRegistry] = [$"http://127.0.0.1:{PrivateRegistryPort}"] },
+        });
         var baseImage = await new BaseImage(Session.Docker, Session.Log).EnsureAsync(CancellationToken.None);
         Image = await Cluster.PushImageAsync(baseImage);
     }
@@ -187,6 +200,83 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
 
         Assert.Contains("ghost: image localhost:5000/never-pushed:2 not found — was it pushed?", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public async Task An_image_pull_refused_as_unauthorized_fails_fast_and_says_so()
+    {
+        SkipWithoutK3s();
+
+        // What a private registry answers a pull without credentials: 401 with a Basic challenge (busybox httpd with a
+        // password on every path); the cluster's containerd reaches it through the fixture's registries.yaml entry.
+        var serve = await Cluster.ExecAsync(["sh", "-c", $"mkdir -p /tmp/kdt-private && printf '/:user:secret\\n' > /tmp/kdt-private.conf && busybox httpd -p {RealClusterFixture.PrivateRegistryPort} -c /tmp/kdt-private.conf -h /tmp/kdt-private"], null, Ct);
+        Assert.True(serve.Succeeded, serve.FirstErrorLine);
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("auth"), TestManifests.Deployment("web", $"{RealClusterFixture.PrivateRegistry}/web:1")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        Assert.StartsWith($"web: image {RealClusterFixture.PrivateRegistry}/web:1 pull refused as unauthorized", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_crashing_statefulset_and_daemonset_are_summarised_through_their_live_selectors()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("sets");
+        string Set(string kind, string name, string extra) => $$"""
+            apiVersion: apps/v1
+            kind: {{kind}}
+            metadata: { name: {{name}} }
+            spec:
+            {{extra}}
+              selector: { matchExpressions: [{ key: set, operator: In, values: [{{name}}] }] }
+              template:
+                metadata: { labels: { set: {{name}}, other: label } }
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers: [{ name: app, image: {{_fixture.Image}}, command: [sh, -c, 'echo {{name}} cannot start; exit 5'] }]
+            """;
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(ns, Set("StatefulSet", "db", "  serviceName: db\n  replicas: 1"), Set("DaemonSet", "agent", string.Empty)),
+            Ct));
+
+        _output.WriteLine(ex.Message);
+        Assert.Equal(2, ex.Diagnostics!.Summary.Count);
+        Assert.Contains(ex.Diagnostics.Summary, l => l.StartsWith("db: container app is crash-looping (exit code 5): last log line: db cannot start", StringComparison.Ordinal));
+        Assert.Contains(ex.Diagnostics.Summary, l => l.StartsWith("agent: container app is crash-looping (exit code 5): last log line: agent cannot start", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Logs_of_a_workload_have_every_container_and_the_previous_instance_of_a_restarted_one()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("logs");
+        var manifest = TestManifests.Deployment(
+            "pair",
+            _fixture.Image,
+            "[sh, -c, 'echo app instance $(cat /proc/sys/kernel/random/uuid); exit 3']");
+        manifest += $"        - {{ name: side, image: {_fixture.Image}, command: [sh, -c, 'echo side up; exec sleep 3600'] }}\n";
+        await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(Settings(ns, manifest), Ct));
+
+        // Deploy gave up on the crash loop, so app has restarted at least once: the log has its previous instance.
+        var logs = await Cluster.ReadLogsAsync("Deployment", "pair", ns, cancellationToken: Ct);
+        _output.WriteLine(logs.Text);
+
+        Assert.Equal("side up\n", Assert.Single(logs.Containers, c => c.Container == "side").Text);
+        var previous = Assert.Single(logs.Containers, c => c.Container == "app" && c.Previous);
+        Assert.StartsWith("app instance ", previous.Text, StringComparison.Ordinal);
+        Assert.Contains("(previous) <==", logs.Text, StringComparison.Ordinal);
+
+        // Waiting in CrashLoopBackOff, app has no current instance (the kubelet would answer the previous log twice);
+        // restarted meanwhile, its current instance is another one.
+        if (logs.Containers.SingleOrDefault(c => c.Container == "app" && !c.Previous) is { } current)
+        {
+            Assert.NotEqual(previous.Text, current.Text);
+        }
     }
 
     private static async Task RemoveDefaultStorageClassAsync(IKubernetes client)
