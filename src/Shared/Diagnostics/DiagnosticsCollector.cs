@@ -120,9 +120,13 @@ internal sealed class DiagnosticsCollector
         return new DiagnosticsBundle(directory, files, summary) { Causes = causes };
     }
 
-    /// <summary>Every Secret value as stored and as its base64 text, for <see cref="Redaction"/>.</summary>
+    /// <summary>
+    /// Every Secret value as stored and as its base64 text, for <see cref="Redaction"/>; except a service account token
+    /// Secret's <c>namespace</c>, which is only the name of its namespace: redacted, every namespace name in the bundle
+    /// (default, kube-system, the app's) read as &lt;redacted&gt;.
+    /// </summary>
     internal static IReadOnlyList<string> SecretValues(IEnumerable<V1Secret> secrets) =>
-        secrets.SelectMany(s => (s.Data ?? new Dictionary<string, byte[]>()).Values)
+        secrets.SelectMany(s => (s.Data ?? new Dictionary<string, byte[]>()).Where(d => !(s.Type == "kubernetes.io/service-account-token" && d.Key == "namespace")).Select(d => d.Value))
             .SelectMany(bytes => new[] { Encoding.UTF8.GetString(bytes), Convert.ToBase64String(bytes) })
             .Concat(secrets.SelectMany(s => (s.StringData ?? new Dictionary<string, string>()).Values))
             .ToList();
