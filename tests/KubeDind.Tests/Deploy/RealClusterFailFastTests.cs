@@ -19,6 +19,9 @@ public sealed class RealClusterFixture : IAsyncLifetime
 
     public const int PrivateRegistryPort = 5099;
 
+    /// <summary>A node port the cluster publishes on a free host port (for the service access tests).</summary>
+    public const int NodePort = 30080;
+
     public KubeDindSession? Session { get; private set; }
 
     public KubeDindCluster? Cluster { get; private set; }
@@ -44,6 +47,7 @@ public sealed class RealClusterFixture : IAsyncLifetime
 
             // A registry that refuses every pull (401): the unauthorized-pull test serves it inside the cluster container.
             RegistryMirrors = new Dictionary<string, IReadOnlyList<string>> { [PrivateRegistry] = [$"http://127.0.0.1:{PrivateRegistryPort}"] },
+            Ports = [new PortMapping(NodePort)],
         });
         var baseImage = await new BaseImage(Session.Docker, Session.Log).EnsureAsync(CancellationToken.None);
         Image = await Cluster.PushImageAsync(baseImage);

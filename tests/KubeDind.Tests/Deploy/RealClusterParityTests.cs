@@ -1,14 +1,17 @@
 using k8s;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Docker;
 using KubeDind.Tests.Cluster;
 
 namespace KubeDind.Tests.Deploy;
 
 /// <summary>
-/// What <see cref="Fakes.FakeKubernetesApi"/> shows in CI, shown again by a real k3s (KUBEDIND_K3S_BINARY; skipped with
-/// the reason without it): a missing Secret, an unknown kind that applies nothing, a rollout that times out, a failing
-/// workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods, diagnostics on demand.
+/// What <see cref="Fakes.FakeKubernetesApi"/> showed (or still shows) in CI, shown by a real k3s (KUBEDIND_K3S_BINARY;
+/// skipped with the reason without it): a missing Secret, an unknown kind that applies nothing, a rollout that times out,
+/// a failing workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods,
+/// diagnostics on demand, service access (published node port, port-forward, unknown port), owner-only redacted
+/// diagnostics bundles, and the warning when the cluster runs no DNS.
 /// </summary>
 public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
 {
@@ -61,10 +64,9 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         SkipWithoutK3s();
         var ns = Ns("stuck");
-        var probe = "readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']", null, probe)),
+            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']", null, NeverReady)),
             Ct));
 
         Assert.Contains($"Deployment {ns}/web did not roll out within 40s (waited for all replicas updated and available; last saw 1/1 updated, 0/1 available)", ex.Message, StringComparison.Ordinal);
@@ -139,7 +141,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         SkipWithoutK3s();
         await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(Ns("ondemand"), TimeSpan.FromMinutes(3), Workload("crasher", "[sh, -c, 'echo no config here; exit 5']")),
+            Settings(Ns("ondemand"), TimeSpan.FromMinutes(3), Workload("crasher", "[sh, -c, 'echo no config here; exit 5']", null, NeverReady)),
             Ct));
 
         var bundle = await Cluster.CollectDiagnosticsAsync(Ct);
@@ -150,6 +152,199 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         Assert.Contains("Ready=True KubeletReady", nodes, StringComparison.Ordinal);
         _output.WriteLine(string.Join("\n", bundle.Summary));
     }
+
+    [Fact]
+    public async Task A_published_node_port_is_reached_through_its_host_port()
+    {
+        SkipWithoutK3s();
+        var ns = await DeployWebAsync("nodeport");
+
+        await using var endpoint = await Cluster.OpenServiceAsync("web", "http", ns, cancellationToken: Ct);
+        // kube-proxy programs a new node port a moment after the Service exists: until then the published port resets.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string body;
+        while (true)
+        {
+            try
+            {
+                body = await GetAsync(endpoint.Url);
+                break;
+            }
+            catch (HttpRequestException ex) when (watch.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                _output.WriteLine($"after {watch.Elapsed.TotalSeconds:0.0}s: {ex.Message}");
+                await Task.Delay(500, Ct);
+            }
+        }
+
+        var hostPort = Cluster.HostPort(RealClusterFixture.NodePort);
+        Assert.Equal($"node port {RealClusterFixture.NodePort} published on host port {hostPort}", endpoint.Via);
+        Assert.Equal(hostPort, endpoint.Url.Port);
+        Assert.StartsWith("hello from web-", body, StringComparison.Ordinal);
+        _output.WriteLine($"{endpoint.Via}: {body}");
+    }
+
+    [Fact]
+    public async Task Without_a_published_port_a_port_forward_reaches_a_ready_pod_on_the_named_target_port()
+    {
+        SkipWithoutK3s();
+        var ns = await DeployWebAsync("forward");
+        var pod = (await Cluster.Kubernetes.CoreV1.ListNamespacedPodAsync(ns, labelSelector: "app=web", cancellationToken: Ct)).Items.Single().Metadata.Name;
+
+        // The node port is published, but ServiceAccess without published ports is what an existing cluster gets.
+        await using var endpoint = await new ServiceAccess(Cluster.Kubernetes).OpenAsync("web", "80", ns, cancellationToken: Ct);
+        var body = await GetAsync(endpoint.Url);
+
+        Assert.Equal($"port-forward to pod {pod}:8080", endpoint.Via);
+        Assert.Equal($"hello from {pod}", body);
+    }
+
+    [Fact]
+    public async Task An_unknown_port_names_the_ports_there_are()
+    {
+        SkipWithoutK3s();
+        var ns = await DeployWebAsync("noport");
+
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => Cluster.OpenServiceAsync("web", "grpc", ns, cancellationToken: Ct));
+
+        Assert.Equal($"Service {ns}/web has no port 'grpc' (it has http:80); use one of those.", ex.Message);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_bundle_is_owner_only_lists_secrets_by_key_and_holds_no_secret_value_or_credential()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("privacy");
+        var secretValue = "s3cr3t-db-" + Guid.NewGuid().ToString("N")[..8];
+        var encoded = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secretValue));
+        var secret = $"apiVersion: v1\nkind: Secret\nmetadata: {{ name: db }}\ntype: Opaque\ndata: {{ password: {encoded} }}\n";
+        // The kubelet hands the Secret to the container, which prints it and credential-looking lines into its log, then fails.
+        var leaky = Workload(
+            "leaky",
+            "[sh, -c, 'echo \"starting with db password $DB_PASSWORD\"; printf \"db password as base64 %s\\n\" \"$(printf %s \"$DB_PASSWORD\" | base64)\"; echo \"REGISTRY_PASSWORD=$REGISTRY_PASSWORD\"; echo \"pulling with Authorization: Basic dXNlcjpodW50ZXIy\"; echo \"mirror http://ci:t0ken-in-url@mirror.example:5000\"; exit 1']",
+            null,
+            "env: [{ name: DB_PASSWORD, valueFrom: { secretKeyRef: { name: db, key: password } } }, { name: REGISTRY_PASSWORD, value: hunter2-registry }]");
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(3), secret, leaky), Ct));
+
+        var bundle = ex.Diagnostics!;
+        var secrets = await File.ReadAllTextAsync(Path.Combine(bundle.Directory, "secrets.txt"), Ct);
+        Assert.Contains($"{ns}/db (Opaque): password", secrets, StringComparison.Ordinal);
+        foreach (var directory in Directory.GetDirectories(bundle.Directory, "*", SearchOption.AllDirectories).Append(bundle.Directory).Append(Path.GetDirectoryName(bundle.Directory)!))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+        }
+
+        var everything = new System.Text.StringBuilder();
+        foreach (var file in Directory.GetFiles(bundle.Directory, "*", SearchOption.AllDirectories))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            everything.Append(await File.ReadAllTextAsync(file, Ct));
+        }
+
+        var text = everything.ToString();
+        foreach (var leaked in new[] { secretValue, encoded, "hunter2-registry", "dXNlcjpodW50ZXIy", "t0ken-in-url" })
+        {
+            Assert.DoesNotContain(leaked, text, StringComparison.Ordinal);
+        }
+
+        // The pod's log did reach the bundle, with the values blanked where they were.
+        Assert.Contains("starting with db password " + KubeDind.Diagnostics.Redaction.Marker, text, StringComparison.Ordinal);
+        Assert.Contains("db password as base64 " + KubeDind.Diagnostics.Redaction.Marker, text, StringComparison.Ordinal);
+        Assert.Contains("mirror http://ci:" + KubeDind.Diagnostics.Redaction.Marker + "@mirror.example:5000", text, StringComparison.Ordinal);
+        _output.WriteLine(string.Join("\n", bundle.Files));
+    }
+
+    [Fact]
+    public async Task Without_cluster_DNS_the_log_says_why_name_lookups_are_slow_and_with_it_says_nothing()
+    {
+        SkipWithoutK3s();
+        // Its own throwaway cluster: the test takes the cluster's DNS away, which the fixture's cluster must keep.
+        var log = new CapturingLog();
+        var artifacts = Path.Combine(Path.GetTempPath(), "kdt-nodns-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
+        try
+        {
+            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("nodns"), ArtifactsDirectory = artifacts, StopTimeout = TimeSpan.FromSeconds(5) }, Ct);
+            var image = await cluster.PushImageAsync(await new BaseImage(session.Docker, session.Log).EnsureAsync(Ct), null, Ct);
+            var workload = TestManifests.Deployment("web", image, "[sleep, '3600']");
+
+            await cluster.DeployAsync(Settings(Ns("dns"), TimeSpan.FromMinutes(3), workload), Ct);
+            Assert.DoesNotContain(log.Lines, l => l.Message.Contains("no cluster DNS", StringComparison.Ordinal));
+
+            // A cluster whose DNS is gone: no kube-dns Service (so no Service rules for the DNS address) and no endpoints.
+            // (kubectl: a v1.21 API answers a Service's deletion with a Status, which the typed client cannot read.)
+            var removed = await cluster.ExecAsync(["kubectl", "delete", "-n", "kube-system", "service/kube-dns", "endpoints/kube-dns", "--ignore-not-found"], null, Ct);
+            Assert.True(removed.Succeeded, removed.StandardError);
+            var resolve = await WaitForNoDnsAsync(cluster);
+            _output.WriteLine($"cluster DNS after removing kube-dns: {resolve}");
+
+            await cluster.DeployAsync(Settings(Ns("nodns"), TimeSpan.FromMinutes(3), workload), Ct);
+
+            var warning = Assert.Single(log.Warnings, w => w.Contains("no cluster DNS", StringComparison.Ordinal));
+            Assert.Equal($"Deploy to {cluster.Name}: no cluster DNS answers (kube-system/kube-dns does not exist; k3s's CoreDNS stays off without its air-gap images), so every name lookup in a pod waits ~5 s for the resolver to time out; give the cluster k3s's air-gap images, or reach Services by the *_SERVICE_HOST environment variables.", warning);
+        }
+        finally
+        {
+            if (Directory.Exists(artifacts))
+            {
+                Directory.Delete(artifacts, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Waits until the cluster DNS address stops answering (kube-proxy drops the Service's rules within seconds); returns the resolver's last word.</summary>
+    private async Task<string> WaitForNoDnsAsync(KubeDindCluster cluster)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var result = await cluster.ExecAsync(["kubedind-resolve", "kubernetes.default.svc.cluster.local"], null, Ct);
+            if (!result.Succeeded)
+            {
+                return result.StandardError.Trim();
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the cluster DNS still answers 60s after kube-dns was removed: {result.StandardOutput.Trim()}");
+            await Task.Delay(1000, Ct);
+        }
+    }
+
+    /// <summary>A one-pod HTTP server (perl, in the base image) answering "hello from &lt;pod&gt;", behind NodePort Service web (http:80 → named port web, node port 30080).</summary>
+    private async Task<string> DeployWebAsync(string what)
+    {
+        var ns = Ns(what);
+        var server = "[perl, -MIO::Socket::INET, -e, 'my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die \"listen: $!\"; while (my $c = $s->accept) { while (my $l = <$c>) { last if $l =~ /^\\r?$/ } print $c \"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\n\\r\\nhello from $ENV{HOSTNAME}\"; close $c }']";
+        var web = Workload("web", server, null, "ports: [{ name: web, containerPort: 8080 }]", "readinessProbe: { tcpSocket: { port: web }, periodSeconds: 1 }");
+        // One node port for the whole class: each test takes it over for its own namespace's Service.
+        await DeleteNodePortServicesAsync();
+        var service = $"apiVersion: v1\nkind: Service\nmetadata: {{ name: web }}\nspec:\n  type: NodePort\n  selector: {{ app: web }}\n  ports: [{{ name: http, port: 80, targetPort: web, nodePort: {RealClusterFixture.NodePort} }}]\n";
+        await Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(3), web, service), Ct);
+        return ns;
+    }
+
+    private async Task DeleteNodePortServicesAsync()
+    {
+        foreach (var svc in (await Cluster.Kubernetes.CoreV1.ListServiceForAllNamespacesAsync(cancellationToken: Ct)).Items)
+        {
+            if (svc.Spec.Ports?.Any(p => p.NodePort == RealClusterFixture.NodePort) == true)
+            {
+                // kubectl: a v1.21 API answers a Service's deletion with a Status, which the typed client cannot read.
+                var deleted = await Cluster.ExecAsync(["kubectl", "delete", "-n", svc.Metadata.NamespaceProperty, "service", svc.Metadata.Name], null, Ct);
+                Assert.True(deleted.Succeeded, deleted.StandardError);
+            }
+        }
+    }
+
+    private static async Task<string> GetAsync(Uri url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        return (await http.GetStringAsync(url, Ct)).Trim();
+    }
+
+    /// <summary>A container that is never Ready: one that exits at once may otherwise be seen Ready first, and its rollout finish.</summary>
+    private const string NeverReady = "readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
 
     private static DeploySettings Settings(string ns, TimeSpan timeout, params string[] manifests) => new()
     {
