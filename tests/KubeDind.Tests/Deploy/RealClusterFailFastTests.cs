@@ -74,7 +74,7 @@ public sealed class RealClusterFixture : IAsyncLifetime
 
 /// <summary>
 /// Deploy's fail-fast table and every-failure report, Job runs and Job logs on a real k3s. Skipped with the reason
-/// when KUBEDIND_K3S_BINARY is unset; <see cref="FailFastTests"/> shows the same against the fake API in CI.
+/// when KUBEDIND_K3S_BINARY is unset. (CI keeps only a pull refused as unauthorized on the fake API, <see cref="DeployStepTests"/>.)
 /// </summary>
 public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
 {

@@ -7,7 +7,7 @@ using KubeDind.Networking;
 
 namespace KubeDind.Tests.Fakes;
 
-/// <summary>How a workload's pods behave in the fake after it is applied.</summary>
+/// <summary>How a Deployment's pod behaves in the fake after it is applied.</summary>
 public enum FakePodBehavior
 {
     /// <summary>The rollout completes at once: status says all replicas updated and available, one Ready pod.</summary>
@@ -16,51 +16,42 @@ public enum FakePodBehavior
     /// <summary>The container exits with code 1 and is restarted: CrashLoopBackOff with a previous log.</summary>
     CrashLoop,
 
-    /// <summary>The image cannot be pulled: ImagePullBackOff, with the kubelet's "not found" event.</summary>
+    /// <summary>The image cannot be pulled: ImagePullBackOff, with the kubelet's "not found" events, listed newest first.</summary>
     MissingImage,
-
-    /// <summary>The container was OOMKilled and is restarting.</summary>
-    OomKilled,
 
     /// <summary>The pod stays ContainerCreating forever: the rollout never finishes (for timeouts).</summary>
     Stuck,
 
     /// <summary>The registry refuses the pull: ImagePullBackOff, with the kubelet's "401 Unauthorized" event.</summary>
     Unauthorized,
-
-    /// <summary>Set by the fake itself: a volume's ConfigMap or Secret does not exist, so the pod stays ContainerCreating with FailedMount events.</summary>
-    MissingVolumeSource,
-
-    /// <summary>Set by the fake itself: a PersistentVolumeClaim the pod uses is not bound, so the pod is unschedulable.</summary>
-    UnboundClaim,
 }
 
 /// <summary>
-/// A FAKE Kubernetes API server (not a cluster): a small real HTTP server on 127.0.0.1 that speaks the
-/// real paths and status shapes the deploy step uses — discovery, server-side apply, object reads,
-/// pod lists by label selector, events, pod logs, nodes — so a real <see cref="k8s.Kubernetes"/> client
-/// can be pointed at it. Workload status and pods are synthesized from <see cref="FakePodBehavior"/>.
+/// A FAKE Kubernetes API server (not a cluster): a small real HTTP server on 127.0.0.1 that speaks the real paths and
+/// status shapes the deploy step uses — discovery, server-side apply, object reads, pod lists by label selector,
+/// events, pod logs — so a real <see cref="k8s.Kubernetes"/> client can be pointed at it. A Deployment's status and pod
+/// are synthesized from <see cref="FakePodBehavior"/>.
+/// <para>
+/// Kept only for what a real k3s here cannot easily show, and for CI, which has no k3s: a small smoke of the deploy
+/// path (a rollout, a crash-looping one with its bundle, bundle privacy); the wire shape of server-side apply; a
+/// registry that refuses a pull as unauthorized (the offline cluster has none); events a server lists newest first;
+/// a rollout or CRD that never finishes, within seconds. Everything else it once faked is shown by a real k3s
+/// (RealClusterParityTests, RealClusterFailFastTests, RealClusterDeployTests; run with KUBEDIND_K3S_BINARY).
+/// </para>
 /// </summary>
 public sealed class FakeKubernetesApi : IAsyncDisposable
 {
-    private static readonly (string ApiVersion, string Kind, string Plural, bool Namespaced)[] BuiltIn =
+    private static readonly (string ApiVersion, string Kind, string Plural, bool Namespaced)[] Resources =
     [
         ("v1", "Namespace", "namespaces", false), ("v1", "Pod", "pods", true), ("v1", "Service", "services", true),
-        ("v1", "ConfigMap", "configmaps", true), ("v1", "Secret", "secrets", true), ("v1", "ServiceAccount", "serviceaccounts", true),
-        ("v1", "Event", "events", true), ("v1", "Node", "nodes", false), ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
-        ("apps/v1", "Deployment", "deployments", true), ("apps/v1", "StatefulSet", "statefulsets", true), ("apps/v1", "DaemonSet", "daemonsets", true),
-        ("batch/v1", "Job", "jobs", true), ("batch/v1", "CronJob", "cronjobs", true),
-        ("rbac.authorization.k8s.io/v1", "Role", "roles", true), ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
+        ("v1", "ConfigMap", "configmaps", true), ("v1", "Secret", "secrets", true), ("v1", "Event", "events", true),
+        ("v1", "Node", "nodes", false), ("v1", "Endpoints", "endpoints", true), ("apps/v1", "Deployment", "deployments", true),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
-        ("networking.k8s.io/v1", "Ingress", "ingresses", true),
-        ("v1", "PersistentVolume", "persistentvolumes", false), ("v1", "Endpoints", "endpoints", true), ("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
     ];
 
     private readonly HttpListener _listener = new();
     private readonly Task _loop;
     private readonly object _gate = new();
-    private readonly List<(string ApiVersion, string Kind, string Plural, bool Namespaced)> _resources = [.. BuiltIn];
     private readonly Dictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
     private readonly List<JsonObject> _events = [];
     private readonly Dictionary<(string Pod, string Container, bool Previous), string> _logs = [];
@@ -84,9 +75,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     /// <summary>Workload name → how its pods behave; unnamed workloads are <see cref="FakePodBehavior.Healthy"/>.</summary>
     public Dictionary<string, FakePodBehavior> Behavior { get; } = [];
-
-    /// <summary>False: CRDs never become Established (for the CRD wait's timeout).</summary>
-    public bool EstablishCrds { get; set; } = true;
 
     /// <summary>A real client pointed at this fake.</summary>
     public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
@@ -129,51 +117,8 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 return;
             }
 
-            _ = Task.Run(() => context.Request.IsWebSocketRequest ? PortForwardAsync(context) : Task.Run(() => Serve(context)));
+            _ = Task.Run(() => Serve(context));
         }
-    }
-
-    /// <summary>
-    /// The port-forward WebSocket (v4.channel.k8s.io): each channel first carries the port number, then
-    /// data; the "pod" answers one HTTP request with "hello from &lt;pod&gt;:&lt;port&gt;" and closes.
-    /// </summary>
-    private async Task PortForwardAsync(HttpListenerContext context)
-    {
-        var request = context.Request;
-        Requests.Enqueue((request.HttpMethod, request.Url!.PathAndQuery, null));
-        var segments = request.Url.AbsolutePath.Trim('/').Split('/');
-        if (segments is not ["api", "v1", "namespaces", _, "pods", var pod, "portforward"] || !int.TryParse(request.QueryString["ports"], out var port))
-        {
-            context.Response.StatusCode = 400;
-            context.Response.Close();
-            return;
-        }
-
-        var accepted = await context.AcceptWebSocketAsync("v4.channel.k8s.io").ConfigureAwait(false);
-        using var socket = accepted.WebSocket;
-        var portBytes = new[] { (byte)(port & 0xff), (byte)(port >> 8) };
-        await socket.SendAsync(new byte[] { 0, portBytes[0], portBytes[1] }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-        await socket.SendAsync(new byte[] { 1, portBytes[0], portBytes[1] }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-        var received = new StringBuilder();
-        var buffer = new byte[4096];
-        while (!received.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
-        {
-            var result = await socket.ReceiveAsync(buffer, CancellationToken.None).ConfigureAwait(false);
-            if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
-            {
-                return;
-            }
-
-            if (result.Count > 1 && buffer[0] == 0)
-            {
-                received.Append(Encoding.ASCII.GetString(buffer, 1, result.Count - 1));
-            }
-        }
-
-        var content = $"hello from {pod}:{port}";
-        var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {content.Length}\r\nConnection: close\r\n\r\n{content}");
-        await socket.SendAsync((byte[])[0, .. response], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None).ConfigureAwait(false);
     }
 
     private void Serve(HttpListenerContext context)
@@ -239,7 +184,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         var plural = tail[0];
         var name = tail.Length > 1 ? tail[1] : null;
         var sub = tail.Length > 2 ? tail[2] : null;
-        var resource = _resources.FirstOrDefault(r => r.ApiVersion == apiVersion && r.Plural == plural);
+        var resource = Resources.FirstOrDefault(r => r.ApiVersion == apiVersion && r.Plural == plural);
         if (resource.Kind is null)
         {
             return NotFound($"the server could not find the requested resource ({path})");
@@ -258,22 +203,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             }
 
             return Apply(resource, ns, name, body);
-        }
-
-        if (method == "DELETE" && name is not null)
-        {
-            var path2 = ObjectPath(resource.ApiVersion, resource.Plural, resource.Namespaced ? ns : null, name);
-            if (!_objects.Remove(path2, out var removed))
-            {
-                return NotFound($"{resource.Plural} \"{name}\" not found", "NotFound");
-            }
-
-            foreach (var pod in _objects.Where(kv => kv.Key.Contains("/pods/", StringComparison.Ordinal) && (string?)kv.Value["metadata"]?["annotations"]?["fake.kubedind/owner"] == name).Select(kv => kv.Key).ToList())
-            {
-                _objects.Remove(pod);
-            }
-
-            return (200, removed.ToJsonString(), "application/json");
         }
 
         if (method != "GET")
@@ -332,7 +261,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     private (int, string, string) Discovery(string apiVersion)
     {
-        var resources = _resources.Where(r => r.ApiVersion == apiVersion).ToList();
+        var resources = Resources.Where(r => r.ApiVersion == apiVersion).ToList();
         if (resources.Count == 0)
         {
             return NotFound("the server could not find the requested resource");
@@ -398,99 +327,41 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         return (existing is null ? 201 : 200, applied.ToJsonString(), "application/json");
     }
 
-    /// <summary>What the controllers would do: CRDs become Established, workloads get status and pods.</summary>
+    /// <summary>What the controllers would do: a CRD is never Established (a real k3s establishes it at once), a Deployment gets status and a pod.</summary>
     private void Synthesize((string ApiVersion, string Kind, string Plural, bool Namespaced) resource, JsonObject obj)
     {
         var name = (string)obj["metadata"]!["name"]!;
         var ns = (string?)obj["metadata"]!["namespace"];
         var generation = (long)obj["metadata"]!["generation"]!;
-        if (resource.Kind == "Job" && obj["spec"] is JsonObject jobSpec)
-        {
-            // As the Job controller does: select the pods by the Job's uid, whatever the template's labels.
-            var uid = (string)obj["metadata"]!["uid"]!;
-            jobSpec["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["controller-uid"] = uid } };
-            var template = (JsonObject)(jobSpec["template"] ??= new JsonObject());
-            var templateMetadata = (JsonObject)(template["metadata"] ??= new JsonObject());
-            var templateLabels = (JsonObject)(templateMetadata["labels"] ??= new JsonObject());
-            templateLabels["controller-uid"] = uid;
-            templateLabels["job-name"] = name;
-        }
-
         switch (resource.Kind)
         {
             case "CustomResourceDefinition":
-                var group = (string)obj["spec"]!["group"]!;
-                var names = obj["spec"]!["names"]!;
-                foreach (var version in ((JsonArray)obj["spec"]!["versions"]!).OfType<JsonObject>())
-                {
-                    _resources.Add(($"{group}/{version["name"]}", (string)names["kind"]!, (string)names["plural"]!, (string?)obj["spec"]!["scope"] != "Cluster"));
-                }
-
-                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", EstablishCrds ? "True" : "False")) };
+                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", "False")) };
                 return;
-            case "PersistentVolumeClaim":
-                // No provisioner: a claim stays Pending (tests that need a bound claim mark it so).
-                obj["status"] = new JsonObject { ["phase"] = "Pending" };
-                return;
-            case "Deployment" or "StatefulSet" or "DaemonSet" or "Job":
-                var behavior = Behavior.GetValueOrDefault(name, MissingReference(ns ?? "default", obj["spec"]?["template"]?["spec"]));
+            case "Deployment":
+                var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
                 var healthy = behavior == FakePodBehavior.Healthy;
                 var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
-                obj["status"] = resource.Kind switch
+                obj["status"] = new JsonObject
                 {
-                    "Deployment" => new JsonObject
-                    {
-                        ["observedGeneration"] = generation,
-                        ["replicas"] = replicas,
-                        ["updatedReplicas"] = replicas,
-                        ["readyReplicas"] = healthy ? replicas : 0,
-                        ["availableReplicas"] = healthy ? replicas : 0,
-                        ["unavailableReplicas"] = healthy ? 0 : replicas,
-                        ["conditions"] = new JsonArray(
-                            Condition("Available", healthy ? "True" : "False", healthy ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable"),
-                            Condition("Progressing", "True", healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")),
-                    },
-                    "StatefulSet" => new JsonObject { ["observedGeneration"] = generation, ["replicas"] = replicas, ["readyReplicas"] = healthy ? replicas : 0, ["updatedReplicas"] = replicas, ["currentRevision"] = $"{name}-1", ["updateRevision"] = $"{name}-1" },
-                    "DaemonSet" => new JsonObject { ["observedGeneration"] = generation, ["desiredNumberScheduled"] = 1, ["updatedNumberScheduled"] = 1, ["numberAvailable"] = healthy ? 1 : 0, ["numberReady"] = healthy ? 1 : 0 },
-                    _ => healthy
-                        ? new JsonObject { ["succeeded"] = 1, ["conditions"] = new JsonArray(Condition("Complete", "True")) }
-                        : new JsonObject { ["active"] = 1 },
+                    ["observedGeneration"] = generation,
+                    ["replicas"] = replicas,
+                    ["updatedReplicas"] = replicas,
+                    ["readyReplicas"] = healthy ? replicas : 0,
+                    ["availableReplicas"] = healthy ? replicas : 0,
+                    ["unavailableReplicas"] = healthy ? 0 : replicas,
+                    ["conditions"] = new JsonArray(
+                        Condition("Available", healthy ? "True" : "False", healthy ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable"),
+                        Condition("Progressing", "True", healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")),
                 };
                 var labels = obj["spec"]?["template"]?["metadata"]?["labels"]?.DeepClone() as JsonObject ?? [];
                 var podSpec = obj["spec"]?["template"]?["spec"] as JsonObject ?? [];
-                AddPod($"{name}-7d4b9c-x{generation}", ns ?? "default", labels, (JsonObject)podSpec.DeepClone(), behavior, name);
-                return;
-            case "Pod":
-                var podBehavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
-                var key = ObjectPath("v1", "pods", ns, name);
-                _objects.Remove(key);
-                AddPod(name, ns ?? "default", obj["metadata"]?["labels"]?.DeepClone() as JsonObject ?? [], (JsonObject)obj["spec"]!.DeepClone(), podBehavior, name);
+                AddPod($"{name}-7d4b9c-x{generation}", ns ?? "default", labels, (JsonObject)podSpec.DeepClone(), behavior);
                 return;
         }
     }
 
-    /// <summary>What the kubelet and scheduler would make of a pod template's volumes: a missing ConfigMap/Secret or an unbound claim.</summary>
-    private FakePodBehavior MissingReference(string ns, JsonNode? podSpec)
-    {
-        foreach (var volume in (podSpec?["volumes"] as JsonArray ?? []).OfType<JsonObject>())
-        {
-            if ((string?)volume["persistentVolumeClaim"]?["claimName"] is { } claim
-                && (string?)_objects.GetValueOrDefault(ObjectPath("v1", "persistentvolumeclaims", ns, claim))?["status"]?["phase"] != "Bound")
-            {
-                return FakePodBehavior.UnboundClaim;
-            }
-
-            if (((string?)volume["configMap"]?["name"] is { } configMap && !_objects.ContainsKey(ObjectPath("v1", "configmaps", ns, configMap)))
-                || ((string?)volume["secret"]?["secretName"] is { } secret && !_objects.ContainsKey(ObjectPath("v1", "secrets", ns, secret))))
-            {
-                return FakePodBehavior.MissingVolumeSource;
-            }
-        }
-
-        return FakePodBehavior.Healthy;
-    }
-
-    private void AddPod(string podName, string ns, JsonObject labels, JsonObject spec, FakePodBehavior behavior, string owner)
+    private void AddPod(string podName, string ns, JsonObject labels, JsonObject spec, FakePodBehavior behavior)
     {
         spec["nodeName"] = "kdt-node";
         var container = ((JsonArray)spec["containers"]!)[0]!;
@@ -510,13 +381,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 _logs[(podName, containerName, false)] = string.Empty;
                 AddEvent(ns, "Pod", podName, "Warning", "BackOff", $"Back-off restarting failed container {containerName} in pod {podName}");
                 break;
-            case FakePodBehavior.OomKilled:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "CrashLoopBackOff", ["message"] = "back-off 20s restarting failed container" } };
-                lastState = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 137, ["reason"] = "OOMKilled", ["startedAt"] = Now(), ["finishedAt"] = Now() } };
-                restarts = 2;
-                _logs[(podName, containerName, true)] = "allocating 512Mi\n";
-                _logs[(podName, containerName, false)] = string.Empty;
-                break;
             case FakePodBehavior.MissingImage:
                 state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
                 AddEvent(ns, "Pod", podName, "Normal", "Pulling", $"Pulling image \"{image}\"");
@@ -527,12 +391,8 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
                 AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host registry.example failed with status code [manifests 1]: 401 Unauthorized");
                 break;
-            case FakePodBehavior.Stuck or FakePodBehavior.UnboundClaim:
+            case FakePodBehavior.Stuck:
                 state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
-                break;
-            case FakePodBehavior.MissingVolumeSource:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
-                AddEvent(ns, "Pod", podName, "Warning", "FailedMount", "MountVolume.SetUp failed for volume \"config\" : configmap \"missing\" not found");
                 break;
             default:
                 state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } };
@@ -545,14 +405,12 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         {
             ["apiVersion"] = "v1",
             ["kind"] = "Pod",
-            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = labels, ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now(), ["annotations"] = new JsonObject { ["fake.kubedind/owner"] = owner } },
+            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = labels, ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now() },
             ["spec"] = spec,
             ["status"] = new JsonObject
             {
-                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage or FakePodBehavior.Unauthorized or FakePodBehavior.MissingVolumeSource or FakePodBehavior.UnboundClaim ? "Pending" : "Running",
-                ["conditions"] = behavior == FakePodBehavior.UnboundClaim
-                    ? new JsonArray(Condition("PodScheduled", "False", "Unschedulable", "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."))
-                    : new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
+                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage or FakePodBehavior.Unauthorized ? "Pending" : "Running",
+                ["conditions"] = new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
                 ["containerStatuses"] = new JsonArray(new JsonObject
                 {
                     ["name"] = containerName,
@@ -588,35 +446,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             ["lastTimestamp"] = time,
             ["source"] = new JsonObject { ["component"] = "kubelet", ["host"] = "kdt-node" },
         });
-    }
-
-    /// <summary>A ready cluster DNS: an endpoint behind kube-system/kube-dns.</summary>
-    public void AddClusterDns()
-    {
-        lock (_gate)
-        {
-            _objects[ObjectPath("v1", "endpoints", "kube-system", "kube-dns")] = new JsonObject
-            {
-                ["apiVersion"] = "v1",
-                ["kind"] = "Endpoints",
-                ["metadata"] = new JsonObject { ["name"] = "kube-dns", ["namespace"] = "kube-system" },
-                ["subsets"] = new JsonArray(new JsonObject { ["addresses"] = new JsonArray(new JsonObject { ["ip"] = "10.42.0.2" }), ["ports"] = new JsonArray(new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" }) }),
-            };
-        }
-    }
-
-    public void AddNode()
-    {
-        lock (_gate)
-        {
-            _objects[ObjectPath("v1", "nodes", null, "kdt-node")] = new JsonObject
-            {
-                ["apiVersion"] = "v1",
-                ["kind"] = "Node",
-                ["metadata"] = new JsonObject { ["name"] = "kdt-node" },
-                ["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("MemoryPressure", "False", "KubeletHasSufficientMemory"), Condition("Ready", "True", "KubeletReady")) },
-            };
-        }
     }
 
     private string Now() => _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
