@@ -21,9 +21,6 @@ public enum FakePodBehavior
 
     /// <summary>The pod stays ContainerCreating forever: the rollout never finishes (for timeouts).</summary>
     Stuck,
-
-    /// <summary>The registry refuses the pull: ImagePullBackOff, with the kubelet's "401 Unauthorized" event.</summary>
-    Unauthorized,
 }
 
 /// <summary>
@@ -33,9 +30,8 @@ public enum FakePodBehavior
 /// are synthesized from <see cref="FakePodBehavior"/>.
 /// <para>
 /// Kept only for what a real k3s here cannot easily show, and for CI, which has no k3s: a small smoke of the deploy
-/// path (a rollout, a crash-looping one with its bundle, bundle privacy); the wire shape of server-side apply; a
-/// registry that refuses a pull as unauthorized (the offline cluster has none); events a server lists newest first;
-/// a rollout or CRD that never finishes, within seconds. Everything else it once faked is shown by a real k3s
+/// path (a rollout, a crash-looping one with its bundle, bundle privacy); the wire shape of server-side apply; events
+/// a server lists newest first; a rollout or CRD that never finishes, within seconds. Everything else it once faked is shown by a real k3s
 /// (RealClusterParityTests, RealClusterFailFastTests, RealClusterDeployTests; run with KUBEDIND_K3S_BINARY).
 /// </para>
 /// </summary>
@@ -387,10 +383,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
                 AddEvent(ns, "Pod", podName, "Warning", "Failed", "Error: ErrImagePull");
                 break;
-            case FakePodBehavior.Unauthorized:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
-                AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host registry.example failed with status code [manifests 1]: 401 Unauthorized");
-                break;
             case FakePodBehavior.Stuck:
                 state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
                 break;
@@ -409,7 +401,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             ["spec"] = spec,
             ["status"] = new JsonObject
             {
-                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage or FakePodBehavior.Unauthorized ? "Pending" : "Running",
+                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage ? "Pending" : "Running",
                 ["conditions"] = new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
                 ["containerStatuses"] = new JsonArray(new JsonObject
                 {
