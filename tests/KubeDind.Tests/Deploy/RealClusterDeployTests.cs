@@ -128,6 +128,7 @@ public sealed class RealClusterDeployTests
         Timeout = TimeSpan.FromMinutes(3),
     };
 
+    /// <summary>A Deployment meant to fail: never Ready, so a container that exits at once cannot finish its rollout first.</summary>
     private static DeploySettings Inline(string name, string image, string command) => new()
     {
         InlineManifests =
@@ -141,7 +142,7 @@ public sealed class RealClusterDeployTests
               template:
                 metadata: {labels: {app: NAME}}
                 spec:
-                  containers: [{name: app, image: "IMAGE", command: COMMAND}]
+                  containers: [{name: app, image: "IMAGE", command: COMMAND, readinessProbe: {exec: {command: ["false"]}, periodSeconds: 1}}]
             """.Replace("NAME", name, StringComparison.Ordinal).Replace("IMAGE", image, StringComparison.Ordinal).Replace("COMMAND", command, StringComparison.Ordinal),
         ],
         Timeout = TimeSpan.FromMinutes(3),

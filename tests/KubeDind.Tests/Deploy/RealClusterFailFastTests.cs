@@ -74,7 +74,7 @@ public sealed class RealClusterFixture : IAsyncLifetime
 
 /// <summary>
 /// Deploy's fail-fast table and every-failure report, Job runs and Job logs on a real k3s. Skipped with the reason
-/// when KUBEDIND_K3S_BINARY is unset. (CI keeps only a pull refused as unauthorized on the fake API, <see cref="DeployStepTests"/>.)
+/// when KUBEDIND_K3S_BINARY is unset. (The fake API, <see cref="DeployStepTests"/>, keeps only CI's smoke of the deploy path.)
 /// </summary>
 public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
 {
@@ -110,7 +110,7 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
         var watch = Stopwatch.StartNew();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(Ns("two"), Workload("crasher", "[sh, -c, 'echo boom: no DATABASE_URL; exit 3']"), TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1")),
+            Settings(Ns("two"), Workload("crasher", "[sh, -c, 'echo boom: no DATABASE_URL; exit 3']", null, TestManifests.NeverReady), TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1")),
             Ct));
 
         Assert.Equal(2, ex.Diagnostics!.Summary.Count);

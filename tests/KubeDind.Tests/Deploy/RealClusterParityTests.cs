@@ -66,7 +66,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         var ns = Ns("stuck");
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']", null, NeverReady)),
+            Settings(ns, TimeSpan.FromSeconds(40), Workload("web", "[sleep, '3600']", null, TestManifests.NeverReady)),
             Ct));
 
         Assert.Contains($"Deployment {ns}/web did not roll out within 40s (waited for all replicas updated and available; last saw 1/1 updated, 0/1 available)", ex.Message, StringComparison.Ordinal);
@@ -141,7 +141,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         SkipWithoutK3s();
         await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(Ns("ondemand"), TimeSpan.FromMinutes(3), Workload("crasher", "[sh, -c, 'echo no config here; exit 5']", null, NeverReady)),
+            Settings(Ns("ondemand"), TimeSpan.FromMinutes(3), Workload("crasher", "[sh, -c, 'echo no config here; exit 5']", null, TestManifests.NeverReady)),
             Ct));
 
         var bundle = await Cluster.CollectDiagnosticsAsync(Ct);
@@ -224,6 +224,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
             "leaky",
             "[sh, -c, 'echo \"starting with db password $DB_PASSWORD\"; printf \"db password as base64 %s\\n\" \"$(printf %s \"$DB_PASSWORD\" | base64)\"; echo \"REGISTRY_PASSWORD=$REGISTRY_PASSWORD\"; echo \"pulling with Authorization: Basic dXNlcjpodW50ZXIy\"; echo \"mirror http://ci:t0ken-in-url@mirror.example:5000\"; exit 1']",
             null,
+            TestManifests.NeverReady,
             "env: [{ name: DB_PASSWORD, valueFrom: { secretKeyRef: { name: db, key: password } } }, { name: REGISTRY_PASSWORD, value: hunter2-registry }]");
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(3), secret, leaky), Ct));
@@ -342,9 +343,6 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         return (await http.GetStringAsync(url, Ct)).Trim();
     }
-
-    /// <summary>A container that is never Ready: one that exits at once may otherwise be seen Ready first, and its rollout finish.</summary>
-    private const string NeverReady = "readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
 
     private static DeploySettings Settings(string ns, TimeSpan timeout, params string[] manifests) => new()
     {

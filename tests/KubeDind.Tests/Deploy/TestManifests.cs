@@ -6,6 +6,12 @@ namespace KubeDind.Tests.Deploy;
 internal static class TestManifests
 {
     /// <summary>
+    /// A readiness probe that never passes, for a container meant to crash: one that exits at once may otherwise be seen
+    /// Ready first on a real cluster, and its rollout finish before the crash.
+    /// </summary>
+    public const string NeverReady = "readinessProbe: { exec: { command: [\"false\"] }, periodSeconds: 1 }";
+
+    /// <summary>
     /// A one-replica Deployment <paramref name="name"/> (label <c>app: name</c>) of one container <c>app</c>.
     /// </summary>
     /// <param name="command">The container's command as a YAML flow sequence, e.g. <c>[sleep, '3600']</c>; null = the image's.</param>
