@@ -45,4 +45,18 @@ public sealed class ClusterContainerSpecTests
         Assert.True(compose.HostConfig.Privileged);
         Assert.Equal(ClusterContainerSpec.StateDirectories, compose.HostConfig.Mounts.Select(m => m.Target));
     }
+
+    [Fact]
+    public void Traefik_publishes_the_container_ports_80_and_443_and_keeps_a_host_port_the_settings_chose()
+    {
+        var off = new ClusterSettings { Kubernetes = true, Ports = [new PortMapping(30080)] };
+        Assert.Equal([30080], ClusterContainerSpec.WithComponentPorts(off).Ports.Select(p => p.ContainerPort));
+        Assert.Equal([30080], ClusterContainerSpec.WithComponentPorts(off with { Kubernetes = false, Traefik = true }).Ports.Select(p => p.ContainerPort));
+
+        var on = ClusterContainerSpec.WithComponentPorts(off with { Traefik = true, Ports = [new PortMapping(80, 8080)] });
+        Assert.Equal([(80, 8080), (443, 0)], on.Ports.Select(p => (p.ContainerPort, p.HostPort)));
+        var parameters = new ClusterContainerSpec("c1", "img:1", on, "run1").ToParameters(PrivilegeMode.Fallback, ["CAP_SYS_ADMIN"]);
+        Assert.Equal("8080", parameters.HostConfig.PortBindings["80/tcp"][0].HostPort);
+        Assert.Equal(string.Empty, parameters.HostConfig.PortBindings["443/tcp"][0].HostPort);
+    }
 }
