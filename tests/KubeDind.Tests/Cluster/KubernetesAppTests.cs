@@ -178,6 +178,43 @@ public sealed partial class KubernetesClusterTests
     }
 
     [Fact]
+    public async Task The_kube_system_gate_waits_for_the_pods_the_running_components_name()
+    {
+        // With only KubeDind's fallbacks no component has pods; a component with pods (coredns with k3s's air-gap images)
+        // is stood in for by one more entry in the components file the entrypoint wrote, restored afterwards.
+        var tools = await ToolsImageAsync();
+        const string State = "/run/kubedind/components.json";
+        var pod = "kdt-expected-" + Guid.NewGuid().ToString("N")[..6];
+        var added = await Cluster.ExecAsync(["sh", "-c", $"cp {State} {State}.kdt && jq -c '. + [{{role: \"kdt\", implementation: \"kdt\", fallback: false, detail: \"test\", pods: [\"kdt-expected\"]}}]' {State}.kdt > {State}.new && mv {State}.new {State}"], null, Ct);
+        Assert.True(added.Succeeded, added.FirstErrorLine);
+        try
+        {
+            var waiting = await Cluster.ExecAsync(["kubedind-ready"], null, Ct);
+            output.WriteLine(waiting.StandardOutput);
+            Assert.Equal(1, waiting.ExitCode);
+            Assert.Contains("\"gate\":\"kube-system\"", waiting.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("expected pods not Ready yet: kdt-expected", waiting.StandardOutput, StringComparison.Ordinal);
+
+            await ApplyAsync($$"""
+                apiVersion: v1
+                kind: Pod
+                metadata: { name: {{pod}}, namespace: kube-system }
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers: [{ name: c, image: {{tools}}, imagePullPolicy: Never, command: [sleep, "3600"] }]
+                """);
+            await KubectlAsync(string.Empty, "wait", "--for=condition=Ready", "-n", "kube-system", $"pod/{pod}", "--timeout=120s");
+
+            var ready = await Cluster.ExecAsync(["kubedind-ready"], null, Ct);
+            Assert.True(ready.Succeeded, ready.StandardOutput);
+        }
+        finally
+        {
+            await Cluster.ExecAsync(["sh", "-c", $"mv {State}.kdt {State}; kubectl delete pod -n kube-system {pod} --ignore-not-found --wait=false"], null, CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task A_claim_of_the_default_StorageClass_binds_and_its_data_survives_a_new_pod()
     {
         var tools = await ToolsImageAsync();
