@@ -154,6 +154,10 @@ public sealed partial class KubernetesClusterTests
                       echo "fqdn: $(get web.{{ns}}.svc.cluster.local)"
                       echo "headless: $(getent ahostsv4 web-pods | awk '{print $1}' | sort -u | tr '\n' ' ')"
                       if getent hosts nothing-here.{{ns}}.svc.cluster.local; then echo "unknown name resolved"; exit 1; fi
+                      # Not cluster names: forwarded to the cluster container's own resolver (the engine's DNS knows the container),
+                      # a name without a dot too, as CoreDNS forwards it.
+                      echo "outside: $(getent ahostsv4 {{Cluster.Name}} | awk '{print $1}' | sort -u | tr '\n' ' ')"
+                      echo "outside dotted: $(getent ahostsv4 {{Cluster.Name}}.{{Cluster.Network}} | awk '{print $1}' | sort -u | tr '\n' ' ')"
             """);
         var log = await RunToCompletionAsync(ns, "client");
         output.WriteLine(log);
@@ -162,6 +166,10 @@ public sealed partial class KubernetesClusterTests
         var headless = log.Split('\n').Single(l => l.StartsWith("headless: ", StringComparison.Ordinal))["headless: ".Length..]
             .Split(' ', StringSplitOptions.RemoveEmptyEntries).Order().ToList();
         Assert.Equal(podIps, headless);
+        var container = await fixture.Session!.Docker.Containers.InspectContainerAsync(Cluster.ContainerId, Ct);
+        var address = container.NetworkSettings.Networks[Cluster.Network].IPAddress;
+        Assert.Contains($"outside: {address} ", log, StringComparison.Ordinal);
+        Assert.Contains($"outside dotted: {address} ", log, StringComparison.Ordinal);
 
         // A new Service becomes resolvable (measured, not asserted: the fallback polls every second).
         await ApplyAsync($"apiVersion: v1\nkind: Service\nmetadata: {{ name: late, namespace: {ns} }}\nspec: {{ selector: {{ app: web }}, ports: [{{ port: 80, targetPort: 8080 }}] }}\n");
