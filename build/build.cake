@@ -300,7 +300,7 @@ Task("SystemTest")
 });
 
 Task("Bench")
-    .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push, LoadImage vs PushImage, Deploy vs kubectl, 3 vs 1 parallel clusters), teardown, leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png). Not part of Test.")
+    .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push, LoadImage vs PushImage, Deploy vs kubectl, 3 vs 1 parallel clusters), teardown, leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png); --start-only measures the start rows alone. Not part of Test.")
     .IsDependentOn("Engine")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")
@@ -320,7 +320,7 @@ Task("Bench")
     });
     var exit = StartProcess("dotnet", new ProcessSettings
     {
-        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{bench.FullPath}\" --example-app \"{publish.FullPath}\"",
+        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{bench.FullPath}\" --example-app \"{publish.FullPath}\"{(HasArgument("start-only") ? " --start-only" : string.Empty)}",
         WorkingDirectory = root,
     });
     if (exit != 0) Fail("Bench: the benchmark failed (see the error above).");

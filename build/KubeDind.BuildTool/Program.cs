@@ -101,6 +101,7 @@ static async Task<int> RunBenchAsync(string[] options, IKubeDindLog log, Cancell
     var runs = 3;
     var output = Path.Combine("artifacts", "bench");
     string? exampleApp = null;
+    var startOnly = false;
     for (var i = 0; i < options.Length; i++)
     {
         switch (options[i])
@@ -115,14 +116,17 @@ static async Task<int> RunBenchAsync(string[] options, IKubeDindLog log, Cancell
             case "--example-app" when i + 1 < options.Length:
                 exampleApp = options[++i];
                 break;
+            case "--start-only":
+                startOnly = true;
+                break;
             default:
-                Console.Error.WriteLine($"error: bench option '{options[i]}' is not understood; use --runs N (N >= 1), --out DIR and --example-app DIR.");
+                Console.Error.WriteLine($"error: bench option '{options[i]}' is not understood; use --runs N (N >= 1), --out DIR, --example-app DIR and --start-only.");
                 return 2;
         }
     }
 
     await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken);
-    return await KubeDind.BuildTool.Bench.RunAsync(session, Path.GetFullPath(output), runs, exampleApp, cancellationToken);
+    return await KubeDind.BuildTool.Bench.RunAsync(session, Path.GetFullPath(output), runs, exampleApp, startOnly, cancellationToken);
 }
 
 static async Task<int> SweepAsync(string[] options, IKubeDindLog log, CancellationToken cancellationToken)
