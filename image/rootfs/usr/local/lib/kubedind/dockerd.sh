@@ -5,13 +5,19 @@
 # addresses from KUBEDIND_DOCKERD_HOSTS (tcp://0.0.0.0:2375: the container as a remote engine, like docker:dind).
 # Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
-dockerd_start() {
+# dockerd_launch: starts the process without waiting for it (the entrypoint launches it before k3s's preparation, so
+# that the two start side by side); dockerd_start then waits until it answers, launching it first if nobody did.
+dockerd_launch() {
   iptables_choose_backend || return 1
   dockerd_write_config || return 1
   mkdir -p "$KUBEDIND_LOGS"
   dockerd >"$KUBEDIND_LOGS/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   echo "$DOCKERD_PID" > "$KUBEDIND_STATE/dockerd.pid"
+}
+
+dockerd_start() {
+  [ -n "${DOCKERD_PID:-}" ] || dockerd_launch || return 1
   if ! wait_for 60 dockerd_up; then
     log_tail dockerd
     if kill -0 "$DOCKERD_PID" 2>/dev/null; then
@@ -21,7 +27,7 @@ dockerd_start() {
     fi
     return 1
   fi
-  log "dockerd: $(docker version --format '{{.Server.Version}}') answers ($(docker info --format '{{.Driver}}') storage, cgroup driver $(docker info --format '{{.CgroupDriver}}'))"
+  log "dockerd: $(docker info --format '{{.ServerVersion}} answers ({{.Driver}} storage, cgroup driver {{.CgroupDriver}})')"
 }
 
 dockerd_up() { kill -0 "$DOCKERD_PID" 2>/dev/null && docker_answers; }

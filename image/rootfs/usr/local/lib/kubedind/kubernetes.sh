@@ -56,6 +56,7 @@ kubernetes_start() {
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
   kube_proxy_bind_address args
+  datastore_without_fsync args
 
   mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
   k3s_launch "${args[@]}" || return 1
@@ -92,6 +93,16 @@ kubernetes_agent_start() {
 }
 
 # kube_proxy_bind_address ARRAY: adds --kube-proxy-arg=bind-address=<this container's address> to the array ARRAY.
+# k3s's datastore (kine on SQLite) without an fsync per write, unless config.yaml names a datastore of its own:
+# a throwaway cluster needs no durability against power loss (kind runs etcd with --unsafe-no-fsync for the same
+# reason), and a cluster start writes thousands of rows. The file is k3s's default, so saved states hold it as before.
+datastore_without_fsync() {
+  local -n to=$1
+  [ -z "$(k3s_setting datastore-endpoint)" ] || return 0
+  mkdir -p "$K3S_DATA/server/db"
+  to+=("--datastore-endpoint=sqlite://$K3S_DATA/server/db/state.db?_journal=WAL&cache=shared&_synchronous=OFF")
+}
+
 # Without it kube-proxy reads its node's address from the API, retrying with a doubling backoff while RBAC is not
 # ready yet (1, 2, 4, 8 s): its Service rules, and so the cluster DNS address, came up to 8 s after the node was
 # Ready. The address is the one k3s takes as the node IP: the source address of the default route.
@@ -105,25 +116,33 @@ kube_proxy_bind_address() {
 # k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid; on the server, the fallbacks
 # beside it) and reports an exit within 1 s.
 k3s_launch() {
+  local version
   mkdir -p "$KUBEDIND_LOGS"
-  log "k3s: $($KUBEDIND_K3S --version | head -n1); starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
+  # The version the image build read (k3s --version costs a few hundred ms of a start).
+  version=$(cat "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null) || version=$($KUBEDIND_K3S --version | head -n1)
+  log "k3s: k3s version ${version#k3s version }; starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
   # k3s-dist/bin first: containerd, ctr, crictl, kubectl as argv[0] links to k3s. /usr/lib/cni last:
   # Debian's CNI plugins serve when the k3s build bundles none.
   PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "$@" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
   K3S_PID=$!
+  K3S_LAUNCHED=$(date +%s%N)
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
   # The server's fallbacks wait for the API themselves: started now, they serve as soon as it answers.
   [ "$(node_role)" = agent ] || kubernetes_start_fallbacks
-  # k3s rejects bad flags at once: report that here, not as "never ready" (a later exit is the watch loop's).
-  local _
-  for _ in 1 2; do
-    sleep 0.5
-    if ! kill -0 "$K3S_PID" 2>/dev/null; then
-      log_tail k3s
-      fail "k3s exited at start: $(grep -E 'level=fatal|Error|error' "$KUBEDIND_LOGS/k3s.log" | tail -n1 | cut -c1-300)"
-      return 1
-    fi
-  done
+}
+
+# k3s rejects bad flags at once: reported as a failed start (a later exit is the watch loop's), checked a
+# second after the launch, once dockerd and the registry started, so that nothing waits for it.
+kubernetes_check_launched() {
+  local waited_ms
+  [ -n "${K3S_PID:-}" ] || return 0
+  waited_ms=$(( ($(date +%s%N) - K3S_LAUNCHED) / 1000000 ))
+  [ "$waited_ms" -ge 1000 ] || sleep "0.$(printf '%03d' $((1000 - waited_ms)))"
+  if ! kill -0 "$K3S_PID" 2>/dev/null; then
+    log_tail k3s
+    fail "k3s exited at start: $(grep -E 'level=fatal|Error|error' "$KUBEDIND_LOGS/k3s.log" | tail -n1 | cut -c1-300)"
+    return 1
+  fi
 }
 
 # k3s_setting NAME: the value of NAME in config.yaml (the last one when it is a list), or nothing.
@@ -207,7 +226,7 @@ airgap_image_names() {
 # when it answers at all (online). Each check gives up after 3 s.
 image_pullable() {
   local endpoint repository tags
-  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null); do
+  for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
     for repository in "$@"; do
       tags=$(curl -fs -m 3 "${endpoint%/}/v2/$repository/tags/list" 2>/dev/null | jq -r '.tags // [] | length' 2>/dev/null || true)
       if [ "${tags:-0}" -gt 0 ]; then
@@ -219,9 +238,11 @@ image_pullable() {
   [ "${KUBEDIND_UPSTREAM_ANSWERS:-}" = yes ] && echo https://registry-1.docker.io
 }
 
-# Sets KUBEDIND_UPSTREAM_ANSWERS (yes/no) once, in the calling shell: image_pullable runs in command
-# substitutions, where a value it set itself would be lost after each call.
+# Sets KUBEDIND_MIRROR_ENDPOINTS (docker.io's mirrors in registries.yaml) and KUBEDIND_UPSTREAM_ANSWERS (yes/no)
+# once, in the calling shell: image_pullable runs in command substitutions, where a value it set itself would be
+# lost after each call.
 upstream_check() {
+  KUBEDIND_MIRROR_ENDPOINTS=$(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true)
   KUBEDIND_UPSTREAM_ANSWERS=no
   [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
 }
@@ -239,18 +260,19 @@ kubernetes_choose_components() {
   local entries=() component pattern role source
   # component pattern role: the k3s component, the image it needs, what it provides.
   while read -r component pattern role; do
-    if echo "$user_disabled" | grep -qx "$component"; then
-      entries+=("$(component_json "$role" none false "disabled in $K3S_CONFIG" "")")
+    if [[ $'\n'$user_disabled$'\n' == *$'\n'$component$'\n'* ]]; then
+      component_entry "$role" none false "disabled in $K3S_CONFIG" ""
       continue
     fi
     source=""
-    if echo "$names" | grep -qE "/(mirrored-)?$pattern:"; then
+    if [[ $names =~ /(mirrored-)?$pattern: ]]; then
       source="air-gap images"
-    elif registry=$(image_pullable "rancher/$pattern" "rancher/mirrored-$pattern"); then
+    elif [ -n "$KUBEDIND_MIRROR_ENDPOINTS" ] || [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ] \
+      && registry=$(image_pullable "rancher/$pattern" "rancher/mirrored-$pattern"); then
       source="pulled through $registry"
     fi
     if [ -n "$source" ]; then
-      entries+=("$(component_json "$role" "$component" false "$source" "$(component_pods "$component")")")
+      component_entry "$role" "$component" false "$source" "$component"
       log "k3s: $component runs ($source)"
       continue
     fi
@@ -258,22 +280,22 @@ kubernetes_choose_components() {
       coredns)
         K3S_DISABLE+=(coredns)
         KUBEDIND_DNS_FALLBACK=true
-        entries+=("$(component_json dns dnsmasq true "CoreDNS's image is neither in an air-gap tarball nor pullable" "")")
+        component_entry dns dnsmasq true "CoreDNS's image is neither in an air-gap tarball nor pullable" ""
         ;;
       local-storage)
         K3S_DISABLE+=(local-storage)
         KUBEDIND_STORAGE_FALLBACK=true
-        entries+=("$(component_json storage host-path true "local-path-provisioner's image is neither in an air-gap tarball nor pullable" "")")
+        component_entry storage host-path true "local-path-provisioner's image is neither in an air-gap tarball nor pullable" ""
         ;;
       traefik | servicelb)
         # Asked for explicitly: keep it on, so that the readiness gate names what is missing.
         warn "k3s: $component is enabled but its image ($pattern) is neither in an air-gap tarball nor pullable; its pods will not start. Supply k3s's air-gap images or a registry mirror."
-        entries+=("$(component_json "$role" "$component" false "image unavailable" "$(component_pods "$component")")")
+        component_entry "$role" "$component" false "image unavailable" "$component"
         ;;
       *)
         K3S_DISABLE+=("$component")
         log "k3s: $component is off: its image ($pattern) is neither in an air-gap tarball nor pullable (supply k3s's air-gap images to get it)"
-        entries+=("$(component_json "$role" none false "image unavailable" "")")
+        component_entry "$role" none false "image unavailable" ""
         ;;
     esac
   done <<'LIST'
@@ -284,26 +306,25 @@ traefik library-traefik ingress
 servicelb klipper-lb load-balancer
 LIST
   # Through a rename: kubedind-ready reads it meanwhile, and must never see it half-written.
-  printf '%s\n' "${entries[@]}" | jq -sc . > "$KUBEDIND_STATE/components.json.new"
+  printf '%s\n' "${entries[@]}" | jq -Rsc 'split("\n") | map(select(length > 0) | split("\t")
+    | {role: .[0], implementation: .[1], fallback: (.[2] == "true"), detail: .[3], pods: (.[4] | split(" ") | map(select(length > 0)))})' \
+    > "$KUBEDIND_STATE/components.json.new"
   mv "$KUBEDIND_STATE/components.json.new" "$KUBEDIND_STATE/components.json"
   log "k3s: components: $(jq -r 'map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")' "$KUBEDIND_STATE/components.json")"
 }
 
-# The kube-system pods (name prefixes) a packaged component runs once it is up.
-component_pods() {
-  case "$1" in
-    coredns) echo coredns ;;
-    local-storage) echo local-path-provisioner ;;
-    metrics-server) echo metrics-server ;;
-    traefik) echo traefik ;;
-    *) true ;;
+# component_entry ROLE IMPLEMENTATION FALLBACK DETAIL [COMPONENT]: appends one line (tab-separated) to the caller's
+# entries, with the pods COMPONENT runs in kube-system; plain bash: a jq or a subshell per component cost a
+# noticeable part of a start under load, before k3s is even launched.
+component_entry() {
+  local pods=""
+  case "${5:-}" in
+    coredns) pods=coredns ;;
+    local-storage) pods=local-path-provisioner ;;
+    metrics-server) pods=metrics-server ;;
+    traefik) pods=traefik ;;
   esac
-}
-
-# component_json ROLE IMPLEMENTATION FALLBACK DETAIL PODS
-component_json() {
-  jq -nc --arg role "$1" --arg implementation "$2" --argjson fallback "$3" --arg detail "$4" --arg pods "$5" \
-    '{role: $role, implementation: $implementation, fallback: $fallback, detail: $detail, pods: ($pods | split(" ") | map(select(length > 0)))}'
+  entries+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"$'\t'"$pods")
 }
 
 # The fallbacks run beside k3s, each waiting for the API itself.

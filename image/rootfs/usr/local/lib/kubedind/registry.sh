@@ -4,11 +4,16 @@
 # deletes enabled so tests can clean up after themselves.
 # Sourced by the entrypoint (its shell options apply; start functions report failure by return code).
 
-registry_start() {
+# registry_launch / registry_start: as dockerd_launch / dockerd_start.
+registry_launch() {
   mkdir -p "$KUBEDIND_LOGS" /var/lib/registry
   docker-registry serve /etc/kubedind/registry.yml >"$KUBEDIND_LOGS/registry.log" 2>&1 &
   REGISTRY_PID=$!
   echo "$REGISTRY_PID" > "$KUBEDIND_STATE/registry.pid"
+}
+
+registry_start() {
+  [ -n "${REGISTRY_PID:-}" ] || registry_launch
   if ! wait_for 30 registry_up; then
     log_tail registry
     fail "the registry did not answer /v2/ on :5000 within 30 s: $(tail -n1 "$KUBEDIND_LOGS/registry.log" | cut -c1-300)"
