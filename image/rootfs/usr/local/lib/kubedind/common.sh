@@ -44,10 +44,21 @@ kubernetes_wanted() {
 docker_answers() { curl -fsS -m 5 --unix-socket /var/run/docker.sock -o /dev/null http://docker/_ping; }
 registry_answers() { curl -fsS -m 3 -o /dev/null http://127.0.0.1:5000/v2/; }
 
-# kube_api_get PATH: GET PATH from the k3s API as its admin (curl: cheaper than kubectl in a polling loop).
-kube_api_get() {
-  local tls=/var/lib/rancher/k3s/server/tls
-  curl -fsS -m 5 --cacert "$tls/server-ca.crt" --cert "$tls/client-admin.crt" --key "$tls/client-admin.key" "https://127.0.0.1:6443$1"
+# kube_api METHOD PATH [CURL OPTION...]: calls the k3s API as its admin and prints the body; false unless it
+# answers 2xx. curl, not kubectl: a kubectl run starts the whole k3s binary (a few hundred ms of CPU), and these
+# calls run in polling loops and in the image's HEALTHCHECK while k3s itself is starting.
+kube_api() {
+  local method=$1 path=$2 tls=/var/lib/rancher/k3s/server/tls
+  shift 2
+  curl -sS -m 5 -X "$method" --fail-with-body --cacert "$tls/server-ca.crt" --cert "$tls/client-admin.crt" --key "$tls/client-admin.key" \
+    "$@" "https://127.0.0.1:6443$path"
+}
+
+kube_api_get() { kube_api GET "$1"; }
+
+# kube_api_apply PATH: server-side apply of the object on stdin (YAML) at PATH, owned by the field manager kubedind.
+kube_api_apply() {
+  kube_api PATCH "$1?fieldManager=kubedind&force=true" -H 'Content-Type: application/apply-patch+yaml' --data-binary @- >/dev/null
 }
 
 # fail REASON: records why the running component failed (the entrypoint prints it) and returns false.
