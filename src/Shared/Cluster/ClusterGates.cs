@@ -37,16 +37,19 @@ internal static class ClusterGates
         if (kubernetes)
         {
             gates.Add(new KubernetesApiGate(probe));
+            if (warm)
+            {
+                // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
+                // made the secret by then and the gate waits one more poll to see it unchanged.
+                gates.Add(new ServingCertificateGate(probe));
+            }
+
             gates.Add(new NodeReadyGate(probe));
             gates.AddRange((agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)));
             gates.Add(new DefaultServiceAccountGate(probe));
             gates.Add(new ClusterDnsGate(probe));
             gates.Add(new DefaultStorageClassGate(probe));
             gates.Add(new SystemPodsGate(probe));
-            if (warm)
-            {
-                gates.Add(new ServingCertificateGate(probe));
-            }
         }
 
         return gates;
