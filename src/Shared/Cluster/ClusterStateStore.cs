@@ -4,6 +4,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
+using KubeDind.Waiting;
 
 namespace KubeDind.Cluster;
 
@@ -270,7 +271,7 @@ internal sealed class ClusterStateStore(KubeDindSession session)
         {
             if (pause is not null)
             {
-                await Docker.Containers.PauseContainerAsync(pause, cancellationToken).ConfigureAwait(false);
+                await PauseAsync(pause, cancellationToken).ConfigureAwait(false);
                 paused = true;
             }
 
@@ -297,6 +298,32 @@ internal sealed class ClusterStateStore(KubeDindSession session)
 
             await TryAsync(() => Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None)).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Pauses (freezes) the cluster for the copy, trying again for a few seconds: the cgroup freezer gives up ("unable to
+    /// freeze") when a process does not stop in time, which happens on a loaded machine and passes on a second try.
+    /// </summary>
+    private async Task PauseAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var outcome = await Poll.UntilAsync<bool>(
+            "the cluster container to freeze for the state copy",
+            async ct =>
+            {
+                try
+                {
+                    await Docker.Containers.PauseContainerAsync(containerId, ct).ConfigureAwait(false);
+                    return PollStep<bool>.Finished(true);
+                }
+                catch (DockerApiException ex) when (ex.Message.Contains("freeze", StringComparison.OrdinalIgnoreCase))
+                {
+                    return PollStep<bool>.NotYet(DockerEngine.FirstLine(ex));
+                }
+            },
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(10),
+            cancellationToken).ConfigureAwait(false);
+        outcome.ValueOrThrow($"cluster container {containerId[..Math.Min(12, containerId.Length)]}", "the container to freeze for the state copy", "the state is not saved; the next start is cold");
     }
 
     private static async Task TryAsync(Func<Task> action)
