@@ -333,6 +333,11 @@ internal static class ClusterGates
 
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
+            if (await probe.TurnedOffAsync("dns", cancellationToken).ConfigureAwait(false) is { } off)
+            {
+                return GateResult.Pass($"cluster DNS: off ({off.Detail} by K3sArgs); pods cannot resolve Service names");
+            }
+
             var result = await ContainerExec.RunAsync(probe.Docker, probe.ContainerId, ["kubedind-resolve", Probe], cancellationToken: cancellationToken).ConfigureAwait(false);
             if (result.Succeeded)
             {
@@ -351,6 +356,11 @@ internal static class ClusterGates
 
         protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
         {
+            if (await Probe.TurnedOffAsync("storage", cancellationToken).ConfigureAwait(false) is { } off)
+            {
+                return GateResult.Pass($"storage: off ({off.Detail} by K3sArgs); no default StorageClass, so a PersistentVolumeClaim without a storageClassName stays Pending");
+            }
+
             var classes = await client.StorageV1.ListStorageClassAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             var defaults = classes.Items.Where(c => c.Annotations()?.TryGetValue("storageclass.kubernetes.io/is-default-class", out var value) == true && value == "true").ToList();
             return defaults.Count > 0
@@ -495,6 +505,16 @@ internal sealed class ClusterProbe
     public IReadOnlyList<ClusterComponent> Components => _lastInner?.Components ?? [];
 
     public Task<IKubernetes?> ClientAsync(CancellationToken cancellationToken) => _client(cancellationToken);
+
+    /// <summary>
+    /// The component of <paramref name="role"/> when the user turned it off (k3s's <c>--disable</c> in K3sArgs: then the
+    /// container runs neither k3s's nor KubeDind's fallback, and its gate has nothing to wait for); null otherwise.
+    /// </summary>
+    public async Task<ClusterComponent?> TurnedOffAsync(string role, CancellationToken cancellationToken)
+    {
+        var components = Components.Count > 0 ? Components : (await InnerAsync(cancellationToken).ConfigureAwait(false)).Components;
+        return components.FirstOrDefault(c => c.Role == role && !c.IsRunning && c.Detail.StartsWith("disabled in ", StringComparison.Ordinal));
+    }
 
     public void SetFatal(string reason)
     {

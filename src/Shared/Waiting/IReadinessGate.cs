@@ -14,5 +14,8 @@ public readonly record struct GateResult(bool Passed, string? Observation = null
 {
     public static GateResult Pass() => new(true);
 
+    /// <summary>Passed with nothing to wait for, and why (<paramref name="note"/>, logged in place of the gate's name).</summary>
+    public static GateResult Pass(string note) => new(true, note);
+
     public static GateResult NotYet(string observation) => new(false, observation);
 }

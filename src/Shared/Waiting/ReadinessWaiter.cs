@@ -68,7 +68,9 @@ public sealed class ReadinessWaiter
                 if (last.Passed)
                 {
                     passed.Add((gate.Name, watch.Elapsed));
-                    _log.Info($"{subject}: {gate.Name} after {watch.Elapsed.TotalSeconds:0.0}s");
+                    _log.Info(last.Observation is { } note
+                        ? $"{subject}: {note} (gate '{gate.Name}' passed at {watch.Elapsed.TotalSeconds:0.0}s)"
+                        : $"{subject}: {gate.Name} after {watch.Elapsed.TotalSeconds:0.0}s");
                     break;
                 }
 

@@ -1,0 +1,61 @@
+using KubeDind.Cluster;
+
+namespace KubeDind.Tests.Cluster;
+
+/// <summary>
+/// A cluster whose user turned k3s's CoreDNS and local-storage off (K3sArgs --disable): no cluster DNS and no default
+/// StorageClass will ever come, so their readiness gates pass at once and say so, in the core and in kubedind-ready.
+/// Needs a real k3s (KUBEDIND_K3S_BINARY); skipped with the reason without it.
+/// </summary>
+[Collection("Cluster")]
+public sealed class DisabledComponentTests(ITestOutputHelper output)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Dns_and_storage_turned_off_by_K3sArgs_pass_their_gates_at_once_and_the_log_says_they_are_off()
+    {
+        if (ClusterTestSupport.K3sBinary is null)
+        {
+            Assert.Skip(KubernetesClusterFixture.SkipReason);
+        }
+
+        var log = new CapturingLog();
+        using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await using var cluster = await session.StartClusterAsync(
+            ClusterTestSupport.ComposeSettings("off") with
+            {
+                Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
+                Kubernetes = true,
+                K3sArgs = ["--disable=coredns,local-storage"],
+                // Well above a start here (~20-40 s cold), far below the 5 min an endless DNS wait would take.
+                ReadinessTimeout = TimeSpan.FromSeconds(150),
+            },
+            Ct);
+        output.WriteLine($"ready after {watch.Elapsed.TotalSeconds:0.0}s; {cluster.Timings}");
+
+        Assert.Contains(cluster.Components, c => c.Role == "dns" && c.Implementation == "none");
+        Assert.Contains(cluster.Components, c => c.Role == "storage" && c.Implementation == "none");
+        Assert.Single(log.Lines, l => l.Message.StartsWith($"cluster {cluster.Name}: cluster DNS: off (disabled in /etc/rancher/k3s/config.yaml by K3sArgs); pods cannot resolve Service names (gate 'cluster DNS answers' passed at ", StringComparison.Ordinal));
+        Assert.Contains(log.Lines, l => l.Message.StartsWith($"cluster {cluster.Name}: storage: off (disabled in /etc/rancher/k3s/config.yaml by K3sArgs); no default StorageClass", StringComparison.Ordinal));
+
+        Assert.True(GateTook(cluster, "cluster DNS answers") < TimeSpan.FromSeconds(5), cluster.Timings.ToString());
+        Assert.True(GateTook(cluster, "default StorageClass present") < TimeSpan.FromSeconds(5), cluster.Timings.ToString());
+
+        var ready = await cluster.ExecAsync(["kubedind-ready"], null, Ct);
+        output.WriteLine(ready.StandardOutput);
+        Assert.True(ready.Succeeded, ready.StandardOutput);
+        Assert.Contains("\"name\":\"dns\",\"status\":\"passed\",\"reason\":\"off (disabled in /etc/rancher/k3s/config.yaml): pods cannot resolve Service names\"", ready.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("\"name\":\"storage\",\"status\":\"passed\",\"reason\":\"off (disabled in /etc/rancher/k3s/config.yaml): no default StorageClass\"", ready.StandardOutput, StringComparison.Ordinal);
+    }
+
+    /// <summary>How long the gate took after the one before it passed.</summary>
+    private static TimeSpan GateTook(KubeDindCluster cluster, string gate)
+    {
+        var gates = cluster.Timings.Gates.ToList();
+        var index = gates.FindIndex(g => g.Gate == gate);
+        Assert.True(index > 0, $"gate '{gate}' is not among {string.Join(", ", gates.Select(g => g.Gate))}");
+        return gates[index].Elapsed - gates[index - 1].Elapsed;
+    }
+}
