@@ -21,6 +21,15 @@ public static class EngineCapabilities
     ];
 
     /// <summary>
+    /// The capabilities (numbers 0..37, without "CAP_") missing from the bounding set of a dockerd visible in this machine's
+    /// /proc, or null when none is visible.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>?> LackedByLocalDockerdAsync(CancellationToken cancellationToken) =>
+        OperatingSystem.IsLinux() && await ReadDockerdBoundingSetAsync(cancellationToken).ConfigureAwait(false) is { } bounding
+            ? CapabilityNames.Except(FromMask(bounding)).Select(n => n["CAP_".Length..]).ToList()
+            : null;
+
+    /// <summary>
     /// The capabilities the engine can grant, learned where the engine runs and cached for the session: a local engine's
     /// dockerd bounding set from this machine's /proc; otherwise (a remote engine, or a socket mounted from another
     /// machine) through a probe container in the engine's PID namespace (<see cref="EngineProbe"/>, run from

@@ -23,6 +23,24 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         "privileged containers are disabled",
     ];
 
+    /// <summary>
+    /// The capabilities a local engine's dockerd cannot grant (read from this machine's /proc, cheap), which a privileged
+    /// container is given all of: runc then refuses it ("unable to apply caps"). Knowing that up front saves a start
+    /// the first try per session: a container created, a warm state copied into it, refused, removed. Null when all are
+    /// there, unreadable (dockerd not visible here), or the engine is remote (learning its set costs a probe container;
+    /// the attempt tells as much).
+    /// </summary>
+    private async Task<string?> LackedCapabilitiesAsync(CancellationToken cancellationToken)
+    {
+        if (!session.Engine.IsLocal)
+        {
+            return null;
+        }
+
+        var lacking = await EngineCapabilities.LackedByLocalDockerdAsync(cancellationToken).ConfigureAwait(false);
+        return lacking is { Count: > 0 } ? string.Join(", ", lacking) : null;
+    }
+
     /// <summary>True when the engine refused to start a container because it is privileged (retry with Fallback).</summary>
     public static bool IsPrivilegeRefusal(DockerApiException exception)
     {
@@ -40,6 +58,13 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
         if (mode == PrivilegeMode.Auto && session.PrivilegedRefused)
         {
             session.Log.Debug($"cluster {name}: the engine refused --privileged earlier in this session; using the fallback");
+            mode = PrivilegeMode.Fallback;
+        }
+
+        if (mode == PrivilegeMode.Auto && await LackedCapabilitiesAsync(cancellationToken).ConfigureAwait(false) is { } lacking)
+        {
+            session.PrivilegedRefused = true;
+            session.Log.Warn($"cluster {name}: the engine refuses --privileged (dockerd's capability bounding set lacks {lacking}, which a privileged container needs; not tried); running with the unprivileged fallback instead (all capabilities the engine grants, unconfined seccomp/AppArmor, private cgroup namespace). Set Privilege = Fallback to say so yourself.");
             mode = PrivilegeMode.Fallback;
         }
 
