@@ -115,7 +115,7 @@ internal sealed class ClusterStateStore(KubeDindSession session)
         }
 
         var newest = states[0];
-        return (null, $"the saved state {newest.Volume} was made with another {string.Join(", ", key.DifferencesFrom(newest.Labels))} (this start saves one for the new inputs)");
+        return (null, $"the saved state {newest.Volume} was made with different inputs ({string.Join(", ", key.DifferencesFrom(newest.Labels))}); this start saves one for the new inputs");
     }
 
     /// <summary>

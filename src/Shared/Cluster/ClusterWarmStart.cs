@@ -19,6 +19,7 @@ internal sealed class ClusterWarmStart
     private readonly ClusterStateStore _store;
     private readonly ClusterStateKey? _key;
     private readonly SavedClusterState? _state;
+    private bool _coldSaid;
 
     private ClusterWarmStart(ClusterStartContext context, ClusterStateKey? key, SavedClusterState? state, string reason)
     {
@@ -80,8 +81,10 @@ internal sealed class ClusterWarmStart
         Restored = false;
         if (_state is null || _key is null)
         {
-            if (_key is not null || _context.Settings.Kubernetes)
+            // Once, though this runs for each container the start creates (a refused privileged one, then the fallback).
+            if ((_key is not null || _context.Settings.Kubernetes) && !_coldSaid)
             {
+                _coldSaid = true;
                 _context.Session.Log.Info($"cluster {_context.Name}: cold start: {ColdReason}");
             }
 
