@@ -40,21 +40,96 @@ public sealed class ServiceAccess
         var servicePort = ports.FirstOrDefault(p => p.Name == port || p.Port.ToString(CultureInfo.InvariantCulture) == port)
             ?? throw new KubeDindException($"Service {@namespace}/{service} has no port '{port}' (it has {string.Join(", ", ports.Select(p => $"{p.Name}:{p.Port}"))}); use one of those.");
 
+        var subject = $"Service {@namespace}/{service}:{port}";
         if (servicePort.NodePort is > 0 and var nodePort && _publishedPorts.TryGetValue(nodePort, out var hostPort))
         {
-            return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{hostPort}/"), $"node port {nodePort} published on host port {hostPort}", null);
+            return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://{_host}:{hostPort}/"), $"node port {nodePort} published on host port {hostPort}", null), limit, cancellationToken).ConfigureAwait(false);
         }
 
         var number = servicePort.Port;
         if (svc.Spec?.ExternalIPs is { Count: > 0 } && _publishedPorts.TryGetValue(number, out var externalHostPort))
         {
-            return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{externalHostPort}/"), $"external IP port {number} published on host port {externalHostPort}", null);
+            return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://{_host}:{externalHostPort}/"), $"external IP port {number} published on host port {externalHostPort}", null), limit, cancellationToken).ConfigureAwait(false);
         }
 
         var (pod, targetPort) = await FindReadyPodAsync(svc, servicePort, @namespace, limit, cancellationToken).ConfigureAwait(false);
         var forwarder = PortForwarder.Start(_client, pod, @namespace, targetPort, _log);
         _log.Info($"Service {@namespace}/{service}:{port} forwarded from 127.0.0.1:{forwarder.LocalPort} to pod {pod}:{targetPort}");
-        return new ServiceEndpoint(new Uri($"{scheme}://127.0.0.1:{forwarder.LocalPort}/"), $"port-forward to pod {pod}:{targetPort}", forwarder);
+        return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://127.0.0.1:{forwarder.LocalPort}/"), $"port-forward to pod {pod}:{targetPort}", forwarder), limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Returns <paramref name="endpoint"/> once a TCP connection to it stays open: right after a Deploy, kube-proxy may not
+    /// have programmed a new node port yet, and Docker's port proxy (like the port-forwarder, whose pod may not listen
+    /// yet) accepts every connection and closes it at once when nothing answers behind it, so the first request is reset.
+    /// </summary>
+    private async Task<ServiceEndpoint> AnsweringAsync(string subject, ServiceEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var (host, port) = (endpoint.Url.Host, endpoint.Url.Port);
+        // A port-forward connects through the API and the kubelet before it can close: give it longer to say no.
+        var settle = endpoint.IsForwarded ? TimeSpan.FromSeconds(1) : TimeSpan.FromMilliseconds(300);
+        try
+        {
+            var outcome = await Poll.UntilAsync(
+                $"a connection to {host}:{port} ({endpoint.Via}) that stays open",
+                token => ProbeAsync(host, port, settle, token),
+                TimeSpan.FromMilliseconds(250),
+                timeout,
+                cancellationToken).ConfigureAwait(false);
+            outcome.ValueOrThrow(
+                subject,
+                $"a TCP connection to {host}:{port} ({endpoint.Via}) that is not closed at once",
+                endpoint.IsForwarded
+                    ? "check that the pod listens on that port (a pod without a readiness probe is Ready before its server listens)"
+                    : "check that the pods behind the Service listen on its target port (kube-proxy programs a new node port within seconds)");
+            if (outcome.Elapsed > settle + TimeSpan.FromMilliseconds(250))
+            {
+                _log.Info($"{subject}: {endpoint.Url} answers after {outcome.Elapsed.TotalSeconds:0.0}s ({endpoint.Via})");
+            }
+
+            return endpoint;
+        }
+        catch
+        {
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Connects, then waits <paramref name="settle"/>: data, or no close meanwhile, means something answers.</summary>
+    private static async Task<PollStep<bool>> ProbeAsync(string host, int port, TimeSpan settle, CancellationToken cancellationToken)
+    {
+        using var client = new TcpClient();
+        using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connect.CancelAfter(TimeSpan.FromSeconds(3));
+        try
+        {
+            await client.ConnectAsync(host, port, connect.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return PollStep<bool>.NotYet("connecting took longer than 3s");
+        }
+        catch (SocketException ex)
+        {
+            return PollStep<bool>.NotYet($"connecting: {ex.Message}");
+        }
+
+        using var listen = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        listen.CancelAfter(settle);
+        try
+        {
+            var read = await client.GetStream().ReadAsync(new byte[1], listen.Token).ConfigureAwait(false);
+            return read > 0 ? PollStep<bool>.Finished(true, "it sent data") : PollStep<bool>.NotYet("the connection was closed at once (nothing answers behind the port yet)");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return PollStep<bool>.Finished(true, "the connection stayed open");
+        }
+        catch (IOException ex)
+        {
+            return PollStep<bool>.NotYet($"the connection was reset ({ex.InnerException?.Message ?? ex.Message})");
+        }
     }
 
     private async Task<(string Pod, int Port)> FindReadyPodAsync(V1Service svc, V1ServicePort servicePort, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
@@ -122,6 +197,8 @@ public sealed class ServiceEndpoint : IAsyncDisposable
 
     /// <summary>How the URL reaches the Service ("node port 30080 published on host port 41234", "port-forward to pod web-1:8080").</summary>
     public string Via { get; }
+
+    internal bool IsForwarded => _forwarder is not null;
 
     public ValueTask DisposeAsync() => _forwarder?.DisposeAsync() ?? ValueTask.CompletedTask;
 

@@ -159,23 +159,10 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         SkipWithoutK3s();
         var ns = await DeployWebAsync("nodeport");
 
+        // kube-proxy programs a new node port a moment after the Service exists (until then the published port resets):
+        // OpenServiceAsync returns once a connection stays open, so the first request right after it works.
         await using var endpoint = await Cluster.OpenServiceAsync("web", "http", ns, cancellationToken: Ct);
-        // kube-proxy programs a new node port a moment after the Service exists: until then the published port resets.
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        string body;
-        while (true)
-        {
-            try
-            {
-                body = await GetAsync(endpoint.Url);
-                break;
-            }
-            catch (HttpRequestException ex) when (watch.Elapsed < TimeSpan.FromSeconds(30))
-            {
-                _output.WriteLine($"after {watch.Elapsed.TotalSeconds:0.0}s: {ex.Message}");
-                await Task.Delay(500, Ct);
-            }
-        }
+        var body = await GetAsync(endpoint.Url);
 
         var hostPort = Cluster.HostPort(RealClusterFixture.NodePort);
         Assert.Equal($"node port {RealClusterFixture.NodePort} published on host port {hostPort}", endpoint.Via);
@@ -197,6 +184,23 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
 
         Assert.Equal($"port-forward to pod {pod}:8080", endpoint.Via);
         Assert.Equal($"hello from {pod}", body);
+    }
+
+    [Fact]
+    public async Task A_port_forward_to_a_pod_that_does_not_listen_gives_up_saying_what_it_waited_for()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("deaf");
+        // Ready at once (no readiness probe) yet listening nowhere: every forwarded connection is refused in the pod.
+        await Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(2), Workload("deaf", "[sleep, '3600']", null, "ports: [{ name: web, containerPort: 8080 }]"), DeafService), Ct);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => new ServiceAccess(Cluster.Kubernetes).OpenAsync("deaf", "80", ns, timeout: TimeSpan.FromSeconds(8), cancellationToken: Ct));
+
+        _output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0}s: {ex.Message}");
+        Assert.StartsWith($"Service {ns}/deaf:80: gave up waiting for a TCP connection to 127.0.0.1:", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("(port-forward to pod deaf-", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("check that the pod listens on that port (a pod without a readiness probe is Ready before its server listens)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -324,6 +328,9 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
         await Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(3), web, service), Ct);
         return ns;
     }
+
+    /// <summary>A ClusterIP Service deaf:80 → the named port web of the pods labelled app=deaf.</summary>
+    private const string DeafService = "apiVersion: v1\nkind: Service\nmetadata: { name: deaf }\nspec:\n  selector: { app: deaf }\n  ports: [{ name: http, port: 80, targetPort: web }]\n";
 
     private async Task DeleteNodePortServicesAsync()
     {
