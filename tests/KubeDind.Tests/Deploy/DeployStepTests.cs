@@ -1,3 +1,4 @@
+using k8s.Models;
 using KubeDind.Deploy;
 using KubeDind.Logging;
 using KubeDind.Tests.Fakes;
@@ -6,8 +7,9 @@ namespace KubeDind.Tests.Deploy;
 
 /// <summary>
 /// The deploy step against <see cref="FakeKubernetesApi"/> (a fake API server, not a cluster): CI's smoke of the deploy
-/// path (CI has no k3s) and what a real k3s here cannot easily show. Each test says which. Everything else Deploy does
-/// is shown on a real k3s by RealClusterParityTests, RealClusterFailFastTests and RealClusterDeployTests.
+/// path (CI has no k3s) and what a real k3s here cannot easily show. Each test says which; CI's fail-fast table is
+/// FailFastTableTests. Everything else Deploy does is shown on a real k3s by RealClusterParityTests,
+/// RealClusterFailFastTests and RealClusterDeployTests.
 /// </summary>
 public sealed class DeployStepTests : IAsyncLifetime
 {
@@ -79,7 +81,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_crash_looping_pod_fails_the_deploy_with_a_bundle_naming_the_cause()
     {
         // CI smoke of a failing rollout and its bundle (with the cluster's own logs).
-        _fake.Behavior["web"] = FakePodBehavior.CrashLoop;
+        _fake.Pods["web"] = FakePods.CrashLoop("app", 1, "starting web\nloading /etc/web/config.yaml\npanic: config key 'listen' is missing\n");
         using var client = _fake.CreateClient();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, AppSettings(), Context, TestContext.Current.CancellationToken));
@@ -116,7 +118,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_missing_image_is_named_with_a_hint_to_push_it_and_warned_about_before_applying()
     {
         // The fake lists events newest first, an order a real server cannot be made to show: the bundle must sort them.
-        _fake.Behavior["web"] = FakePodBehavior.MissingImage;
+        _fake.Pods["web"] = FakePods.PullFailed("app", "web:1", "failed to resolve reference \"web:1\": web:1: not found");
         using var client = _fake.CreateClient();
         var context = Context with { PushedImages = new Dictionary<string, string>() };
 
@@ -135,7 +137,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_rollout_timeout_says_what_it_waited_for_and_where_the_bundle_is()
     {
         // A pod that never starts, within 2 s (the real one takes 40 s).
-        _fake.Behavior["web"] = FakePodBehavior.Stuck;
+        _fake.Pods["web"] = FakePods.Waiting("app", "ContainerCreating");
         using var client = _fake.CreateClient();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, AppSettings(TimeSpan.FromSeconds(2)), Context, TestContext.Current.CancellationToken));
@@ -150,7 +152,11 @@ public sealed class DeployStepTests : IAsyncLifetime
     [Fact]
     public async Task A_crd_that_never_becomes_established_times_out_saying_so()
     {
-        // A real k3s establishes a CRD at once; the fake never does.
+        // A real k3s establishes a CRD at once; here it stays not Established.
+        _fake.Statuses["widgets.example.kubedind.io"] = new V1CustomResourceDefinitionStatus
+        {
+            Conditions = [new V1CustomResourceDefinitionCondition { Type = "NamesAccepted", Status = "True" }, new V1CustomResourceDefinitionCondition { Type = "Established", Status = "False" }],
+        };
         using var client = _fake.CreateClient();
         // Long enough that discovery and the apply finish first even while an image build loads the machine.
         var settings = new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")], Timeout = TimeSpan.FromSeconds(8) };

@@ -3,36 +3,34 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
+using k8s.Models;
 using KubeDind.Networking;
 
 namespace KubeDind.Tests.Fakes;
 
-/// <summary>How a Deployment's pod behaves in the fake after it is applied.</summary>
-public enum FakePodBehavior
+/// <summary>A Deployment's pod as a test states it: its status, the events the kubelet would record for it, its logs.</summary>
+public sealed record FakePod(V1PodStatus Status)
 {
-    /// <summary>The rollout completes at once: status says all replicas updated and available, one Ready pod.</summary>
-    Healthy,
+    /// <summary>Type, reason and message of each event, oldest first; the fake fills in the object, namespace and times.</summary>
+    public IReadOnlyList<Corev1Event> Events { get; init; } = [];
 
-    /// <summary>The container exits with code 1 and is restarted: CrashLoopBackOff with a previous log.</summary>
-    CrashLoop,
-
-    /// <summary>The image cannot be pulled: ImagePullBackOff, with the kubelet's "not found" events, listed newest first.</summary>
-    MissingImage,
-
-    /// <summary>The pod stays ContainerCreating forever: the rollout never finishes (for timeouts).</summary>
-    Stuck,
+    public IReadOnlyDictionary<(string Container, bool Previous), string> Logs { get; init; } = new Dictionary<(string, bool), string>();
 }
 
 /// <summary>
 /// A FAKE Kubernetes API server (not a cluster): a small real HTTP server on 127.0.0.1 that speaks the real paths and
 /// status shapes the deploy step uses — discovery, server-side apply, object reads, pod lists by label selector,
-/// events, pod logs — so a real <see cref="k8s.Kubernetes"/> client can be pointed at it. A Deployment's status and pod
-/// are synthesized from <see cref="FakePodBehavior"/>.
+/// events, pod logs — so a real <see cref="k8s.Kubernetes"/> client can be pointed at it. It stores what is applied and
+/// simulates nothing: a Deployment's pod, its events and logs, and any object's status are what the test states
+/// (<see cref="Pods"/>, <see cref="Statuses"/>).
 /// <para>
 /// Kept only for what a real k3s here cannot easily show, and for CI, which has no k3s: a small smoke of the deploy
 /// path (a rollout, a crash-looping one with its bundle, bundle privacy); the wire shape of server-side apply; events
-/// a server lists newest first; a rollout or CRD that never finishes, within seconds. Everything else it once faked is shown by a real k3s
-/// (RealClusterParityTests, RealClusterFailFastTests, RealClusterDeployTests; run with KUBEDIND_K3S_BINARY).
+/// a server lists newest first; a rollout or CRD that never finishes, within seconds. CI has no k3s; the fail-fast
+/// table is shown here from pod states a test states (FailFastTableTests; hence PersistentVolumeClaims, PersistentVolumes
+/// and StorageClasses among the stored kinds), and against a real k3s in RealClusterFailFastTests and
+/// RealClusterParityTests. Everything else it once faked is shown by a real k3s (those and RealClusterDeployTests; run
+/// with KUBEDIND_K3S_BINARY).
 /// </para>
 /// </summary>
 public sealed class FakeKubernetesApi : IAsyncDisposable
@@ -43,6 +41,8 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         ("v1", "ConfigMap", "configmaps", true), ("v1", "Secret", "secrets", true), ("v1", "Event", "events", true),
         ("v1", "Node", "nodes", false), ("v1", "Endpoints", "endpoints", true), ("apps/v1", "Deployment", "deployments", true),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+        ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true), ("v1", "PersistentVolume", "persistentvolumes", false),
+        ("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
     ];
 
     private readonly HttpListener _listener = new();
@@ -69,8 +69,11 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     /// <summary>Every request: method, path with query, content type.</summary>
     public ConcurrentQueue<(string Method, string PathAndQuery, string? ContentType)> Requests { get; } = new();
 
-    /// <summary>Workload name → how its pods behave; unnamed workloads are <see cref="FakePodBehavior.Healthy"/>.</summary>
-    public Dictionary<string, FakePodBehavior> Behavior { get; } = [];
+    /// <summary>Deployment name → the pod it reports, as the test states it; an unnamed Deployment's pod is Ready.</summary>
+    public Dictionary<string, FakePod> Pods { get; } = [];
+
+    /// <summary>Object name → the status its controller would give it (a typed model, serialized as is), e.g. a CRD's conditions.</summary>
+    public Dictionary<string, object> Statuses { get; } = [];
 
     /// <summary>A real client pointed at this fake.</summary>
     public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
@@ -319,131 +322,77 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
         applied["status"] = existing?["status"]?.DeepClone();
         _objects[key] = applied;
-        Synthesize(resource, applied);
+        Synthesize(resource.Kind, applied);
         return (existing is null ? 201 : 200, applied.ToJsonString(), "application/json");
     }
 
-    /// <summary>What the controllers would do: a CRD is never Established (a real k3s establishes it at once), a Deployment gets status and a pod.</summary>
-    private void Synthesize((string ApiVersion, string Kind, string Plural, bool Namespaced) resource, JsonObject obj)
+    /// <summary>
+    /// What the controllers would do, as far as the test stated it: an object named in <see cref="Statuses"/> gets that
+    /// status; a Deployment gets one pod (its template, the status stated in <see cref="Pods"/>, Ready when none is) and
+    /// the status its controller would give it for that pod.
+    /// </summary>
+    private void Synthesize(string kind, JsonObject obj)
     {
         var name = (string)obj["metadata"]!["name"]!;
-        var ns = (string?)obj["metadata"]!["namespace"];
+        if (Statuses.TryGetValue(name, out var status))
+        {
+            obj["status"] = JsonNode.Parse(KubernetesJson.Serialize(status));
+        }
+
+        if (kind != "Deployment")
+        {
+            return;
+        }
+
+        var ns = (string)obj["metadata"]!["namespace"]!;
         var generation = (long)obj["metadata"]!["generation"]!;
-        switch (resource.Kind)
+        var stated = Pods.GetValueOrDefault(name) ?? new FakePod(new V1PodStatus { Phase = "Running", Conditions = [new V1PodCondition { Type = "Ready", Status = "True" }] });
+        var healthy = stated.Status.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+        var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
+        obj["status"] = new JsonObject
         {
-            case "CustomResourceDefinition":
-                obj["status"] = new JsonObject { ["conditions"] = new JsonArray(Condition("NamesAccepted", "True"), Condition("Established", "False")) };
-                return;
-            case "Deployment":
-                var behavior = Behavior.GetValueOrDefault(name, FakePodBehavior.Healthy);
-                var healthy = behavior == FakePodBehavior.Healthy;
-                var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
-                obj["status"] = new JsonObject
-                {
-                    ["observedGeneration"] = generation,
-                    ["replicas"] = replicas,
-                    ["updatedReplicas"] = replicas,
-                    ["readyReplicas"] = healthy ? replicas : 0,
-                    ["availableReplicas"] = healthy ? replicas : 0,
-                    ["unavailableReplicas"] = healthy ? 0 : replicas,
-                    ["conditions"] = new JsonArray(
-                        Condition("Available", healthy ? "True" : "False", healthy ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable"),
-                        Condition("Progressing", "True", healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")),
-                };
-                var labels = obj["spec"]?["template"]?["metadata"]?["labels"]?.DeepClone() as JsonObject ?? [];
-                var podSpec = obj["spec"]?["template"]?["spec"] as JsonObject ?? [];
-                AddPod($"{name}-7d4b9c-x{generation}", ns ?? "default", labels, (JsonObject)podSpec.DeepClone(), behavior);
-                return;
-        }
-    }
+            ["observedGeneration"] = generation,
+            ["replicas"] = replicas,
+            ["updatedReplicas"] = replicas,
+            ["readyReplicas"] = healthy ? replicas : 0,
+            ["availableReplicas"] = healthy ? replicas : 0,
+        };
 
-    private void AddPod(string podName, string ns, JsonObject labels, JsonObject spec, FakePodBehavior behavior)
-    {
+        var podName = $"{name}-7d4b9c-x{generation}";
+        var spec = (JsonObject)(obj["spec"]?["template"]?["spec"]?.DeepClone() ?? new JsonObject());
         spec["nodeName"] = "kdt-node";
-        var container = ((JsonArray)spec["containers"]!)[0]!;
-        var containerName = (string)container["name"]!;
-        var image = (string)container["image"]!;
-        var healthy = behavior == FakePodBehavior.Healthy;
-        JsonObject state;
-        JsonObject lastState = [];
-        var restarts = 0;
-        switch (behavior)
-        {
-            case FakePodBehavior.CrashLoop:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "CrashLoopBackOff", ["message"] = $"back-off 40s restarting failed container={containerName} pod={podName}" } };
-                lastState = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 1, ["reason"] = "Error", ["startedAt"] = Now(), ["finishedAt"] = Now() } };
-                restarts = 3;
-                _logs[(podName, containerName, true)] = "starting web\nloading /etc/web/config.yaml\npanic: config key 'listen' is missing\n";
-                _logs[(podName, containerName, false)] = string.Empty;
-                AddEvent(ns, "Pod", podName, "Warning", "BackOff", $"Back-off restarting failed container {containerName} in pod {podName}");
-                break;
-            case FakePodBehavior.MissingImage:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ImagePullBackOff", ["message"] = $"Back-off pulling image \"{image}\"" } };
-                AddEvent(ns, "Pod", podName, "Normal", "Pulling", $"Pulling image \"{image}\"");
-                AddEvent(ns, "Pod", podName, "Warning", "Failed", $"Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
-                AddEvent(ns, "Pod", podName, "Warning", "Failed", "Error: ErrImagePull");
-                break;
-            case FakePodBehavior.Stuck:
-                state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
-                break;
-            default:
-                state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } };
-                _logs[(podName, containerName, false)] = "listening on :8080\n";
-                break;
-        }
-
-        AddEvent(ns, "Pod", podName, "Normal", "Scheduled", $"Successfully assigned {ns}/{podName} to kdt-node");
-        var pod = new JsonObject
+        _objects[ObjectPath("v1", "pods", ns, podName)] = new JsonObject
         {
             ["apiVersion"] = "v1",
             ["kind"] = "Pod",
-            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = labels, ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now() },
+            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = obj["spec"]?["template"]?["metadata"]?["labels"]?.DeepClone(), ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now() },
             ["spec"] = spec,
-            ["status"] = new JsonObject
-            {
-                ["phase"] = behavior is FakePodBehavior.Stuck or FakePodBehavior.MissingImage ? "Pending" : "Running",
-                ["conditions"] = new JsonArray(Condition("PodScheduled", "True"), Condition("Ready", healthy ? "True" : "False", healthy ? null : "ContainersNotReady")),
-                ["containerStatuses"] = new JsonArray(new JsonObject
-                {
-                    ["name"] = containerName,
-                    ["image"] = image,
-                    ["imageID"] = string.Empty,
-                    ["ready"] = healthy,
-                    ["started"] = healthy,
-                    ["restartCount"] = restarts,
-                    ["state"] = state,
-                    ["lastState"] = lastState,
-                }),
-            },
+            ["status"] = JsonNode.Parse(KubernetesJson.Serialize(stated.Status)),
         };
-        _objects[ObjectPath("v1", "pods", ns, podName)] = pod;
-    }
-
-    private void AddEvent(string ns, string kind, string name, string type, string reason, string message)
-    {
-        _clock = _clock.AddSeconds(1);
-        var time = _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        // Inserted newest-first so the collector has to sort them.
-        _events.Insert(0, new JsonObject
+        foreach (var ((container, previous), text) in stated.Logs)
         {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Event",
-            ["metadata"] = new JsonObject { ["name"] = $"{name}.{_events.Count:x}", ["namespace"] = ns, ["creationTimestamp"] = time },
-            ["involvedObject"] = new JsonObject { ["kind"] = kind, ["namespace"] = ns, ["name"] = name },
-            ["reason"] = reason,
-            ["message"] = message,
-            ["type"] = type,
-            ["count"] = 1,
-            ["firstTimestamp"] = time,
-            ["lastTimestamp"] = time,
-            ["source"] = new JsonObject { ["component"] = "kubelet", ["host"] = "kdt-node" },
-        });
+            _logs[(podName, container, previous)] = text;
+        }
+
+        foreach (var statedEvent in stated.Events)
+        {
+            _clock = _clock.AddSeconds(1);
+            var time = Now();
+            var e = JsonNode.Parse(KubernetesJson.Serialize(statedEvent))!.AsObject();
+            e["apiVersion"] = "v1";
+            e["kind"] = "Event";
+            e["metadata"] = new JsonObject { ["name"] = $"{podName}.{_events.Count:x}", ["namespace"] = ns, ["creationTimestamp"] = time };
+            e["involvedObject"] = new JsonObject { ["kind"] = "Pod", ["namespace"] = ns, ["name"] = podName };
+            e["firstTimestamp"] = time;
+            e["lastTimestamp"] = time;
+            e["count"] = 1;
+
+            // Inserted newest first, an order a real server cannot be made to show, so the collector has to sort them.
+            _events.Insert(0, e);
+        }
     }
 
     private string Now() => _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-
-    private static JsonObject Condition(string type, string status, string? reason = null, string? message = null) =>
-        new() { ["type"] = type, ["status"] = status, ["reason"] = reason, ["message"] = message, ["lastTransitionTime"] = "2026-11-23T12:00:00Z" };
 
     private static (int, string, string) NotFound(string message, string reason = "NotFound") => Failure(404, reason, message);
 
