@@ -241,7 +241,7 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
     {
         var log = new CapturingLog();
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
-        var settings = ClusterTestSupport.ComposeSettings("timeout") with { ReadinessTimeout = TimeSpan.FromSeconds(1), Privilege = PrivilegeMode.Fallback };
+        var settings = ClusterTestSupport.ComposeSettings("timeout") with { ReadinessTimeout = TimeSpan.FromMilliseconds(100), Privilege = PrivilegeMode.Fallback };
         var before = await EngineInventory.TakeAsync(session.Docker);
 
         var error = await Assert.ThrowsAsync<KubeDindException>(() => session.StartClusterAsync(settings, Ct));
