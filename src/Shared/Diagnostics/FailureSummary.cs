@@ -100,7 +100,13 @@ public static class FailureSummary
             var message = status.State?.Waiting?.Message ?? string.Empty;
             var terminated = status.State?.Terminated ?? status.LastState?.Terminated;
 
-            if (reason is "ImagePullBackOff" or "ErrImagePull" or "ErrImageNeverPull")
+            if (reason is "ErrImageNeverPull")
+            {
+                // The kubelet's only pull event here is "Error: ErrImageNeverPull"; the waiting message says why.
+                return new($"{workload}: image {image} is not on the node and its imagePullPolicy is Never ({FirstLine(message)}) — drop imagePullPolicy: Never so the kubelet pulls it (PushImage)", FailureKind.Input);
+            }
+
+            if (reason is "ImagePullBackOff" or "ErrImagePull")
             {
                 var text = string.Join('\n', podEvents.Append(message));
                 if (text.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || text.Contains("authorization failed", StringComparison.OrdinalIgnoreCase)
@@ -116,10 +122,10 @@ public static class FailureSummary
 
                 if (text.Contains("connection refused", StringComparison.OrdinalIgnoreCase) || text.Contains("no such host", StringComparison.OrdinalIgnoreCase) || text.Contains("i/o timeout", StringComparison.OrdinalIgnoreCase))
                 {
-                    return new($"{workload}: image {image} could not be pulled: its registry is unreachable ({LastMatching(podEvents, "pull") ?? FirstLine(message)})", FailureKind.Input);
+                    return new($"{workload}: image {image} could not be pulled: its registry is unreachable ({LastMatching(podEvents, "Failed to pull") ?? FirstLine(message)})", FailureKind.Input);
                 }
 
-                return new($"{workload}: image {image} could not be pulled ({LastMatching(podEvents, "pull") ?? FirstLine(message)}) — was it pushed?", FailureKind.Input);
+                return new($"{workload}: image {image} could not be pulled ({LastMatching(podEvents, "Failed to pull") ?? FirstLine(message)}) — was it pushed?", FailureKind.Input);
             }
 
             if (reason is "InvalidImageName")
