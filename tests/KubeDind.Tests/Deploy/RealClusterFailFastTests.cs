@@ -283,6 +283,94 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
         }
     }
 
+    /// <summary>An env reference to a Secret that does not exist, and one to a key a ConfigMap does not have: CreateContainerConfigError, at once.</summary>
+    [Fact]
+    public async Task A_missing_env_reference_fails_fast_naming_the_secret_or_key()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("env");
+        var configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: web-env }\ndata: { other: x }\n";
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(
+                ns,
+                configMap,
+                Workload("api", "[sleep, '3600']", null, "env: [{ name: DB, valueFrom: { secretKeyRef: { name: api-secret, key: url } } }]"),
+                Workload("web", "[sleep, '3600']", null, "env: [{ name: URL, valueFrom: { configMapKeyRef: { name: web-env, key: url } } }]")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        Assert.Equal(
+            [
+                "api: container app cannot start (CreateContainerConfigError): secret \"api-secret\" not found",
+                $"web: container app cannot start (CreateContainerConfigError): couldn't find key url in ConfigMap {ns}/web-env",
+            ],
+            ex.Diagnostics!.Summary.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>A registry nothing listens on (a port of the cluster's own loopback): the pull's connection is refused.</summary>
+    [Fact]
+    public async Task An_image_whose_registry_is_unreachable_fails_fast_saying_so()
+    {
+        SkipWithoutK3s();
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("unreach"), TestManifests.Deployment("web", "127.0.0.1:5999/web:1")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        var cause = Assert.Single(ex.Diagnostics!.Summary);
+        Assert.StartsWith("web: image 127.0.0.1:5999/web:1 could not be pulled: its registry is unreachable (Failed to pull image \"127.0.0.1:5999/web:1\": ", cause, StringComparison.Ordinal);
+        Assert.EndsWith("connect: connection refused)", cause, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_image_reference_fails_fast_as_invalid()
+    {
+        SkipWithoutK3s();
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("badref"), TestManifests.Deployment("web", "localhost:5000/Bad:Name")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        Assert.Equal("web: image localhost:5000/Bad:Name is not a valid image reference — fix it in the manifest or DeploySettings.ImageRewrites", Assert.Single(ex.Diagnostics!.Summary));
+    }
+
+    [Fact]
+    public async Task An_image_not_present_with_pull_policy_never_fails_fast()
+    {
+        SkipWithoutK3s();
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(Ns("never"), TestManifests.Deployment("web", "localhost:5000/never-loaded:1", null, null, "imagePullPolicy: Never")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        Assert.Equal(
+            "web: image localhost:5000/never-loaded:1 is not on the node and its imagePullPolicy is Never (Container image \"localhost:5000/never-loaded:1\" is not present with pull policy of Never) — drop imagePullPolicy: Never so the kubelet pulls it (PushImage)",
+            Assert.Single(ex.Diagnostics!.Summary));
+    }
+
+    [Fact]
+    public async Task A_claim_that_does_not_exist_fails_fast_naming_it()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("noclaim");
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
+            Settings(ns, Workload("db", "[sleep, '3600']", volumes: "[{ name: data, persistentVolumeClaim: { claimName: nowhere } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]")),
+            Ct));
+
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
+        Assert.Equal($"db: PersistentVolumeClaim {ns}/nowhere (volume data) does not exist; add it to the manifests", Assert.Single(ex.Diagnostics!.Summary));
+    }
+
     private static async Task RemoveDefaultStorageClassAsync(IKubernetes client)
     {
         foreach (var storageClass in (await client.StorageV1.ListStorageClassAsync(cancellationToken: Ct)).Items)
