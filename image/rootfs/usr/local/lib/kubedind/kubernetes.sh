@@ -92,10 +92,10 @@ kubernetes_agent_start() {
   log "k3s: agent running, joining $K3S_URL (log $KUBEDIND_LOGS/k3s.log)"
 }
 
-# kube_proxy_bind_address ARRAY: adds --kube-proxy-arg=bind-address=<this container's address> to the array ARRAY.
-# k3s's datastore (kine on SQLite) without an fsync per write, unless config.yaml names a datastore of its own:
-# a throwaway cluster needs no durability against power loss (kind runs etcd with --unsafe-no-fsync for the same
-# reason), and a cluster start writes thousands of rows. The file is k3s's default, so saved states hold it as before.
+# datastore_without_fsync ARRAY: k3s's datastore (kine on SQLite) without an fsync per write, unless config.yaml
+# names a datastore of its own: a throwaway cluster needs no durability against power loss (kind runs etcd with
+# --unsafe-no-fsync for the same reason), and a cluster start writes thousands of rows. The file is k3s's default,
+# so saved states hold it as before.
 datastore_without_fsync() {
   local -n to=$1
   [ -z "$(k3s_setting datastore-endpoint)" ] || return 0
@@ -103,6 +103,7 @@ datastore_without_fsync() {
   to+=("--datastore-endpoint=sqlite://$K3S_DATA/server/db/state.db?_journal=WAL&cache=shared&_synchronous=OFF")
 }
 
+# kube_proxy_bind_address ARRAY: adds --kube-proxy-arg=bind-address=<this container's address> to the array ARRAY.
 # Without it kube-proxy reads its node's address from the API, retrying with a doubling backoff while RBAC is not
 # ready yet (1, 2, 4, 8 s): its Service rules, and so the cluster DNS address, came up to 8 s after the node was
 # Ready. The address is the one k3s takes as the node IP: the source address of the default route.
@@ -114,7 +115,7 @@ kube_proxy_bind_address() {
 }
 
 # k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid; on the server, the fallbacks
-# beside it) and reports an exit within 1 s.
+# beside it) without waiting; kubernetes_check_launched reports an exit within its first second.
 k3s_launch() {
   local version
   mkdir -p "$KUBEDIND_LOGS"
