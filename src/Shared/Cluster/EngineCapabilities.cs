@@ -26,7 +26,7 @@ public static class EngineCapabilities
     /// </summary>
     public static async Task<IReadOnlyList<string>?> LackedByLocalDockerdAsync(CancellationToken cancellationToken) =>
         OperatingSystem.IsLinux() && await ReadDockerdBoundingSetAsync(cancellationToken).ConfigureAwait(false) is { } bounding
-            ? CapabilityNames.Except(FromMask(bounding)).Select(n => n["CAP_".Length..]).ToList()
+            ? Missing(bounding)
             : null;
 
     /// <summary>
@@ -82,10 +82,13 @@ public static class EngineCapabilities
     private static IReadOnlyList<string> Describe(IKubeDindLog log, ulong bounding, string source)
     {
         var names = FromMask(bounding);
-        var missing = CapabilityNames.Except(names).Select(n => n["CAP_".Length..]).ToList();
+        var missing = Missing(bounding);
         log.Info($"container security: capabilities from {source}: {bounding:x}, lacking {(missing.Count == 0 ? "nothing" : string.Join(", ", missing))}");
         return names;
     }
+
+    /// <summary>The capabilities (without "CAP_") whose bits <paramref name="bounding"/> lacks, numbers 0..37 only.</summary>
+    private static List<string> Missing(ulong bounding) => CapabilityNames.Except(FromMask(bounding)).Select(n => n["CAP_".Length..]).ToList();
 
     /// <summary>The capability names of the bits set in <paramref name="mask"/> (a CapBnd value), numbers 0..37 only.</summary>
     public static IReadOnlyList<string> FromMask(ulong mask) =>

@@ -41,21 +41,28 @@ public sealed class ServiceAccess
             ?? throw new KubeDindException($"Service {@namespace}/{service} has no port '{port}' (it has {string.Join(", ", ports.Select(p => $"{p.Name}:{p.Port}"))}); use one of those.");
 
         var subject = $"Service {@namespace}/{service}:{port}";
+        var endpoint = await ChooseEndpointAsync(subject, svc, servicePort, @namespace, scheme, limit, cancellationToken).ConfigureAwait(false);
+        return await AnsweringAsync(subject, endpoint, limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The published host port of a node port or external IP port, else a port-forward to a ready pod behind the Service.</summary>
+    private async Task<ServiceEndpoint> ChooseEndpointAsync(string subject, V1Service svc, V1ServicePort servicePort, string @namespace, string scheme, TimeSpan limit, CancellationToken cancellationToken)
+    {
         if (servicePort.NodePort is > 0 and var nodePort && _publishedPorts.TryGetValue(nodePort, out var hostPort))
         {
-            return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://{_host}:{hostPort}/"), $"node port {nodePort} published on host port {hostPort}", null), limit, cancellationToken).ConfigureAwait(false);
+            return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{hostPort}/"), $"node port {nodePort} published on host port {hostPort}", null);
         }
 
         var number = servicePort.Port;
         if (svc.Spec?.ExternalIPs is { Count: > 0 } && _publishedPorts.TryGetValue(number, out var externalHostPort))
         {
-            return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://{_host}:{externalHostPort}/"), $"external IP port {number} published on host port {externalHostPort}", null), limit, cancellationToken).ConfigureAwait(false);
+            return new ServiceEndpoint(new Uri($"{scheme}://{_host}:{externalHostPort}/"), $"external IP port {number} published on host port {externalHostPort}", null);
         }
 
         var (pod, targetPort) = await FindReadyPodAsync(svc, servicePort, @namespace, limit, cancellationToken).ConfigureAwait(false);
         var forwarder = PortForwarder.Start(_client, pod, @namespace, targetPort, _log);
-        _log.Info($"Service {@namespace}/{service}:{port} forwarded from 127.0.0.1:{forwarder.LocalPort} to pod {pod}:{targetPort}");
-        return await AnsweringAsync(subject, new ServiceEndpoint(new Uri($"{scheme}://127.0.0.1:{forwarder.LocalPort}/"), $"port-forward to pod {pod}:{targetPort}", forwarder), limit, cancellationToken).ConfigureAwait(false);
+        _log.Info($"{subject} forwarded from 127.0.0.1:{forwarder.LocalPort} to pod {pod}:{targetPort}");
+        return new ServiceEndpoint(new Uri($"{scheme}://127.0.0.1:{forwarder.LocalPort}/"), $"port-forward to pod {pod}:{targetPort}", forwarder);
     }
 
     /// <summary>
