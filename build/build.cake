@@ -27,6 +27,14 @@ IEnumerable<FilePath> BuildableProjects() =>
 
 void Fail(string message) => throw new CakeException(message);
 
+// A tool the build needs from Debian's packages: installed when missing (as root), else one line saying what to run.
+void EnsureDebianPackage(string command, string package)
+{
+    var script = root.CombineWithFilePath("build/scripts/ensure-package.sh").FullPath;
+    var exit = StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(script).Append(command).Append(package) });
+    if (exit != 0) Fail($"{command} is needed and missing (see the line above).");
+}
+
 Task("Clean")
     .Does(() =>
 {
@@ -107,12 +115,7 @@ Task("Shellcheck")
     .Description("shellcheck over every shell script (image/, build, examples, .ci/run); any finding fails the build. Installs Debian's shellcheck when missing (as root).")
     .Does(() =>
 {
-    if (StartProcess("sh", new ProcessSettings { Arguments = "-c \"command -v shellcheck >/dev/null\"" }) != 0)
-    {
-        Information("shellcheck is missing; installing Debian's package");
-        var install = StartProcess("sh", new ProcessSettings { Arguments = "-c \"[ $(id -u) -eq 0 ] && { apt-get install -y -q shellcheck >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q shellcheck >/dev/null 2>&1; }; }\"" });
-        if (install != 0) Fail("shellcheck is missing and could not be installed; run: apt-get install -y shellcheck");
-    }
+    EnsureDebianPackage("shellcheck", "shellcheck");
 
     var scripts = GetFiles(root.FullPath + "/image/**/*.sh")
         .Concat(GetFiles(root.FullPath + "/image/rootfs/usr/local/bin/*"))

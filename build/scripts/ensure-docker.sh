@@ -34,8 +34,10 @@ command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
   echo "docker: installing ${need[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || fail "apt-get update failed; check the host's apt sources"
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+  # Another install (a CI step, unattended upgrades) may hold dpkg's lock: wait for it rather than fail.
+  apt_wait=(-o DPkg::Lock::Timeout=600)
+  apt-get "${apt_wait[@]}" update -qq >/dev/null || fail "apt-get update failed; check the host's apt sources"
+  apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
     || fail "apt-get install ${need[*]} failed; install Docker by hand and run the build again"
 fi
 
