@@ -7,7 +7,8 @@ namespace ExampleApp.Tests;
 
 /// <summary>
 /// The example app on a real KubeDind cluster, started once for the system tests: published self-contained, built
-/// into an image on KubeDind's offline base, pushed, deployed from examples/app/deploy, its Service opened.
+/// into an image on KubeDind's offline base with the example's Redis, both pushed, deployed from examples/app/deploy,
+/// its Service opened.
 /// Without a k3s binary (KUBEDIND_K3S_BINARY) the system tests are skipped with that reason.
 /// </summary>
 public sealed class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSettings
@@ -19,12 +20,15 @@ public sealed class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSet
         Ports = [new PortMapping(30080)],
         StopTimeout = TimeSpan.FromSeconds(5),
     },
-    Images = [new FixtureImage("kubedind-example-app:dev", PublishDirectory)],
+    // Every image the manifests name: an image left out is pulled from docker.io, which an offline cluster cannot reach.
+    Images = [new FixtureImage("kubedind-example-app:dev", PublishDirectory), new FixtureImage("kubedind-example-redis:dev", RedisDirectory)],
     Deploy = new DeploySettings { Manifests = [Path.Combine(AppDirectory, "deploy")], Timeout = TimeSpan.FromMinutes(4) },
     Services = [new FixtureService("example-app")],
 })
 {
     private static readonly string AppDirectory = FindAppDirectory();
+
+    private static readonly string RedisDirectory = Path.Combine(AppDirectory, "..", "redis");
 
     private static readonly string PublishDirectory = Path.Combine(Path.GetTempPath(), "kubedind-example-app-" + Guid.NewGuid().ToString("N")[..8]);
 
