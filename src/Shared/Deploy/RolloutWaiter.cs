@@ -21,6 +21,13 @@ public sealed record RolloutOutcome(ManifestObject Workload, RolloutState State,
 /// </summary>
 internal sealed class RolloutWaiter
 {
+    /// <summary>
+    /// After the first failure, how long workloads that looked rolled out are still watched for one. A container that
+    /// crashes at start is Running (so its pod Ready, its workload available) for a moment before each crash; a look in
+    /// that moment sees a rolled-out workload whose crash loop shows a few seconds later and belongs in the same report.
+    /// </summary>
+    internal static readonly TimeSpan RecheckAfterFailure = TimeSpan.FromSeconds(10);
+
     private readonly IKubernetes _client;
     private readonly IKubeDindLog _log;
     private readonly DeploySettings _settings;
@@ -41,6 +48,7 @@ internal sealed class RolloutWaiter
         var lastSeen = new Dictionary<ManifestObject, string>();
         var selectors = new Dictionary<ManifestObject, V1LabelSelector?>();
         var suspectedSince = new Dictionary<(ManifestObject, string), TimeSpan>();
+        TimeSpan? firstFailure = null;
 
         var poll = await Poll.UntilAsync<bool>(
             "every workload to roll out",
@@ -73,6 +81,7 @@ internal sealed class RolloutWaiter
                     if (current.State != RolloutState.Progressing)
                     {
                         outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause };
+                        firstFailure ??= current.State == RolloutState.Failed ? watch.Elapsed : null;
                         _log.Info(current.State == RolloutState.Ready
                             ? $"{manifest.DisplayName}: rolled out after {watch.Elapsed.TotalSeconds:0.0}s"
                             : $"{manifest.DisplayName}: failed after {watch.Elapsed.TotalSeconds:0.0}s; still waiting for {workloads.Count - outcomes.Count} other workloads");
@@ -86,6 +95,12 @@ internal sealed class RolloutWaiter
             timeout,
             cancellationToken).ConfigureAwait(false);
 
+        if (outcomes.Values.Any(o => o.State == RolloutState.Failed))
+        {
+            var until = Min(firstFailure!.Value + RecheckAfterFailure, timeout);
+            await RecheckRolledOutAsync(outcomes, watch, until, cancellationToken).ConfigureAwait(false);
+        }
+
         if (!poll.Done)
         {
             foreach (var manifest in workloads.Where(w => !outcomes.ContainsKey(w)))
@@ -96,6 +111,41 @@ internal sealed class RolloutWaiter
 
         return workloads.Select(w => outcomes[w]).ToList();
     }
+
+    /// <summary>
+    /// Looks at the pods of every rolled-out workload until <paramref name="until"/> (at least once): one whose pod now
+    /// shows a failure that waiting cannot fix is failed after all.
+    /// </summary>
+    private async Task RecheckRolledOutAsync(Dictionary<ManifestObject, RolloutOutcome> outcomes, Stopwatch watch, TimeSpan until, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var rolledOut = outcomes.Values.Where(o => o.State == RolloutState.Ready && o.Selector is not null).ToList();
+            foreach (var outcome in rolledOut)
+            {
+                var ns = outcome.Workload.Namespace ?? "default";
+                foreach (var pod in await ListPodsAsync(_client, ns, outcome.Selector, cancellationToken).ConfigureAwait(false))
+                {
+                    if (await _permanent.FindAsync(pod, cancellationToken).ConfigureAwait(false) is { Lasting: false } failure)
+                    {
+                        outcomes[outcome.Workload] = outcome with { State = RolloutState.Failed, Observation = failure.Cause, Cause = failure.Cause };
+                        _log.Info($"{outcome.Workload.DisplayName}: looked rolled out, then failed after {watch.Elapsed.TotalSeconds:0.0}s: {failure.Cause}");
+                        break;
+                    }
+                }
+            }
+
+            var left = until - watch.Elapsed;
+            if (left <= TimeSpan.Zero || rolledOut.Count == 0 || rolledOut.All(o => outcomes[o.Workload].State == RolloutState.Failed))
+            {
+                return;
+            }
+
+            await Task.Delay(Min(_settings.PollInterval, left), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static string WaitsFor(ManifestObject manifest) => WorkloadChecks.For(manifest.Kind)!.WaitsFor;
 
