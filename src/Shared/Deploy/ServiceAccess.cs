@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.WebSockets;
 using System.Net.Sockets;
 using k8s;
 using k8s.Models;
@@ -66,20 +67,21 @@ public sealed class ServiceAccess
     }
 
     /// <summary>
-    /// Returns <paramref name="endpoint"/> once a TCP connection to it stays open: right after a Deploy, kube-proxy may not
-    /// have programmed a new node port yet, and Docker's port proxy (like the port-forwarder, whose pod may not listen
-    /// yet) accepts every connection and closes it at once when nothing answers behind it, so the first request is reset.
+    /// Returns <paramref name="endpoint"/> once something answers behind it. A published port: once a TCP connection to
+    /// it stays open, since right after a Deploy kube-proxy may not have programmed a new node port yet, and Docker's
+    /// port proxy accepts every connection and closes it at once when nothing answers behind it. A port-forward: once
+    /// the kubelet connected a forward to the pod's port without reporting an error (it reports a port nothing
+    /// listens on at once, on the forward's error channel), so API latency under load cannot pass for an open port.
     /// </summary>
     private async Task<ServiceEndpoint> AnsweringAsync(string subject, ServiceEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var (host, port) = (endpoint.Url.Host, endpoint.Url.Port);
-        // A port-forward connects through the API and the kubelet before it can close: give it longer to say no.
         var settle = endpoint.IsForwarded ? TimeSpan.FromSeconds(1) : TimeSpan.FromMilliseconds(300);
         try
         {
             var outcome = await Poll.UntilAsync(
                 $"a connection to {host}:{port} ({endpoint.Via}) that stays open",
-                token => ProbeAsync(host, port, settle, token),
+                token => endpoint.Forwarder is { } forwarder ? forwarder.ProbeAsync(settle, token) : ProbeAsync(host, port, settle, token),
                 TimeSpan.FromMilliseconds(250),
                 timeout,
                 cancellationToken).ConfigureAwait(false);
@@ -207,6 +209,8 @@ public sealed class ServiceEndpoint : IAsyncDisposable
 
     internal bool IsForwarded => _forwarder is not null;
 
+    internal PortForwarder? Forwarder => _forwarder;
+
     public ValueTask DisposeAsync() => _forwarder?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     public override string ToString() => $"{Url} ({Via})";
@@ -215,12 +219,17 @@ public sealed class ServiceEndpoint : IAsyncDisposable
 /// <summary>Listens on 127.0.0.1 and carries each accepted connection over its own API port-forward WebSocket.</summary>
 internal sealed class PortForwarder : IAsyncDisposable
 {
+    private readonly IKubernetes _client;
+    private readonly string _pod;
+    private readonly string _namespace;
+    private readonly int _port;
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
 
     private PortForwarder(IKubernetes client, string pod, string @namespace, int port, IKubeDindLog log)
     {
+        (_client, _pod, _namespace, _port) = (client, pod, @namespace, port);
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _acceptLoop = AcceptAsync(client, pod, @namespace, port, log, _stop.Token);
@@ -229,6 +238,67 @@ internal sealed class PortForwarder : IAsyncDisposable
     public int LocalPort => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public static PortForwarder Start(IKubernetes client, string pod, string @namespace, int port, IKubeDindLog log) => new(client, pod, @namespace, port, log);
+
+    /// <summary>
+    /// Opens one forward to the pod's port and listens on its error channel for <paramref name="settle"/> after the
+    /// kubelet accepted it: the kubelet dials the port as the forward opens and reports a refusal there at once.
+    /// </summary>
+    public async Task<PollStep<bool>> ProbeAsync(TimeSpan settle, CancellationToken cancellationToken)
+    {
+        WebSocket socket;
+        try
+        {
+            socket = await _client.WebSocketNamespacedPodPortForwardAsync(_pod, _namespace, [_port], "v4.channel.k8s.io", cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return PollStep<bool>.NotYet($"opening a port-forward: {ex.Message.Split('\n')[0]}");
+        }
+
+        using (socket)
+        using (var demuxer = new StreamDemuxer(socket, StreamType.PortForward))
+        {
+            demuxer.Start();
+            using var errors = demuxer.GetStream((byte?)1, null);
+
+            // The demuxer's streams read synchronously and ignore cancellation; disposing the demuxer ends the read.
+            var error = Task.Run(() => ReadErrorAsync(errors), CancellationToken.None);
+            var settled = Task.Delay(settle, cancellationToken);
+            var first = await Task.WhenAny(error, settled).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (first == settled)
+            {
+                return PollStep<bool>.Finished(true, "the pod accepted the forwarded connection");
+            }
+
+            var text = await error.ConfigureAwait(false);
+            return PollStep<bool>.NotYet(text.Length > 0 ? $"the kubelet: {text}" : "the port-forward was closed at once");
+        }
+    }
+
+    /// <summary>The error channel's first message, without the port number the channel starts with; empty when it closes.</summary>
+    private async Task<string> ReadErrorAsync(Stream errors)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[1024];
+        while (true)
+        {
+            var read = await errors.ReadAsync(buffer).ConfigureAwait(false);
+            if (read <= 0)
+            {
+                break;
+            }
+
+            received.AddRange(buffer.AsSpan(0, read).ToArray());
+            var skip = received.Count >= 2 && received[0] == (byte)(_port & 0xff) && received[1] == (byte)(_port >> 8) ? 2 : 0;
+            if (received.Count > skip)
+            {
+                return System.Text.Encoding.UTF8.GetString(received.Skip(skip).ToArray()).Split('\n')[0].Trim();
+            }
+        }
+
+        return string.Empty;
+    }
 
     public async ValueTask DisposeAsync()
     {
