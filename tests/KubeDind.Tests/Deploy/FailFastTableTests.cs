@@ -116,7 +116,7 @@ public sealed class FailFastTableTests : IAsyncLifetime
     /// <summary>
     /// Must show: a PVC with no StorageClass fails in under 30 s with its cause. The fake serves no StorageClass and no
     /// PersistentVolume, and the claim no status (never Bound). Real-k3s counterpart:
-    /// RealClusterFailFastTests.A_claim_with_no_storage_class_to_bind_and_no_default_fails_fast_with_its_cause.
+    /// DisabledComponentTests.Dns_and_storage_turned_off_by_K3sArgs_pass_their_gates_at_once_and_a_claim_with_nothing_to_bind_fails_deploy_fast.
     /// </summary>
     [Fact]
     public async Task A_claim_with_no_storage_class_and_nothing_to_bind_it_fails_fast_with_its_cause()
@@ -170,7 +170,7 @@ public sealed class FailFastTableTests : IAsyncLifetime
     /// PersistentVolume with no class, and the fake serves none. Both fail once that held for FailFastAfter (5 s).
     /// Real-k3s counterparts: RealClusterFailFastTests.A_claim_that_does_not_exist_fails_fast_naming_it; storageClassName
     /// "": none — the shared real cluster's local-path volumes would have to be ruled out first, and the check is the same
-    /// listing of PersistentVolumes the no-default row (A_claim_with_no_storage_class_to_bind_and_no_default_fails_fast_with_its_cause) exercises.
+    /// listing of PersistentVolumes the no-default row (DisabledComponentTests, on a cluster with local-storage off) exercises.
     /// </summary>
     [Theory]
     [InlineData("missing claim", "db: PersistentVolumeClaim shop/data (volume data) does not exist; add it to the manifests")]

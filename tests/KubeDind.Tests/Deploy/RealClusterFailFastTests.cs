@@ -122,24 +122,6 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
     }
 
     [Fact]
-    public async Task A_claim_with_no_storage_class_to_bind_and_no_default_fails_fast_with_its_cause()
-    {
-        SkipWithoutK3s();
-        var client = Cluster.Kubernetes;
-        await RemoveDefaultStorageClassAsync(client); // the scenario: a cluster with no default StorageClass (this one is throwaway)
-        var ns = Ns("pvc");
-        var claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data }\nspec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Mi } } }\n";
-        var watch = Stopwatch.StartNew();
-
-        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, claim, Workload("db", "[sleep, '3600']", volumes: "[{ name: data, persistentVolumeClaim: { claimName: data } }]", container: "volumeMounts: [{ name: data, mountPath: /data }]")),
-            Ct));
-
-        Assert.StartsWith($"db: PersistentVolumeClaim {ns}/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to", Assert.Single(ex.Diagnostics!.Summary), StringComparison.Ordinal);
-        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
-    }
-
-    [Fact]
     public async Task A_storage_class_that_does_not_exist_and_a_missing_config_map_fail_fast_in_one_report()
     {
         SkipWithoutK3s();
@@ -369,18 +351,6 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
 
         _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s (deploy timeout 180s): {ex.Message}");
         Assert.Equal($"db: PersistentVolumeClaim {ns}/nowhere (volume data) does not exist; add it to the manifests", Assert.Single(ex.Diagnostics!.Summary));
-    }
-
-    private static async Task RemoveDefaultStorageClassAsync(IKubernetes client)
-    {
-        foreach (var storageClass in (await client.StorageV1.ListStorageClassAsync(cancellationToken: Ct)).Items)
-        {
-            if (storageClass.Metadata.Annotations?.ContainsKey("storageclass.kubernetes.io/is-default-class") == true)
-            {
-                var patch = new V1Patch("""{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}""", V1Patch.PatchType.MergePatch);
-                await client.StorageV1.PatchStorageClassAsync(patch, storageClass.Metadata.Name, cancellationToken: Ct);
-            }
-        }
     }
 
     private static void SkipWithoutK3s()
