@@ -19,6 +19,49 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>
+    /// Sweep --all-state removes every saved state on its engine, so it runs here, on an engine of this test's own:
+    /// on the shared engine it would take other builds' states (and this run's warm-start test's) with it.
+    /// </summary>
+    [Fact]
+    public async Task Sweep_with_all_state_removes_saved_states_and_keeps_one_in_use()
+    {
+        var remote = fixture.Remote;
+        var key = ClusterStateKey.For(new ClusterSettings(), "sha256:kdt-" + Guid.NewGuid().ToString("N"), "fake");
+        async Task<string> StateVolumeAsync(string name)
+        {
+            var labels = key.ToLabels();
+            labels[KubeDindLabels.Owner] = KubeDindLabels.OwnerValue;
+            labels[KubeDindLabels.Role] = ClusterStateStore.Role;
+            labels[ClusterStateStore.SavedLabel] = DateTimeOffset.UtcNow.ToString("O");
+            await remote.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = labels }, Ct);
+            return name;
+        }
+
+        var idle = await StateVolumeAsync("kdt-remote-state-idle");
+        var inUse = await StateVolumeAsync("kdt-remote-state-in-use");
+        var user = await remote.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = fixture.ClusterImage,
+            Name = "kdt-remote-state-user",
+            Entrypoint = ["/bin/true"],
+            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = inUse, Target = "/state" }] },
+        }, Ct);
+        try
+        {
+            var swept = await remote.SweepAsync(new SweepSettings { AllState = true }, Ct);
+
+            Assert.Contains(idle, swept.RemovedVolumes);
+            Assert.DoesNotContain(inUse, swept.RemovedVolumes);
+            Assert.Equal([inUse], (await new ClusterStateStore(remote).ListAsync(Ct)).Select(s => s.Volume));
+        }
+        finally
+        {
+            await remote.Docker.Containers.RemoveContainerAsync(user.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+            await remote.Docker.Volumes.RemoveAsync(inUse, force: true, CancellationToken.None);
+        }
+    }
+
     [Fact]
     public async Task A_cluster_on_a_remote_engine_is_reached_pushed_to_and_torn_down_from_the_build()
     {
