@@ -146,12 +146,7 @@ public sealed class ComposeModeTests
     [Fact]
     public async Task AskingForKubernetesWithoutK3sFailsReadinessForGood()
     {
-        if (_fixture.Image.HasKubernetes)
-        {
-            Assert.Skip("the image under test has k3s (KUBEDIND_K3S_BINARY is set): this checks the compose-mode image");
-        }
-
-        await using var cluster = await KubeDindTestContainer.StartAsync(_fixture.Session, _output, _fixture.Image.Tag, new Dictionary<string, string> { ["KUBEDIND_KUBERNETES"] = "true" }, Cancel);
+        await using var cluster = await KubeDindTestContainer.StartAsync(_fixture.Session, _output, _fixture.ComposeImage.Tag, new Dictionary<string, string> { ["KUBEDIND_KUBERNETES"] = "true" }, Cancel);
         ExecResult result;
         var deadline = DateTime.UtcNow.AddSeconds(30);
         do
