@@ -12,6 +12,8 @@ using KubeDind.Logging;
 //                                  ratios against peers measured side by side (medians of N runs); results and
 //                                  chart in DIR (artifacts/bench); --example-app: the example app's publish folder
 //   sweep [--all-state]            remove what dead runs left; --all-state also every saved cluster state
+//   engine-snapshot FILE           record the engine's containers, volumes, images and networks in FILE
+//   engine-leftovers FILE          list what is new since FILE and not kept by design; exit 1 when anything is
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -35,8 +37,12 @@ try
             return await RunBenchAsync(args[1..], log, cancel.Token);
         case "sweep":
             return await SweepAsync(args[1..], log, cancel.Token);
+        case "engine-snapshot" when args.Length == 2:
+            return await KubeDind.BuildTool.EngineLeftovers.SnapshotAsync(docker, args[1], cancel.Token);
+        case "engine-leftovers" when args.Length == 2:
+            return await KubeDind.BuildTool.EngineLeftovers.CheckAsync(docker, args[1], cancel.Token);
         default:
-            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench, sweep");
+            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench, sweep, engine-snapshot FILE, engine-leftovers FILE");
             return 2;
     }
 }
