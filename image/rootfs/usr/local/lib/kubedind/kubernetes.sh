@@ -122,14 +122,37 @@ k3s_launch() {
   # The version the image build read (k3s --version costs a few hundred ms of a start).
   version=$(cat "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null) || version=$($KUBEDIND_K3S --version | head -n1)
   log "k3s: k3s version ${version#k3s version }; starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
+  K3S_ARGS=("$@")
+  k3s_run
+  # The server's fallbacks wait for the API themselves: started now, they serve as soon as it answers.
+  [ "$(node_role)" = agent ] || kubernetes_start_fallbacks
+}
+
+# k3s_run: runs k3s with K3S_ARGS in the background, its output appended to k3s.log from line K3S_LOG_FROM on.
+k3s_run() {
+  touch "$KUBEDIND_LOGS/k3s.log"
+  K3S_LOG_FROM=$(wc -l < "$KUBEDIND_LOGS/k3s.log")
   # k3s-dist/bin first: containerd, ctr, crictl, kubectl as argv[0] links to k3s. /usr/lib/cni last:
   # Debian's CNI plugins serve when the k3s build bundles none.
-  PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "$@" >"$KUBEDIND_LOGS/k3s.log" 2>&1 &
+  PATH="$KUBEDIND_LIB/k3s-dist/bin:$PATH:/usr/lib/cni" "$KUBEDIND_K3S" "${K3S_ARGS[@]}" >>"$KUBEDIND_LOGS/k3s.log" 2>&1 &
   K3S_PID=$!
   K3S_LAUNCHED=$(date +%s%N)
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
-  # The server's fallbacks wait for the API themselves: started now, they serve as soon as it answers.
-  [ "$(node_role)" = agent ] || kubernetes_start_fallbacks
+}
+
+# k3s_restart_after_start_fatal: restarts k3s (twice at most, saying so) when the kubelet inside it ended it while
+# starting because its own API server was too slow to answer ("Failed to initialize CSINode after retrying", a fatal
+# that ends the whole k3s process; seen on a CPU-starved host). k3s relies on its supervisor for this (its service
+# unit has Restart=always) and resumes from its state on disk. Any other exit stays a failure: returns 1.
+K3S_RESTARTS=0
+k3s_restart_after_start_fatal() {
+  local fatal
+  [ "$K3S_RESTARTS" -lt 2 ] || return 1
+  fatal=$(tail -n +"$((K3S_LOG_FROM + 1))" "$KUBEDIND_LOGS/k3s.log" | grep -E '^F[0-9]{4} .*Failed to initialize CSINode' | tail -n1)
+  [ -n "$fatal" ] || return 1
+  K3S_RESTARTS=$((K3S_RESTARTS + 1))
+  log "k3s: the kubelet gave up waiting for the API server while starting (${fatal:0:160}); restarting k3s ($K3S_RESTARTS of 2), as its service unit would"
+  k3s_run
 }
 
 # k3s rejects bad flags at once: reported as a failed start (a later exit is the watch loop's), checked a
