@@ -42,6 +42,9 @@ public static class ClusterTestSupport
 
     public static string? K3sBinary => Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } path ? path : null;
 
+    /// <summary>Why a test that needs Kubernetes is skipped: no k3s binary to build a cluster image with.</summary>
+    public const string NoK3sReason = "needs Kubernetes: set KUBEDIND_K3S_BINARY to a k3s v1.21+ binary (none is given, and none can be downloaded here)";
+
     /// <summary>Compose-mode settings (what CI here can run), with a fast stop for tests.</summary>
     public static ClusterSettings ComposeSettings(string what) => new()
     {

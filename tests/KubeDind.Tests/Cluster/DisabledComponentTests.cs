@@ -18,7 +18,7 @@ public sealed class DisabledComponentTests(ITestOutputHelper output)
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip(KubernetesClusterFixture.SkipReason);
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
 
         var log = new CapturingLog();

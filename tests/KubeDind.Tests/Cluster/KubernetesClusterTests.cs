@@ -4,59 +4,8 @@ using KubeDind.Cluster;
 
 namespace KubeDind.Tests.Cluster;
 
-/// <summary>
-/// One Kubernetes cluster for the tests that need k3s; started only when KUBEDIND_K3S_BINARY names a k3s binary
-/// (none exists on this machine by default), otherwise every test skips with that reason.
-/// </summary>
-public sealed class KubernetesClusterFixture : IAsyncLifetime
-{
-    public const string SkipReason = "KUBEDIND_K3S_BINARY is not set: no k3s binary to build a Kubernetes image with (nothing can be downloaded here); set it to a k3s v1.21+ binary to run the Kubernetes tests.";
-
-    public CapturingLog Log { get; } = new();
-
-    public KubeDindSession? Session { get; private set; }
-
-    public KubeDindCluster? Cluster { get; private set; }
-
-    public async ValueTask InitializeAsync()
-    {
-        if (ClusterTestSupport.K3sBinary is null)
-        {
-            return;
-        }
-
-        Session = await KubeDindSession.ConnectAsync(Log);
-        try
-        {
-            Cluster = await Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("k8s") with
-            {
-                // No ImageBuild: an image with k3s is used as it is; one without is built from KUBEDIND_K3S_BINARY.
-                // KUBEDIND_TEST_CLUSTER_IMAGE names a prebuilt k3s image instead (the shared default tag changes under parallel builds).
-                Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-                Kubernetes = true,
-                ReadinessTimeout = TimeSpan.FromMinutes(5),
-            });
-        }
-        catch (KubeDindException ex)
-        {
-            // Fixture failures show only the message: put the container's log lines into it.
-            throw new InvalidOperationException($"{ex.Message}\n{ex.Details}", ex);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Cluster is not null)
-        {
-            await Cluster.DisposeAsync();
-        }
-
-        Session?.Dispose();
-    }
-}
-
-[Collection("Cluster")]
-public sealed partial class KubernetesClusterTests(KubernetesClusterFixture fixture, ITestOutputHelper output) : IClassFixture<KubernetesClusterFixture>
+/// <summary>The cluster's basics on the k3s cluster the test assembly shares (<see cref="Deploy.RealClusterFixture"/>).</summary>
+public sealed partial class KubernetesClusterTests(Deploy.RealClusterFixture fixture, ITestOutputHelper output)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -66,7 +15,7 @@ public sealed partial class KubernetesClusterTests(KubernetesClusterFixture fixt
         {
             if (fixture.Cluster is null)
             {
-                Assert.Skip(KubernetesClusterFixture.SkipReason);
+                Assert.Skip(ClusterTestSupport.NoK3sReason);
             }
 
             return fixture.Cluster!;

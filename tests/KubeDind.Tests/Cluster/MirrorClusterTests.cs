@@ -65,7 +65,7 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip(KubernetesClusterFixture.SkipReason);
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
 
         var session = fixture.Session;

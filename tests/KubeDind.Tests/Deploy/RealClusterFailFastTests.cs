@@ -9,74 +9,11 @@ using KubeDind.Tests.Cluster;
 
 namespace KubeDind.Tests.Deploy;
 
-/// <summary>One real k3s cluster (KUBEDIND_K3S_BINARY) with the offline base image pushed, shared by the fail-fast, Job and log tests.</summary>
-public sealed class RealClusterFixture : IAsyncLifetime
-{
-    public const string SkipReason = "needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (CI here has none)";
-
-    /// <summary>A registry name the cluster's containerd sends to <see cref="PrivateRegistryPort"/> inside the cluster container.</summary>
-    public const string PrivateRegistry = "kdt-private.test:5001";
-
-    public const int PrivateRegistryPort = 5099;
-
-    /// <summary>A node port the cluster publishes on a free host port (for the service access tests).</summary>
-    public const int NodePort = 30080;
-
-    public KubeDindSession? Session { get; private set; }
-
-    public KubeDindCluster? Cluster { get; private set; }
-
-    /// <summary>The base image as the cluster pulls it (localhost:5000/...).</summary>
-    public string Image { get; private set; } = string.Empty;
-
-    public string Artifacts { get; } = Path.Combine(Path.GetTempPath(), "kdt-realff-" + Guid.NewGuid().ToString("N")[..8]);
-
-    public async ValueTask InitializeAsync()
-    {
-        if (ClusterTestSupport.K3sBinary is null)
-        {
-            return;
-        }
-
-        Session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(KubeDindLogLevel.Information));
-        Cluster = await Session.StartClusterAsync(new ClusterSettings
-        {
-            Name = ClusterTestSupport.UniqueName("failfast"),
-            ArtifactsDirectory = Artifacts,
-            StopTimeout = TimeSpan.FromSeconds(5),
-
-            // A registry that refuses every pull (401): the unauthorized-pull test serves it inside the cluster container.
-            RegistryMirrors = new Dictionary<string, IReadOnlyList<string>> { [PrivateRegistry] = [$"http://127.0.0.1:{PrivateRegistryPort}"] },
-            Ports = [new PortMapping(NodePort)],
-        });
-        var baseImage = await new BaseImage(Session.Docker, Session.Log).EnsureAsync(CancellationToken.None);
-        Image = await Cluster.PushImageAsync(baseImage);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Cluster is not null)
-        {
-            await Cluster.DisposeAsync();
-        }
-
-        if (Session is not null)
-        {
-            await Session.DisposeAsync();
-        }
-
-        if (Directory.Exists(Artifacts))
-        {
-            Directory.Delete(Artifacts, recursive: true);
-        }
-    }
-}
-
 /// <summary>
 /// Deploy's fail-fast table and every-failure report, Job runs and Job logs on a real k3s. Skipped with the reason
 /// when KUBEDIND_K3S_BINARY is unset. (In CI, which has no k3s, <see cref="FailFastTableTests"/> shows the same table from pod states a test states to the fake API.)
 /// </summary>
-public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
+public sealed class RealClusterFailFastTests
 {
     private readonly RealClusterFixture _fixture;
     private readonly ITestOutputHelper _output;
@@ -357,7 +294,7 @@ public sealed class RealClusterFailFastTests : IClassFixture<RealClusterFixture>
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip(RealClusterFixture.SkipReason);
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
     }
 }

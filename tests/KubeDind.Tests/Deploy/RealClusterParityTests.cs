@@ -13,7 +13,7 @@ namespace KubeDind.Tests.Deploy;
 /// diagnostics on demand, service access (published node port, port-forward, unknown port), owner-only redacted
 /// diagnostics bundles, and the warning when the cluster runs no DNS.
 /// </summary>
-public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
+public sealed class RealClusterParityTests
 {
     private readonly RealClusterFixture _fixture;
     private readonly ITestOutputHelper _output;
@@ -367,7 +367,7 @@ public sealed class RealClusterParityTests : IClassFixture<RealClusterFixture>
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip(RealClusterFixture.SkipReason);
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
     }
 }

@@ -6,6 +6,7 @@ using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Existing;
 using KubeDind.Tests.Cluster;
+using KubeDind.Tests.Deploy;
 
 namespace KubeDind.Tests.Existing;
 
@@ -13,8 +14,7 @@ namespace KubeDind.Tests.Existing;
 /// A KubeDind cluster's kubeconfig used as "an existing cluster" by a second, independent handle (no session,
 /// no container of its own): Deploy, service access, diagnostics and the throwaway namespace against a real k3s.
 /// </summary>
-[Collection("Cluster")]
-public sealed class ExistingClusterTests(KubernetesClusterFixture fixture, ITestOutputHelper output) : IClassFixture<KubernetesClusterFixture>
+public sealed class ExistingClusterTests(RealClusterFixture fixture, ITestOutputHelper output)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -124,7 +124,7 @@ public sealed class ExistingClusterTests(KubernetesClusterFixture fixture, ITest
 
     private static Exception SkipException()
     {
-        Assert.Skip(KubernetesClusterFixture.SkipReason);
+        Assert.Skip(ClusterTestSupport.NoK3sReason);
         return new InvalidOperationException();
     }
 }

@@ -180,7 +180,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip(KubernetesClusterFixture.SkipReason);
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
 
         var remote = fixture.Remote;
