@@ -6,9 +6,9 @@ using KubeDind.Logging;
 namespace KubeDind.Tests.Deploy;
 
 /// <summary>
-/// The deploy step against a real kube-dind cluster. Runs only when KUBEDIND_K3S_BINARY names a k3s
-/// binary (else skipped with that reason): this machine has none by default. Deploys go through
-/// <see cref="KubeDindCluster.DeployAsync"/>, the one way in that both front ends use.
+/// The deploy step against a real kube-dind cluster, the one the test assembly shares (<see cref="RealClusterFixture"/>),
+/// each test in a namespace of its own. Runs only when KUBEDIND_K3S_BINARY names a k3s binary (else skipped with that
+/// reason). Deploys go through <see cref="KubeDindCluster.DeployAsync"/>, the one way in that both front ends use.
 /// </summary>
 public sealed class RealClusterDeployTests
 {
@@ -43,32 +43,40 @@ public sealed class RealClusterDeployTests
           ports: [{name: http, port: 80, targetPort: http}]
         """;
 
+    private readonly RealClusterFixture _fixture;
     private readonly ITestOutputHelper _output;
 
-    public RealClusterDeployTests(ITestOutputHelper output) => _output = output;
+    public RealClusterDeployTests(RealClusterFixture fixture, ITestOutputHelper output)
+    {
+        _fixture = fixture;
+        _output = output;
+    }
+
+    private KubeDindCluster Cluster => _fixture.Cluster ?? throw new InvalidOperationException("no cluster");
 
     [Fact]
     public async Task A_deployment_service_and_configmap_are_reachable_from_the_host_and_a_new_tag_rolls_out()
     {
         SkipWithoutK3s();
         var ct = TestContext.Current.CancellationToken;
-        await using var session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(), cancellationToken: ct);
+        var session = _fixture.Session!;
+        var cluster = Cluster;
+        var ns = "kdt-web-" + Guid.NewGuid().ToString("N")[..6];
         var images = await BuildWebImagesAsync(session, ["1", "2"], ct);
         try
         {
-            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20] }, ct);
-            await cluster.PushImageAsync("kdt-deploy-web:1", null, ct);
-            await cluster.PushImageAsync("kdt-deploy-web:2", null, ct);
+            await cluster.PushImageAsync(images[0], null, ct);
+            await cluster.PushImageAsync(images[1], null, ct);
             var client = cluster.Kubernetes;
 
-            var first = await cluster.DeployAsync(Settings("1"), ct);
+            var first = await cluster.DeployAsync(Settings(images[0], ns), ct);
             Assert.True(first.Succeeded);
-            Assert.Equal("hello-from-configmap 1", await GetAsync(client, ct));
+            Assert.Equal("hello-from-configmap 1", await GetAsync(client, ns, ct));
 
-            var second = await cluster.DeployAsync(Settings("2"), ct);
+            var second = await cluster.DeployAsync(Settings(images[1], ns), ct);
             Assert.Equal(RolloutState.Ready, second.Objects.Single(o => o.Kind == "Deployment").Rollout);
             Assert.All(second.Objects, o => Assert.False(o.Created));
-            Assert.Equal("hello-from-configmap 2", await GetAsync(client, ct));
+            Assert.Equal("hello-from-configmap 2", await GetAsync(client, ns, ct));
         }
         finally
         {
@@ -81,18 +89,18 @@ public sealed class RealClusterDeployTests
     {
         SkipWithoutK3s();
         var ct = TestContext.Current.CancellationToken;
-        await using var session = await KubeDindSession.ConnectAsync(new ConsoleKubeDindLog(), cancellationToken: ct);
+        var session = _fixture.Session!;
+        var cluster = Cluster;
+        var ns = "kdt-bundles-" + Guid.NewGuid().ToString("N")[..6];
         var images = await BuildWebImagesAsync(session, ["1"], ct);
-        var artifacts = Path.Combine(Path.GetTempPath(), "kdt-deploy-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = $"kdt-deploy-{Guid.NewGuid():N}"[..20], ArtifactsDirectory = artifacts }, ct);
-            await cluster.PushImageAsync("kdt-deploy-web:1", null, ct);
+            await cluster.PushImageAsync(images[0], null, ct);
 
-            var crash = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("crasher", "kdt-deploy-web:1", "[sh, -c, 'echo boom: no config; exit 3']"), ct));
+            var crash = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("crasher", images[0], "[sh, -c, 'echo boom: no config; exit 3']", ns), ct));
             Assert.StartsWith("crasher: container app is crash-looping (exit code 3): last log line: boom: no config", crash.Diagnostics!.Summary[0], StringComparison.Ordinal);
 
-            var missing = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("ghost", "localhost:5000/never-pushed:1", "[sleep, '3600']"), ct));
+            var missing = await Assert.ThrowsAsync<DeployFailedException>(() => cluster.DeployAsync(Inline("ghost", "localhost:5000/never-pushed:1", "[sleep, '3600']", ns), ct));
             Assert.Contains(missing.Diagnostics!.Files, f => f.EndsWith(Path.Combine("cluster", "k3s.log"), StringComparison.Ordinal));
             Assert.Equal("ghost: image localhost:5000/never-pushed:1 not found — was it pushed?", missing.Diagnostics!.Summary[0]);
 
@@ -106,10 +114,6 @@ public sealed class RealClusterDeployTests
         finally
         {
             await RemoveImagesAsync(session, images);
-            if (Directory.Exists(artifacts))
-            {
-                Directory.Delete(artifacts, recursive: true);
-            }
         }
     }
 
@@ -121,16 +125,18 @@ public sealed class RealClusterDeployTests
         }
     }
 
-    private static DeploySettings Settings(string tag) => new()
+    /// <summary>The web app at <paramref name="image"/> (VERSION is its tag) in <paramref name="ns"/>.</summary>
+    private static DeploySettings Settings(string image, string ns) => new()
     {
-        InlineManifests = [WebManifest.Replace("IMAGE_TAG", tag, StringComparison.Ordinal)],
-        Namespace = "kdt-web",
+        InlineManifests = [WebManifest.Replace("kdt-deploy-web:IMAGE_TAG", image, StringComparison.Ordinal).Replace("IMAGE_TAG", image.Split(':')[^1], StringComparison.Ordinal)],
+        Namespace = ns,
         Timeout = TimeSpan.FromMinutes(3),
     };
 
     /// <summary>A Deployment meant to fail: never Ready, so a container that exits at once cannot finish its rollout first.</summary>
-    private static DeploySettings Inline(string name, string image, string command) => new()
+    private static DeploySettings Inline(string name, string image, string command, string ns) => new()
     {
+        Namespace = ns,
         InlineManifests =
         [
             """
@@ -148,9 +154,9 @@ public sealed class RealClusterDeployTests
         Timeout = TimeSpan.FromMinutes(3),
     };
 
-    private static async Task<string> GetAsync(k8s.IKubernetes client, CancellationToken ct)
+    private static async Task<string> GetAsync(k8s.IKubernetes client, string ns, CancellationToken ct)
     {
-        await using var endpoint = await new ServiceAccess(client).OpenAsync("web", "http", "kdt-web", cancellationToken: ct);
+        await using var endpoint = await new ServiceAccess(client).OpenAsync("web", "http", ns, cancellationToken: ct);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         return (await http.GetStringAsync(endpoint.Url, ct)).Trim();
     }
