@@ -382,10 +382,10 @@ internal static class ClusterGates
             var inner = await Probe.InnerAsync(cancellationToken).ConfigureAwait(false);
             var expected = inner.Components.SelectMany(c => c.Pods).ToList();
             var pods = await client.CoreV1.ListNamespacedPodAsync("kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
-            static bool IsReady(V1Pod p) => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+            // Ready since this container started: on a warm start the saved pods still say Ready from before the save.
+            bool IsReady(V1Pod p) => ClusterFreshness.IsFreshReady(p, Probe.StartedAt);
             var missing = expected.Where(prefix => !pods.Items.Any(p => p.Name().StartsWith(prefix + "-", StringComparison.Ordinal) && IsReady(p))).ToList();
             var pending = pods.Items
-                .Where(p => p.Status?.Phase != "Succeeded" && !ClusterFreshness.IsFreshReady(p, Probe.StartedAt))
                 .Where(p => p.Status?.Phase != "Succeeded" && !IsReady(p))
                 .Select(p => $"{p.Name()} ({p.Status?.Phase ?? "no status"})")
                 .ToList();
