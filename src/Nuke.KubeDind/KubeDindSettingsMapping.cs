@@ -61,13 +61,14 @@ internal static class KubeDindSettingsMapping
 
     /// <summary>
     /// k3s arguments arrive as one or more strings (a CI variable often holds them all in one);
-    /// each is split on whitespace so <c>"--disable=traefik --kubelet-arg=v=2"</c> becomes two arguments.
+    /// each is split as <see cref="ArgumentLine"/> splits it, so <c>"--disable=traefik --kubelet-arg=v=2"</c> becomes two
+    /// arguments and a double-quoted value with spaces stays whole.
     /// Nuke reads any command-line value starting with '-' as the next parameter, so on the command line
     /// they are written without dashes (<c>--kubedind-k3s-args disable=traefik</c>) and get <c>--</c> put back here.
     /// </summary>
     public static IReadOnlyList<string> SplitK3sArgs(IEnumerable<string>? values) =>
         (values ?? [])
-            .SelectMany(v => v.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .SelectMany(ArgumentLine.Split)
             .Select(a => a.StartsWith('-') ? a : "--" + a)
             .ToList();
 

@@ -262,7 +262,7 @@ public sealed class SettingsMappingTests
     [InlineData("--x=\"1 2\" \"\" c", new[] { "--x=1 2", "", "c" })]
     public void Command_lines_split_on_white_space_with_double_quotes_grouping(string? line, string[] expected)
     {
-        Assert.Equal(expected, CommandLine.Split(line));
+        Assert.Equal(expected, ArgumentLine.Split(line));
     }
 
     private static KubeDindMirror FakeMirror() => Fakes.FakeKubeDindCore.Mirror;

@@ -68,7 +68,8 @@ public sealed class SettingsMappingTests
     [InlineData(new string[0], new string[0])]
     [InlineData(new[] { "  --x  --y=1 " }, new[] { "--x", "--y=1" })]
     [InlineData(new[] { "disable=traefik", "-v=2" }, new[] { "--disable=traefik", "-v=2" })]
-    public void SplitK3sArgs_splits_on_whitespace_and_puts_dashes_back(string[] input, string[] expected) =>
+    [InlineData(new[] { "--node-label=team=\"a b\" --kubelet-arg=v=2" }, new[] { "--node-label=team=a b", "--kubelet-arg=v=2" })]
+    public void SplitK3sArgs_splits_as_a_shell_would_and_puts_dashes_back(string[] input, string[] expected) =>
         Assert.Equal(expected, KubeDindSettingsMapping.SplitK3sArgs(input));
 
     [Fact]

@@ -104,7 +104,7 @@ public static class KubeDindClusterSettingsExtensions
 
     /// <summary>Adds k3s arguments given as one command line (as passed by <c>--k3s-args="..."</c>): split on white space, double quotes group.</summary>
     public static KubeDindClusterSettings WithK3sArgsLine(this KubeDindClusterSettings settings, string? commandLine) =>
-        WithK3sArgs(settings, [.. CommandLine.Split(commandLine)]);
+        WithK3sArgs(settings, [.. ArgumentLine.Split(commandLine)]);
 
     public static KubeDindClusterSettings WithEnvironment(this KubeDindClusterSettings settings, string name, string value) =>
         Set(settings, s => s with { Environment = new Dictionary<string, string>(s.Environment, StringComparer.Ordinal) { [name] = value } });

@@ -1,9 +1,13 @@
 using System.Text;
 
-namespace Cake.KubeDind;
+namespace KubeDind.Cluster;
 
-/// <summary>Splits an argument line the way a shell would for simple cases: white space separates, double quotes group.</summary>
-internal static class CommandLine
+/// <summary>
+/// Splits an argument line (k3s arguments given as one string, as a CI variable holds them) the way a shell would for
+/// simple cases: white space separates, double quotes group, so a value with spaces stays whole. Every front end splits
+/// with this one.
+/// </summary>
+public static class ArgumentLine
 {
     public static IReadOnlyList<string> Split(string? line)
     {
