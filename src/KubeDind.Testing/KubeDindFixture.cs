@@ -4,6 +4,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Docker;
+using KubeDind.Images;
 using KubeDind.Logging;
 using Xunit;
 
@@ -249,25 +250,16 @@ public class KubeDindFixture : IAsyncLifetime
         return _cluster ?? throw new InvalidOperationException("the KubeDind fixture has not started (or was disposed); use it as an assembly, collection or class fixture.");
     }
 
-    private async Task BuildAsync(KubeDindSession session, FixtureImage image, CancellationToken cancellationToken)
+    /// <summary>Builds <paramref name="image"/> the way Cake and Nuke do (the core's BuildImage): the build's own labels only, a BASE_IMAGE the build sets wins.</summary>
+    private static async Task BuildAsync(KubeDindSession session, FixtureImage image, CancellationToken cancellationToken)
     {
         if (image.Context is null)
         {
             return;
         }
 
-        var context = Path.GetFullPath(image.Context);
-        if (!File.Exists(Path.Combine(context, "Dockerfile")))
-        {
-            throw new KubeDindException($"image {image.Tag}: no Dockerfile in its context '{context}'; put one there or leave Context null for an image already on the engine.");
-        }
-
-        var buildArgs = new Dictionary<string, string>(image.BuildArgs);
-        if (image.BaseImageBuildArg is { Length: > 0 } argument)
-        {
-            buildArgs[argument] = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await new ImageStore(session.Docker, session.Log).BuildAsync(BuildContext.FromDirectory(context), image.Tag, buildArgs, KubeDindLabels.ForResource("app-image", session.RunId), cancellationToken).ConfigureAwait(false);
+        await new BuildImage(session).RunAsync(
+            new ImageBuildSettings { ContextDirectory = Path.GetFullPath(image.Context), Tag = image.Tag, BuildArgs = image.BuildArgs, BaseImageBuildArg = image.BaseImageBuildArg },
+            cancellationToken).ConfigureAwait(false);
     }
 }
