@@ -11,6 +11,38 @@ var testResults = artifacts.Combine("test-results");
 var packages = artifacts.Combine("packages");
 var nukeAvailable = false;
 
+// --toolchain=DIR: a folder of test tools laid beside the checkout by CI (a k3s behind DIR/k3s-path, Nuke packages in
+// DIR/nuget). Its k3s becomes KUBEDIND_K3S_BINARY and its packages an extra restore source, for this build and every
+// process it starts; a user's own restore never sees them (no NuGet.config in the repository names them).
+var toolchain = Argument("toolchain", string.Empty);
+if (toolchain.Length > 0)
+{
+    // Relative to where ./build.sh was run (the repo root), not to build/.
+    UseToolchain(System.IO.Path.IsPathRooted(toolchain) ? Directory(toolchain).Path : root.Combine(toolchain).Collapse());
+}
+
+void UseToolchain(DirectoryPath directory)
+{
+    if (!DirectoryExists(directory)) Fail($"--toolchain={toolchain}: no such folder ({directory.FullPath}); pass the folder that holds k3s-path and nuget/, or leave it out.");
+    var k3sPath = directory.CombineWithFilePath("k3s-path");
+    if (FileExists(k3sPath))
+    {
+        var exit = StartProcess(k3sPath, new ProcessSettings { RedirectStandardOutput = true }, out var lines);
+        var binary = lines.LastOrDefault()?.Trim() ?? string.Empty;
+        if (exit != 0 || binary.Length == 0 || !FileExists(binary)) Fail($"--toolchain={toolchain}: k3s-path exited {exit} without naming a k3s binary; check the toolchain folder.");
+        Environment.SetEnvironmentVariable("KUBEDIND_K3S_BINARY", binary);
+        Information($"toolchain: k3s {binary}");
+    }
+
+    var nuget = directory.Combine("nuget");
+    if (DirectoryExists(nuget))
+    {
+        // MSBuild reads environment variables as properties: every restore below, and examples/nuke's, adds this source.
+        Environment.SetEnvironmentVariable("RestoreAdditionalProjectSources", nuget.FullPath);
+        Information($"toolchain: extra NuGet source {nuget.FullPath}");
+    }
+}
+
 FilePath[] Projects(string pattern) => GetFiles(root.FullPath + "/" + pattern).Select(f => (FilePath)f).ToArray();
 
 // By the project's own name (and examples/nuke inside the repo), never the checkout's path, which may contain "nuke".
@@ -26,6 +58,13 @@ IEnumerable<FilePath> BuildableProjects() =>
         .Where(p => nukeAvailable || !IsNukeProject(p));
 
 void Fail(string message) => throw new CakeException(message);
+
+// KubeDind.BuildTool (built by Build) with these arguments; its exit code.
+int RunBuildTool(string arguments) => StartProcess("dotnet", new ProcessSettings
+{
+    Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- {arguments}",
+    WorkingDirectory = root,
+});
 
 // A tool the build needs from Debian's packages: installed when missing (as root), else one line saying what to run.
 void EnsureDebianPackage(string command, string package)
@@ -104,10 +143,7 @@ Task("BaseImage")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    var exit = StartProcess("dotnet", new ProcessSettings
-    {
-        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- base-image",
-    });
+    var exit = RunBuildTool("base-image");
     if (exit != 0) Fail("the base image could not be made (see the error above).");
 });
 
@@ -140,9 +176,20 @@ Task("Test")
     .IsDependentOn("BaseImage")
     .Does(() =>
 {
+    var totals = RunTestProjects();
+    WriteTotals(totals);
+    if (totals.Failed > 0)
+    {
+        Fail($"tests failed: {totals.Line}");
+    }
+});
+
+// Every test project against the real engine; a project that fails to run counts as a failure named after it.
+TestTotals RunTestProjects()
+{
     EnsureDirectoryExists(testResults);
     CleanDirectory(testResults);
-    var failures = new List<string>();
+    var crashed = new List<(string Name, string Message)>();
     var testProjects = Projects("tests/**/*.Tests.csproj").Concat(Projects("examples/**/*.Tests.csproj")).ToList();
     foreach (var project in testProjects)
     {
@@ -166,7 +213,7 @@ Task("Test")
         }
         catch (Exception ex)
         {
-            failures.Add($"{name}: {ex.Message}");
+            crashed.Add((name, ex.Message));
         }
     }
 
@@ -175,13 +222,22 @@ Task("Test")
     {
         Information($"{name}: skipped as a whole ({reason})");
     }
+
+    // A project whose run failed without writing its results (the build of its host failed, the host crashed) is a failure too.
+    foreach (var (name, message) in crashed.Where(c => !FileExists(testResults.CombineWithFilePath(c.Name + ".trx"))))
+    {
+        totals.Failed++;
+        totals.FailedReasons.Add($"{name}: no results ({message})");
+    }
+
+    return totals;
+}
+
+void WriteTotals(TestTotals totals)
+{
     Information(totals.Describe());
     System.IO.File.WriteAllText(testResults.CombineWithFilePath("totals.txt").FullPath, totals.Line + "\n");
-    if (failures.Count > 0 || totals.Failed > 0)
-    {
-        Fail($"tests failed: {totals.Line}");
-    }
-});
+}
 
 Task("Pack")
     .IsDependentOn("Build")
@@ -207,10 +263,7 @@ Task("Image")
     var airgap = Argument("airgap-images", string.Empty);
     if (airgap.Length > 0) options.Add($"--airgap-images \"{MakeAbsolute(File(airgap)).FullPath}\"");
     if (HasArgument("force")) options.Add("--force");
-    var exit = StartProcess("dotnet", new ProcessSettings
-    {
-        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- {string.Join(" ", options)}",
-    });
+    var exit = RunBuildTool(string.Join(" ", options));
     if (exit != 0) Fail("the kube-dind image could not be built (see the error above).");
 });
 
@@ -273,6 +326,12 @@ Task("SystemTest")
         return;
     }
 
+    RunCakeSystemTest();
+});
+
+// The Cake example end to end through the packed addin; throws when it fails.
+void RunCakeSystemTest()
+{
     var example = root.CombineWithFilePath("examples/cake/build.cake");
     // Cake reuses an addin already in the script's tools/Addins; the package was just rebuilt under the same version.
     var installed = root.Combine("examples/cake/tools/Addins");
@@ -300,7 +359,68 @@ Task("SystemTest")
     Information($"SystemTest: dotnet {arguments.Render()}");
     var exit = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
     if (exit != 0) Fail($"SystemTest: the example's system test failed (exit {exit}; see above).");
+}
+
+Task("CI")
+    .Description("What CI runs (.ci/run): Test, then SystemTest through the Cake example and through the Nuke example, on the same k3s; each SystemTest counts as a test in the closing 'N passed, N failed, N skipped'.")
+    .IsDependentOn("Shellcheck")
+    .IsDependentOn("Build")
+    .IsDependentOn("BaseImage")
+    .IsDependentOn("SystemTestK3sSource")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    var engineBefore = artifacts.CombineWithFilePath("engine-before.json").FullPath;
+    if (RunBuildTool($"engine-snapshot \"{engineBefore}\"") != 0) Fail("could not list what the engine holds before the run (see above).");
+    var totals = RunTestProjects();
+    var systemTests = new (string Name, Action Run)[]
+    {
+        ("SystemTest (Cake example)", RunCakeSystemTest),
+        ("SystemTest (Nuke example)", () => RunNukeSystemTest(root)),
+    };
+    foreach (var (name, run) in systemTests)
+    {
+        if (name.Contains("Nuke") && !nukeAvailable)
+        {
+            totals.Skipped++;
+            totals.SkippedReasons.Add($"{name}: Nuke.Common cannot be restored here (add a NuGet source that serves Nuke.Common 10.1.0)");
+            continue;
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            run();
+            totals.Passed++;
+            totals.ClassTimes.Add((name, watch.Elapsed));
+        }
+        catch (Exception ex)
+        {
+            totals.Failed++;
+            totals.FailedReasons.Add($"{name}: {ex.Message}");
+        }
+    }
+
+    // Counted as a test: a run that leaves containers, volumes or images behind (beyond what is kept by design) fails.
+    const string nothingLeft = "Nothing left on the engine";
+    if (RunBuildTool($"engine-leftovers \"{engineBefore}\"") == 0)
+    {
+        totals.Passed++;
+    }
+    else
+    {
+        totals.Failed++;
+        totals.FailedReasons.Add($"{nothingLeft}: the run left resources behind (listed above)");
+    }
+
+    WriteTotals(totals);
+    if (totals.Failed > 0)
+    {
+        Fail($"CI failed: {totals.Line}");
+    }
 });
+
+
 
 Task("Bench")
     .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push, LoadImage vs PushImage, Deploy vs kubectl, 3 vs 1 parallel clusters), teardown, leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png); --start-only measures the start rows alone. Not part of Test.")
@@ -321,11 +441,7 @@ Task("Bench")
         OutputDirectory = publish,
         Verbosity = DotNetVerbosity.Quiet,
     });
-    var exit = StartProcess("dotnet", new ProcessSettings
-    {
-        Arguments = $"run --no-build -c {configuration} --project \"{root.CombineWithFilePath("build/KubeDind.BuildTool/KubeDind.BuildTool.csproj").FullPath}\" -- bench --runs {runs} --out \"{bench.FullPath}\" --example-app \"{publish.FullPath}\"{(HasArgument("start-only") ? " --start-only" : string.Empty)}",
-        WorkingDirectory = root,
-    });
+    var exit = RunBuildTool($"bench --runs {runs} --out \"{bench.FullPath}\" --example-app \"{publish.FullPath}\"{(HasArgument("start-only") ? " --start-only" : string.Empty)}");
     if (exit != 0) Fail("Bench: the benchmark failed (see the error above).");
 });
 

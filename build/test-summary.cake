@@ -11,11 +11,17 @@ public sealed class TestTotals
     public int Skipped { get; set; }
     public List<string> SkippedReasons { get; } = new List<string>();
     public List<string> FailedReasons { get; } = new List<string>();
+
+    /// <summary>Each test class's wall time (its first test's start to its last test's end), and each SystemTest's.</summary>
+    public List<(string Name, TimeSpan Time)> ClassTimes { get; } = new List<(string Name, TimeSpan Time)>();
+
     public string Line => $"{Passed} passed, {Failed} failed, {Skipped} skipped";
 
     // Failures come last so the tail of a CI log, which is often all that is kept, names them.
     public string Describe() =>
         Line
+        + "\nslowest test classes (first test's start to last test's end):\n  "
+        + string.Join("\n  ", ClassTimes.OrderByDescending(c => c.Time).Take(10).Select(c => $"{c.Time.TotalSeconds,7:0.0}s  {c.Name}"))
         + (SkippedReasons.Count == 0 ? "" : "\nskipped:\n  " + string.Join("\n  ", SkippedReasons))
         + (FailedReasons.Count == 0 ? "" : "\nfailed:\n  " + string.Join("\n  ", FailedReasons));
 }
@@ -29,9 +35,19 @@ public static class TestSummary
         {
             var doc = XDocument.Load(file);
             XNamespace ns = doc.Root.Name.Namespace;
+            var classOf = doc.Descendants(ns + "UnitTest").ToDictionary(
+                t => (string)t.Attribute("id"),
+                t => (string)t.Element(ns + "TestMethod")?.Attribute("className") ?? "?");
+            var spans = new Dictionary<string, (DateTimeOffset Start, DateTimeOffset End)>();
             foreach (var result in doc.Descendants(ns + "UnitTestResult"))
             {
                 var outcome = (string)result.Attribute("outcome");
+                if (DateTimeOffset.TryParse((string)result.Attribute("startTime"), out var start) && DateTimeOffset.TryParse((string)result.Attribute("endTime"), out var end))
+                {
+                    var name = classOf.TryGetValue((string)result.Attribute("testId") ?? "", out var c) ? c : "?";
+                    spans[name] = spans.TryGetValue(name, out var span) ? (start < span.Start ? start : span.Start, end > span.End ? end : span.End) : (start, end);
+                }
+
                 switch (outcome)
                 {
                     case "Passed": totals.Passed++; break;
@@ -49,6 +65,7 @@ public static class TestSummary
                         break;
                 }
             }
+            totals.ClassTimes.AddRange(spans.Select(s => (s.Key, s.Value.End - s.Value.Start)));
         }
         return totals;
     }
