@@ -61,10 +61,9 @@ Task("SystemTest").IsDependentOn("K3sSource").IsDependentOn("PublishApp").Does(a
         .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // the kubeconfig and diagnostics bundles
         .WithPublishedPort(30080));                     // the app's NodePort, reachable from the host
 
-    // Built on KubeDind's offline base image and pushed; Deploy rewrites the manifests' image names to the pushed ones.
     await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(publish).WithTag(AppImage)));
     await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage)));
-    await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));
+    await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));  // images: the pushed ones
 
     await using var app = await KubeDindOpenService(cluster, "example-app", "http");
     using var http = new System.Net.Http.HttpClient { BaseAddress = app.Url };

@@ -42,9 +42,11 @@ async Task CheckGreetingAsync(KubeDindCluster cluster, ServiceEndpoint app)
 // The Job names kubedind-example-app:dev; like Deploy, it gets the reference that was pushed.
 async Task SmokeJobAsync(KubeDindCluster cluster)
 {
+    // snippet: job
     var job = await KubeDindRunJob(cluster, new KubeDindJobSettings()
         .WithImage(AppImage, "sh", "-c", "test -x /app/ExampleApp && echo smoke: app binary present")
         .WithName("smoke"));
+    // end snippet: job
     Information($"job {job.Name}: exit code {job.ExitCode}: {job.Output.Trim()}");
     if (job.ExitCode != 0) throw new CakeException($"smoke job failed with exit code {job.ExitCode}: {job.Output.Trim()}");
 }
@@ -52,7 +54,9 @@ async Task SmokeJobAsync(KubeDindCluster cluster)
 // Logs of every pod of a workload (previous instances too), e.g. to attach to a failed test.
 async Task ReadLogsAsync(KubeDindCluster cluster)
 {
+    // snippet: logs
     var logs = await KubeDindReadLogs(cluster, "Deployment", "example-app", new KubeDindLogsSettings().WithTailLines(5));
+    // end snippet: logs
     Information($"example-app logs: {logs.Containers.Count} containers");
 }
 
@@ -61,7 +65,9 @@ async Task ReadLogsAsync(KubeDindCluster cluster)
 // older images do not have.
 async Task KubectlInsideAsync(KubeDindCluster cluster)
 {
+    // snippet: kubectl
     var nodes = await cluster.ExecAsync("kubectl", "get", "nodes", "-o", "name");
+    // end snippet: kubectl
     if (nodes.Succeeded) Information($"kubectl in the cluster: {nodes.StandardOutput.Trim()}");
     else Warning($"kubectl in the cluster failed: {nodes.FirstErrorLine}");
 }
@@ -80,7 +86,9 @@ async Task CheckValueSurvivesRedisRestartAsync(KubeDindCluster cluster, ServiceE
     });
     await ExpectValueAsync(cluster, http, value, "written through the app");
 
+    // snippet: kubernetes-client
     await cluster.Kubernetes.CoreV1.DeleteCollectionNamespacedPodAsync("default", labelSelector: "app=example-redis");
+    // end snippet: kubernetes-client
     Information("system test: Redis's pod deleted; its Deployment starts a new one on the same claim");
     await ExpectValueAsync(cluster, http, value, "after Redis's pod was replaced");
 }
