@@ -65,10 +65,9 @@ Task("SystemTest").IsDependentOn("K3sSource").IsDependentOn("PublishApp").Does(a
     await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage)));
     await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));  // images: the pushed ones
 
-    await using var app = await KubeDindOpenService(cluster, "example-app", "http");
-    using var http = new System.Net.Http.HttpClient { BaseAddress = app.Url };
-    Information(await http.GetStringAsync("greeting?name=KubeDind"));   // your system tests go here
-    await RunExampleChecksAsync(cluster, mirror, app);
+    await using var app = await KubeDindOpenService(cluster, "example-app", "http");   // app.Url: from the host
+    await ExpectGreetingAsync(cluster, app);            // your system tests go here; the example's are in
+    await RunExampleChecksAsync(cluster, mirror, app);  // example-checks.cake
 });
 
 Teardown(context =>
