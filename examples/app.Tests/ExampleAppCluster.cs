@@ -11,7 +11,8 @@ namespace ExampleApp.Tests;
 /// its Service opened.
 /// Without a k3s binary (KUBEDIND_K3S_BINARY) the system tests are skipped with that reason.
 /// </summary>
-public sealed class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSettings
+// snippet: fixture
+public sealed partial class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSettings
 {
     Cluster = new ClusterSettings
     {
@@ -24,7 +25,14 @@ public sealed class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSet
     Images = [new FixtureImage("kubedind-example-app:dev", PublishDirectory), new FixtureImage("kubedind-example-redis:dev", RedisDirectory)],
     Deploy = new DeploySettings { Manifests = [Path.Combine(AppDirectory, "deploy")], Timeout = TimeSpan.FromMinutes(4) },
     Services = [new FixtureService("example-app")],
-})
+});
+
+[CollectionDefinition(nameof(ExampleAppSystem))]
+public sealed class ExampleAppSystem : ICollectionFixture<ExampleAppCluster>;
+// end snippet: fixture
+
+/// <summary>Where the example app is, and how it is published before the cluster starts.</summary>
+public sealed partial class ExampleAppCluster
 {
     private static readonly string AppDirectory = FindAppDirectory();
 
@@ -67,6 +75,3 @@ public sealed class ExampleAppCluster() : KubeDindFixture(new KubeDindFixtureSet
         throw new InvalidOperationException($"examples/app not found above {AppContext.BaseDirectory}; run the tests from the repository.");
     }
 }
-
-[CollectionDefinition(nameof(ExampleAppSystem))]
-public sealed class ExampleAppSystem : ICollectionFixture<ExampleAppCluster>;

@@ -5,6 +5,7 @@ using KubeDind.Testing;
 namespace ExampleApp.Tests;
 
 /// <summary>The deployed example app, called from the test through its Service, as its users reach it.</summary>
+// snippet: tests
 [Collection(nameof(ExampleAppSystem))]
 [KubeDindDiagnostics]
 public sealed class SystemTests(ExampleAppCluster cluster)
@@ -20,6 +21,7 @@ public sealed class SystemTests(ExampleAppCluster cluster)
         Assert.Equal("Greetings from the KubeDind ConfigMap, KubeDind!", greeting.Message);
         Assert.Equal("GREETING", greeting.Source);
     }
+    // end snippet: tests
 
     [Fact]
     public async Task The_app_runs_the_image_pushed_in_this_run()

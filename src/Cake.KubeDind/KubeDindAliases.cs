@@ -36,6 +36,10 @@ namespace Cake.KubeDind;
 [CakeNamespaceImport("KubeDind.Diagnostics")]
 [CakeNamespaceImport("KubeDind.Existing")]
 [CakeNamespaceImport("KubeDind.Mirror")]
+// The returned cluster's Kubernetes client is KubernetesClient's IKubernetes, whose API calls (CoreV1.ListNamespacedPodAsync, ...)
+// are extension methods in k8s and whose objects are in k8s.Models: a script uses them without a using of its own.
+[CakeNamespaceImport("k8s")]
+[CakeNamespaceImport("k8s.Models")]
 public static class KubeDindAliases
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ICakeContext, IKubeDindCore> CoreOverrides = new();

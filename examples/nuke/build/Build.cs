@@ -24,7 +24,26 @@ internal sealed class Build : NukeBuild, IKubeDind
     private const int AppNodePort = 30080;
     private const string ExpectedGreeting = "Greetings from the KubeDind ConfigMap";
 
+    // snippet: component
     public static int Main() => Execute<Build>(x => ((IKubeDind)x).SystemTest);
+
+    // Built through the Docker API from each context (a Dockerfile's ARG BASE_IMAGE gets KubeDind's offline base
+    // image), then pushed to the cluster's registry.
+    IEnumerable<KubeDindImage> IKubeDind.Images =>
+    [
+        new KubeDindImage(AppImage, AppContext),
+        new KubeDindImage(RedisImage, ExamplesDirectory / "redis"),
+    ];
+
+    // Applied in dependency order; Deploy waits for the rollouts and rewrites image names to the pushed ones.
+    IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
+
+    // The app's NodePort, published on the host, where the system test calls it.
+    Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => _ with { Ports = [.. _.Ports, new PortMapping(AppNodePort)] };
+
+    // Run by SystemTest after Deploy and before Teardown; RunningCluster has the Kubernetes client, services and exec.
+    Task IKubeDind.RunSystemTestsAsync() => CheckAppAsync(((IKubeDind)this).RunningCluster);
+    // end snippet: component
 
     /// <summary>examples/ (this build's root is examples/nuke).</summary>
     private AbsolutePath ExamplesDirectory => RootDirectory.Parent;
@@ -34,18 +53,7 @@ internal sealed class Build : NukeBuild, IKubeDind
     /// <summary>The image's build context: the self-contained publish output plus the app's Dockerfile.</summary>
     private AbsolutePath AppContext => ExamplesDirectory.Parent / "artifacts" / "examples" / "nuke" / "app";
 
-    IEnumerable<KubeDindImage> IKubeDind.Images =>
-    [
-        new KubeDindImage(AppImage, AppContext),
-        new KubeDindImage(RedisImage, ExamplesDirectory / "redis"),
-    ];
-
-    IEnumerable<AbsolutePath> IKubeDind.Manifests => [AppDirectory / "deploy"];
-
     AbsolutePath IKubeDind.KubeDindArtifactsDirectory => ExamplesDirectory.Parent / "artifacts" / "kubedind";
-
-    /// <summary>Publish the Service's NodePort on the host, where the system test calls it.</summary>
-    Configure<ClusterSettings> IKubeDind.StartClusterSettings => _ => _ with { Ports = [.. _.Ports, new PortMapping(AppNodePort)] };
 
     Target PublishApp => _ => _
         .Description("Publish the example app self-contained for linux-x64, with its Dockerfile, as the image's build context")
@@ -63,9 +71,13 @@ internal sealed class Build : NukeBuild, IKubeDind
             (AppDirectory / "Dockerfile").CopyToDirectory(AppContext, ExistsPolicy.FileOverwrite);
         });
 
-    async Task IKubeDind.RunSystemTestsAsync()
+    /// <summary>
+    /// Asks the app for its greeting, which must come from the ConfigMap, then stores a value in Redis through the app
+    /// (Redis found by its Service name, its data on a PersistentVolumeClaim) and reads it back.
+    /// </summary>
+    private static async Task CheckAppAsync(KubeDindCluster cluster)
     {
-        await using var endpoint = await ((IKubeDind)this).RunningCluster.OpenServiceAsync(AppService, "http");
+        await using var endpoint = await cluster.OpenServiceAsync(AppService, "http");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var answer = await http.GetStringAsync(new Uri(endpoint.Url, "/greeting"));
         if (!answer.Contains(ExpectedGreeting, StringComparison.Ordinal))

@@ -97,6 +97,50 @@ public sealed class CakeScriptTests
         """;
 
     /// <summary>
+    /// A script uses the objects the aliases return as it finds them: the cluster's Kubernetes client (KubernetesClient's
+    /// extension methods in <c>k8s</c>) and its models (<c>k8s.Models</c>) without a <c>using</c> of its own. Cake's
+    /// dry run compiles the whole script and runs no task, so no cluster is needed; a missing import is CS1061 or CS0246.
+    /// </summary>
+    [Fact]
+    public async Task A_script_calls_the_clusters_Kubernetes_client_without_a_using_of_its_own()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var root = RepositoryRoot();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var version = $"0.1.0-imports.{DateTime.UtcNow:yyyyMMddHHmmss}.{suffix}";
+        var work = Directory.CreateTempSubdirectory("kdt-cake-imports-").FullName;
+        var feed = Path.Combine(work, "feed");
+        try
+        {
+            await PackAddinAsync(root, version, feed, cancellationToken);
+            var script = Path.Combine(work, "build.cake");
+            File.WriteAllText(script, $$"""
+                #addin nuget:?package=Cake.KubeDind&version={{version}}
+
+                KubeDindCluster cluster = null;
+
+                Task("Default").Does(async () =>
+                {
+                    cluster = await KubeDindStartCluster();
+                    V1PodList pods = await cluster.Kubernetes.CoreV1.ListNamespacedPodAsync("default");
+                    foreach (var pod in pods.Items) Information(pod.Name());
+                });
+
+                RunTarget("Default");
+                """);
+
+            var cake = await RunAsync("dotnet", ["dotnet-cake", script, $"--nuget_source={feed}", "--dryrun"], root, new Dictionary<string, string> { ["NO_COLOR"] = "1" }, ScriptTimeout, cancellationToken);
+
+            Assert.True(cake.ExitCode == 0, $"the script did not compile without its own using (exit {cake.ExitCode}):\n{cake.Output}");
+            Assert.DoesNotContain("error CS", cake.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// Ctrl+C as a terminal sends it: SIGINT to the script's whole process group once StartCluster has created the
     /// container (seconds before the cluster can be ready, so even a fast machine cannot finish first). The step removes the container it created, the script fails with one line saying
     /// it was cancelled by Ctrl+C, its Teardown still runs, and nothing with the run's id is left.

@@ -60,7 +60,7 @@ public sealed class ImageRewriterTests
         Assert.Equal("localhost:5000/batch:1", Assert.Single(uses).Final);
     }
 
-    /// <summary>README "Third-party images offline": tag a local copy with the manifest's exact name and push it.</summary>
+    /// <summary>docs/using-the-cluster.md, "Third-party images offline": tag a local copy with the manifest's exact name and push it.</summary>
     [Fact]
     public void A_third_party_image_pushed_under_the_name_the_manifest_uses_is_what_the_manifest_gets()
     {

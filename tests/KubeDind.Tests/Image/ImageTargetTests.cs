@@ -46,10 +46,18 @@ public sealed class ImageTargetTests(ImageFixture fixture, ITestOutputHelper out
     }
 
     [Fact]
-    public async Task The_READMEs_addin_line_pins_a_version()
+    public async Task Every_addin_line_in_the_docs_and_the_example_pins_a_version()
     {
-        var readme = await File.ReadAllLinesAsync(Path.Combine(RepositoryRoot(), "README.md"), Cancel);
-        var addins = readme.Where(l => l.StartsWith("#addin nuget:?package=Cake.KubeDind", StringComparison.Ordinal)).ToList();
+        var root = RepositoryRoot();
+        var files = new[] { Path.Combine(root, "README.md"), Path.Combine(root, "examples", "cake", "build.cake") }
+            .Concat(Directory.EnumerateFiles(Path.Combine(root, "docs"), "*.md"));
+        var addins = new List<string>();
+        foreach (var file in files)
+        {
+            var text = await File.ReadAllTextAsync(file, Cancel);
+            addins.AddRange(System.Text.RegularExpressions.Regex.Matches(text, @"#addin nuget:\?package=Cake\.KubeDind[^\s`]*").Select(m => $"{Path.GetRelativePath(root, file)}: {m.Value}"));
+        }
+
         Assert.NotEmpty(addins);
         Assert.All(addins, l => Assert.Matches(@"&version=\d+\.\d+\.\d+", l));
     }

@@ -7,7 +7,7 @@ using Nuke.Common.Tooling;
 
 namespace Nuke.KubeDind.FakeBuild;
 
-/// <summary>A user's build as the README shows it, with a recording driver instead of Docker.</summary>
+/// <summary>A user's build as docs/nuke.md describes it, with a recording driver instead of Docker.</summary>
 internal sealed class Build : NukeBuild, IKubeDind
 {
     private static readonly bool Overrides = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_OVERRIDES") == "1";
@@ -61,7 +61,7 @@ internal sealed class Build : NukeBuild, IKubeDind
             pushed = ((IKubeDind)this).PushedImages,
         }));
 
-    /// <summary>A user target between Deploy and SystemTest, as the README recommends for own tests.</summary>
+    /// <summary>A user target between Deploy and SystemTest, as docs/nuke.md recommends for own tests.</summary>
     Target Smoke => _ => _
         .DependsOn<IKubeDind>(x => x.Deploy)
         .DependentFor<IKubeDind>(x => x.SystemTest)
