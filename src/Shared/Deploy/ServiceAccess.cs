@@ -67,21 +67,24 @@ public sealed class ServiceAccess
     }
 
     /// <summary>
-    /// Returns <paramref name="endpoint"/> once something answers behind it. A published port: once a TCP connection to
-    /// it stays open, since right after a Deploy kube-proxy may not have programmed a new node port yet, and Docker's
-    /// port proxy accepts every connection and closes it at once when nothing answers behind it. A port-forward: once
-    /// the kubelet connected a forward to the pod's port without reporting an error (it reports a port nothing
-    /// listens on at once, on the forward's error channel), so API latency under load cannot pass for an open port.
+    /// Returns <paramref name="endpoint"/> once something answers behind it. A published port: Docker's port proxy
+    /// accepts every connection and closes it when nothing answers behind it (right after a Deploy kube-proxy may not
+    /// have programmed a new node port yet), so an http endpoint is asked a HEAD request and counts as answering at its
+    /// first byte back; any other (or a server that waits for its client) once the connection stays open a while, which
+    /// under load takes the proxy longer than a moment to refuse. A port-forward: once the kubelet connected a forward to
+    /// the pod's port without reporting an error (it reports a port nothing listens on at once, on the forward's error
+    /// channel), so API latency under load cannot pass for an open port.
     /// </summary>
     private async Task<ServiceEndpoint> AnsweringAsync(string subject, ServiceEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var (host, port) = (endpoint.Url.Host, endpoint.Url.Port);
-        var settle = endpoint.IsForwarded ? TimeSpan.FromSeconds(1) : TimeSpan.FromMilliseconds(300);
+        var settle = endpoint.IsForwarded ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(2);
+        var request = endpoint.Url.Scheme == "http" ? System.Text.Encoding.ASCII.GetBytes($"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n") : null;
         try
         {
             var outcome = await Poll.UntilAsync(
                 $"a connection to {host}:{port} ({endpoint.Via}) that stays open",
-                token => endpoint.Forwarder is { } forwarder ? forwarder.ProbeAsync(settle, token) : ProbeAsync(host, port, settle, token),
+                token => endpoint.Forwarder is { } forwarder ? forwarder.ProbeAsync(settle, token) : ProbeAsync(host, port, request, settle, token),
                 TimeSpan.FromMilliseconds(250),
                 timeout,
                 cancellationToken).ConfigureAwait(false);
@@ -105,8 +108,8 @@ public sealed class ServiceAccess
         }
     }
 
-    /// <summary>Connects, then waits <paramref name="settle"/>: data, or no close meanwhile, means something answers.</summary>
-    private static async Task<PollStep<bool>> ProbeAsync(string host, int port, TimeSpan settle, CancellationToken cancellationToken)
+    /// <summary>Connects, sends <paramref name="request"/> if any, then waits up to <paramref name="settle"/>: data, or no close meanwhile, means something answers.</summary>
+    private static async Task<PollStep<bool>> ProbeAsync(string host, int port, byte[]? request, TimeSpan settle, CancellationToken cancellationToken)
     {
         using var client = new TcpClient();
         using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -128,6 +131,11 @@ public sealed class ServiceAccess
         listen.CancelAfter(settle);
         try
         {
+            if (request is not null)
+            {
+                await client.GetStream().WriteAsync(request, listen.Token).ConfigureAwait(false);
+            }
+
             var read = await client.GetStream().ReadAsync(new byte[1], listen.Token).ConfigureAwait(false);
             return read > 0 ? PollStep<bool>.Finished(true, "it sent data") : PollStep<bool>.NotYet("the connection was closed at once (nothing answers behind the port yet)");
         }
