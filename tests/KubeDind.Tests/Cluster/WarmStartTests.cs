@@ -134,6 +134,11 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
         // A label only this test uses: its own state key, so states of other runs are neither used nor replaced.
         var marker = Guid.NewGuid().ToString("N")[..8];
+
+        // A kube-system pod in the saved state (k3s applies the manifests in this folder at every start): on a warm start
+        // its saved status says Ready from before the save, and the kube-system gate must wait until it is Ready again.
+        var manifests = Directory.CreateTempSubdirectory("kdt-warm-manifests-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(manifests, "kdt-warm-probe.yaml"), StalePodProbe, Ct);
         ClusterSettings Settings(string what) => ClusterTestSupport.ComposeSettings(what) with
         {
             Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
@@ -141,6 +146,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             WarmStart = true,
             K3sArgs = [$"--node-label=kdt-warm={marker}"],
             ReadinessTimeout = TimeSpan.FromMinutes(5),
+            Mounts = [new BindMount(manifests, "/var/lib/rancher/k3s/server/manifests/kdt", ReadOnly: true)],
         };
 
         string? stateVolume = null;
@@ -167,6 +173,11 @@ public sealed class WarmStartTests(ITestOutputHelper output)
                     var address = (await session.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct)).NetworkSettings.Networks[cluster.Network].IPAddress;
                     var node = Assert.Single((await cluster.Kubernetes.CoreV1.ListNodeAsync(cancellationToken: Ct)).Items);
                     Assert.Contains(node.Status.Addresses, a => a.Type == "InternalIP" && a.Address == address);
+
+                    // Ready again in this container, not only by the status saved before the save.
+                    var started = DateTimeOffset.Parse((await session.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct)).State.StartedAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+                    var probe = Assert.Single((await cluster.Kubernetes.CoreV1.ListNamespacedPodAsync("kube-system", labelSelector: "app=kdt-warm-probe", cancellationToken: Ct)).Items);
+                    Assert.True(ClusterFreshness.IsFreshReady(probe, started), $"{probe.Metadata.Name} passed the gate on the Ready status saved before the save (container started {started:O}, pod container started {probe.Status.ContainerStatuses?.FirstOrDefault()?.State?.Running?.StartedAt:O})");
                     Assert.Empty((await cluster.Kubernetes.CoreV1.ListNamespacedConfigMapAsync("default", fieldSelector: "metadata.name=from-the-cold-run", cancellationToken: Ct)).Items);
 
                     // The serving certificate is valid for the new container name (and localhost).
@@ -195,8 +206,24 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             {
                 await new ClusterStateStore(session).RemoveAsync(stateVolume, CancellationToken.None);
             }
+
+            Directory.Delete(manifests, recursive: true);
         }
     }
+
+    /// <summary>A kube-system Deployment of the pause image, which every cluster container imports at start (nothing to pull).</summary>
+    private const string StalePodProbe = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: kdt-warm-probe, namespace: kube-system }
+        spec:
+          selector: { matchLabels: { app: kdt-warm-probe } }
+          template:
+            metadata: { labels: { app: kdt-warm-probe } }
+            spec:
+              terminationGracePeriodSeconds: 0
+              containers: [{ name: pause, image: "kubedind/pause:3.10", imagePullPolicy: Never }]
+        """;
 
     /// <summary>
     /// The unlabelled containers and volumes these tests make by hand are named outside <see cref="ClusterTestSupport.Prefix"/>:
