@@ -121,9 +121,9 @@ Task("Restore")
         Warning($"Nuke.KubeDind skipped: {reason}; the Nuke component, its tests and examples/nuke are not built here. Add a source that serves Nuke.Common to build them.");
     }
 
-    foreach (var project in BuildableProjects())
+    foreach (var target in BuildTargets())
     {
-        DotNetRestore(project.FullPath, new DotNetRestoreSettings { Verbosity = DotNetVerbosity.Quiet });
+        DotNetRestore(target.FullPath, new DotNetRestoreSettings { Verbosity = DotNetVerbosity.Quiet });
     }
 });
 
@@ -131,11 +131,30 @@ Task("Build")
     .IsDependentOn("Restore")
     .Does(() =>
 {
-    foreach (var project in BuildableProjects())
+    foreach (var target in BuildTargets())
     {
-        DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoRestore = true, Verbosity = DotNetVerbosity.Minimal });
+        DotNetBuild(target.FullPath, new DotNetBuildSettings { Configuration = configuration, NoRestore = true, Verbosity = DotNetVerbosity.Minimal });
     }
 });
+
+// What Restore and Build hand to dotnet: one solution filter naming the buildable projects of the solution, so that
+// MSBuild restores and builds them in one run (in parallel, each project once, instead of once per project that
+// references it), then each buildable project the solution does not hold.
+IReadOnlyList<FilePath> BuildTargets()
+{
+    var solution = root.CombineWithFilePath("KubeDind.sln");
+    var inSolution = System.IO.File.ReadAllLines(solution.FullPath)
+        .Select(line => System.Text.RegularExpressions.Regex.Match(line, "\"([^\"]+\\.csproj)\""))
+        .Where(match => match.Success)
+        .Select(match => match.Groups[1].Value)
+        .ToDictionary(path => path.Replace('\\', '/'), path => path);
+    var buildable = BuildableProjects().Select(p => root.GetRelativePath(p).FullPath).ToList();
+    var filter = artifacts.CombineWithFilePath("build.slnf");
+    EnsureDirectoryExists(artifacts);
+    var projects = buildable.Where(inSolution.ContainsKey).Select(p => inSolution[p]).ToList();
+    System.IO.File.WriteAllText(filter.FullPath, System.Text.Json.JsonSerializer.Serialize(new { solution = new { path = "../KubeDind.sln", projects } }));
+    return buildable.Where(p => !inSolution.ContainsKey(p)).Select(p => (FilePath)root.CombineWithFilePath(p)).Prepend(filter).ToList();
+}
 
 Task("BaseImage")
     .Description("Make sure the Debian base image exists; offline it is built from Debian packages once and reused.")
