@@ -14,6 +14,8 @@ namespace KubeDind;
 /// </summary>
 public sealed class KubeDindSession : IAsyncDisposable, IDisposable
 {
+    private readonly List<KubeDindMirror> _mirrors = [];
+
     private KubeDindSession(DockerClient docker, DockerEndpoint engine, IKubeDindLog log, string runId)
     {
         Docker = docker;
@@ -57,9 +59,29 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     /// <summary>The capabilities the engine grants, once learned (locally from /proc, remotely through <see cref="EngineProbe"/>).</summary>
     internal IReadOnlyList<string>? EngineCapabilities { get; set; }
 
+    /// <summary>The mirrors this session started, whose usage a cluster's diagnostics report shows.</summary>
+    internal IReadOnlyList<KubeDindMirror> Mirrors
+    {
+        get
+        {
+            lock (_mirrors)
+            {
+                return [.. _mirrors];
+            }
+        }
+    }
+
     /// <summary>Starts or reuses the host-side mirrors, one per upstream registry in <paramref name="settings"/>.</summary>
-    public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
-        new StartMirror(this).RunAsync(settings, cancellationToken);
+    public async Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default)
+    {
+        var mirror = await new StartMirror(this).RunAsync(settings, cancellationToken).ConfigureAwait(false);
+        lock (_mirrors)
+        {
+            _mirrors.Add(mirror);
+        }
+
+        return mirror;
+    }
 
     /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
     public Task<string> BuildImageAsync(ImageBuildSettings settings, CancellationToken cancellationToken = default) =>
