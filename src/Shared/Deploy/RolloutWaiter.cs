@@ -12,6 +12,9 @@ public sealed record RolloutOutcome(ManifestObject Workload, RolloutState State,
     public V1LabelSelector? Selector { get; init; }
 
     public string? Cause { get; init; }
+
+    /// <summary>How long the wait took until this workload rolled out, failed or the time was up.</summary>
+    public TimeSpan Elapsed { get; init; }
 }
 
 /// <summary>
@@ -72,7 +75,7 @@ internal sealed class RolloutWaiter
 
                     if (current.State != RolloutState.Progressing)
                     {
-                        outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause };
+                        outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause, Elapsed = watch.Elapsed };
                         _log.Info(current.State == RolloutState.Ready
                             ? $"{manifest.DisplayName}: rolled out after {watch.Elapsed.TotalSeconds:0.0}s"
                             : $"{manifest.DisplayName}: failed after {watch.Elapsed.TotalSeconds:0.0}s; still waiting for {workloads.Count - outcomes.Count} other workloads");
@@ -90,7 +93,7 @@ internal sealed class RolloutWaiter
         {
             foreach (var manifest in workloads.Where(w => !outcomes.ContainsKey(w)))
             {
-                outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WaitsFor(manifest)) { Selector = selectors.GetValueOrDefault(manifest) };
+                outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WaitsFor(manifest)) { Selector = selectors.GetValueOrDefault(manifest), Elapsed = watch.Elapsed };
             }
         }
 
