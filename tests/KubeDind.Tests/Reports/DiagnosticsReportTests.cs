@@ -64,7 +64,8 @@ public sealed partial class DiagnosticsReportTests
             [new FailureCause($"web: container app failed (exit code 1): last log line: <script>alert(1)</script> {Secret}", FailureKind.Crash) { Workload = "web", Namespace = "default" }],
             [Pod("default", "web-1a2b3-xxxxx", "web", "1a2b3", crash: true)],
             [new CollectedLog("default", "web-1a2b3-xxxxx", "app", false, $"<img src=x onerror=alert(1)>\nPASSWORD=hunter2\nconnecting with {Secret}\n\u001b[31mred\u001b[0m & done\n")],
-            [Event("default", "web-1a2b3-xxxxx", "Warning", "Failed", $"</title><script>x</script> {Secret}", 0)]) with { SecretValues = [Secret] };
+            [Event("default", "web-1a2b3-xxxxx", "Warning", "Failed", $"</title><script>x</script> {Secret}", 0)]) with
+        { SecretValues = [Secret] };
 
         var html = DiagnosticsReport.Render(snapshot);
 
