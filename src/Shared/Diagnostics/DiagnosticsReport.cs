@@ -40,6 +40,7 @@ public static partial class DiagnosticsReport
         html.Append(CultureInfo.InvariantCulture, $"<h1>{(failed ? "Deploy failed" : "Diagnostics")} — cluster {T(snapshot.ClusterName)}</h1>\n");
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">Collected {snapshot.Taken.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC by KubeDind. Secret values are redacted.</p>\n");
 
+        html.Append("<nav><a href=\"#causes\">Causes</a> · <a href=\"#workloads\">Workloads</a> · <a href=\"#timeline\">Timeline</a> · <a href=\"#facts\">Cluster</a></nav>\n");
         RenderCauses(html, snapshot, T);
         RenderWorkloads(html, snapshot, T);
 
@@ -116,7 +117,9 @@ public static partial class DiagnosticsReport
     {
         var name = PodStates.Name(pod);
         var ns = PodStates.Namespace(pod);
-        html.Append(CultureInfo.InvariantCulture, $"<div class=\"pod\"><h3>pod {t(name)} <span class=\"phase {t(pod.Status?.Phase?.ToLowerInvariant())}\">{t(pod.Status?.Phase ?? "?")}</span> on {t(pod.Spec?.NodeName ?? "no node")}</h3>\n");
+        // A ready pod that never restarted explains nothing: folded, so the failing ones stand out among many.
+        var healthy = PodStates.IsReady(pod) && PodStates.ContainerStatuses(pod).All(s => s.RestartCount == 0);
+        html.Append(CultureInfo.InvariantCulture, $"<details class=\"pod\"{(healthy ? string.Empty : " open")}><summary><h3>pod {t(name)} <span class=\"phase {t(pod.Status?.Phase?.ToLowerInvariant())}\">{t(pod.Status?.Phase ?? "?")}</span> on {t(pod.Spec?.NodeName ?? "no node")}{(healthy ? " — ready" : string.Empty)}</h3></summary>\n");
         foreach (var condition in (pod.Status?.Conditions ?? []).Where(c => c.Status != "True"))
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"condition\">{t(condition.Type)}={t(condition.Status)} {t(condition.Reason)} {t(condition.Message)}</p>\n");
@@ -143,7 +146,7 @@ public static partial class DiagnosticsReport
             }
         }
 
-        html.Append("</div>\n");
+        html.Append("</details>\n");
     }
 
     private static void RenderLog(StringBuilder html, CollectedLog log, IReadOnlyList<FailureCause> causes, IReadOnlyList<string> secrets, Func<string?, string> t)
@@ -296,7 +299,7 @@ public static partial class DiagnosticsReport
         .kind{display:inline-block;min-width:6.5em;font-size:.8em;text-transform:uppercase;letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;background:#777;text-align:center}
         .input .kind{background:#c62828}.crash .kind{background:#e65100}.scheduling .kind{background:#6a1b9a}
         details.workload{border:1px solid #ddd;border-radius:4px;margin:.5em 0;padding:.3em .8em}details.workload.failing{border-color:#e57373}
-        summary{cursor:pointer}.pod{margin-left:.6em}.condition{color:#8a4b00;margin:.1em 0}
+        summary{cursor:pointer}details.pod{margin-left:.6em}details.pod>summary>h3{display:inline}nav{margin:.4em 0}nav a{color:#1a4fa0}.condition{color:#8a4b00;margin:.1em 0}
         table{border-collapse:collapse;margin:.3em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}
         tr.bad td{background:#fff3f3}
         pre{background:#f7f7f7;border:1px solid #e2e2e2;padding:.4em .6em;margin:0;overflow-x:auto;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}

@@ -12,6 +12,7 @@ namespace KubeDind.Results;
 internal sealed class RunResults
 {
     private readonly List<(string? Cluster, StepResult Step)> _steps = [];
+    private readonly HashSet<string> _announced = new(StringComparer.Ordinal);
     private readonly IKubeDindLog _log;
 
     public RunResults(IKubeDindLog log) => _log = log;
@@ -37,14 +38,20 @@ internal sealed class RunResults
     /// <summary>Records steps of <paramref name="cluster"/> and rewrites its results file at <paramref name="path"/>; never throws for the file.</summary>
     public async Task AddAsync(string cluster, string path, IEnumerable<StepResult> steps)
     {
+        bool first;
         lock (_steps)
         {
             _steps.AddRange(steps.Select(s => ((string?)cluster, s)));
+            first = _announced.Add(path);
         }
 
         try
         {
             await JUnitResults.WriteAsync(path, cluster, For(cluster), CancellationToken.None).ConfigureAwait(false);
+            if (first)
+            {
+                _log.Info($"cluster {cluster}: JUnit results (one test case per step) in {path}");
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -113,7 +113,8 @@ public sealed partial class DiagnosticsReportTests
         open = open[open.IndexOf("</details>", StringComparison.Ordinal)..];
         Assert.Contains("line 9962: request handled", open[..open.IndexOf("</div>", StringComparison.Ordinal)], StringComparison.Ordinal);
         Assert.Contains($"<summary>{100 - DiagnosticsReport.OpenEvents} older events</summary>", html, StringComparison.Ordinal);
-        Assert.Equal(50, Regex.Matches(html, "<div class=\"pod\">").Count);
+        Assert.Equal(50, Regex.Matches(html, "<details class=\"pod\"").Count);
+        Assert.Equal(5, Regex.Matches(html, "<details class=\"pod\" open>").Count);
         Assert.Equal(5, Regex.Matches(html, "<details class=\"workload failing\" open>").Count);
         Assert.Equal(50, Regex.Matches(html, "<g class=\"row\">").Count);
     }
