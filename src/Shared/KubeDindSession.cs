@@ -142,18 +142,12 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     private async Task RecordFailedStartAsync(ClusterSettings settings, StepResult step)
     {
         var name = settings.Name ?? ClusterSettings.DefaultName(RunId);
-        string path;
-        try
+        if (!DockerContainers.IsValidName(name))
         {
-            path = JUnitResults.PathFor(name, ClusterKubeconfig.ChoosePath(settings.KubeconfigDirectory, settings.ArtifactsDirectory, name));
-        }
-        catch (Exception ex) when (ex is KubeDindException or IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            Log.Warn($"cluster {name}: no JUnit results written for the failed start ({ex.Message.Split('\n')[0]})");
-            return;
+            return; // the error says the name is wrong; there is no cluster to write results for
         }
 
-        await Results.AddAsync(name, path, [step]).ConfigureAwait(false);
+        await Results.AddAsync(name, JUnitResults.PathFor(name, settings, null), [step]).ConfigureAwait(false);
     }
 
     /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>

@@ -258,7 +258,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// This cluster's JUnit results (<see cref="JUnitResults"/>): a test suite with a test case per step run on it
     /// (and the session's StartMirror), rewritten after each step; beside the kubeconfig.
     /// </summary>
-    public string ResultsPath => JUnitResults.PathFor(Name, KubeconfigPath ?? Path.Combine(Path.GetFullPath(Settings.ArtifactsDirectory), Name, "kubeconfig.yaml"));
+    public string ResultsPath => JUnitResults.PathFor(Name, Settings, KubeconfigPath);
 
     /// <summary>Runs one step on this cluster and records it (time, and the cause when it throws) in the results.</summary>
     private async Task<T> RecordAsync<T>(string step, string name, Func<Task<T>> run)

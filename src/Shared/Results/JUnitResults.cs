@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Xml;
 using System.Xml.Linq;
+using KubeDind.Cluster;
 using KubeDind.Diagnostics;
 
 namespace KubeDind.Results;
@@ -19,6 +20,17 @@ public static class JUnitResults
     /// Where a cluster's results go: beside its kubeconfig (<c>&lt;artifacts&gt;/&lt;name&gt;/kubedind-results.xml</c>); in a
     /// kubeconfig directory several clusters share, <c>&lt;name&gt;.kubedind-results.xml</c>.
     /// </summary>
+    public static string PathFor(string clusterName, ClusterSettings settings, string? kubeconfigPath)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+
+        // Without a kubeconfig (compose mode, a failed start): where it would have gone, without its temp-directory fallback.
+        return PathFor(clusterName, kubeconfigPath ?? (settings.KubeconfigDirectory is { } directory
+            ? Path.Combine(Path.GetFullPath(directory), $"{clusterName}.kubeconfig.yaml")
+            : Path.Combine(Path.GetFullPath(settings.ArtifactsDirectory), clusterName, "kubeconfig.yaml")));
+    }
+
+    /// <summary>The results beside <paramref name="kubeconfigPath"/>.</summary>
     public static string PathFor(string clusterName, string kubeconfigPath)
     {
         ArgumentNullException.ThrowIfNull(kubeconfigPath);
