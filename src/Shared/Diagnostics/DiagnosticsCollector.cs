@@ -77,7 +77,7 @@ internal sealed class DiagnosticsCollector
                 foreach (var previous in instances)
                 {
                     var log = await ReadLogAsync(pod, container, previous, cancellationToken).ConfigureAwait(false);
-                    collectedLogs.Add(new CollectedLog(PodStates.Namespace(pod), PodStates.Name(pod), container, previous, log.Text ?? $"(could not read the log: {log.Error})\n"));
+                    collectedLogs.Add(new CollectedLog(PodStates.Namespace(pod), PodStates.Name(pod), container, previous, log.Text ?? string.Empty) { Error = log.Error });
                     lastLines[(PodStates.Name(pod), container, previous)] = log.Text?.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
                     await WriteAsync(Path.Combine("logs", $"{PodStates.Namespace(pod)}.{PodStates.Name(pod)}.{container}{(previous ? ".previous" : string.Empty)}.log"), log.Text ?? $"(could not read the log: {log.Error})\n").ConfigureAwait(false);
                 }

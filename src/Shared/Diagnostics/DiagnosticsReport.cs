@@ -151,6 +151,12 @@ public static partial class DiagnosticsReport
 
     private static void RenderLog(StringBuilder html, CollectedLog log, IReadOnlyList<FailureCause> causes, IReadOnlyList<string> secrets, Func<string?, string> t)
     {
+        if (log.Error is { } error)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<div class=\"log\"><h4>log of {t(log.Container)}{(log.Previous ? " (previous instance)" : string.Empty)}</h4><p class=\"none\">not readable: {t(error)}</p></div>\n");
+            return;
+        }
+
         // Redacted once as a whole, as the bundle's log file is, then only encoded line by line.
         var lines = Redaction.Redact(log.Text, secrets).Split('\n');
         var count = lines.Length > 0 && lines[^1].Length == 0 ? lines.Length - 1 : lines.Length;
@@ -294,7 +300,7 @@ public static partial class DiagnosticsReport
     private const string Style = """
         body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.2em 2em;color:#1d1d1f;max-width:1400px}
         h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}h3{font-size:1em;margin:.8em 0 .3em}h4{font-size:.9em;margin:.6em 0 .2em;color:#444}
-        .meta{color:#666}.none,.ok{color:#2e7d32}.problem{color:#b00020}
+        .meta{color:#666}.ok{color:#2e7d32}.none{color:#666}.problem{color:#b00020}
         ol.causes{padding-left:1.4em}li.cause{margin:.35em 0;font-size:1.05em}
         .kind{display:inline-block;min-width:6.5em;font-size:.8em;text-transform:uppercase;letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;background:#777;text-align:center}
         .input .kind{background:#c62828}.crash .kind{background:#e65100}.scheduling .kind{background:#6a1b9a}

@@ -6,7 +6,11 @@ namespace KubeDind.Diagnostics;
 public sealed record ClusterFact(string Name, string Value);
 
 /// <summary>One container's log as collected (of its current instance, or of the previous one after a restart).</summary>
-public sealed record CollectedLog(string Namespace, string Pod, string Container, bool Previous, string Text);
+public sealed record CollectedLog(string Namespace, string Pod, string Container, bool Previous, string Text)
+{
+    /// <summary>Why the log could not be read (a container that never started), instead of <see cref="Text"/>.</summary>
+    public string? Error { get; init; }
+}
 
 /// <summary>
 /// What a diagnostics collection read from the cluster, as the bundle's files and its report are written from it:

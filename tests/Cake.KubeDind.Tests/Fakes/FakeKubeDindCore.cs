@@ -39,7 +39,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
         Answer("Deploy", settings, new DeployResult([], [], [], TimeSpan.FromSeconds(1)));
 
     public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
-        Answer<DiagnosticsBundle>("CollectDiagnostics", null, new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", [], []));
+        Answer<DiagnosticsBundle>("CollectDiagnostics", null, new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", ["report.html"], []) { ReportPath = "/work/repo/artifacts/kubedind/x/diagnostics/report.html" });
 
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
         Answer<ServiceEndpoint>("OpenService", (service, port, settings), null!);

@@ -18,8 +18,10 @@ public sealed partial class RealClusterFailFastTests
         SkipWithoutK3s();
         var ns = Ns("report");
 
+        // Never ready, so the rollout cannot count the crasher available in the moment before its first exit.
+
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
-            Settings(ns, Workload("crasher", "[sh, -c, 'echo connecting to the database; echo boom: no DATABASE_URL; exit 3']"), TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1")),
+            Settings(ns, Workload("crasher", "[sh, -c, 'echo connecting to the database; echo boom: no DATABASE_URL; exit 3']", null, TestManifests.NeverReady), TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1")),
             Ct));
 
         var bundle = ex.Diagnostics!;
@@ -47,16 +49,21 @@ public sealed partial class RealClusterFailFastTests
     }
 
     [Fact]
-    public async Task A_report_collected_on_demand_renders_in_chromium()
+    public async Task A_successful_deploy_s_report_collected_on_demand_renders_in_chromium()
     {
         SkipWithoutK3s();
+        var ns = Ns("healthy");
+        await Cluster.DeployAsync(Settings(ns, Workload("steady", "[sleep, '3600']")), Ct);
 
         var bundle = await Cluster.CollectDiagnosticsAsync(Ct);
 
         var dom = await HeadlessChromium.DumpDomAsync(bundle.ReportPath!, Ct);
         await HeadlessChromium.ScreenshotAsync(bundle.ReportPath!, Path.Combine(HeadlessChromium.ArtifactsDirectory, "report-on-demand.png"), Ct);
         Assert.Contains("<h2>Causes</h2>", dom, StringComparison.Ordinal);
+        Assert.Contains($"<b>Deployment {ns}/steady</b>", dom, StringComparison.Ordinal);
         Assert.Contains("<svg class=\"timeline\"", dom, StringComparison.Ordinal);
-        Assert.Contains("kube-system", dom, StringComparison.Ordinal);
+        Assert.Contains($"{ns}/steady-", dom, StringComparison.Ordinal);
+        var results = XDocument.Load(Cluster.ResultsPath);
+        Assert.Contains(results.Descendants("testcase"), c => (string?)c.Attribute("name") == $"Rollout Deployment {ns}/steady" && c.Element("failure") is null);
     }
 }
