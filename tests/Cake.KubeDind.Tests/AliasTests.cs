@@ -105,7 +105,7 @@ public sealed class AliasTests
 
         Assert.Equal("/work/repo/artifacts/kubedind/x/diagnostics", bundle.Directory);
         Assert.Equal("CollectDiagnostics", Assert.Single(_core.Calls).Step);
-        Assert.Contains(_context.FakeLog.Entries, e => e.Level == LogLevel.Information && e.Message == "KubeDind report: /work/repo/artifacts/kubedind/x/diagnostics/report.html");
+        Assert.Contains(_context.FakeLog.Entries, e => e.Level == LogLevel.Information && e.Message == "KubeDind report: " + bundle.ReportPath);
     }
 
     [Fact]
@@ -173,7 +173,8 @@ public sealed class AliasTests
     [Fact]
     public async Task A_failed_deploy_names_its_diagnostics_bundle()
     {
-        var bundle = new DiagnosticsBundle("/work/repo/artifacts/kubedind/kdt/deploy-1", ["report.html", "summary.txt"], ["pod example-app-1: ImagePullBackOff"]) { ReportPath = "/work/repo/artifacts/kubedind/kdt/deploy-1/report.html" };
+        var bundle = new DiagnosticsBundle("/work/repo/artifacts/kubedind/kdt/deploy-1", ["report.html", "summary.txt"], ["pod example-app-1: ImagePullBackOff"]);
+        bundle = bundle with { ReportPath = bundle.Directory + "/report.html" };
         _core.Failure = new DeployFailedException("Deploy to kdt: Deployment example-app failed: ImagePullBackOff; diagnostics in /work/repo/artifacts/kubedind/kdt/deploy-1", null, new DeployResult([], [], [], TimeSpan.Zero, bundle));
 
         var error = await Assert.ThrowsAsync<CakeException>(() => _context.KubeDindDeploy(FakeKubeDindCore.Cluster(), new KubeDindDeploySettings()));
