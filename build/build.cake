@@ -188,9 +188,24 @@ Task("Shellcheck")
     Information($"shellcheck: {scripts.Count} scripts, no findings");
 });
 
+Task("Chromium")
+    .Description("Makes sure headless chromium is there for the report's browser tests. Installs Debian's chromium when missing (as root).")
+    .Does(() =>
+{
+    if (StartProcess("sh", new ProcessSettings { Arguments = "-c \"command -v chromium >/dev/null || command -v chromium-browser >/dev/null\"" }) == 0)
+    {
+        return;
+    }
+
+    Information("chromium is missing; installing Debian's package");
+    var install = StartProcess("sh", new ProcessSettings { Arguments = "-c \"[ $(id -u) -eq 0 ] && { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }\"" });
+    if (install != 0) Fail("chromium is missing and could not be installed; run: apt-get install -y chromium");
+});
+
 Task("Test")
     .Description("shellcheck, then every test project against the real Docker engine; prints 'N passed, N failed, N skipped' last.")
     .IsDependentOn("Shellcheck")
+    .IsDependentOn("Chromium")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")
     .Does(() =>

@@ -100,8 +100,15 @@ public static class KubeDindAliases
 
     /// <summary>Writes a diagnostics bundle for the whole cluster now (events, pods, logs) under the cluster's ArtifactsDirectory, e.g. when a system test fails.</summary>
     [CakeMethodAlias]
-    public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster) =>
-        RunAsync(context, (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), ct));
+    public static async Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, KubeDindCluster cluster) =>
+        PrintReport(context, await RunAsync(context, (core, ct) => core.CollectDiagnosticsAsync(context, RequiredCluster(cluster), ct)).ConfigureAwait(false));
+
+    /// <summary>Says where the bundle's page is, the file a CI user opens from the job's artifacts.</summary>
+    internal static DiagnosticsBundle PrintReport(ICakeContext context, DiagnosticsBundle bundle)
+    {
+        context.Log.Information("{0}", $"KubeDind report: {bundle.ReportPath ?? $"not written (the bundle's files are in {bundle.Directory})"}");
+        return bundle;
+    }
 
     /// <summary>
     /// A host URL for a Service port (number or name): the published host port of its NodePort when the cluster
@@ -200,6 +207,10 @@ public static class KubeDindAliases
         if ((ex as DeployFailedException)?.Diagnostics is { } bundle)
         {
             context.Log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", $"KubeDind diagnostics bundle: {bundle.Directory}");
+            if (bundle.ReportPath is { } report)
+            {
+                context.Log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", $"KubeDind report: {report}");
+            }
         }
 
         return ex.ToCakeException();

@@ -50,8 +50,8 @@ public static class KubeDindConnectAliases
         KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).DeployAsync(KubeDindAliases.Required(settings, nameof(settings)).ToCore(KubeDindAliases.WorkingDirectory(context)), ct));
 
     [CakeMethodAlias]
-    public static Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, ExistingCluster cluster) =>
-        KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).CollectDiagnosticsAsync(ct));
+    public static async Task<DiagnosticsBundle> KubeDindCollectDiagnostics(this ICakeContext context, ExistingCluster cluster) =>
+        KubeDindAliases.PrintReport(context, await KubeDindAliases.RunAsync(context, (_, ct) => Required(cluster).CollectDiagnosticsAsync(ct)).ConfigureAwait(false));
 
     /// <summary>A host URL for a Service port through a port-forward via the API; dispose it when done.</summary>
     [CakeMethodAlias]

@@ -90,6 +90,11 @@ public class KubeDindFixture : IAsyncLifetime
         {
             var bundle = await cluster.CollectDiagnosticsAsync(cancellationToken).ConfigureAwait(false);
             output?.WriteLine($"KubeDind diagnostics for cluster {cluster.Name}: {bundle.Directory}");
+            if (bundle.ReportPath is { } report)
+            {
+                output?.WriteLine($"KubeDind report: {report}");
+            }
+
             foreach (var line in bundle.Summary)
             {
                 output?.WriteLine("  " + line);

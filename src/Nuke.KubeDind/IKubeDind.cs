@@ -1,8 +1,10 @@
 using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Diagnostics;
 using KubeDind.Existing;
 using KubeDind.Mirror;
+using KubeDind.Results;
 using Nuke.Common;
 using Nuke.Common.IO;
 using Nuke.Common.Tooling;
@@ -204,6 +206,7 @@ public interface IKubeDind : INukeBuild
     Target Deploy => _ => _
         .Description("KubeDind: apply the declared manifests and wait until their workloads are ready")
         .DependsOn(PushImage)
+        .Produces(KubeDindArtifactsDirectory / "*" / "diagnostics-*" / DiagnosticsReport.FileName, KubeDindArtifactsDirectory / "*" / JUnitResults.FileName)
         .Executes(async () =>
         {
             var deployment = DeploySettings(DeploySettingsBase(new DeploySettings()));
@@ -240,7 +243,7 @@ public interface IKubeDind : INukeBuild
                         var bundle = await driver.CollectDiagnosticsAsync(CancellationToken.None).ConfigureAwait(false);
                         if (bundle is not null)
                         {
-                            Log.Warning("KubeDind diagnostics written to {Directory}", bundle);
+                            Log.Warning("KubeDind diagnostics written to {Directory}; report: {Report}", bundle, Path.Combine(bundle, DiagnosticsReport.FileName));
                         }
                     }
                     catch (Exception exception)

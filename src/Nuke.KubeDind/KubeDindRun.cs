@@ -1,4 +1,5 @@
 using KubeDind;
+using KubeDind.Deploy;
 using KubeDind.Logging;
 using KubeDind.Mirror;
 
@@ -59,10 +60,19 @@ internal static class KubeDindRun
         {
             await task.ConfigureAwait(false);
         }
-        catch (KubeDindException exception) when (exception.Details is { Length: > 0 } details)
+        catch (KubeDindException exception) when (exception.Details is { Length: > 0 } || exception is DeployFailedException { Diagnostics.ReportPath: not null })
         {
             // Nuke prints the one-line message and stack trace; the log tails behind it are in Details.
-            Serilog.Log.Error("{Details}", details);
+            if (exception.Details is { Length: > 0 } details)
+            {
+                Serilog.Log.Error("{Details}", details);
+            }
+
+            if ((exception as DeployFailedException)?.Diagnostics?.ReportPath is { } report)
+            {
+                Serilog.Log.Error("KubeDind report: {Report}", report);
+            }
+
             throw;
         }
         finally

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Docker.DotNet;
 using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Images;
 using KubeDind.Logging;
 using KubeDind.Mirror;
+using KubeDind.Results;
 
 namespace KubeDind;
 
@@ -14,12 +16,15 @@ namespace KubeDind;
 /// </summary>
 public sealed class KubeDindSession : IAsyncDisposable, IDisposable
 {
+    private readonly List<KubeDindMirror> _mirrors = [];
+
     private KubeDindSession(DockerClient docker, DockerEndpoint engine, IKubeDindLog log, string runId)
     {
         Docker = docker;
         Engine = engine;
         Log = log;
         RunId = runId;
+        Results = new RunResults(log);
     }
 
     public IDockerClient Docker { get; }
@@ -57,9 +62,45 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     /// <summary>The capabilities the engine grants, once learned (locally from /proc, remotely through <see cref="EngineProbe"/>).</summary>
     internal IReadOnlyList<string>? EngineCapabilities { get; set; }
 
+    /// <summary>The mirrors this session started, whose usage a cluster's diagnostics report shows.</summary>
+    internal IReadOnlyList<KubeDindMirror> Mirrors
+    {
+        get
+        {
+            lock (_mirrors)
+            {
+                return [.. _mirrors];
+            }
+        }
+    }
+
+    /// <summary>The steps this session ran, with their times and outcomes, for each cluster's JUnit results.</summary>
+    internal RunResults Results { get; }
+
     /// <summary>Starts or reuses the host-side mirrors, one per upstream registry in <paramref name="settings"/>.</summary>
-    public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default) =>
-        new StartMirror(this).RunAsync(settings, cancellationToken);
+    public async Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        KubeDindMirror mirror;
+        try
+        {
+            mirror = await new StartMirror(this).RunAsync(settings, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Results.AddSessionStep(RunResults.Failed("StartMirror", "StartMirror", started, watch.Elapsed, ex));
+            throw;
+        }
+
+        Results.AddSessionStep(new StepResult("StartMirror", "StartMirror", started, watch.Elapsed));
+        lock (_mirrors)
+        {
+            _mirrors.Add(mirror);
+        }
+
+        return mirror;
+    }
 
     /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
     public Task<string> BuildImageAsync(ImageBuildSettings settings, CancellationToken cancellationToken = default) =>
@@ -76,8 +117,38 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     public Task<string?> CheckMirrorAsync(string name, CancellationToken cancellationToken = default) =>
         new MirrorCheck(this).RunAsync(name, cancellationToken);
 
-    public Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default) =>
-        new StartCluster(this).RunAsync(settings, cancellationToken);
+    /// <summary>Starts a cluster and waits until it is ready; its JUnit results (<see cref="KubeDindCluster.ResultsPath"/>) start with this step.</summary>
+    public async Task<KubeDindCluster> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        KubeDindCluster cluster;
+        try
+        {
+            cluster = await new StartCluster(this).RunAsync(settings, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await RecordFailedStartAsync(settings, RunResults.Failed("StartCluster", "StartCluster", started, watch.Elapsed, ex)).ConfigureAwait(false);
+            throw;
+        }
+
+        await Results.AddAsync(cluster.Name, cluster.ResultsPath, [new StepResult("StartCluster", "StartCluster", started, watch.Elapsed)]).ConfigureAwait(false);
+        return cluster;
+    }
+
+    /// <summary>A start that failed still leaves its results where the cluster's would be, so CI shows the failure; never throws.</summary>
+    private async Task RecordFailedStartAsync(ClusterSettings settings, StepResult step)
+    {
+        var name = settings.Name ?? ClusterSettings.DefaultName(RunId);
+        if (!DockerContainers.IsValidName(name))
+        {
+            return; // the error says the name is wrong; there is no cluster to write results for
+        }
+
+        await Results.AddAsync(name, JUnitResults.PathFor(name, settings, null), [step]).ConfigureAwait(false);
+    }
 
     /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>
     public Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>

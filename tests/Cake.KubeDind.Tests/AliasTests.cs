@@ -105,6 +105,7 @@ public sealed class AliasTests
 
         Assert.Equal("/work/repo/artifacts/kubedind/x/diagnostics", bundle.Directory);
         Assert.Equal("CollectDiagnostics", Assert.Single(_core.Calls).Step);
+        Assert.Contains(_context.FakeLog.Entries, e => e.Level == LogLevel.Information && e.Message == "KubeDind report: " + bundle.ReportPath);
     }
 
     [Fact]
@@ -172,13 +173,15 @@ public sealed class AliasTests
     [Fact]
     public async Task A_failed_deploy_names_its_diagnostics_bundle()
     {
-        var bundle = new DiagnosticsBundle("/work/repo/artifacts/kubedind/kdt/deploy-1", ["summary.txt"], ["pod example-app-1: ImagePullBackOff"]);
+        var bundle = new DiagnosticsBundle("/work/repo/artifacts/kubedind/kdt/deploy-1", ["report.html", "summary.txt"], ["pod example-app-1: ImagePullBackOff"]);
+        bundle = bundle with { ReportPath = bundle.Directory + "/report.html" };
         _core.Failure = new DeployFailedException("Deploy to kdt: Deployment example-app failed: ImagePullBackOff; diagnostics in /work/repo/artifacts/kubedind/kdt/deploy-1", null, new DeployResult([], [], [], TimeSpan.Zero, bundle));
 
         var error = await Assert.ThrowsAsync<CakeException>(() => _context.KubeDindDeploy(FakeKubeDindCore.Cluster(), new KubeDindDeploySettings()));
 
         Assert.Equal(bundle.Directory, error.GetKubeDindDiagnosticsDirectory());
         Assert.Contains(_context.FakeLog.Entries, e => e.Level == LogLevel.Error && e.Message == "KubeDind diagnostics bundle: " + bundle.Directory);
+        Assert.Contains(_context.FakeLog.Entries, e => e.Level == LogLevel.Error && e.Message == "KubeDind report: " + bundle.ReportPath);
     }
 
     [Fact]

@@ -151,6 +151,17 @@ public sealed class NukeEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Deploy_declares_the_failure_report_and_the_junit_results_for_CI_uploads()
+    {
+        var (exit, steps, output) = await RunAsync(["--target", "Deploy"], ("KUBEDIND_FAKE_ARTIFACTS", "1"));
+
+        Assert.True(exit == 0, output);
+        var products = steps.Single(s => s.Step == "Artifacts").Payload.GetProperty("Deploy").EnumerateArray().Select(p => p.GetString());
+        var artifacts = Path.Combine(_root, "artifacts", "kubedind");
+        Assert.Equal([Path.Combine(artifacts, "*", "diagnostics-*", "report.html"), Path.Combine(artifacts, "*", "kubedind-results.xml")], products);
+    }
+
+    [Fact]
     public async Task Parameters_reach_the_core_settings()
     {
         var (exit, steps, output) = await RunAsync(

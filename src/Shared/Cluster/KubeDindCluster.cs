@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Docker.DotNet;
 using k8s;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Docker;
+using KubeDind.Results;
 
 namespace KubeDind.Cluster;
 
@@ -210,7 +212,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// (<c>localhost:5000/name:tag</c>); <paramref name="name"/> ("repo" or "repo:tag") renames it there.
     /// </summary>
     public Task<string> PushImageAsync(string hostImage, string? name = null, CancellationToken cancellationToken = default) =>
-        new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken);
+        RecordAsync("PushImage", $"PushImage {hostImage}", () => new PushImage(Session).RunAsync(this, hostImage, name, cancellationToken));
 
     /// <summary>
     /// Loads <paramref name="hostImage"/> into the cluster (containerd's k8s.io namespace, where pods find it; the inner
@@ -218,7 +220,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// or a fixed id-derived tag for a floating one. Pods must not pull it: <c>imagePullPolicy: Never</c> or <c>IfNotPresent</c>.
     /// </summary>
     public Task<string> LoadImageAsync(string hostImage, CancellationToken cancellationToken = default) =>
-        new LoadImage(Session).RunAsync(this, hostImage, cancellationToken);
+        RecordAsync("LoadImage", $"LoadImage {hostImage}", () => new LoadImage(Session).RunAsync(this, hostImage, cancellationToken));
 
     /// <summary>
     /// Applies <paramref name="settings"/>' manifests and waits for their rollout; images pushed or loaded in this run
@@ -229,16 +231,53 @@ public sealed partial class KubeDindCluster : IClusterHandle
     {
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("Deploy");
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
         try
         {
             await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
             await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
-            return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            var result = await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, result, null)).ConfigureAwait(false);
+            return result;
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
-            throw new OperationCanceledException($"cluster {Name}: deploy cancelled; what was applied before stays (deploy again, or tear the cluster down).", ex, cancellationToken);
+            var cancelled = new OperationCanceledException($"cluster {Name}: deploy cancelled; what was applied before stays (deploy again, or tear the cluster down).", ex, cancellationToken);
+            await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, null, cancelled)).ConfigureAwait(false);
+            throw cancelled;
         }
+        catch (Exception ex)
+        {
+            await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, (ex as DeployFailedException)?.Result, ex)).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// This cluster's JUnit results (<see cref="JUnitResults"/>): a test suite with a test case per step run on it
+    /// (and the session's StartMirror), rewritten after each step; beside the kubeconfig.
+    /// </summary>
+    public string ResultsPath => JUnitResults.PathFor(Name, Settings, KubeconfigPath);
+
+    /// <summary>Runs one step on this cluster and records it (time, and the cause when it throws) in the results.</summary>
+    private async Task<T> RecordAsync<T>(string step, string name, Func<Task<T>> run)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        T value;
+        try
+        {
+            value = await run().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await Session.Results.AddAsync(Name, ResultsPath, [RunResults.Failed(step, name, started, watch.Elapsed, ex)]).ConfigureAwait(false);
+            throw;
+        }
+
+        await Session.Results.AddAsync(Name, ResultsPath, [new StepResult(step, name, started, watch.Elapsed)]).ConfigureAwait(false);
+        return value;
     }
 
     /// <summary>Writes a diagnostics bundle for the whole cluster now (for a test that failed for its own reasons).</summary>
@@ -293,6 +332,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         Log = Session.Log,
         PushedImages = new Dictionary<string, string>(_images),
         ExtraLogs = ReadComponentLogsAsync,
+        Facts = ct => ClusterFacts.ReadAsync(this, Session.Mirrors, ct),
     };
 
     /// <summary>The last lines of the cluster container's own log and of each component log inside it (and of each agent's).</summary>

@@ -1,3 +1,4 @@
+using KubeDind.Diagnostics;
 using KubeDind.Logging;
 
 namespace KubeDind.Deploy;
@@ -23,4 +24,7 @@ internal sealed record DeployContext
     /// reading them means exec into its container. Null when there are none.
     /// </summary>
     public Func<CancellationToken, Task<IReadOnlyDictionary<string, string>>>? ExtraLogs { get; init; }
+
+    /// <summary>What the cluster knows about itself for the report (k3s version, components, mirror usage); null when nothing.</summary>
+    public Func<CancellationToken, Task<IReadOnlyList<ClusterFact>>>? Facts { get; init; }
 }

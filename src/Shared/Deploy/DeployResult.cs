@@ -5,6 +5,9 @@ namespace KubeDind.Deploy;
 /// <summary>One object the deploy applied, and where it ended.</summary>
 public sealed record AppliedObject(string ApiVersion, string Kind, string Name, string? Namespace, bool Created, RolloutState? Rollout, string State)
 {
+    /// <summary>For a workload: how long its rollout took to end (ready, failed or timed out); null for other objects.</summary>
+    public TimeSpan? RolloutTime { get; init; }
+
     public override string ToString() => $"{Kind} {(Namespace is null ? string.Empty : Namespace + "/")}{Name}: {State}";
 }
 

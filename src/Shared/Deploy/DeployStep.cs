@@ -90,7 +90,7 @@ internal static class DeployStep
             {
                 var outcome = outcomes.FirstOrDefault(o => o.Workload == m);
                 var state = outcome is null ? (applied[m] ? "created" : "configured") : $"{outcome.State}: {outcome.Observation}";
-                return new AppliedObject(m.ApiVersion, m.Kind, m.Name, m.Namespace, applied[m], outcome?.State, state);
+                return new AppliedObject(m.ApiVersion, m.Kind, m.Name, m.Namespace, applied[m], outcome?.State, state) { RolloutTime = outcome?.Elapsed };
             }).ToList();
 
             var failed = outcomes.Where(o => o.State is RolloutState.Failed or RolloutState.TimedOut).ToList();

@@ -12,6 +12,9 @@ public sealed record RolloutOutcome(ManifestObject Workload, RolloutState State,
     public V1LabelSelector? Selector { get; init; }
 
     public string? Cause { get; init; }
+
+    /// <summary>How long the wait took until this workload rolled out, failed or the time was up.</summary>
+    public TimeSpan Elapsed { get; init; }
 }
 
 /// <summary>
@@ -80,7 +83,7 @@ internal sealed class RolloutWaiter
 
                     if (current.State != RolloutState.Progressing)
                     {
-                        outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause };
+                        outcomes[manifest] = new RolloutOutcome(manifest, current.State, current.Observation, WaitsFor(manifest)) { Selector = selector, Cause = cause, Elapsed = watch.Elapsed };
                         firstFailure ??= current.State == RolloutState.Failed ? watch.Elapsed : null;
                         _log.Info(current.State == RolloutState.Ready
                             ? $"{manifest.DisplayName}: rolled out after {watch.Elapsed.TotalSeconds:0.0}s"
@@ -105,7 +108,7 @@ internal sealed class RolloutWaiter
         {
             foreach (var manifest in workloads.Where(w => !outcomes.ContainsKey(w)))
             {
-                outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WaitsFor(manifest)) { Selector = selectors.GetValueOrDefault(manifest) };
+                outcomes[manifest] = new RolloutOutcome(manifest, RolloutState.TimedOut, lastSeen.GetValueOrDefault(manifest, "no status yet"), WaitsFor(manifest)) { Selector = selectors.GetValueOrDefault(manifest), Elapsed = watch.Elapsed };
             }
         }
 
@@ -128,7 +131,7 @@ internal sealed class RolloutWaiter
                 {
                     if (await _permanent.FindAsync(pod, cancellationToken).ConfigureAwait(false) is { Lasting: false } failure)
                     {
-                        outcomes[outcome.Workload] = outcome with { State = RolloutState.Failed, Observation = failure.Cause, Cause = failure.Cause };
+                        outcomes[outcome.Workload] = outcome with { State = RolloutState.Failed, Observation = failure.Cause, Cause = failure.Cause, Elapsed = watch.Elapsed };
                         _log.Info($"{outcome.Workload.DisplayName}: looked rolled out, then failed after {watch.Elapsed.TotalSeconds:0.0}s: {failure.Cause}");
                         break;
                     }

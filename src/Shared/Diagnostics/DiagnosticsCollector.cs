@@ -15,6 +15,9 @@ public sealed record DiagnosticsBundle(string Directory, IReadOnlyList<string> F
 {
     /// <summary>The causes behind <see cref="Summary"/>, with how actionable each is, in the same order.</summary>
     public IReadOnlyList<FailureCause> Causes { get; init; } = [];
+
+    /// <summary>The bundle as one page for a browser (<see cref="DiagnosticsReport"/>): <c>&lt;Directory&gt;/report.html</c>, or null when it could not be written.</summary>
+    public string? ReportPath { get; init; }
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ internal sealed class DiagnosticsCollector
         await WriteAsync("nodes.txt", FormatNodes(nodes.Items, nodes.Error)).ConfigureAwait(false);
 
         var lastLines = new Dictionary<(string Pod, string Container, bool Previous), string?>();
+        var collectedLogs = new List<CollectedLog>();
         foreach (var pod in pods.Items)
         {
             foreach (var status in PodStates.ContainerStatuses(pod))
@@ -73,6 +77,7 @@ internal sealed class DiagnosticsCollector
                 foreach (var previous in instances)
                 {
                     var log = await ReadLogAsync(pod, container, previous, cancellationToken).ConfigureAwait(false);
+                    collectedLogs.Add(new CollectedLog(PodStates.Namespace(pod), PodStates.Name(pod), container, previous, log.Text ?? string.Empty) { Error = log.Error });
                     lastLines[(PodStates.Name(pod), container, previous)] = log.Text?.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
                     await WriteAsync(Path.Combine("logs", $"{PodStates.Namespace(pod)}.{PodStates.Name(pod)}.{container}{(previous ? ".previous" : string.Empty)}.log"), log.Text ?? $"(could not read the log: {log.Error})\n").ConfigureAwait(false);
                 }
@@ -99,7 +104,7 @@ internal sealed class DiagnosticsCollector
         {
             var own = pods.Items.Where(p => PodStates.Namespace(p) == workload.Namespace && BelongsTo(p, workload)).ToList();
             var nsEvents = events.Items.Where(e => (e.Metadata?.NamespaceProperty ?? workload.Namespace) == workload.Namespace).ToList();
-            causes.Add(FailureSummary.Explain(workload.Name, own, nsEvents, (pod, container, previous) => lastLines.GetValueOrDefault((pod, container, previous)), workload.Observation, workload.KnownCause));
+            causes.Add(FailureSummary.Explain(workload.Name, own, nsEvents, (pod, container, previous) => lastLines.GetValueOrDefault((pod, container, previous)), workload.Observation, workload.KnownCause) with { Namespace = workload.Namespace });
         }
 
         if (failing.Count == 0)
@@ -107,7 +112,7 @@ internal sealed class DiagnosticsCollector
             // On demand: explain every pod that is stuck.
             foreach (var pod in pods.Items.Where(p => PodStates.HardFailure(p) is not null || p.Status?.Phase is "Failed" or "Pending"))
             {
-                causes.Add(FailureSummary.Explain(PodStates.Name(pod), [pod], events.Items, (p, c, prev) => lastLines.GetValueOrDefault((p, c, prev))));
+                causes.Add(FailureSummary.Explain(PodStates.Name(pod), [pod], events.Items, (p, c, prev) => lastLines.GetValueOrDefault((p, c, prev))) with { Namespace = PodStates.Namespace(pod) });
             }
         }
 
@@ -115,9 +120,63 @@ internal sealed class DiagnosticsCollector
         causes = causes.Select((c, i) => (c, i)).OrderBy(p => p.c.Kind).ThenBy(p => p.i).Select(p => p.c).ToList();
         var summary = causes.Count == 0 ? ["no failing pods found"] : causes.Select(c => c.Line).ToList();
         await WriteAsync("summary.txt", string.Join('\n', summary) + "\n").ConfigureAwait(false);
+
+        var snapshot = new DiagnosticsSnapshot
+        {
+            ClusterName = _context.ClusterName,
+            Causes = causes,
+            Pods = pods.Items,
+            Events = events.Items,
+            Nodes = nodes.Items,
+            Logs = collectedLogs,
+            Facts = await ReadFactsAsync(cancellationToken).ConfigureAwait(false),
+            Problems = new[] { ("secrets", secrets.Error), ("events", events.Error), ("pods", pods.Error), ("nodes", nodes.Error) }
+                .Where(p => p.Error is not null).Select(p => $"could not list {p.Item1}: {p.Error}").ToList(),
+            SecretValues = secretValues,
+        };
+        var reportPath = await WriteReportAsync(directory, snapshot, cancellationToken).ConfigureAwait(false);
+        if (reportPath is not null)
+        {
+            files.Add(DiagnosticsReport.FileName);
+        }
+
         files.Sort(StringComparer.Ordinal);
-        _context.Log.Info($"Diagnostics for {_context.ClusterName} written to {directory} ({files.Count} files)");
-        return new DiagnosticsBundle(directory, files, summary) { Causes = causes };
+        _context.Log.Info($"Diagnostics for {_context.ClusterName} written to {directory} ({files.Count} files); report: {reportPath ?? "not written"}");
+        return new DiagnosticsBundle(directory, files, summary) { Causes = causes, ReportPath = reportPath };
+    }
+
+    /// <summary>The cluster's facts for the report; a cluster that cannot tell them gives a fact saying why, never an exception.</summary>
+    private async Task<IReadOnlyList<ClusterFact>> ReadFactsAsync(CancellationToken cancellationToken)
+    {
+        if (_context.Facts is not { } facts)
+        {
+            return [];
+        }
+
+        try
+        {
+            return await facts(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return [new ClusterFact("facts", $"could not be read: {ex.Message.Split('\n')[0]}")];
+        }
+    }
+
+    /// <summary>Writes report.html; the bundle's text files stand without it, so a failure to write it is logged, not thrown.</summary>
+    private async Task<string?> WriteReportAsync(string directory, DiagnosticsSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(directory, DiagnosticsReport.FileName);
+        try
+        {
+            await PrivateFiles.WriteTextAsync(path, DiagnosticsReport.Render(snapshot), cancellationToken).ConfigureAwait(false);
+            return path;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _context.Log.Warn($"Diagnostics for {_context.ClusterName}: report.html could not be written ({ex.Message}); the text files in {directory} say the same.");
+            return null;
+        }
     }
 
     /// <summary>

@@ -22,6 +22,12 @@ public enum FailureKind
 /// <summary>One workload's most likely cause, in one line, and how actionable it is.</summary>
 public sealed record FailureCause(string Line, FailureKind Kind)
 {
+    /// <summary>The workload (or, collected on demand, the pod) the line is about, as named at its start.</summary>
+    public string? Workload { get; init; }
+
+    /// <summary>The namespace of <see cref="Workload"/>, when known.</summary>
+    public string? Namespace { get; init; }
+
     public override string ToString() => Line;
 }
 
@@ -52,7 +58,16 @@ public static class FailureSummary
         IReadOnlyList<Corev1Event> events,
         Func<string, string, bool, string?> lastLogLine,
         string? observation = null,
-        string? knownCause = null)
+        string? knownCause = null) =>
+        ExplainWorkload(workload, pods, events, lastLogLine, observation, knownCause) with { Workload = workload };
+
+    private static FailureCause ExplainWorkload(
+        string workload,
+        IReadOnlyList<V1Pod> pods,
+        IReadOnlyList<Corev1Event> events,
+        Func<string, string, bool, string?> lastLogLine,
+        string? observation,
+        string? knownCause)
     {
         ArgumentNullException.ThrowIfNull(pods);
         ArgumentNullException.ThrowIfNull(events);

@@ -39,7 +39,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
         Answer("Deploy", settings, new DeployResult([], [], [], TimeSpan.FromSeconds(1)));
 
     public Task<DiagnosticsBundle> CollectDiagnosticsAsync(ICakeContext context, KubeDindCluster cluster, CancellationToken cancellationToken) =>
-        Answer<DiagnosticsBundle>("CollectDiagnostics", null, new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", [], []));
+        Answer<DiagnosticsBundle>("CollectDiagnostics", null, WithReport(new DiagnosticsBundle("/work/repo/artifacts/kubedind/x/diagnostics", ["report.html"], [])));
 
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
         Answer<ServiceEndpoint>("OpenService", (service, port, settings), null!);
@@ -62,4 +62,6 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
         Calls.Add((step, argument));
         return Failure is null ? Task.FromResult(result) : Task.FromException<T>(Failure);
     }
+
+    private static DiagnosticsBundle WithReport(DiagnosticsBundle bundle) => bundle with { ReportPath = bundle.Directory + "/report.html" };
 }

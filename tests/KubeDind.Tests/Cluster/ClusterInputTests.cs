@@ -43,4 +43,28 @@ public sealed class ClusterInputTests(ITestOutputHelper output)
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public async Task A_start_that_fails_leaves_junit_results_with_its_one_line_cause_where_the_kubeconfig_would_be()
+    {
+        using var session = await KubeDindSession.ConnectAsync(new CapturingLog(), cancellationToken: Ct);
+        var kubeconfigs = Path.Combine(Path.GetTempPath(), "kdt-results-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var settings = ClusterTestSupport.ComposeSettings("results") with { RegistryHostPort = 70000, KubeconfigDirectory = kubeconfigs, SweepFirst = false };
+            var error = await Assert.ThrowsAsync<KubeDindException>(() => session.StartClusterAsync(settings, Ct));
+
+            var results = System.Xml.Linq.XDocument.Load(Path.Combine(kubeconfigs, $"{settings.Name}.kubedind-results.xml"));
+            var start = Assert.Single(results.Descendants("testcase"));
+            Assert.Equal("StartCluster", (string?)start.Attribute("name"));
+            Assert.Equal(error.Message, (string?)start.Element("failure")?.Attribute("message"));
+        }
+        finally
+        {
+            if (Directory.Exists(kubeconfigs))
+            {
+                Directory.Delete(kubeconfigs, recursive: true);
+            }
+        }
+    }
 }

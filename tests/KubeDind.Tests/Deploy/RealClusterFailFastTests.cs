@@ -13,7 +13,7 @@ namespace KubeDind.Tests.Deploy;
 /// Deploy's fail-fast table and every-failure report, Job runs and Job logs on a real k3s. Skipped with the reason
 /// when KUBEDIND_K3S_BINARY is unset. (In CI, which has no k3s, <see cref="FailFastTableTests"/> shows the same table from pod states a test states to the fake API.)
 /// </summary>
-public sealed class RealClusterFailFastTests
+public sealed partial class RealClusterFailFastTests
 {
     private readonly RealClusterFixture _fixture;
     private readonly ITestOutputHelper _output;
