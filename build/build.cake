@@ -192,14 +192,7 @@ Task("Chromium")
     .Description("Makes sure headless chromium is there for the report's browser tests. Installs Debian's chromium when missing (as root).")
     .Does(() =>
 {
-    if (StartProcess("sh", new ProcessSettings { Arguments = "-c \"command -v chromium >/dev/null || command -v chromium-browser >/dev/null\"" }) == 0)
-    {
-        return;
-    }
-
-    Information("chromium is missing; installing Debian's package");
-    var install = StartProcess("sh", new ProcessSettings { Arguments = "-c \"[ $(id -u) -eq 0 ] && { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }\"" });
-    if (install != 0) Fail("chromium is missing and could not be installed; run: apt-get install -y chromium");
+    EnsureDebianPackage("chromium", "chromium");
 });
 
 Task("Test")
@@ -398,6 +391,7 @@ void RunCakeSystemTest()
 Task("CI")
     .Description("What CI runs (.ci/run): Test, then SystemTest through the Cake example and through the Nuke example, on the same k3s; each SystemTest counts as a test in the closing 'N passed, N failed, N skipped'.")
     .IsDependentOn("Shellcheck")
+    .IsDependentOn("Chromium")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")
     .IsDependentOn("SystemTestK3sSource")
