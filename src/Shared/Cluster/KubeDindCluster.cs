@@ -293,6 +293,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         Log = Session.Log,
         PushedImages = new Dictionary<string, string>(_images),
         ExtraLogs = ReadComponentLogsAsync,
+        Kustomize = new ContainerKustomize(Session.Docker, ContainerId),
     };
 
     /// <summary>The last lines of the cluster container's own log and of each component log inside it (and of each agent's).</summary>

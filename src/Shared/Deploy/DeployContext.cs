@@ -23,4 +23,7 @@ internal sealed record DeployContext
     /// reading them means exec into its container. Null when there are none.
     /// </summary>
     public Func<CancellationToken, Task<IReadOnlyDictionary<string, string>>>? ExtraLogs { get; init; }
+
+    /// <summary>Renders kustomizations (in the cluster's container); null where there is no container (an existing cluster).</summary>
+    public IKustomize? Kustomize { get; init; }
 }
