@@ -95,7 +95,7 @@ public static class ContainerdConfig
         ArgumentNullException.ThrowIfNull(values);
         const string cri = "plugins.\"io.containerd.grpc.v1.cri\"";
         var text = new StringBuilder()
-            .AppendLine("# k3s's embedded containerd 1.x, as KubeDind runs it (rendered by KubeDind's core; k3s fills in the {{ }} fields).")
+            .AppendLine("# k3s's embedded containerd 1.x, as KubeDind runs it (rendered by KubeDind's core; k3s fills in its node fields).")
             .AppendLine("version = 2")
             .AppendLine()
             .AppendLine("[plugins.\"io.containerd.internal.v1.opt\"]")
@@ -142,7 +142,7 @@ public static class ContainerdConfig
         const string runtime = "plugins.'io.containerd.cri.v1.runtime'";
         const string images = "plugins.'io.containerd.cri.v1.images'";
         var text = new StringBuilder()
-            .AppendLine("# k3s's embedded containerd 2.x, as KubeDind runs it (rendered by KubeDind's core; k3s fills in the {{ }} fields).")
+            .AppendLine("# k3s's embedded containerd 2.x, as KubeDind runs it (rendered by KubeDind's core; k3s fills in its node fields).")
             .AppendLine("version = 3")
             .AppendLine()
             .AppendLine("[plugins.'io.containerd.internal.v1.opt']")

@@ -104,6 +104,17 @@ public sealed class ContainerdConfigTests
         Assert.Equal("kdt/pause:1", Table(v3, "plugins", V3Images, "pinned_images")["sandbox"]);
     }
 
+    [Theory]
+    [InlineData("v1.21.2+k3s1")]
+    [InlineData("v1.33.7+k3s1")]
+    public void Comments_hold_no_template_actions_which_k3s_would_execute(string k3sVersion)
+    {
+        // Go templates run actions inside TOML comments too: "{{ }}" there is "missing value for command" at start.
+        var (_, text) = ContainerdConfig.RenderFor(k3sVersion);
+
+        Assert.All(text.Split('\n').Where(l => l.TrimStart().StartsWith('#')), l => Assert.DoesNotContain("{{", l, StringComparison.Ordinal));
+    }
+
     /// <summary>Fills the template as k3s does for a node without registries, and as kubernetes.sh does without CAP_SYS_RESOURCE.</summary>
     private static TomlTable Parse(string template)
     {
