@@ -3,6 +3,7 @@
 // on a PersistentVolumeClaim) → Teardown (in Cake's Teardown, so also after failures).
 //
 //   dotnet cake examples/cake/build.cake --nuget_source=artifacts/packages [--k3s-binary=PATH] [--k3s-args="..."] [--keep-cluster]
+//   [--k3s-versions=v1.30.4+k3s1,v1.31.4+k3s1]   the same system test once per k3s release (downloaded, verified, cached)
 //
 // The repo's `./build.sh --target=SystemTest` packs the addin and runs this script with those arguments.
 #addin nuget:?package=Cake.KubeDind&version=0.1.0
@@ -14,6 +15,7 @@ using k8s;
 var k3sBinary = Argument("k3s-binary", EnvironmentVariable("KUBEDIND_K3S_BINARY") ?? string.Empty);
 var k3sArgs = Argument("k3s-args", string.Empty);
 var k3sDownload = HasArgument("k3s-download");
+var k3sVersions = Argument("k3s-versions", string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var keepCluster = HasArgument("keep-cluster");
 var artifacts = MakeAbsolute(Directory(Argument("artifacts", "../../artifacts")));
 var configuration = Argument("configuration", "Release");
@@ -31,6 +33,14 @@ KubeDindCluster cluster = null;
 Task("K3sSource")
     .Does(() =>
 {
+    if (k3sVersions.Length > 0)
+    {
+        // Each run downloads its release (once: the host cache keeps it); a binary from KUBEDIND_K3S_BINARY is not used.
+        k3sBinary = string.Empty;
+        Information($"k3s: the system test runs on {string.Join(", ", k3sVersions)}");
+        return;
+    }
+
     if (!string.IsNullOrWhiteSpace(k3sBinary))
     {
         var path = MakeAbsolute(File(k3sBinary));
@@ -70,10 +80,29 @@ Task("SystemTest")
     var mirror = await KubeDindStartMirror();
     Information(mirror.ToString());
 
+    // Once per k3s release asked for (--k3s-versions), else once with the k3s chosen by K3sSource.
+    foreach (var k3sVersion in k3sVersions.Length == 0 ? new string[] { null } : k3sVersions)
+    {
+        if (cluster != null)
+        {
+            await KubeDindTeardown(cluster);
+            cluster = null;
+        }
+
+        await SystemTestOnAsync(mirror, k3sVersion);
+    }
+});
+
+Task("Default").IsDependentOn("SystemTest");
+
+// StartCluster → PushImage → Deploy → the system tests, on k3s k3sVersion (null: the binary or download K3sSource chose).
+async Task SystemTestOnAsync(KubeDindMirror mirror, string k3sVersion)
+{
     cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
         .WithMirror(mirror)
         .WithK3sBinary(k3sBinary)                        // "" when the image downloads k3s instead
         .WithK3sDownload(k3sDownload)
+        .WithK3sVersion(k3sVersion)                      // null: leaves the choice above as it is
         .WithK3sArgsLine(k3sArgs)
         .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // diagnostics bundles and the kubeconfig
         .WithPublishedPort(30080));                     // the app's NodePort, called from the host below
@@ -114,9 +143,7 @@ Task("SystemTest")
     await CheckGreetingAsync();
     await SmokeJobAsync();
     await CheckValueAsync();
-});
-
-Task("Default").IsDependentOn("SystemTest");
+}
 
 // The system test: call the deployed app from the host and check its answer carries the ConfigMap's text.
 async Task CheckGreetingAsync()

@@ -162,7 +162,9 @@ public static class ClusterImage
             context.AddFile("k3s-airgap-images" + AirgapExtension(airgap), airgap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
 
-        var hash = Hash(context.ContentHash(), baseId, source);
+        // The containerd template is added on top once the k3s version is known; its text is an input all the same.
+        var templates = ContainerdConfig.RenderVersion2(new ContainerdValues()) + ContainerdConfig.RenderVersion3(new ContainerdValues());
+        var hash = Hash(context.ContentHash(), baseId, source + "\n" + templates);
         var tag = settings.Tag ?? TagFor(hash, source, release);
         var existing = await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
         if (!settings.Force && existing?.Config?.Labels is { } labels && labels.TryGetValue(ContextHashLabel, out var existingHash) && existingHash == hash)
