@@ -21,7 +21,7 @@ public sealed class RealClusterKustomizeTests(ITestOutputHelper output)
     {
         if (ClusterTestSupport.K3sBinary is null)
         {
-            Assert.Skip("needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (none on this machine)");
+            Assert.Skip(ClusterTestSupport.NoK3sReason);
         }
 
         var ct = TestContext.Current.CancellationToken;
