@@ -52,6 +52,28 @@ public sealed partial class K3sDownload
         _connectTimeout = connectTimeout ?? TimeSpan.FromSeconds(15);
     }
 
+    private static readonly Lazy<Task<(string? Path, string? Failure)>> PinnedForThisProcess = new(async () =>
+    {
+        var architecture = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        try
+        {
+            var download = new K3sDownload(NullKubeDindLog.Instance, connectTimeout: TimeSpan.FromSeconds(3));
+            return (await download.GetAsync(null, architecture, timeout.Token).ConfigureAwait(false), null);
+        }
+        catch (KubeDindException ex)
+        {
+            return (null, ex.Message);
+        }
+    });
+
+    /// <summary>
+    /// The pinned release for this machine's architecture, for tests that need some k3s and were given none: tried once
+    /// per process (host cache first, a 3 s connect timeout, so an offline machine finds out within seconds); the path,
+    /// or why it cannot be had.
+    /// </summary>
+    public static Task<(string? Path, string? Failure)> PinnedForTestsAsync() => PinnedForThisProcess.Value;
+
     /// <summary>How long one file's download may take in all.</summary>
     public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using KubeDind.Cluster;
-using KubeDind.Logging;
 
 [assembly: AssemblyFixture(typeof(KubeDind.Tests.Cluster.TestK3s))]
 
@@ -24,17 +22,14 @@ public sealed class TestK3s : IAsyncLifetime
             return;
         }
 
-        var architecture = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "aarch64" : "x86_64";
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        try
+        var (path, failure) = await K3sDownload.PinnedForTestsAsync();
+        if (path is not null)
         {
-            var download = new K3sDownload(new ConsoleKubeDindLog(KubeDindLogLevel.Warning), connectTimeout: TimeSpan.FromSeconds(3));
-            var path = await download.GetAsync(null, architecture, timeout.Token);
             Environment.SetEnvironmentVariable(ClusterImage.K3sBinaryVariable, path);
         }
-        catch (KubeDindException ex)
+        else
         {
-            SkipReason = $"no k3s: {ClusterImage.K3sBinaryVariable} is unset and the pinned k3s {K3sDownload.PinnedVersion} cannot be downloaded ({ex.Message})";
+            SkipReason = $"no k3s: {ClusterImage.K3sBinaryVariable} is unset and the pinned k3s {K3sDownload.PinnedVersion} cannot be downloaded ({failure})";
         }
     }
 
