@@ -1,8 +1,8 @@
 #!/bin/sh
 # fetch-k3s.sh         (k3s stage) puts the k3s binary into /out/k3s from K3S_SOURCE:
 #   none     nothing (compose mode; /out/version says "none")
-#   context  the `k3s` file in the build context (air-gapped builds)
-#   download the pinned release K3S_VERSION, verified against K3S_SHA256_<ARCH>
+#   context  the `k3s` file in the build context: a given binary, or the release KubeDind's core downloaded and
+#            verified (the download happens in the core, so its host cache serves every later build)
 # fetch-k3s.sh check DIR   (final stage) runs DIR/k3s --version and writes DIR/version. It runs in the final
 #   image, not the k3s stage, so that a dynamically linked k3s finds the libraries the image has (libsqlite3,
 #   for one), and one whose libraries are missing fails with the loader's own words.
@@ -40,25 +40,8 @@ case "${K3S_SOURCE:-none}" in
     [ -f /k3s-context/k3s ] || fail "K3S_SOURCE=context but the build context holds no file named k3s; add the k3s binary or build with K3S_SOURCE=none"
     cp /k3s-context/k3s /out/k3s
     ;;
-  download)
-    case "$(uname -m)" in
-      x86_64) asset=k3s; sha=$K3S_SHA256_AMD64 ;;
-      aarch64) asset=k3s-arm64; sha=$K3S_SHA256_ARM64 ;;
-      *) fail "unsupported architecture $(uname -m) for the k3s download (amd64 and arm64 are pinned); supply a k3s binary instead" ;;
-    esac
-    if ! command -v curl >/dev/null 2>&1; then
-      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates >/dev/null; } \
-        || fail "cannot install curl to download k3s (is the Debian mirror reachable?)"
-    fi
-    base=${K3S_DOWNLOAD_URL:-https://github.com/k3s-io/k3s/releases/download/$(echo "$K3S_VERSION" | sed 's/+/%2B/')}
-    url="${base%/}/$asset"
-    echo "kubedind: downloading k3s $K3S_VERSION ($asset)"
-    curl -fsSL --retry 2 --connect-timeout 10 -o /out/k3s "$url" || fail "cannot download k3s $K3S_VERSION from $url (offline? supply a k3s binary instead)"
-    actual=$(sha256sum /out/k3s | cut -d' ' -f1)
-    [ "$actual" = "$sha" ] || fail "checksum mismatch for k3s $K3S_VERSION ($asset): expected sha256 $sha, got $actual; the download is corrupt or the pin is wrong"
-    ;;
   *)
-    fail "K3S_SOURCE='${K3S_SOURCE}' is not one of none, context, download"
+    fail "K3S_SOURCE='${K3S_SOURCE}' is not one of none, context (KubeDind's core downloads k3s and passes it as the context file k3s)"
     ;;
 esac
 

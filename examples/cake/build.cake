@@ -4,6 +4,7 @@
 // a value when its pod is replaced) are in example-checks.cake, so this script reads like the README.
 //
 //   dotnet cake examples/cake/build.cake --nuget_source=artifacts/packages [--k3s-binary=PATH] [--k3s-args="..."] [--keep-cluster]
+//   [--k3s-versions=v1.30.4+k3s1,v1.31.4+k3s1]   the same system test once per k3s release (downloaded, verified, cached)
 //
 // The repo's `./build.sh --target=SystemTest` packs the addin and runs this script with those arguments.
 #addin nuget:?package=Cake.KubeDind&version=0.1.0
@@ -12,6 +13,8 @@
 var k3sBinary = Argument("k3s-binary", EnvironmentVariable("KUBEDIND_K3S_BINARY") ?? string.Empty);
 var k3sDownload = HasArgument("k3s-download");
 var k3sArgs = Argument("k3s-args", string.Empty);
+// Null: the k3s K3sSource chose; else each release named, downloaded once into the host cache and verified.
+var k3sVersions = Argument("k3s-versions", string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } named ? named : new string[] { null };
 var keepCluster = HasArgument("keep-cluster");
 var artifacts = MakeAbsolute(Directory(Argument("artifacts", "../../artifacts")));
 var publish = artifacts.Combine("examples/app/publish");   // the app's image context: its publish output and Dockerfile
@@ -22,6 +25,13 @@ KubeDindCluster cluster = null;
 // Decided before anything starts, so a missing one costs one line and no containers.
 Task("K3sSource").Does(() =>
 {
+    if (k3sVersions[0] != null)
+    {
+        k3sBinary = string.Empty;   // a named release wins over a local binary
+        Information($"k3s: the system test runs on {string.Join(", ", k3sVersions)}");
+        return;
+    }
+
     if (!string.IsNullOrWhiteSpace(k3sBinary))
     {
         var path = MakeAbsolute(File(k3sBinary));
@@ -54,27 +64,24 @@ Task("PublishApp").Does(() =>
 Task("SystemTest").IsDependentOn("K3sSource").IsDependentOn("PublishApp").Does(async () =>
 {
     var mirror = await KubeDindStartMirror();           // a pull-through cache per upstream registry, kept between builds
-    cluster = await KubeDindStartCluster(new KubeDindClusterSettings()
-        .WithMirror(mirror)
-        .WithK3sBinary(k3sBinary).WithK3sDownload(k3sDownload)   // offline a local k3s, online the pinned release
-        .WithK3sArgsLine(k3sArgs)                       // extra k3s server arguments, if any
-        .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // the kubeconfig and diagnostics bundles
-        .WithPublishedPort(30080));                     // the app's NodePort, reachable from the host
-
-    await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(publish).WithTag(AppImage)));
-    await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage)));
-    await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));  // images: the pushed ones
-
-    await using var app = await KubeDindOpenService(cluster, "example-app", "http");   // app.Url: from the host
-    await ExpectGreetingAsync(cluster, app);            // your system tests go here; the example's are in
-    await RunExampleChecksAsync(cluster, mirror, app);  // example-checks.cake
+    foreach (var k3sVersion in k3sVersions)             // once, or once per --k3s-versions release
+    {
+        if (cluster != null) await KubeDindTeardown(cluster);   // the previous release's cluster
+        cluster = await KubeDindStartCluster(new KubeDindClusterSettings().WithMirror(mirror)
+            .WithK3sBinary(k3sBinary).WithK3sDownload(k3sDownload).WithK3sVersion(k3sVersion).WithK3sArgsLine(k3sArgs)
+            .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // the kubeconfig and diagnostics bundles
+            .WithPublishedPort(30080));                 // the app's NodePort, reachable from the host
+        await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(publish).WithTag(AppImage)));
+        await KubeDindPushImage(cluster, await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage)));
+        await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));  // images: the pushed ones
+        await using var app = await KubeDindOpenService(cluster, "example-app", "http");   // app.Url: from the host
+        await ExpectGreetingAsync(cluster, app);        // your system tests go here; the example's are in
+        await RunExampleChecksAsync(cluster, mirror, app);   // example-checks.cake
+    }
 });
 
-Teardown(context =>
-{
-    if (keepCluster) ShowKeptCluster(cluster);          // --keep-cluster: say how to reach it instead
-    else if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult();
-});
+// --keep-cluster: say how to reach the cluster instead of removing it.
+Teardown(context => { if (keepCluster) ShowKeptCluster(cluster); else if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult(); });
 // end snippet: flow
 
 Task("Default").IsDependentOn("SystemTest");

@@ -39,7 +39,7 @@ public class KubeDindFixture : IAsyncLifetime
         Settings = settings;
     }
 
-    public KubeDindFixtureSettings Settings { get; }
+    public KubeDindFixtureSettings Settings { get; private set; }
 
     /// <summary>Why the cluster was not started here (the tests that use it are skipped), or null.</summary>
     public string? SkipReason { get; private set; }
@@ -125,6 +125,12 @@ public class KubeDindFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        if (KubeDindFixtureSettings.NeedsK3s(Settings) && (await K3sDownload.PinnedForTestsAsync().ConfigureAwait(false)).Path is { } pinned)
+        {
+            // Nothing named a k3s: the pinned release, downloaded once (or found in the host cache), serves these tests.
+            Settings = Settings with { Cluster = Settings.Cluster with { ImageBuild = (Settings.Cluster.ImageBuild ?? new ClusterImageSettings()) with { K3sBinary = pinned } } };
+        }
+
         SkipReason = Settings.SkipWhen(Settings);
         if (SkipReason is not null)
         {

@@ -40,19 +40,24 @@ public sealed record KubeDindFixtureSettings
 
     /// <summary>
     /// Why the tests cannot run here, checked before anything starts; null = run. The default skips a Kubernetes cluster
-    /// when no k3s binary is given (<c>KUBEDIND_K3S_BINARY</c>) and no image is named: nothing can be downloaded offline.
+    /// when nothing names a k3s (image, binary, <c>KUBEDIND_K3S_BINARY</c>, version) and the pinned release cannot be downloaded.
     /// </summary>
     public Func<KubeDindFixtureSettings, string?> SkipWhen { get; init; } = DefaultSkipWhen;
 
     /// <summary>Keep the cluster after the run (also with the environment variable <c>KUBEDIND_KEEP_CLUSTER=1</c>).</summary>
     public bool KeepCluster { get; init; } = Environment.GetEnvironmentVariable("KUBEDIND_KEEP_CLUSTER") == "1";
 
-    public static string? DefaultSkipWhen(KubeDindFixtureSettings settings)
+    public static string? DefaultSkipWhen(KubeDindFixtureSettings settings) =>
+        NeedsK3s(settings)
+            ? $"no k3s binary: set {ClusterImage.K3sBinaryVariable} to a k3s v1.21+ binary to run the Kubernetes tests (the pinned k3s {K3sDownload.PinnedVersion} cannot be downloaded here either)"
+            : null;
+
+    /// <summary>True when the cluster wants Kubernetes and nothing names a k3s for it (no image, binary, version or download).</summary>
+    public static bool NeedsK3s(KubeDindFixtureSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var cluster = settings.Cluster;
-        return cluster.Kubernetes && cluster.Image is null && cluster.ImageBuild?.K3sBinary is null && ClusterImage.K3sBinaryFromEnvironment() is null
-            ? $"no k3s binary: set {ClusterImage.K3sBinaryVariable} to a k3s v1.21+ binary to run the Kubernetes tests (nothing can be downloaded here)"
-            : null;
+        return cluster.Kubernetes && cluster.Image is null && cluster.K3sVersion is null && cluster.ImageBuild is null or { K3sBinary: null, K3sDownload: false, K3sVersion: null }
+            && ClusterImage.K3sBinaryFromEnvironment() is null;
     }
 }

@@ -24,7 +24,7 @@ namespace Nuke.KubeDind;
 /// Put your tests in <see cref="RunSystemTestsAsync"/> or in your own targets declared
 /// <c>.DependsOn&lt;IKubeDind&gt;(x =&gt; x.Deploy).DependentFor&lt;IKubeDind&gt;(x =&gt; x.SystemTest)</c>.</para>
 /// <para>Parameters carry the prefix <c>Kubedind</c> (as Nuke's own components do), so they never collide with the
-/// build's: <c>--kubedind-k3s-binary</c> or <c>KUBEDIND_K3S_BINARY</c>, <c>--kubedind-k3s-args</c>,
+/// build's: <c>--kubedind-k3s-binary</c> or <c>KUBEDIND_K3S_BINARY</c>, <c>--kubedind-k3s-version</c>, <c>--kubedind-k3s-args</c>,
 /// <c>--kubedind-cluster-name</c>, <c>--kubedind-keep-cluster</c>, <c>--kubedind-no-mirror</c>.</para>
 /// </summary>
 [ParameterPrefix(Prefix)]
@@ -44,6 +44,13 @@ public interface IKubeDind : INukeBuild
     /// <summary><c>--kubedind-k3s-binary</c> / <c>KUBEDIND_K3S_BINARY</c>: a k3s binary to bake into the cluster image.</summary>
     [Parameter("k3s binary to bake into the cluster image (or KUBEDIND_K3S_BINARY)", Name = "K3sBinary")]
     AbsolutePath? KubeDindK3sBinary => TryGetValue(() => KubeDindK3sBinary);
+
+    /// <summary>
+    /// <c>--kubedind-k3s-version</c> / <c>KUBEDIND_K3S_VERSION</c>: the k3s release to run (v1.31.4+k3s1), downloaded,
+    /// verified and cached on the host; when set, it is used instead of <see cref="KubeDindK3sBinary"/>.
+    /// </summary>
+    [Parameter("k3s release to run, e.g. v1.31.4+k3s1: downloaded, checksum verified, cached (or KUBEDIND_K3S_VERSION)", Name = "K3sVersion")]
+    string? KubeDindK3sVersion => TryGetValue(() => KubeDindK3sVersion);
 
     /// <summary><c>--kubedind-k3s-args</c>: extra k3s server arguments, whitespace-separated within each value.</summary>
     [Parameter("Extra k3s server arguments, written without leading dashes: --kubedind-k3s-args disable=traefik kubelet-arg=v=2", Name = "K3sArgs")]
@@ -98,7 +105,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory, KubeDindK3sVersion) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

@@ -30,7 +30,8 @@ internal static class KubeDindSettingsMapping
 
     /// <summary>
     /// The component's part of the cluster settings: the name and extra k3s arguments from the parameters, the k3s
-    /// binary to bake in, the mirror StartMirror started (<see cref="ClusterSettings.WithMirror(KubeDindMirror)"/>), and the build's
+    /// release to download (which wins over a k3s binary, since KUBEDIND_K3S_BINARY in a CI environment fills that one
+    /// in without being asked) or the k3s binary to bake in, the mirror StartMirror started (<see cref="ClusterSettings.WithMirror(KubeDindMirror)"/>), and the build's
     /// artifacts directory for the kubeconfig and diagnostics bundles.
     /// </summary>
     public static ClusterSettings ClusterBase(
@@ -39,14 +40,19 @@ internal static class KubeDindSettingsMapping
         IEnumerable<string>? k3sArgs,
         KubeDindMirror? mirror,
         string? k3sBinary = null,
-        string? artifactsDirectory = null)
+        string? artifactsDirectory = null,
+        string? k3sVersion = null)
     {
         var result = settings with
         {
             Name = string.IsNullOrWhiteSpace(clusterName) ? settings.Name : clusterName.Trim(),
             K3sArgs = [.. settings.K3sArgs, .. SplitK3sArgs(k3sArgs)],
         };
-        if (k3sBinary is not null)
+        if (!string.IsNullOrWhiteSpace(k3sVersion))
+        {
+            result = result.WithK3sVersion(k3sVersion.Trim());
+        }
+        else if (k3sBinary is not null)
         {
             result = result with { ImageBuild = (settings.ImageBuild ?? new ClusterImageSettings()) with { K3sBinary = k3sBinary } };
         }

@@ -142,6 +142,13 @@ public sealed class SettingsMappingTests
     }
 
     [Fact]
+    public void WithK3sVersion_sets_the_release_and_an_empty_one_changes_nothing()
+    {
+        Assert.Equal("v1.31.4+k3s1", new KubeDindClusterSettings().WithK3sVersion("v1.31.4+k3s1").ToCore(WorkingDirectory).K3sVersion);
+        Assert.Null(new KubeDindClusterSettings().WithK3sVersion(null).WithK3sVersion(" ").ToCore(WorkingDirectory).K3sVersion);
+    }
+
+    [Fact]
     public void Only_a_k3s_source_or_a_forced_build_asks_the_core_to_check_the_image()
     {
         Assert.Null(new KubeDindClusterSettings().WithK3sBinary(null).WithK3sBinary(new FilePath(" ")).WithK3sBinary("").ToCore(WorkingDirectory).ImageBuild);

@@ -108,7 +108,7 @@ public sealed class FixtureLifecycleTests
         Assert.Null(KubeDindFixtureSettings.DefaultSkipWhen(compose));
         if (ClusterImage.K3sBinaryFromEnvironment() is null)
         {
-            Assert.Equal("no k3s binary: set KUBEDIND_K3S_BINARY to a k3s v1.21+ binary to run the Kubernetes tests (nothing can be downloaded here)", KubeDindFixtureSettings.DefaultSkipWhen(kubernetes));
+            Assert.Equal("no k3s binary: set KUBEDIND_K3S_BINARY to a k3s v1.21+ binary to run the Kubernetes tests (the pinned k3s v1.33.7+k3s1 cannot be downloaded here either)", KubeDindFixtureSettings.DefaultSkipWhen(kubernetes));
         }
         else
         {

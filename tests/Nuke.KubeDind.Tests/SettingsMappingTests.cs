@@ -114,6 +114,16 @@ public sealed class SettingsMappingTests
     }
 
     [Fact]
+    public void ClusterBase_takes_the_k3s_version_over_a_k3s_binary_from_the_environment()
+    {
+        var settings = KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, k3sBinary: "/opt/k3s", k3sVersion: " v1.31.4+k3s1 ");
+
+        Assert.Equal("v1.31.4+k3s1", settings.K3sVersion);
+        Assert.Null(settings.ImageBuild);
+        Assert.Null(KubeDindSettingsMapping.ClusterBase(new ClusterSettings(), "c1", null, null, k3sVersion: " ").K3sVersion);
+    }
+
+    [Fact]
     public void ValidateImages_rejects_duplicates_empty_tags_missing_contexts_and_Dockerfiles()
     {
         var context = Directory.CreateTempSubdirectory("kdt-nuke-context-").FullName;

@@ -51,7 +51,15 @@ public static class KubeDindClusterSettingsExtensions
     public static KubeDindClusterSettings WithK3sBinary(this KubeDindClusterSettings settings, FilePath? k3sBinary) =>
         k3sBinary is null || string.IsNullOrWhiteSpace(k3sBinary.FullPath) ? settings : ImageBuild(settings, b => b with { K3sBinary = k3sBinary.FullPath });
 
-    /// <summary>Downloads the pinned k3s release while building the image (needs internet); false changes nothing.</summary>
+    /// <summary>
+    /// Runs this k3s release (<c>"v1.31.4+k3s1"</c>): downloaded for the engine's architecture, checked against the
+    /// release's checksum file and cached on the host; null or "" leaves the setting as it is, so an optional argument
+    /// can be passed straight on.
+    /// </summary>
+    public static KubeDindClusterSettings WithK3sVersion(this KubeDindClusterSettings settings, string? version) =>
+        string.IsNullOrWhiteSpace(version) ? settings : Set(settings, s => s.WithK3sVersion(version.Trim()));
+
+    /// <summary>Downloads the pinned k3s release for the image (needs internet, cached on the host); false changes nothing.</summary>
     public static KubeDindClusterSettings WithK3sDownload(this KubeDindClusterSettings settings, bool download = true) =>
         download ? ImageBuild(settings, b => b with { K3sDownload = true }) : settings;
 

@@ -33,31 +33,18 @@ public static class ClusterImage
     public static string DefaultTag => $"{Repository}:{Version}";
 
     /// <summary>
-    /// The tag a build with these inputs gets: <c>kubedind/kube-dind:&lt;version&gt;-&lt;compose|k3s|k3s-&lt;pinned release&gt;&gt;-&lt;12 hex of the input hash&gt;</c>.
+    /// The tag a build with these inputs gets: <c>kubedind/kube-dind:&lt;version&gt;-&lt;compose|k3s|k3s-&lt;downloaded release&gt;&gt;-&lt;12 hex of the input hash&gt;</c>.
     /// </summary>
-    public static string TagFor(string inputHash, string k3sSource)
+    public static string TagFor(string inputHash, string k3sSource, string? k3sRelease = null)
     {
         ArgumentNullException.ThrowIfNull(inputHash);
         var mode = k3sSource switch
         {
+            "context" when k3sRelease is not null => "k3s-" + k3sRelease.Replace('+', '-'),
             "context" => "k3s",
-            "download" => "k3s-" + PinnedK3sRelease.Replace('+', '-'),
             _ => "compose",
         };
         return $"{Repository}:{Version}-{mode}-{inputHash[..12]}";
-    }
-
-    /// <summary>The k3s release the image's Dockerfile downloads (its K3S_VERSION default).</summary>
-    internal static string PinnedK3sRelease
-    {
-        get
-        {
-            using var stream = typeof(ClusterImage).Assembly.GetManifestResourceStream("image/Dockerfile");
-            using var reader = new StreamReader(stream ?? Stream.Null);
-            var dockerfile = reader.ReadToEnd();
-            var line = dockerfile.Split('\n').FirstOrDefault(l => l.StartsWith("ARG K3S_VERSION=", StringComparison.Ordinal));
-            return line?["ARG K3S_VERSION=".Length..].Trim() ?? "pinned";
-        }
     }
 
     internal static string Version
@@ -104,7 +91,22 @@ public static class ClusterImage
         {
             // Tagged by its inputs (TagFor): ensuring it reuses the image these inputs built, or builds it.
             var build = settings.ImageBuild;
-            if (build is null && settings.Kubernetes && K3sBinaryFromEnvironment() is { } k3sBinary)
+            if (settings.K3sVersion is { } k3sVersion)
+            {
+                if (build?.K3sBinary is { } given)
+                {
+                    throw new KubeDindException($"cluster {clusterName}: K3sVersion {k3sVersion} asks for a k3s download, but ImageBuild.K3sBinary gives {given}; set only one of them.");
+                }
+
+                K3sDownload.CheckVersion(k3sVersion);
+                if (K3sBinaryFromEnvironment() is { } ignored)
+                {
+                    log.Info($"cluster {clusterName}: K3sVersion {k3sVersion} is set, so the k3s binary {ignored} ({K3sBinaryVariable}) is not used");
+                }
+
+                build = (build ?? new ClusterImageSettings()) with { K3sDownload = true, K3sVersion = k3sVersion };
+            }
+            else if (build is null && settings.Kubernetes && K3sBinaryFromEnvironment() is { } k3sBinary)
             {
                 log.Info($"cluster {clusterName}: the image gets the k3s binary {k3sBinary} ({K3sBinaryVariable})");
                 build = new ClusterImageSettings { K3sBinary = k3sBinary };
@@ -112,7 +114,7 @@ public static class ClusterImage
 
             if (settings.Kubernetes && build is null or { K3sBinary: null, K3sDownload: false })
             {
-                throw new KubeDindException($"cluster {clusterName}: Kubernetes needs k3s in the image; set ClusterSettings.ImageBuild.K3sBinary (or K3sDownload), or {K3sBinaryVariable}, to a k3s binary — or Kubernetes = false for compose mode.");
+                throw new KubeDindException($"cluster {clusterName}: Kubernetes needs k3s in the image; set ClusterSettings.K3sVersion (downloads that release) or ImageBuild.K3sDownload (the pinned {K3sDownload.PinnedVersion}), or ImageBuild.K3sBinary / {K3sBinaryVariable} to a k3s binary — or Kubernetes = false for compose mode.");
             }
 
             try
@@ -145,14 +147,14 @@ public static class ClusterImage
         var log = session.Log;
         var images = new ImageStore(session.Docker, log);
 
-        var source = await CheckInputsAsync(session, settings, cancellationToken).ConfigureAwait(false);
+        var (source, k3sFile, release) = await CheckInputsAsync(session, settings, cancellationToken).ConfigureAwait(false);
         var baseImage = await new BaseImage(session.Docker, log).EnsureAsync(cancellationToken).ConfigureAwait(false);
         var baseId = (await images.InspectAsync(baseImage, cancellationToken).ConfigureAwait(false))?.ID ?? baseImage;
 
         var context = BuildContext.FromEmbedded("image/", "mirror/");
-        if (settings.K3sBinary is { } k3s)
+        if (k3sFile is not null)
         {
-            context.AddFile("k3s", k3s, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            context.AddFile("k3s", k3sFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         }
 
         if (settings.AirgapImagesTarball is { } airgap)
@@ -160,8 +162,10 @@ public static class ClusterImage
             context.AddFile("k3s-airgap-images" + AirgapExtension(airgap), airgap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
 
-        var hash = Hash(context.ContentHash(), baseId, source);
-        var tag = settings.Tag ?? TagFor(hash, source);
+        // The containerd template is added on top once the k3s version is known; its text is an input all the same.
+        var templates = ContainerdConfig.RenderVersion2(new ContainerdValues()) + ContainerdConfig.RenderVersion3(new ContainerdValues());
+        var hash = Hash(context.ContentHash(), baseId, source + "\n" + templates);
+        var tag = settings.Tag ?? TagFor(hash, source, release);
         var existing = await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false);
         if (!settings.Force && existing?.Config?.Labels is { } labels && labels.TryGetValue(ContextHashLabel, out var existingHash) && existingHash == hash)
         {
@@ -170,7 +174,7 @@ public static class ClusterImage
             return reused;
         }
 
-        log.Info($"kube-dind image: building {tag} ({source switch { "context" => "k3s from " + settings.K3sBinary, "download" => "k3s downloaded (pinned release)", _ => "no k3s: compose mode" }}) on {baseImage}");
+        log.Info($"kube-dind image: building {tag} ({source switch { "context" when release is not null => $"k3s {release} from {k3sFile}", "context" => "k3s from " + k3sFile, _ => "no k3s: compose mode" }}) on {baseImage}");
         var watch = Stopwatch.StartNew();
         var buildLabels = new Dictionary<string, string>
         {
@@ -190,9 +194,13 @@ public static class ClusterImage
         var version = await ReadK3sVersionAsync(session, tag, cancellationToken).ConfigureAwait(false);
         if (version != NoKubernetes)
         {
-            // The version is only known once the build has run k3s --version: label it on top (no new layer).
+            // The version is only known once the build has run k3s --version: label it on top, with the containerd
+            // configuration template in the form that version's containerd reads.
             var id = (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!.ID;
-            var labelContext = new BuildContext().AddText("Dockerfile", $"FROM {id}\nLABEL {KubeDindLabels.K3sVersion}=\"{version}\"\n");
+            var (templateName, template) = ContainerdConfig.RenderFor(version);
+            var labelContext = new BuildContext()
+                .AddText("containerd/" + templateName, template)
+                .AddText("Dockerfile", $"FROM {id}\nCOPY containerd/ {ContainerdConfig.ImageDirectory}/\nLABEL {KubeDindLabels.K3sVersion}=\"{version}\"\n");
             await images.BuildAsync(labelContext, tag, new Dictionary<string, string>(), buildLabels, cancellationToken).ConfigureAwait(false);
         }
 
@@ -232,12 +240,16 @@ public static class ClusterImage
         }
     }
 
-    /// <summary>Checks every input before the build; returns the K3S_SOURCE build argument.</summary>
-    private static async Task<string> CheckInputsAsync(KubeDindSession session, ClusterImageSettings settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks every input before the build (downloading k3s when asked to); returns the K3S_SOURCE build argument, the k3s
+    /// file for the context and the downloaded release (null for a given binary).
+    /// </summary>
+    private static async Task<(string Source, string? K3sFile, string? Release)> CheckInputsAsync(KubeDindSession session, ClusterImageSettings settings, CancellationToken cancellationToken)
     {
-        if (settings.K3sBinary is not null && settings.K3sDownload)
+        var download = settings.K3sDownload || settings.K3sVersion is not null;
+        if (settings.K3sBinary is not null && download)
         {
-            throw new KubeDindException("kube-dind image: give either a k3s binary or the k3s download, not both.");
+            throw new KubeDindException($"kube-dind image: give either a k3s binary ({settings.K3sBinary}) or a k3s download ({settings.K3sVersion ?? K3sDownload.PinnedVersion}), not both.");
         }
 
         if (settings.AirgapImagesTarball is { } airgap)
@@ -262,20 +274,24 @@ public static class ClusterImage
             }
         }
 
-        if (settings.K3sBinary is null && !settings.K3sDownload)
+        if (settings.K3sBinary is null && !download)
         {
-            return "none";
+            return ("none", null, null);
         }
 
         var engineArchitecture = (await session.Docker.System.GetSystemInfoAsync(cancellationToken).ConfigureAwait(false)).Architecture;
-        if (settings.K3sDownload)
+        if (download)
         {
-            if (engineArchitecture is not ("x86_64" or "aarch64"))
+            var release = settings.K3sVersion ?? K3sDownload.PinnedVersion;
+            try
             {
-                throw new KubeDindException($"kube-dind image: unsupported architecture {engineArchitecture} for the k3s download (amd64 and arm64 are pinned); supply a k3s binary built for it instead.");
+                var file = await new K3sDownload(session.Log, settings.K3sDownloadUrl).GetAsync(release, engineArchitecture, cancellationToken).ConfigureAwait(false);
+                return ("context", file, release);
             }
-
-            return "download";
+            catch (KubeDindException ex)
+            {
+                throw new KubeDindException($"kube-dind image: {ex.Message}", ex.Details, ex);
+            }
         }
 
         var k3s = settings.K3sBinary!;
@@ -292,7 +308,7 @@ public static class ClusterImage
             throw new KubeDindException($"kube-dind image: k3s binary '{k3s}' is built for {machine} but the Docker engine runs {engineArchitecture}; pass a k3s built for {engineArchitecture}.");
         }
 
-        return "context";
+        return ("context", k3s, null);
     }
 
     private static string AirgapExtension(string path) =>
@@ -333,7 +349,7 @@ public static class ClusterImage
 
     // The build stream colours stderr (ESC[91m ... ESC[0m): strip that before looking for the script's line.
     private static string? OwnErrorLine(string? details) =>
-        details?.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\u001b\\[[0-9;]*m", string.Empty).Trim()).LastOrDefault(l => l.StartsWith("kubedind: ", StringComparison.Ordinal) && !l.StartsWith("kubedind: k3s v", StringComparison.Ordinal) && !l.StartsWith("kubedind: downloading", StringComparison.Ordinal))?["kubedind: ".Length..];
+        details?.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\u001b\\[[0-9;]*m", string.Empty).Trim()).LastOrDefault(l => l.StartsWith("kubedind: ", StringComparison.Ordinal) && !l.StartsWith("kubedind: k3s v", StringComparison.Ordinal))?["kubedind: ".Length..];
 
     private static string? K3sVersionOf(ImageInspectResponse? image) =>
         image?.Config?.Labels is { } labels && labels.TryGetValue(KubeDindLabels.K3sVersion, out var version) ? version : null;

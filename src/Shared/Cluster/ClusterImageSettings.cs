@@ -10,8 +10,20 @@ public sealed record ClusterImageSettings
     /// </summary>
     public string? K3sBinary { get; init; }
 
-    /// <summary>Download the pinned k3s release during the build (needs internet; checksum verified).</summary>
+    /// <summary>
+    /// Download k3s for the image (<see cref="KubeDind.Cluster.K3sDownload"/>): <see cref="K3sVersion"/>, or the pinned release
+    /// when that is null; checksum verified and kept in the host cache, so later builds download nothing.
+    /// </summary>
     public bool K3sDownload { get; init; }
+
+    /// <summary>The k3s release <see cref="K3sDownload"/> gets (v1.31.4+k3s1); null = <see cref="KubeDind.Cluster.K3sDownload.PinnedVersion"/>.</summary>
+    public string? K3sVersion { get; init; }
+
+    /// <summary>
+    /// Where k3s releases are downloaded from (a mirror of https://github.com/k3s-io/k3s/releases/download, same layout);
+    /// null = <see cref="KubeDind.Cluster.K3sDownload.ReleaseRootVariable"/>, else GitHub.
+    /// </summary>
+    public string? K3sDownloadUrl { get; init; }
 
     /// <summary>
     /// A k3s air-gap images tarball (.tar, .tar.gz, .tgz or .tar.zst) baked into the image, which k3s imports into

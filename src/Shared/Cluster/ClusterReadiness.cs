@@ -83,6 +83,11 @@ internal static class ClusterReadiness
         catch (OperationCanceledException) when (probe.Fatal is not null && !cancellationToken.IsCancellationRequested)
         {
             Teardown.DeleteKubeconfig(kubeconfigPath);
+            if (settings.Kubernetes && CgroupV1Refusal.Explain(name, await ReadK3sLogAsync(docker, containerId).ConfigureAwait(false), probe.KubernetesVersion) is { } refusal)
+            {
+                throw new KubeDindException(refusal, await DiagnosticsAsync(CancellationToken.None).ConfigureAwait(false));
+            }
+
             throw new KubeDindException(
                 $"cluster {name}: failed while starting: {probe.Fatal}; see the log lines below.",
                 await DiagnosticsAsync(CancellationToken.None).ConfigureAwait(false));
@@ -141,6 +146,20 @@ internal static class ClusterReadiness
     /// Where the engine itself reaches the registry it published: its own loopback when the port is bound there or on every
     /// address (engines trust 127.0.0.0/8 over plain HTTP), else the bound address.
     /// </summary>
+    /// <summary>k3s's log in the container (also after it exited); null when there is none.</summary>
+    private static async Task<string?> ReadK3sLogAsync(global::Docker.DotNet.IDockerClient docker, string containerId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            return await ContainerFiles.ReadTextAsync(docker, containerId, "/var/log/kubedind/k3s.log", timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is global::Docker.DotNet.DockerApiException or OperationCanceledException or IOException)
+        {
+            return null;
+        }
+    }
+
     private static string RegistryEngineHost(PortPublishing publishing) =>
         publishing.BindAddress is DockerEndpoint.AnyAddress or "::" || DockerEndpoint.IsLoopbackName(publishing.BindAddress)
             ? DockerEndpoint.Loopback

@@ -39,6 +39,13 @@ public sealed record ClusterSettings
     /// </summary>
     public ClusterImageSettings? ImageBuild { get; init; }
 
+    /// <summary>
+    /// The k3s release to run (v1.31.4+k3s1): downloaded for the engine's architecture, verified against the release's
+    /// own checksum file and cached on the host (<see cref="K3sDownload"/>). Null = a given binary
+    /// (<see cref="ClusterImageSettings.K3sBinary"/>, KUBEDIND_K3S_BINARY) or the image build's own choice.
+    /// </summary>
+    public string? K3sVersion { get; init; }
+
     /// <summary>Docker Hub mirrors the inner dockerd pulls through, as the cluster container reaches them (http://kubedind-mirror-docker-io:5000).</summary>
     public IReadOnlyList<string> MirrorUrls { get; init; } = [];
 
@@ -164,6 +171,9 @@ public sealed record ClusterSettings
         mirrors[registry] = [.. mirrors.GetValueOrDefault(registry) ?? [], .. endpoints];
         return this with { RegistryMirrors = mirrors };
     }
+
+    /// <summary>Runs k3s <paramref name="version"/> (<see cref="K3sVersion"/>).</summary>
+    public ClusterSettings WithK3sVersion(string version) => this with { K3sVersion = version };
 
     /// <summary>Runs <paramref name="agents"/> more nodes (<see cref="Agents"/>).</summary>
     public ClusterSettings WithAgents(int agents) => this with { Agents = agents };

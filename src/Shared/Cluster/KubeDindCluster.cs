@@ -333,6 +333,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         PushedImages = new Dictionary<string, string>(_images),
         ExtraLogs = ReadComponentLogsAsync,
         Facts = ct => ClusterFacts.ReadAsync(this, Session.Mirrors, ct),
+        Kustomize = new ContainerKustomize(Session.Docker, ContainerId),
     };
 
     /// <summary>The last lines of the cluster container's own log and of each component log inside it (and of each agent's).</summary>

@@ -27,4 +27,6 @@ internal sealed record DeployContext
 
     /// <summary>What the cluster knows about itself for the report (k3s version, components, mirror usage); null when nothing.</summary>
     public Func<CancellationToken, Task<IReadOnlyList<ClusterFact>>>? Facts { get; init; }
+    /// <summary>Renders kustomizations (in the cluster's container); null where there is no container (an existing cluster).</summary>
+    public IKustomize? Kustomize { get; init; }
 }

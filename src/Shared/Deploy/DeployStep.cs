@@ -21,7 +21,7 @@ internal static class DeployStep
         var log = context.Log;
         var defaultNamespace = settings.Namespace ?? "default";
 
-        var manifests = ManifestReader.Read(settings).ToList();
+        var manifests = (await ManifestReader.ReadAsync(settings, context.Kustomize, cancellationToken).ConfigureAwait(false)).ToList();
         var rewriter = new ImageRewriter(settings.ImageRewrites, context.PushedImages);
         var images = manifests.SelectMany(rewriter.Rewrite).ToList();
         var warnings = new List<string>();

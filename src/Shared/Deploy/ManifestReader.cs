@@ -17,14 +17,51 @@ public static partial class ManifestReader
 {
     private static readonly string[] ManifestExtensions = [".yaml", ".yml", ".json"];
 
+    /// <summary>Reads plain manifests; a kustomization among them needs a cluster to render it (<see cref="ReadAsync"/>).</summary>
     public static IReadOnlyList<ManifestObject> Read(DeploySettings settings)
     {
-        var objects = new List<ManifestObject>();
-        foreach (var file in ResolveFiles(settings.Manifests, settings.BaseDirectory ?? Directory.GetCurrentDirectory()))
+        ArgumentNullException.ThrowIfNull(settings);
+        var sources = ResolveSources(settings.Manifests, settings.BaseDirectory ?? Directory.GetCurrentDirectory());
+        if (sources.FirstOrDefault(s => s.IsKustomization) is { } kustomization)
         {
-            objects.AddRange(ReadText(File.ReadAllText(file), file));
+            throw new KubeDindException($"Deploy: {kustomization.Path} is a kustomization, which is rendered in a KubeDind cluster's container; render it yourself (kubectl kustomize) and give the output here.");
         }
 
+        return Collect(settings, sources.Select(s => ReadText(File.ReadAllText(s.Path), s.Path)));
+    }
+
+    /// <summary>
+    /// Reads the manifests, rendering each kustomization (a folder holding kustomization.yaml, or that file) with
+    /// <paramref name="kustomize"/>; the objects it renders carry the kustomization file as their origin.
+    /// </summary>
+    internal static async Task<IReadOnlyList<ManifestObject>> ReadAsync(DeploySettings settings, IKustomize? kustomize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var parts = new List<IReadOnlyList<ManifestObject>>();
+        foreach (var source in ResolveSources(settings.Manifests, settings.BaseDirectory ?? Directory.GetCurrentDirectory()))
+        {
+            if (!source.IsKustomization)
+            {
+                parts.Add(ReadText(await File.ReadAllTextAsync(source.Path, cancellationToken).ConfigureAwait(false), source.Path));
+                continue;
+            }
+
+            if (kustomize is null)
+            {
+                throw new KubeDindException($"Deploy: {source.Path} is a kustomization, and this cluster has no container to render it in (an existing cluster); render it yourself (kubectl kustomize) and give the output.");
+            }
+
+            var tree = KustomizationTree.Collect(source.Path);
+            var rendered = await kustomize.BuildAsync(tree, cancellationToken).ConfigureAwait(false);
+            parts.Add(ReadText(rendered, source.Path));
+        }
+
+        return Collect(settings, parts);
+    }
+
+    private static List<ManifestObject> Collect(DeploySettings settings, IEnumerable<IReadOnlyList<ManifestObject>> fromFiles)
+    {
+        var objects = fromFiles.SelectMany(o => o).ToList();
         for (var i = 0; i < settings.InlineManifests.Count; i++)
         {
             objects.AddRange(ReadText(settings.InlineManifests[i], $"inline manifest #{i + 1}"));
@@ -39,12 +76,31 @@ public static partial class ManifestReader
     }
 
     /// <summary>Files in a stable order: each entry's matches sorted by path, entries in the order given, no duplicates.</summary>
-    public static IReadOnlyList<string> ResolveFiles(IReadOnlyList<string> entries, string baseDirectory)
+    public static IReadOnlyList<string> ResolveFiles(IReadOnlyList<string> entries, string baseDirectory) =>
+        ResolveSources(entries, baseDirectory).Select(s => s.Path).ToList();
+
+    /// <summary>
+    /// Manifest files and kustomizations in a stable order: each entry's matches sorted by path, entries in the order
+    /// given, no duplicates. A folder holding a kustomization file, or that file named itself, is one kustomization.
+    /// </summary>
+    internal static IReadOnlyList<ManifestSource> ResolveSources(IReadOnlyList<string> entries, string baseDirectory)
     {
-        var files = new List<string>();
+        var sources = new List<ManifestSource>();
         foreach (var entry in entries)
         {
             var path = Path.GetFullPath(entry, baseDirectory);
+            if (File.Exists(path) && KustomizationTree.IsKustomizationFile(path))
+            {
+                AddOnce(sources, new ManifestSource(path, IsKustomization: true));
+                continue;
+            }
+
+            if (Directory.Exists(path) && KustomizationTree.FindIn(path) is { } kustomization)
+            {
+                AddOnce(sources, new ManifestSource(kustomization, IsKustomization: true));
+                continue;
+            }
+
             IEnumerable<string> matches;
             if (File.Exists(path))
             {
@@ -69,10 +125,26 @@ public static partial class ManifestReader
                 throw new KubeDindException($"Deploy: manifest pattern '{entry}' matches no file (looked under {baseDirectory}); fix the pattern in DeploySettings.Manifests.");
             }
 
-            files.AddRange(sorted.Where(f => !files.Contains(f, StringComparer.Ordinal)));
+            if (sorted.FirstOrDefault(KustomizationTree.IsKustomizationFile) is { } nested)
+            {
+                throw new KubeDindException($"Deploy: manifest '{entry}' takes in the kustomization {nested} as a plain file; name its folder ({Path.GetDirectoryName(nested)}) in DeploySettings.Manifests to render it, and keep other manifests outside it.");
+            }
+
+            foreach (var file in sorted)
+            {
+                AddOnce(sources, new ManifestSource(file, IsKustomization: false));
+            }
         }
 
-        return files;
+        return sources;
+
+        static void AddOnce(List<ManifestSource> sources, ManifestSource source)
+        {
+            if (!sources.Any(s => s.Path == source.Path))
+            {
+                sources.Add(source);
+            }
+        }
     }
 
     public static IReadOnlyList<ManifestObject> ReadText(string yaml, string source)
@@ -292,3 +364,6 @@ public static partial class ManifestReader
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
     private static partial Regex MarkPrefix();
 }
+
+/// <summary>A manifest file, or a kustomization file whose folder is rendered.</summary>
+internal sealed record ManifestSource(string Path, bool IsKustomization);

@@ -40,10 +40,11 @@ public static class ClusterTestSupport
 
     public static string UniqueName(string what) => $"{Prefix}{what}-{Guid.NewGuid().ToString("N")[..8]}";
 
+    /// <summary>The k3s binary for Kubernetes tests: KUBEDIND_K3S_BINARY, or the pinned release <see cref="TestK3s"/> downloaded.</summary>
     public static string? K3sBinary => Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY") is { Length: > 0 } path ? path : null;
 
-    /// <summary>Why a test that needs Kubernetes is skipped: no k3s binary to build a cluster image with.</summary>
-    public const string NoK3sReason = "needs Kubernetes: set KUBEDIND_K3S_BINARY to a k3s v1.21+ binary (none is given, and none can be downloaded here)";
+    /// <summary>Why the Kubernetes tests skip: neither a given k3s nor the pinned download (see <see cref="TestK3s"/>).</summary>
+    public static string NoK3sReason => TestK3s.SkipReason ?? "needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary";
 
     /// <summary>Compose-mode settings (what CI here can run), with a fast stop for tests.</summary>
     public static ClusterSettings ComposeSettings(string what) => new()

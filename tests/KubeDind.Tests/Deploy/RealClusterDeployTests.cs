@@ -121,7 +121,7 @@ public sealed class RealClusterDeployTests
     {
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBEDIND_K3S_BINARY")))
         {
-            Assert.Skip("needs a real cluster: set KUBEDIND_K3S_BINARY to a k3s binary (none on this machine)");
+            Assert.Skip(KubeDind.Tests.Cluster.ClusterTestSupport.NoK3sReason);
         }
     }
 

@@ -42,6 +42,7 @@ public sealed class RealClusterFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        await TestK3s.EnsureAsync();
         if (ClusterTestSupport.K3sBinary is null)
         {
             return;

@@ -220,12 +220,21 @@ kubernetes_images() {
   return 0
 }
 
+# KubeDind's core rendered the template in the form this k3s's containerd reads (config.toml.tmpl, version 2, for
+# containerd 1.x; config-v3.toml.tmpl, version 3, for containerd 2.x) and put it into the image with the k3s version.
 kubernetes_containerd_template() {
-  local restrict=false dir=$K3S_DATA/agent/etc/containerd
+  local restrict=false dir=$K3S_DATA/agent/etc/containerd template name
   has_cap_sys_resource || restrict=true
   mkdir -p "$dir"
-  sed "s/@RESTRICT_OOM_SCORE_ADJ@/$restrict/" "$KUBEDIND_SHARE/containerd-config.toml.tmpl" > "$dir/config.toml.tmpl" \
-    || { fail "cannot write $dir/config.toml.tmpl"; return 1; }
+  for template in "$KUBEDIND_SHARE"/containerd/config.toml.tmpl "$KUBEDIND_SHARE"/containerd/config-v3.toml.tmpl; do
+    [ -f "$template" ] || continue
+    name=$(basename "$template")
+    sed "s/@RESTRICT_OOM_SCORE_ADJ@/$restrict/" "$template" > "$dir/$name" \
+      || { fail "cannot write $dir/$name"; return 1; }
+    log "k3s: containerd configuration template $name"
+  done
+  [ -f "$dir/config.toml.tmpl" ] || [ -f "$dir/config-v3.toml.tmpl" ] \
+    || { fail "this image holds no containerd configuration template ($KUBEDIND_SHARE/containerd/); build it with KubeDind (ClusterImage), which renders one for its k3s"; return 1; }
   [ "$restrict" = false ] || log "k3s: no CAP_SYS_RESOURCE: containerd keeps pods' oom_score_adj at this container's own (restrict_oom_score_adj)"
 }
 
