@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using System.Net.WebSockets;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using k8s;
 using k8s.Models;
 using KubeDind.Logging;
