@@ -27,8 +27,6 @@ public static class ClusterImage
     /// <summary>Where the image keeps the k3s version its build read from <c>k3s --version</c>.</summary>
     internal const string VersionFile = "/usr/local/lib/kubedind/k3s-dist/version";
 
-    private static readonly string[] AirgapExtensions = [".tar", ".tar.gz", ".tgz", ".tar.zst"];
-
     /// <summary>kubedind/kube-dind:&lt;KubeDind version&gt;: only an image a user tagged so; builds are tagged by <see cref="TagFor"/>.</summary>
     public static string DefaultTag => $"{Repository}:{Version}";
 
@@ -159,7 +157,7 @@ public static class ClusterImage
 
         if (settings.AirgapImagesTarball is { } airgap)
         {
-            context.AddFile("k3s-airgap-images" + AirgapExtension(airgap), airgap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            context.AddFile("k3s-airgap-images" + AirgapTarball.SuffixOf(airgap), airgap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
 
         // The containerd template is added on top once the k3s version is known; its text is an input all the same.
@@ -254,9 +252,9 @@ public static class ClusterImage
 
         if (settings.AirgapImagesTarball is { } airgap)
         {
-            if (AirgapExtensions.All(e => !airgap.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+            if (AirgapTarball.SuffixOf(airgap) is null)
             {
-                throw new KubeDindException($"kube-dind image: air-gap images tarball '{airgap}' is not a .tar, .tar.gz, .tgz or .tar.zst file; pass k3s-airgap-images-<arch>.tar(.gz|.zst) from the k3s release.");
+                throw new KubeDindException($"kube-dind image: air-gap images tarball '{airgap}' is not one KubeDind takes; pass {AirgapTarball.Described} from the k3s release.");
             }
 
             try
@@ -310,9 +308,6 @@ public static class ClusterImage
 
         return ("context", k3s, null);
     }
-
-    private static string AirgapExtension(string path) =>
-        AirgapExtensions.OrderByDescending(e => e.Length).First(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The ELF machine of <paramref name="path"/> (x86_64, aarch64, or the number), or null when it is no ELF file.</summary>
     internal static string? ReadElfMachine(string path)

@@ -30,9 +30,6 @@ internal static class K3sConfiguration
     /// <summary>Where an agent's containerd reaches the server's registry: by the server container's name on their network.</summary>
     public static string ServerRegistry(string server) => $"http://{server}:{ClusterContainerSpec.RegistryContainerPort}";
 
-    /// <summary>The suffixes k3s imports from its images directory.</summary>
-    private static readonly string[] AirgapSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"];
-
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>Checks every input before a container exists; a bad one is a one-line error naming it.</summary>
@@ -43,9 +40,9 @@ internal static class K3sConfiguration
         ValidateAgents(cluster, settings);
         if (settings.AirgapImages is { } airgap)
         {
-            if (!AirgapSuffixes.Any(s => airgap.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
+            if (AirgapTarball.SuffixOf(airgap) is null)
             {
-                throw new KubeDindException($"cluster {cluster}: AirgapImages '{airgap}' is not an image tarball k3s imports; give k3s-airgap-images-<arch>.tar, .tar.gz or .tar.zst.");
+                throw new KubeDindException($"cluster {cluster}: AirgapImages '{airgap}' is not an image tarball KubeDind takes; give {AirgapTarball.Described}.");
             }
 
             if (!File.Exists(airgap))

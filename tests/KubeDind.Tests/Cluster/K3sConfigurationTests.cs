@@ -77,7 +77,22 @@ public sealed class K3sConfigurationTests
         Assert.Contains("AirgapImages '/nonexistent/k3s-airgap-images-amd64.tar.zst' does not exist", missing.Message, StringComparison.Ordinal);
 
         var wrong = Assert.Throws<KubeDindException>(() => K3sConfiguration.Validate("c", Defaults.WithAirgapImages("images.zip")));
-        Assert.Contains("is not an image tarball k3s imports", wrong.Message, StringComparison.Ordinal);
+        Assert.Contains("is not an image tarball KubeDind takes; give k3s-airgap-images-<arch>.tar, .tar.gz, .tgz, .tar.zst or .tzst", wrong.Message, StringComparison.Ordinal);
+
+        // k3s imports .tar.lz4 and .tar.bz2 too, but the image cannot list their images, so it would run a fallback beside them.
+        var lz4 = Assert.Throws<KubeDindException>(() => K3sConfiguration.Validate("c", Defaults.WithAirgapImages("/tmp/k3s-airgap-images-amd64.tar.lz4")));
+        Assert.Contains("is not an image tarball KubeDind takes", lz4.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_image_lists_the_images_of_every_air_gap_tarball_kind_the_core_takes()
+    {
+        // airgap_image_names in the image's kubernetes.sh: one case pattern per tarball kind it can read.
+        var script = File.ReadAllText(Path.Combine(TestRepository.Root, "image", "rootfs", "usr", "local", "lib", "kubedind", "kubernetes.sh"));
+        var reader = script[script.IndexOf("airgap_image_names() {", StringComparison.Ordinal)..];
+        reader = reader[..reader.IndexOf("\n}\n", StringComparison.Ordinal)];
+        var patterns = System.Text.RegularExpressions.Regex.Matches(reader, @"\*(\.[a-z.]+)").Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Equal(AirgapTarball.Suffixes.OrderBy(s => s), patterns.OrderBy(s => s));
     }
 
     [Fact]

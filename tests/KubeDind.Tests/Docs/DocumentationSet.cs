@@ -32,18 +32,7 @@ internal sealed partial class DocumentationSet
         .. Directory.EnumerateFiles(Path.Combine(Root, "docs"), "*.md").Order(StringComparer.Ordinal).Select(p => "docs/" + Path.GetFileName(p)),
     ];
 
-    public static DocumentationSet FromRepository()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "KubeDind.sln")))
-            {
-                return new DocumentationSet(directory.FullName);
-            }
-        }
-
-        throw new InvalidOperationException($"no KubeDind.sln above {AppContext.BaseDirectory}; run the documentation tests from the repository.");
-    }
+    public static DocumentationSet FromRepository() => new(TestRepository.Root);
 
     /// <summary>Every link of the page whose target is not a URL with a scheme (http:, mailto: ...).</summary>
     public IEnumerable<(int Line, string Target)> RelativeLinks(string page) =>

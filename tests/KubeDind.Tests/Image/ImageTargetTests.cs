@@ -15,7 +15,7 @@ public sealed class ImageTargetTests(ImageFixture fixture, ITestOutputHelper out
     public async Task Image_without_a_k3s_option_builds_compose_mode_and_says_the_variable_is_not_used()
     {
         Assert.NotNull(fixture.Image);
-        var root = RepositoryRoot();
+        var root = TestRepository.Root;
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
         var start = new ProcessStartInfo("dotnet")
         {
@@ -48,7 +48,7 @@ public sealed class ImageTargetTests(ImageFixture fixture, ITestOutputHelper out
     [Fact]
     public async Task Every_addin_line_in_the_docs_and_the_example_pins_a_version()
     {
-        var root = RepositoryRoot();
+        var root = TestRepository.Root;
         var files = new[] { Path.Combine(root, "README.md"), Path.Combine(root, "examples", "cake", "build.cake") }
             .Concat(Directory.EnumerateFiles(Path.Combine(root, "docs"), "*.md"));
         var addins = new List<string>();
@@ -60,18 +60,5 @@ public sealed class ImageTargetTests(ImageFixture fixture, ITestOutputHelper out
 
         Assert.NotEmpty(addins);
         Assert.All(addins, l => Assert.Matches(@"&version=\d+\.\d+\.\d+", l));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "KubeDind.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no KubeDind.sln above {AppContext.BaseDirectory}");
     }
 }
