@@ -56,6 +56,7 @@ kubernetes_start() {
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
   kube_proxy_bind_address args
+  kubelet_without_csi_migration args
   datastore_without_fsync args
 
   mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
@@ -88,8 +89,21 @@ kubernetes_agent_start() {
     args+=(--kubelet-arg=oom-score-adj=0 --kube-proxy-arg=oom-score-adj=0)
   fi
   kube_proxy_bind_address args
+  kubelet_without_csi_migration args
   k3s_launch "${args[@]}" || return 1
   log "k3s: agent running, joining $K3S_URL (log $KUBEDIND_LOGS/k3s.log)"
+}
+
+# kubelet_without_csi_migration ARRAY: on k3s 1.21 to 1.24, the kubelet with its CSIMigration feature off. With it on
+# (the default there), the kubelet ends the whole k3s process when its node is not registered within ~140 s of the API
+# answering ("Failed to initialize CSINode after retrying"), which a CPU-starved host reaches; a throwaway cluster has
+# no in-tree cloud volumes to migrate. From 1.25 the gate is locked on and may not be named.
+kubelet_without_csi_migration() {
+  local -n kubelet_args=$1
+  local minor
+  minor=$(sed -n 's/^v1\.\([0-9]*\)\..*/\1/p' "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null)
+  [ -n "$minor" ] && [ "$minor" -ge 21 ] && [ "$minor" -le 24 ] || return 0
+  kubelet_args+=(--kubelet-arg=feature-gates=CSIMigration=false)
 }
 
 # datastore_without_fsync ARRAY: k3s's datastore (kine on SQLite) without an fsync per write, unless config.yaml
@@ -140,18 +154,19 @@ k3s_run() {
   echo "$K3S_PID" > "$KUBEDIND_STATE/k3s.pid"
 }
 
-# k3s_restart_after_start_fatal: restarts k3s (twice at most, saying so) when the kubelet inside it ended it while
-# starting because its own API server was too slow to answer ("Failed to initialize CSINode after retrying", a fatal
-# that ends the whole k3s process; seen on a CPU-starved host). k3s relies on its supervisor for this (its service
-# unit has Restart=always) and resumes from its state on disk. Any other exit stays a failure: returns 1.
+# k3s_restart_after_start_fatal: restarts k3s (twice at most, saying so) when a component inside it ended it while
+# starting because its own API server was too slow to answer: the kubelet ("Failed to initialize CSINode after
+# retrying") or the controller manager ("failed to wait for apiserver being healthy"), fatals that end the whole k3s
+# process on a CPU-starved host. k3s relies on its supervisor for this (its service unit has Restart=always) and
+# resumes from its state on disk. Any other exit stays a failure: returns 1.
 K3S_RESTARTS=0
 k3s_restart_after_start_fatal() {
   local fatal
   [ "$K3S_RESTARTS" -lt 2 ] || return 1
-  fatal=$(tail -n +"$((K3S_LOG_FROM + 1))" "$KUBEDIND_LOGS/k3s.log" | grep -E '^F[0-9]{4} .*Failed to initialize CSINode' | tail -n1)
+  fatal=$(tail -n +"$((K3S_LOG_FROM + 1))" "$KUBEDIND_LOGS/k3s.log" | grep -E '^F[0-9]{4} .*(Failed to initialize CSINode|failed to wait for apiserver being healthy)' | tail -n1)
   [ -n "$fatal" ] || return 1
   K3S_RESTARTS=$((K3S_RESTARTS + 1))
-  log "k3s: the kubelet gave up waiting for the API server while starting (${fatal:0:160}); restarting k3s ($K3S_RESTARTS of 2), as its service unit would"
+  log "k3s: a component gave up waiting for the API server while starting (${fatal:0:160}); restarting k3s ($K3S_RESTARTS of 2), as its service unit would"
   k3s_run
 }
 
