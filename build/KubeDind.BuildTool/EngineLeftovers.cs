@@ -41,6 +41,30 @@ internal static class EngineLeftovers
         return left.Count == 0 ? 0 : 1;
     }
 
+    /// <summary>Removes the images tagged <paramref name="tags"/> (a missing one is not an error), with their untagged parents.</summary>
+    public static async Task<int> RemoveImagesAsync(IDockerClient docker, IEnumerable<string> tags, CancellationToken cancellationToken)
+    {
+        foreach (var tag in tags)
+        {
+            try
+            {
+                await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters(), cancellationToken);
+                Console.WriteLine($"engine: removed image {tag}");
+            }
+            catch (DockerImageNotFoundException)
+            {
+                // not built in this run
+            }
+            catch (DockerApiException ex)
+            {
+                Console.Error.WriteLine($"error: image {tag} could not be removed: {DockerEngine.FirstLine(ex)}");
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
     private sealed record Resource(string Key, string Description, bool Kept);
 
     private static async Task<List<Resource>> ListAsync(IDockerClient docker, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ using KubeDind.Logging;
 //   sweep [--all-state]            remove what dead runs left; --all-state also every saved cluster state
 //   engine-snapshot FILE           record the engine's containers, volumes, images and networks in FILE
 //   engine-leftovers FILE          list what is new since FILE and not kept by design; exit 1 when anything is
+//   remove-images TAG...           remove these images (the examples' builds) where they exist
 var log = new ConsoleKubeDindLog(Environment.GetEnvironmentVariable("KUBEDIND_VERBOSE") == "1" ? KubeDindLogLevel.Debug : KubeDindLogLevel.Information);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -41,8 +42,10 @@ try
             return await KubeDind.BuildTool.EngineLeftovers.SnapshotAsync(docker, args[1], cancel.Token);
         case "engine-leftovers" when args.Length == 2:
             return await KubeDind.BuildTool.EngineLeftovers.CheckAsync(docker, args[1], cancel.Token);
+        case "remove-images":
+            return await KubeDind.BuildTool.EngineLeftovers.RemoveImagesAsync(docker, args[1..], cancel.Token);
         default:
-            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench, sweep, engine-snapshot FILE, engine-leftovers FILE");
+            Console.Error.WriteLine($"error: unknown command '{command}'; use one of: base-image, image, bench, sweep, engine-snapshot FILE, engine-leftovers FILE, remove-images TAG...");
             return 2;
     }
 }

@@ -20,6 +20,7 @@ internal sealed class DockerProgress : IProgress<JSONMessage>
     private readonly string _prefix;
     private readonly TimeSpan _interval;
     private readonly Queue<string> _recent = new();
+    private readonly List<string> _stepImages = [];
     private readonly Dictionary<string, (long Current, long Total)> _layers = new(StringComparer.Ordinal);
     private readonly HashSet<string> _done = new(StringComparer.Ordinal);
     private readonly Stopwatch _watch = Stopwatch.StartNew();
@@ -39,6 +40,9 @@ internal sealed class DockerProgress : IProgress<JSONMessage>
     public string? ImageId { get; private set; }
 
     public IReadOnlyCollection<string> RecentLines => _recent;
+
+    /// <summary>The image each build step produced (the classic builder's "---> 0123456789ab" lines), in order.</summary>
+    public IReadOnlyList<string> StepImages => _stepImages;
 
     /// <summary>Bytes moved so far over all layers (the engine's counters).</summary>
     public long Bytes => _layers.Values.Sum(l => l.Current);
@@ -79,6 +83,11 @@ internal sealed class DockerProgress : IProgress<JSONMessage>
             foreach (var line in value.Stream.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 Remember(line);
+                if (line.StartsWith("---> ", StringComparison.Ordinal) && line.Length == 17 && line[5..].All(char.IsAsciiHexDigitLower))
+                {
+                    _stepImages.Add(line[5..]);
+                }
+
                 if (line.StartsWith("Step ", StringComparison.Ordinal) || line.StartsWith("Successfully", StringComparison.Ordinal))
                 {
                     _log.Info(string.Create(CultureInfo.InvariantCulture, $"{_prefix}: [{_watch.Elapsed.TotalSeconds,5:0.0}s] {line}"));

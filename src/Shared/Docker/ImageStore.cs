@@ -65,6 +65,7 @@ public sealed class ImageStore
     {
         var started = DateTime.UtcNow;
         _log.Info($"building image {tag}");
+        var replaced = (await InspectAsync(tag, cancellationToken).ConfigureAwait(false))?.ID;
         var progress = new DockerProgress(_log, $"build {tag}");
         var file = await context.ToTarAsync(cancellationToken).ConfigureAwait(false);
 
@@ -96,6 +97,46 @@ public sealed class ImageStore
             throw new KubeDindException($"building image {tag} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
         }
 
+        await RemoveLeftoversAsync(tag, progress.StepImages, replaced).ConfigureAwait(false);
         _log.Info($"built image {tag} in {(DateTime.UtcNow - started).TotalSeconds:0.0}s");
+    }
+
+    /// <summary>
+    /// What a build leaves untagged on the engine: the last image of each earlier stage of a multi-stage build (the
+    /// classic builder keeps them), and the image the tag named before when the build replaced it. Each is removed
+    /// when nothing else holds it; the engine refuses one that a tagged image or a container still uses, and that one
+    /// stays.
+    /// </summary>
+    private async Task RemoveLeftoversAsync(string tag, IReadOnlyList<string> stepImages, string? replaced)
+    {
+        var kept = (await _docker.Images.GetImageHistoryAsync(tag, CancellationToken.None).ConfigureAwait(false))
+            .Select(layer => layer.ID)
+            .Where(id => id.StartsWith("sha256:", StringComparison.Ordinal))
+            .Select(id => id["sha256:".Length..][..12])
+            .ToHashSet(StringComparer.Ordinal);
+        var candidates = stepImages.Where(id => !kept.Contains(id)).Distinct().ToList();
+        if (replaced is not null && !kept.Contains(replaced["sha256:".Length..][..12]))
+        {
+            candidates.Add(replaced);
+        }
+
+        foreach (var id in candidates)
+        {
+            var image = await InspectAsync(id, CancellationToken.None).ConfigureAwait(false);
+            if (image is null || image.RepoTags is { Count: > 0 })
+            {
+                continue;
+            }
+
+            try
+            {
+                await _docker.Images.DeleteImageAsync(id, new ImageDeleteParameters(), CancellationToken.None).ConfigureAwait(false);
+                _log.Debug($"build {tag}: removed the untagged image {id} it left");
+            }
+            catch (DockerApiException ex)
+            {
+                _log.Debug($"build {tag}: the untagged image {id} stays ({DockerEngine.FirstLine(ex)})");
+            }
+        }
     }
 }

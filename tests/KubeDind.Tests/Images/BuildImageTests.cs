@@ -61,4 +61,45 @@ public sealed class BuildImageTests : IDisposable
             await session.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true }, CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task A_multi_stage_build_and_a_rebuilt_tag_leave_no_untagged_image_behind()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var session = await KubeDindSession.ConnectAsync(new TestLog(), cancellationToken: ct);
+        var tag = $"kdt-build-stages-{Guid.NewGuid().ToString("N")[..8]}:1";
+        async Task<string> BuildAsync(string marker)
+        {
+            // The first stage's own step (unique per build) leaves its image untagged after the build, as the classic builder does.
+            File.WriteAllText(Path.Combine(_context, "Dockerfile"), $"FROM scratch AS source\nCOPY hello.txt /hello.txt\nLABEL stage=\"{marker}\"\nFROM scratch\nCOPY --from=source /hello.txt /copied.txt\nLABEL marker=\"{marker}\"\n");
+            await session.BuildImageAsync(new ImageBuildSettings { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct);
+            return (await session.Docker.Images.InspectImageAsync(tag, ct)).ID;
+        }
+
+        File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
+        try
+        {
+            var firstMarker = Guid.NewGuid().ToString("N");
+            var first = await BuildAsync(firstMarker);
+            Assert.Empty(await UntaggedAsync(session, firstMarker));
+
+            var secondMarker = Guid.NewGuid().ToString("N");
+            var second = await BuildAsync(secondMarker);
+            Assert.NotEqual(first, second);
+            Assert.Empty(await UntaggedAsync(session, secondMarker));
+            await Assert.ThrowsAsync<global::Docker.DotNet.DockerImageNotFoundException>(() => session.Docker.Images.InspectImageAsync(first, ct));
+        }
+        finally
+        {
+            await session.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters(), CancellationToken.None);
+        }
+    }
+
+    /// <summary>The untagged images of one build (its stage's label carries the build's marker).</summary>
+    private static async Task<List<string>> UntaggedAsync(KubeDindSession session, string marker) =>
+        (await session.Docker.Images.ListImagesAsync(
+            new ImagesListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["dangling"] = new Dictionary<string, bool> { ["true"] = true }, ["label"] = new Dictionary<string, bool> { [$"stage={marker}"] = true } } },
+            CancellationToken.None))
+            .Select(i => i.ID)
+            .ToList();
 }

@@ -87,6 +87,16 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
         {
             // Removes the remote engine with everything it held.
             await EngineContainer.DisposeAsync();
+
+            // The test tag on the local engine: untagged where KubeDind's own tag names the same image, else removed.
+            try
+            {
+                await Local!.Docker.Images.DeleteImageAsync(EngineContainer.Image, new global::Docker.DotNet.Models.ImageDeleteParameters(), CancellationToken.None);
+            }
+            catch (global::Docker.DotNet.DockerApiException)
+            {
+                // still used by a container, or gone already
+            }
         }
 
         Local?.Dispose();
