@@ -160,7 +160,8 @@ public sealed partial class RealClusterFailFastTests
                 metadata: { labels: { set: {{name}}, other: label } }
                 spec:
                   terminationGracePeriodSeconds: 1
-                  containers: [{ name: app, image: {{_fixture.Image}}, command: [sh, -c, 'echo {{name}} cannot start; exit 5'] }]
+                  # Never Ready: a container that exits at once is Running for a moment, in which both sets could look rolled out.
+                  containers: [{ name: app, image: {{_fixture.Image}}, command: [sh, -c, 'echo {{name}} cannot start; exit 5'], {{TestManifests.NeverReady}} }]
             """;
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(
