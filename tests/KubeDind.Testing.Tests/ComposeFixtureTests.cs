@@ -50,11 +50,6 @@ public sealed class ComposeFixtureTests(ComposeCluster fixture)
         var tags = await http.GetStringAsync($"http://{fixture.Cluster.RegistryHostEndpoint}/v2/kdt-fixture-image/tags/list", TestContext.Current.CancellationToken);
         Assert.Contains(ComposeCluster.ImageTag.Split(':')[1], tags);
 
-        // Built as Cake and Nuke build it: an app image is not a KubeDind resource (Sweep and teardown go by these labels).
-        using var docker = await DockerEngine.ConnectAsync(cancellationToken: TestContext.Current.CancellationToken);
-        var labels = (await docker.Images.InspectImageAsync(ComposeCluster.ImageTag, TestContext.Current.CancellationToken)).Config.Labels ?? new Dictionary<string, string>();
-        Assert.DoesNotContain(KubeDindLabels.Role, labels.Keys);
-        Assert.DoesNotContain(KubeDindLabels.RunId, labels.Keys);
     }
 
     [Fact]
@@ -76,6 +71,12 @@ public sealed class FixtureLifecycleTests
         var fixture = new ComposeCluster();
         await fixture.InitializeAsync();
         var id = fixture.Cluster.ContainerId;
+
+        // Its image is built as Cake and Nuke build one: an app image is not a KubeDind resource (Sweep goes by these labels).
+        using var engine = await DockerEngine.ConnectAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var labels = (await engine.Images.InspectImageAsync(ComposeCluster.ImageTag, TestContext.Current.CancellationToken)).Config.Labels ?? new Dictionary<string, string>();
+        Assert.DoesNotContain(KubeDindLabels.Role, labels.Keys);
+        Assert.DoesNotContain(KubeDindLabels.RunId, labels.Keys);
 
         await fixture.DisposeAsync();
 
