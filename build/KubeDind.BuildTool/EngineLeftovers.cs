@@ -31,15 +31,6 @@ internal static class EngineLeftovers
         var before = File.Exists(file) ? JsonSerializer.Deserialize<string[]>(await File.ReadAllTextAsync(file, cancellationToken))!.ToHashSet() : [];
         var left = (await ListAsync(docker, cancellationToken)).Where(r => !before.Contains(r.Key) && !r.Kept).ToList();
 
-        // Untagged images are listed, not failed: some cluster-image builds still leave one (its k3s stage, or the image
-        // under the one a test removed); the containers, volumes, networks and tagged images a run leaves fail it.
-        var untagged = left.Where(r => r.Description.StartsWith("image <untagged>", StringComparison.Ordinal)).ToList();
-        foreach (var resource in untagged)
-        {
-            Console.WriteLine($"engine: warning: left untagged: {resource.Description}");
-        }
-
-        left = left.Except(untagged).ToList();
         foreach (var resource in left)
         {
             Console.WriteLine($"engine: left behind: {resource.Description}");
@@ -96,7 +87,11 @@ internal static class EngineLeftovers
         {
             var tags = (image.RepoTags ?? []).Where(t => t != "<none>:<none>").ToList();
             var kept = tags.Count > 0 && tags.All(t => KeptImages.Any(k => t.StartsWith(k, StringComparison.Ordinal)));
-            resources.Add(new Resource("image:" + image.ID, $"image {(tags.Count == 0 ? "<untagged>" : string.Join(", ", tags))} ({image.ID[7..19]})", kept));
+            // An untagged image says when it was made and its labels: that names the build that left it.
+            var description = tags.Count > 0
+                ? $"image {string.Join(", ", tags)} ({image.ID[7..19]})"
+                : $"image <untagged> ({image.ID[7..19]}, created {image.Created:HH:mm:ss}, labels {string.Join(" ", (image.Labels ?? new Dictionary<string, string>()).Select(l => $"{l.Key}={l.Value}"))})";
+            resources.Add(new Resource("image:" + image.ID, description, kept));
         }
 
         foreach (var network in await docker.Networks.ListNetworksAsync(cancellationToken: cancellationToken))

@@ -82,7 +82,7 @@ public sealed class FixtureLifecycleTests
 
         using var docker = await DockerEngine.ConnectAsync(cancellationToken: TestContext.Current.CancellationToken);
         await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => docker.Containers.InspectContainerAsync(id, TestContext.Current.CancellationToken));
-        await docker.Images.DeleteImageAsync(ComposeCluster.ImageTag, new global::Docker.DotNet.Models.ImageDeleteParameters { Force = true }, TestContext.Current.CancellationToken);
+        await new global::KubeDind.Docker.ImageStore(docker, global::KubeDind.Logging.NullKubeDindLog.Instance).RemoveAsync(ComposeCluster.ImageTag, force: true, TestContext.Current.CancellationToken);
     }
 
     [Fact]

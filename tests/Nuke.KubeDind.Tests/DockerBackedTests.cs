@@ -83,7 +83,7 @@ public sealed class DockerBackedTests : IDisposable
 
             try
             {
-                await docker.Images.DeleteImageAsync(_image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+                await new global::KubeDind.Docker.ImageStore(docker, global::KubeDind.Logging.NullKubeDindLog.Instance).RemoveAsync(_image, force: true, CancellationToken.None);
             }
             catch (DockerImageNotFoundException)
             {

@@ -203,40 +203,11 @@ public static class ClusterImage
         }
 
         var built = (await images.InspectAsync(tag, cancellationToken).ConfigureAwait(false))!;
-        await RemoveReplacedAsync(session, existing, built.ID).ConfigureAwait(false);
         var info = ToInfo(tag, built);
         log.Info($"kube-dind image: {tag} built in {watch.Elapsed.TotalSeconds:0}s: {info.Describe()}");
         return info;
     }
 
-    /// <summary>
-    /// Removes the image this build replaced when it is KubeDind's, no tag names it any more (another run's
-    /// settings may name it by another tag) and no container uses it, so that forced rebuilds do not pile up.
-    /// </summary>
-    private static async Task RemoveReplacedAsync(KubeDindSession session, ImageInspectResponse? replaced, string newId)
-    {
-        if (replaced is null || replaced.ID == newId || !KubeDindLabels.IsOwned(replaced.Config?.Labels))
-        {
-            return;
-        }
-
-        var now = await new ImageStore(session.Docker, session.Log).InspectAsync(replaced.ID, CancellationToken.None).ConfigureAwait(false);
-        if (now?.RepoTags is { Count: > 0 } tags)
-        {
-            session.Log.Debug($"kube-dind image: the replaced image {replaced.ID} stays: still tagged {string.Join(", ", tags)}");
-            return;
-        }
-
-        try
-        {
-            await session.Docker.Images.DeleteImageAsync(replaced.ID, new ImageDeleteParameters { Force = false }, CancellationToken.None).ConfigureAwait(false);
-            session.Log.Debug($"kube-dind image: removed the replaced image {replaced.ID}");
-        }
-        catch (DockerApiException ex)
-        {
-            session.Log.Debug($"kube-dind image: the replaced image {replaced.ID} stays: {DockerEngine.FirstLine(ex)}");
-        }
-    }
 
     /// <summary>
     /// Checks every input before the build (downloading k3s when asked to); returns the K3S_SOURCE build argument, the k3s

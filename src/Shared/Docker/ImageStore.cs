@@ -35,6 +35,31 @@ public sealed class ImageStore
     public async Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) =>
         await InspectAsync(image, cancellationToken).ConfigureAwait(false) is not null;
 
+    /// <summary>
+    /// Removes <paramref name="image"/> (one tag of it, when others name it too); false when the engine has no such
+    /// image. Waits for the builds this process runs on the engine (see <see cref="EngineImageLock"/>); throws the
+    /// engine's refusal (an image a container or a child image uses) unless <paramref name="force"/>.
+    /// </summary>
+    public async Task<bool> RemoveAsync(string image, bool force, CancellationToken cancellationToken, bool prune = true)
+    {
+        using (await EngineImageLock.RemoveAsync(_docker, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await _docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = force, NoPrune = !prune }, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (DockerImageNotFoundException)
+            {
+                return false;
+            }
+            catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                return false;
+            }
+        }
+    }
+
     /// <summary>Pulls <paramref name="image"/>; returns false (and logs one line why) when it cannot be had.</summary>
     public async Task<bool> TryPullAsync(string image, CancellationToken cancellationToken)
     {
@@ -67,6 +92,26 @@ public sealed class ImageStore
         _log.Info($"building image {tag}");
         var replaced = (await InspectAsync(tag, cancellationToken).ConfigureAwait(false))?.ID;
         var progress = new DockerProgress(_log, $"build {tag}");
+        var built = false;
+        try
+        {
+            using (await EngineImageLock.BuildAsync(_docker, cancellationToken).ConfigureAwait(false))
+            {
+                await RunBuildAsync(context, tag, buildArgs, labels, progress, cancellationToken).ConfigureAwait(false);
+                built = true;
+            }
+        }
+        finally
+        {
+            // A failed or cancelled build leaves the images of the steps it finished as much as a good one does.
+            await RemoveLeftoversAsync(tag, progress.StepImages, built ? replaced : null).ConfigureAwait(false);
+        }
+
+        _log.Info($"built image {tag} in {(DateTime.UtcNow - started).TotalSeconds:0.0}s");
+    }
+
+    private async Task RunBuildAsync(BuildContext context, string tag, IDictionary<string, string> buildArgs, IDictionary<string, string> labels, DockerProgress progress, CancellationToken cancellationToken)
+    {
         var file = await context.ToTarAsync(cancellationToken).ConfigureAwait(false);
 
         // The engine reports steps, not the upload: a context with a k3s binary or air-gap images is tens of MiB.
@@ -96,25 +141,26 @@ public sealed class ImageStore
         {
             throw new KubeDindException($"building image {tag} failed: {progress.Error}", string.Join('\n', progress.RecentLines));
         }
-
-        await RemoveLeftoversAsync(tag, progress.StepImages, replaced).ConfigureAwait(false);
-        _log.Info($"built image {tag} in {(DateTime.UtcNow - started).TotalSeconds:0.0}s");
     }
 
     /// <summary>
     /// What a build leaves untagged on the engine: the last image of each earlier stage of a multi-stage build (the
-    /// classic builder keeps them), and the image the tag named before when the build replaced it. Each is removed
-    /// when nothing else holds it; the engine refuses one that a tagged image or a container still uses, and that one
-    /// stays.
+    /// classic builder keeps them), the images of the steps a failed or cancelled build finished, and the image the
+    /// tag named before when the build replaced it. Each is removed when nothing else holds it (removing an image
+    /// removes its untagged parents too); the engine refuses one that a tagged image, a child image (a later build's
+    /// cache) or a container still uses, and that one stays.
     /// </summary>
     private async Task RemoveLeftoversAsync(string tag, IReadOnlyList<string> stepImages, string? replaced)
     {
-        var kept = (await _docker.Images.GetImageHistoryAsync(tag, CancellationToken.None).ConfigureAwait(false))
-            .Select(layer => layer.ID)
-            .Where(id => id.StartsWith("sha256:", StringComparison.Ordinal))
-            .Select(id => id["sha256:".Length..][..12])
-            .ToHashSet(StringComparer.Ordinal);
-        var candidates = stepImages.Where(id => !kept.Contains(id)).Distinct().ToList();
+        var current = await InspectAsync(tag, CancellationToken.None).ConfigureAwait(false);
+        var kept = current is null
+            ? []
+            : (await _docker.Images.GetImageHistoryAsync(tag, CancellationToken.None).ConfigureAwait(false))
+                .Select(layer => layer.ID)
+                .Where(id => id.StartsWith("sha256:", StringComparison.Ordinal))
+                .Select(id => id["sha256:".Length..][..12])
+                .ToHashSet(StringComparer.Ordinal);
+        var candidates = stepImages.Where(id => !kept.Contains(id)).Distinct().Reverse().ToList();
         if (replaced is not null && !kept.Contains(replaced["sha256:".Length..][..12]))
         {
             candidates.Add(replaced);
@@ -130,7 +176,7 @@ public sealed class ImageStore
 
             try
             {
-                await _docker.Images.DeleteImageAsync(id, new ImageDeleteParameters(), CancellationToken.None).ConfigureAwait(false);
+                await RemoveAsync(id, force: false, CancellationToken.None).ConfigureAwait(false);
                 _log.Debug($"build {tag}: removed the untagged image {id} it left");
             }
             catch (DockerApiException ex)

@@ -255,7 +255,7 @@ public sealed class CakeScriptTests
         try
         {
             using var docker = await DockerEngine.ConnectAsync();
-            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await new global::KubeDind.Docker.ImageStore(docker, global::KubeDind.Logging.NullKubeDindLog.Instance).RemoveAsync(image, force: true, CancellationToken.None);
         }
         catch (DockerApiException)
         {

@@ -85,7 +85,7 @@ public static class ClusterTestSupport
     {
         try
         {
-            await session.Docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await new ImageStore(session.Docker, session.Log).RemoveAsync(image, force: true, CancellationToken.None);
         }
         catch (DockerApiException)
         {

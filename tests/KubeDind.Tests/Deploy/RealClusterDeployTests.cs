@@ -190,7 +190,7 @@ public sealed class RealClusterDeployTests
         {
             try
             {
-                await session.Docker.Images.DeleteImageAsync(image, new global::Docker.DotNet.Models.ImageDeleteParameters { Force = true });
+                await new ImageStore(session.Docker, session.Log).RemoveAsync(image, force: true, CancellationToken.None);
             }
             catch (global::Docker.DotNet.DockerApiException)
             {

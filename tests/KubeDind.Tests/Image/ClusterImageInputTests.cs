@@ -1,6 +1,7 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Cluster;
+using KubeDind.Docker;
 
 namespace KubeDind.Tests.Image;
 
@@ -135,7 +136,7 @@ public sealed class ClusterImageInputTests
     {
         try
         {
-            await Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = false }, CancellationToken.None);
+            await new ImageStore(Docker, _fixture.Session.Log).RemoveAsync(tag, force: false, CancellationToken.None);
         }
         catch (DockerApiException)
         {

@@ -54,7 +54,7 @@ public sealed class ComposeModeTests
         }
         finally
         {
-            await Docker.Images.DeleteImageAsync(hostTag, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await new ImageStore(Docker, _fixture.Session.Log).RemoveAsync(hostTag, force: true, CancellationToken.None);
         }
     }
 
@@ -112,7 +112,7 @@ public sealed class ComposeModeTests
         }
         finally
         {
-            await Docker.Images.DeleteImageAsync(hostTag, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await new ImageStore(Docker, _fixture.Session.Log).RemoveAsync(hostTag, force: true, CancellationToken.None);
         }
 
         // A Docker Hub name: the inner daemon asks its mirror first; Docker Hub itself is unreachable here.

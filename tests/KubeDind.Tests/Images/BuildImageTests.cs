@@ -1,12 +1,14 @@
 using Docker.DotNet.Models;
+using KubeDind.Docker;
 using KubeDind.Images;
 using KubeDind.Tests.Mirror;
 
 namespace KubeDind.Tests.Images;
 
 /// <summary>The core's BuildImage step, which both front ends use: its checks, and a real build on the engine.</summary>
-public sealed class BuildImageTests : IDisposable
+public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
 {
+    private readonly ITestOutputHelper _output = output;
     private readonly string _context = Directory.CreateTempSubdirectory("kdt-build-").FullName;
 
     public void Dispose() => Directory.Delete(_context, recursive: true);
@@ -58,7 +60,7 @@ public sealed class BuildImageTests : IDisposable
         finally
         {
             File.Delete(dockerfile);
-            await session.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await new ImageStore(session.Docker, session.Log).RemoveAsync(tag, force: true, CancellationToken.None);
         }
     }
 
@@ -91,8 +93,25 @@ public sealed class BuildImageTests : IDisposable
         }
         finally
         {
-            await session.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters(), CancellationToken.None);
+            await new ImageStore(session.Docker, session.Log).RemoveAsync(tag, force: false, CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task A_failed_build_leaves_no_untagged_image_of_the_steps_it_finished()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var session = await KubeDindSession.ConnectAsync(new TestLog(), cancellationToken: ct);
+        var tag = $"kdt-build-failed-{Guid.NewGuid().ToString("N")[..8]}:1";
+        var marker = Guid.NewGuid().ToString("N");
+        File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
+        File.WriteAllText(Path.Combine(_context, "Dockerfile"), $"FROM scratch AS source\nCOPY hello.txt /hello.txt\nLABEL stage=\"{marker}\"\nFROM scratch\nCOPY --from=source /not-there.txt /copied.txt\n");
+
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => session.BuildImageAsync(new ImageBuildSettings { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct));
+
+        _output.WriteLine(ex.Message);
+        Assert.Empty(await UntaggedAsync(session, marker));
+        Assert.False(await new ImageStore(session.Docker, session.Log).ExistsAsync(tag, ct));
     }
 
     /// <summary>The untagged images of one build (its stage's label carries the build's marker).</summary>

@@ -187,7 +187,7 @@ public sealed class TestResources : IAsyncDisposable
     {
         try
         {
-            await Docker.Images.DeleteImageAsync(reference, new ImageDeleteParameters { Force = true }, Token);
+            await new ImageStore(Docker, _fixture.Session.Log).RemoveAsync(reference, force: true, Token);
         }
         catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
@@ -242,7 +242,7 @@ public sealed class TestResources : IAsyncDisposable
 
         foreach (var image in _images.Distinct())
         {
-            await Try($"image {image}", () => Docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None));
+            await Try($"image {image}", () => new ImageStore(Docker, _fixture.Session.Log).RemoveAsync(image, force: true, CancellationToken.None));
         }
 
         // Reported, not thrown: throwing here would hide the test's own failure.

@@ -91,7 +91,7 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
             // The test tag on the local engine: untagged where KubeDind's own tag names the same image, else removed.
             try
             {
-                await Local!.Docker.Images.DeleteImageAsync(EngineContainer.Image, new global::Docker.DotNet.Models.ImageDeleteParameters(), CancellationToken.None);
+                await new ImageStore(Local!.Docker, Local.Log).RemoveAsync(EngineContainer.Image, force: false, CancellationToken.None);
             }
             catch (global::Docker.DotNet.DockerApiException)
             {
