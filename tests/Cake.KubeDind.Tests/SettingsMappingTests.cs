@@ -241,19 +241,6 @@ public sealed class SettingsMappingTests
     }
 
     [Fact]
-    public void WithBaseImage_is_an_obsolete_alias_of_WithBaseImageBuildArg()
-    {
-        var method = typeof(KubeDindBuildImageSettingsExtensions).GetMethod(nameof(KubeDindBuildImageSettingsExtensions.WithBaseImageBuildArg))!;
-        Assert.NotNull(method);
-#pragma warning disable CS0618 // the obsolete name must keep working for scripts that use it
-        Assert.Null(new KubeDindBuildImageSettings().WithBaseImage(false).Core.BaseImageBuildArg);
-        Assert.Equal("BASE_IMAGE", new KubeDindBuildImageSettings().WithoutBaseImageBuildArg().WithBaseImage().Core.BaseImageBuildArg);
-#pragma warning restore CS0618
-        var obsolete = typeof(KubeDindBuildImageSettingsExtensions).GetMethod("WithBaseImage")!.GetCustomAttributes(typeof(ObsoleteAttribute), false);
-        Assert.Contains("WithBaseImageBuildArg", Assert.IsType<ObsoleteAttribute>(Assert.Single(obsolete)).Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void Build_image_settings_without_a_context_or_tag_fail_in_one_line_in_the_core()
     {
         var noContext = Assert.Throws<global::KubeDind.KubeDindException>(() => BuildImage.Validate(new KubeDindBuildImageSettings().WithTag("t").ToCore(WorkingDirectory)));

@@ -53,11 +53,6 @@ public static class KubeDindBuildImageSettingsExtensions
     /// <summary>Passes no base image: the Dockerfile names its own, which the engine must have or pull.</summary>
     public static KubeDindBuildImageSettings WithoutBaseImageBuildArg(this KubeDindBuildImageSettings settings) => Set(settings, s => s with { BaseImageBuildArg = null });
 
-    /// <summary>Obsolete name of <see cref="WithBaseImageBuildArg"/> / <see cref="WithoutBaseImageBuildArg"/>: it never chose a base image, only whether BASE_IMAGE is passed.</summary>
-    [Obsolete("Use WithBaseImageBuildArg() (or WithoutBaseImageBuildArg() for false): this only passes KubeDind's base image as the BASE_IMAGE build argument.")]
-    public static KubeDindBuildImageSettings WithBaseImage(this KubeDindBuildImageSettings settings, bool fill = true) =>
-        fill ? settings.WithBaseImageBuildArg() : settings.WithoutBaseImageBuildArg();
-
     private static KubeDindBuildImageSettings Set(KubeDindBuildImageSettings settings, Func<ImageBuildSettings, ImageBuildSettings> change)
     {
         ArgumentNullException.ThrowIfNull(settings);
