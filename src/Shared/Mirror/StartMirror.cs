@@ -39,7 +39,6 @@ public sealed class StartMirror
         var imageId = (await _session.Docker.Images.InspectImageAsync(image, cancellationToken).ConfigureAwait(false)).ID;
         var networkId = await KubeDindNetwork.EnsureAsync(_session, KubeDindNetwork.DefaultName, cancellationToken).ConfigureAwait(false);
         var ports = new PortReservations();
-        await WarnAboutSingleMirrorAsync(valid, cancellationToken).ConfigureAwait(false);
 
         var starts = valid.Registries
             .Select(r => new MirrorStartContext(_session, valid, r, image, imageId, networkId, ports))
@@ -80,18 +79,6 @@ public sealed class StartMirror
         }
 
         return new KubeDindMirror(valid.Name, endpoints, startedAt, _session.Docker);
-    }
-
-    /// <summary>Before one mirror per registry, the mirror was one container named like the mirror itself; it would run on unused.</summary>
-    private async Task WarnAboutSingleMirrorAsync(ValidMirror valid, CancellationToken cancellationToken)
-    {
-        if (valid.Registries.All(r => r.ContainerName != valid.Name)
-            && await DockerContainers.InspectOrNullAsync(_session.Docker, valid.Name, cancellationToken).ConfigureAwait(false) is { } single
-            && MirrorContainerSpec.IsMirrorContainer(single)
-            && single.Config?.Labels?.ContainsKey(MirrorContainerSpec.MirrorNameLabel) != true)
-        {
-            _session.Log.Warn($"mirror {valid.Name}: a single-registry mirror container of an older KubeDind runs under that name and is no longer used; StopMirrorAsync(\"{valid.Name}\") removes it (its cache volume stays unless asked).");
-        }
     }
 
     private static async Task<MirrorEndpoints> StartRegistryAsync(MirrorStartContext context, CancellationToken cancellationToken)
