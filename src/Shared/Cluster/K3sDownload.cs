@@ -338,6 +338,4 @@ public sealed record K3sVersion(int Major, int Minor, int Patch)
             ? new K3sVersion(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture))
             : null;
     }
-
-    public bool AtLeast(int minor, int patch) => Major > 1 || (Major == 1 && (Minor > minor || (Minor == minor && Patch >= patch)));
 }

@@ -75,10 +75,6 @@ public static partial class ManifestReader
         return objects;
     }
 
-    /// <summary>Files in a stable order: each entry's matches sorted by path, entries in the order given, no duplicates.</summary>
-    public static IReadOnlyList<string> ResolveFiles(IReadOnlyList<string> entries, string baseDirectory) =>
-        ResolveSources(entries, baseDirectory).Select(s => s.Path).ToList();
-
     /// <summary>
     /// Manifest files and kustomizations in a stable order: each entry's matches sorted by path, entries in the order
     /// given, no duplicates. A folder holding a kustomization file, or that file named itself, is one kustomization.

@@ -12,8 +12,6 @@ public sealed class BuildContext
     private readonly SortedDictionary<string, Func<Stream>> _files = new(StringComparer.Ordinal);
     private readonly Dictionary<string, UnixFileMode> _modes = new(StringComparer.Ordinal);
 
-    public IReadOnlyCollection<string> Paths => _files.Keys;
-
     /// <summary>
     /// The embedded files whose resource name starts with <paramref name="prefix"/> (e.g. "image/"), re-rooted at
     /// the context's top, leaving out those under any of <paramref name="excludePrefixes"/> (relative to the prefix).

@@ -7,8 +7,6 @@ public static class DockerEngine
 {
     public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(10);
 
-    public static Uri DefaultEndpoint() => DockerEndpoint.Resolve().Uri;
-
     /// <summary>Returns a client whose engine has answered a ping; throws a one-line error otherwise.</summary>
     public static Task<DockerClient> ConnectAsync(Uri? endpoint = null, CancellationToken cancellationToken = default) =>
         ConnectAsync(DockerEndpoint.Resolve(endpoint), cancellationToken);

@@ -117,9 +117,9 @@ public sealed class ManifestReaderTests
     [Fact]
     public void Globs_cross_directories_with_double_star()
     {
-        var files = ManifestReader.ResolveFiles(["**/list.yaml", "app/*.yaml"], ManifestFiles.Root);
+        var sources = ManifestReader.ResolveSources(["**/list.yaml", "app/*.yaml"], ManifestFiles.Root);
 
-        Assert.Equal(["list.yaml", "10-config.yaml", "20-web.yaml"], files.Select(System.IO.Path.GetFileName));
+        Assert.Equal(["list.yaml", "10-config.yaml", "20-web.yaml"], sources.Select(s => System.IO.Path.GetFileName(s.Path)));
     }
 
     [Fact]
