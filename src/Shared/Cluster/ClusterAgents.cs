@@ -33,7 +33,7 @@ internal static class ClusterAgents
             var spec = new ClusterAgentSpec(server, index, token);
             var id = await CreateAsync(session, spec, context.Privilege, capabilities, cancellationToken).ConfigureAwait(false);
             context.Agents.Add(new ClusterAgent(spec.Name, id, spec.NodeName));
-            await K3sConfiguration.CopyIntoAgentAsync(session.Docker, server.Name, id, settings, cancellationToken).ConfigureAwait(false);
+            await K3sConfigurationFiles.CopyIntoAgentAsync(session.Docker, server.Name, id, settings, cancellationToken).ConfigureAwait(false);
             try
             {
                 await session.Docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), cancellationToken).ConfigureAwait(false);

@@ -109,7 +109,7 @@ internal sealed class PrivilegedStarter(KubeDindSession session)
     {
         if (spec.Settings.Kubernetes)
         {
-            await K3sConfiguration.CopyIntoAsync(session.Docker, spec.Name, id, spec.Settings with { K3sArgs = spec.K3sArguments }, cancellationToken).ConfigureAwait(false);
+            await K3sConfigurationFiles.CopyIntoAsync(session.Docker, spec.Name, id, spec.Settings with { K3sArgs = spec.K3sArguments }, cancellationToken).ConfigureAwait(false);
         }
     }
 
