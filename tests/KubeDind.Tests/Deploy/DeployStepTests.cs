@@ -40,6 +40,9 @@ public sealed class DeployStepTests : IAsyncLifetime
         ExtraLogs = _ => Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string> { ["k3s"] = "k3s log line\n", ["dockerd"] = "dockerd log line\n" }),
     };
 
+    /// <summary>The web Deployment of <see cref="AppSettings"/>'s manifests, for <see cref="FakePods.State"/>.</summary>
+    private static string WebManifest => FakePods.Manifest("app/20-web.yaml");
+
     private static DeploySettings AppSettings(TimeSpan? timeout = null) => new()
     {
         Manifests = ["app"],
@@ -54,6 +57,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_successful_rollout_applies_everything_server_side_in_order_and_reports_each_object()
     {
         // CI smoke of a rollout; only the fake sees the requests on the wire (apply-patch, field manager, force).
+        FakePods.State(_fake, "shop", WebManifest, FakePods.Ready());
         using var client = _fake.CreateClient();
 
         var result = await DeployStep.RunAsync(client, AppSettings(), Context, TestContext.Current.CancellationToken);
@@ -81,7 +85,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_crash_looping_pod_fails_the_deploy_with_a_bundle_naming_the_cause()
     {
         // CI smoke of a failing rollout and its bundle (with the cluster's own logs).
-        _fake.Pods["web"] = FakePods.CrashLoop("app", 1, "starting web\nloading /etc/web/config.yaml\npanic: config key 'listen' is missing\n");
+        FakePods.State(_fake, "shop", WebManifest, FakePods.CrashLoop("app", 1, "starting web\nloading /etc/web/config.yaml\npanic: config key 'listen' is missing\n"));
         using var client = _fake.CreateClient();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, AppSettings(), Context, TestContext.Current.CancellationToken));
@@ -118,7 +122,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_missing_image_is_named_with_a_hint_to_push_it_and_warned_about_before_applying()
     {
         // The fake lists events newest first, an order a real server cannot be made to show: the bundle must sort them.
-        _fake.Pods["web"] = FakePods.PullFailed("app", "web:1", "failed to resolve reference \"web:1\": web:1: not found");
+        FakePods.State(_fake, "shop", WebManifest, FakePods.PullFailed("app", "web:1", "failed to resolve reference \"web:1\": web:1: not found"));
         using var client = _fake.CreateClient();
         var context = Context with { PushedImages = new Dictionary<string, string>() };
 
@@ -137,7 +141,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_rollout_timeout_says_what_it_waited_for_and_where_the_bundle_is()
     {
         // A pod that never starts, within 2 s (the real one takes 40 s).
-        _fake.Pods["web"] = FakePods.Waiting("app", "ContainerCreating");
+        FakePods.State(_fake, "shop", WebManifest, FakePods.Waiting("app", "ContainerCreating"));
         using var client = _fake.CreateClient();
 
         var ex = await Assert.ThrowsAsync<DeployFailedException>(() => DeployStep.RunAsync(client, AppSettings(TimeSpan.FromSeconds(2)), Context, TestContext.Current.CancellationToken));
@@ -153,7 +157,7 @@ public sealed class DeployStepTests : IAsyncLifetime
     public async Task A_crd_that_never_becomes_established_times_out_saying_so()
     {
         // A real k3s establishes a CRD at once; here it stays not Established.
-        _fake.Statuses["widgets.example.kubedind.io"] = new V1CustomResourceDefinitionStatus
+        _fake.Statuses[("CustomResourceDefinition", "widgets.example.kubedind.io")] = new V1CustomResourceDefinitionStatus
         {
             Conditions = [new V1CustomResourceDefinitionCondition { Type = "NamesAccepted", Status = "True" }, new V1CustomResourceDefinitionCondition { Type = "Established", Status = "False" }],
         };

@@ -6,9 +6,10 @@ namespace KubeDind.Tests.Deploy;
 
 /// <summary>
 /// The deploy step's fail-fast table (<c>PermanentFailures</c>) in CI, which has no k3s: each permanent state is a pod
-/// status (with the kubelet's events) the test states to <see cref="FakeKubernetesApi"/>, copied from what a real k3s
-/// shows; the fake simulates nothing. The deploy must fail as a <see cref="RolloutState.Failed"/> rollout, not a
-/// timeout, long before its 2-minute timeout, with the one-line cause. Each test names its real-k3s counterpart.
+/// status (with the kubelet's events) the test states to <see cref="FakeKubernetesApi"/> through
+/// <see cref="FakePods.State"/>, copied from what a real k3s shows; the fake simulates nothing. The deploy must fail as
+/// a <see cref="RolloutState.Failed"/> rollout, not a timeout, long before its 2-minute timeout, with the one-line
+/// cause. Each test names its real-k3s counterpart.
 /// </summary>
 public sealed class FailFastTableTests : IAsyncLifetime
 {
@@ -70,7 +71,8 @@ public sealed class FailFastTableTests : IAsyncLifetime
             "invalid image name" => "localhost:5000/Bad:Name",
             _ => "localhost:5000/web:1",
         };
-        _fake.Pods["web"] = state switch
+        var web = TestManifests.Deployment("web", image, null, null, state == "never pull" ? ["imagePullPolicy: Never"] : []);
+        FakePods.State(_fake, Ns, web, state switch
         {
             "image not found" => FakePods.PullFailed("app", image, "failed to resolve reference \"localhost:5000/web:1\": localhost:5000/web:1: not found"),
             "unauthorized" => FakePods.PullFailed("app", image, "failed to resolve reference \"localhost:5000/web:1\": pulling from host localhost:5000 failed with status code [manifests 1]: 401 Unauthorized"),
@@ -82,9 +84,9 @@ public sealed class FailFastTableTests : IAsyncLifetime
             "never pull" => FakePods.Waiting("app", "ErrImageNeverPull", NeverPull, "Pending", FakePods.Event("Warning", "ErrImageNeverPull", NeverPull), FakePods.Event("Warning", "Failed", "Error: ErrImageNeverPull")),
             "create container error" => FakePods.Waiting("app", "CreateContainerError", CreateError, "Pending", FakePods.Event("Warning", "Failed", "Error: " + CreateError)),
             _ => FakePods.Waiting("app", "RunContainerError", RunError, "Running", FakePods.Event("Warning", "Failed", "Error: " + RunError)),
-        };
+        });
 
-        var (ex, elapsed) = await DeployFailingAsync(TestManifests.Deployment("web", image, null, null, state == "never pull" ? ["imagePullPolicy: Never"] : []));
+        var (ex, elapsed) = await DeployFailingAsync(web);
 
         Assert.Equal(cause, Assert.Single(ex.Diagnostics!.Summary));
         Assert.Equal(RolloutState.Failed, Assert.Single(ex.Result.Objects, o => o.Kind == "Deployment").Rollout);
@@ -104,9 +106,10 @@ public sealed class FailFastTableTests : IAsyncLifetime
     [InlineData("projected: { sources: [{ secret: { name: web-config } }] }", "secret \"web-config\" not found", "web: Secret shop/web-config (mounted as volume config) does not exist; add it to the manifests or mark the volume optional")]
     public async Task A_mounted_config_map_or_secret_that_does_not_exist_fails_fast_naming_it(string source, string mountError, string cause)
     {
-        _fake.Pods["web"] = FakePods.MountFailing("app", "config", mountError);
+        var web = Mounting("web", "config", source);
+        FakePods.State(_fake, Ns, web, FakePods.MountFailing("app", "config", mountError));
 
-        var (ex, elapsed) = await DeployFailingAsync(Mounting("web", "config", source));
+        var (ex, elapsed) = await DeployFailingAsync(web);
 
         Assert.Equal(cause, Assert.Single(ex.Diagnostics!.Summary));
         Assert.InRange(elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
@@ -121,9 +124,10 @@ public sealed class FailFastTableTests : IAsyncLifetime
     [Fact]
     public async Task A_claim_with_no_storage_class_and_nothing_to_bind_it_fails_fast_with_its_cause()
     {
-        _fake.Pods["db"] = FakePods.Unschedulable("0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims.");
+        var db = Mounting("db", "data", "persistentVolumeClaim: { claimName: data }");
+        FakePods.State(_fake, Ns, db, FakePods.Unschedulable("0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."));
 
-        var (ex, elapsed) = await DeployFailingAsync(Claim("data", null), Mounting("db", "data", "persistentVolumeClaim: { claimName: data }"));
+        var (ex, elapsed) = await DeployFailingAsync(Claim("data", null), db);
 
         Assert.Equal(
             "db: PersistentVolumeClaim shop/data names no StorageClass and the cluster has no default StorageClass nor a PersistentVolume to bind it to (the cluster has none); set storageClassName or create a PersistentVolume",
@@ -141,14 +145,14 @@ public sealed class FailFastTableTests : IAsyncLifetime
     [Fact]
     public async Task Two_broken_workloads_get_both_causes_in_one_deploy_failure()
     {
-        _fake.Pods["db"] = FakePods.Unschedulable("0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims.");
-        _fake.Pods["ghost"] = FakePods.PullFailed("app", "localhost:5000/never-pushed:1", "failed to resolve reference \"localhost:5000/never-pushed:1\": localhost:5000/never-pushed:1: not found");
+        var db = Mounting("db", "data", "persistentVolumeClaim: { claimName: fast }");
+        var ghost = TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1");
+        var web = TestManifests.Deployment("web", "localhost:5000/web:1");
+        FakePods.State(_fake, Ns, db, FakePods.Unschedulable("0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."));
+        FakePods.State(_fake, Ns, ghost, FakePods.PullFailed("app", "localhost:5000/never-pushed:1", "failed to resolve reference \"localhost:5000/never-pushed:1\": localhost:5000/never-pushed:1: not found"));
+        FakePods.State(_fake, Ns, web, FakePods.Ready());
 
-        var (ex, elapsed) = await DeployFailingAsync(
-            Claim("fast", "no-such-class"),
-            Mounting("db", "data", "persistentVolumeClaim: { claimName: fast }"),
-            TestManifests.Deployment("ghost", "localhost:5000/never-pushed:1"),
-            TestManifests.Deployment("web", "localhost:5000/web:1"));
+        var (ex, elapsed) = await DeployFailingAsync(Claim("fast", "no-such-class"), db, ghost, web);
 
         Assert.Equal(
             [
@@ -178,8 +182,8 @@ public sealed class FailFastTableTests : IAsyncLifetime
     public async Task A_claim_that_does_not_exist_or_can_only_bind_a_missing_volume_fails_fast_with_its_cause(string state, string cause)
     {
         var scheduling = state == "missing claim" ? "0/1 nodes are available: 1 persistentvolumeclaim \"data\" not found." : "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims.";
-        _fake.Pods["db"] = FakePods.Unschedulable(scheduling);
         var db = Mounting("db", "data", "persistentVolumeClaim: { claimName: data }");
+        FakePods.State(_fake, Ns, db, FakePods.Unschedulable(scheduling));
 
         var (ex, elapsed) = state == "missing claim" ? await DeployFailingAsync(db) : await DeployFailingAsync(Claim("data", "\"\""), db);
 

@@ -7,7 +7,7 @@ using KubeDind.Tests.Cluster;
 namespace KubeDind.Tests.Deploy;
 
 /// <summary>
-/// What <see cref="Fakes.FakeKubernetesApi"/> showed (or still shows) in CI, shown by a real k3s (KUBEDIND_K3S_BINARY;
+/// The deploy behaviour a fake API server cannot prove, shown by a real k3s (KUBEDIND_K3S_BINARY;
 /// skipped with the reason without it): a missing Secret, an unknown kind that applies nothing, a rollout that times out,
 /// a failing workload beside a healthy one, an OOMKilled container, a CRD with its instance, Jobs and bare Pods,
 /// diagnostics on demand, service access (published node port, port-forward, unknown port), owner-only redacted

@@ -8,10 +8,10 @@ using KubeDind.Networking;
 
 namespace KubeDind.Tests.Fakes;
 
-/// <summary>A Deployment's pod as a test states it: its status, the events the kubelet would record for it, its logs.</summary>
+/// <summary>A Deployment's pod as a test states it: its status, the events the kubelet records for it, its logs.</summary>
 public sealed record FakePod(V1PodStatus Status)
 {
-    /// <summary>Type, reason and message of each event, oldest first; the fake fills in the object, namespace and times.</summary>
+    /// <summary>Type, reason and message of each event, oldest first; FakePods.State names the pod in them.</summary>
     public IReadOnlyList<Corev1Event> Events { get; init; } = [];
 
     public IReadOnlyDictionary<(string Container, bool Previous), string> Logs { get; init; } = new Dictionary<(string, bool), string>();
@@ -21,16 +21,16 @@ public sealed record FakePod(V1PodStatus Status)
 /// A FAKE Kubernetes API server (not a cluster): a small real HTTP server on 127.0.0.1 that speaks the real paths and
 /// status shapes the deploy step uses — discovery, server-side apply, object reads, pod lists by label selector,
 /// events, pod logs — so a real <see cref="k8s.Kubernetes"/> client can be pointed at it. It stores what is applied and
-/// simulates nothing: a Deployment's pod, its events and logs, and any object's status are what the test states
-/// (<see cref="Pods"/>, <see cref="Statuses"/>).
+/// what the test puts in, and simulates nothing: pods (<see cref="PutPod"/>), events (<see cref="AddEvent"/>), logs
+/// (<see cref="Logs"/>) and any object's status (<see cref="Statuses"/>) are what the test states.
 /// <para>
 /// Kept only for what a real k3s here cannot easily show, and for CI, which has no k3s: a small smoke of the deploy
 /// path (a rollout, a crash-looping one with its bundle, bundle privacy); the wire shape of server-side apply; events
 /// a server lists newest first; a rollout or CRD that never finishes, within seconds. CI has no k3s; the fail-fast
 /// table is shown here from pod states a test states (FailFastTableTests; hence PersistentVolumeClaims, PersistentVolumes
 /// and StorageClasses among the stored kinds), and against a real k3s in RealClusterFailFastTests and
-/// RealClusterParityTests. Everything else it once faked is shown by a real k3s (those and RealClusterDeployTests; run
-/// with KUBEDIND_K3S_BINARY).
+/// RealClusterParityTests. Everything else is shown by a real k3s (those and RealClusterDeployTests; run with
+/// KUBEDIND_K3S_BINARY).
 /// </para>
 /// </summary>
 public sealed class FakeKubernetesApi : IAsyncDisposable
@@ -50,7 +50,6 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
     private readonly List<JsonObject> _events = [];
-    private readonly Dictionary<(string Pod, string Container, bool Previous), string> _logs = [];
     private int _resourceVersion = 1000;
     private DateTimeOffset _clock = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
@@ -69,16 +68,56 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     /// <summary>Every request: method, path with query, content type.</summary>
     public ConcurrentQueue<(string Method, string PathAndQuery, string? ContentType)> Requests { get; } = new();
 
-    /// <summary>Deployment name → the pod it reports, as the test states it; an unnamed Deployment's pod is Ready.</summary>
-    public Dictionary<string, FakePod> Pods { get; } = [];
+    /// <summary>(kind, name) → the status its controller gives the object (a typed model, serialized as is), e.g. a CRD's conditions; set when the object is applied.</summary>
+    public Dictionary<(string Kind, string Name), object> Statuses { get; } = [];
 
-    /// <summary>Object name → the status its controller would give it (a typed model, serialized as is), e.g. a CRD's conditions.</summary>
-    public Dictionary<string, object> Statuses { get; } = [];
+    /// <summary>(pod, container, previous instance) → the log the API serves for it.</summary>
+    public ConcurrentDictionary<(string Pod, string Container, bool Previous), string> Logs { get; } = new();
 
     /// <summary>A real client pointed at this fake.</summary>
     public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
 
     public IReadOnlyList<string> Applied => Requests.Where(r => r.Method == "PATCH").Select(r => r.PathAndQuery.Split('?')[0]).ToList();
+
+    /// <summary>Stores <paramref name="pod"/> as the test states it (spec, labels, status), created at the fake's clock.</summary>
+    public void PutPod(V1Pod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        var json = JsonNode.Parse(KubernetesJson.Serialize(pod))!.AsObject();
+        json["apiVersion"] = "v1";
+        json["kind"] = "Pod";
+        lock (_gate)
+        {
+            var metadata = json["metadata"]!.AsObject();
+            metadata["uid"] ??= Guid.NewGuid().ToString();
+            metadata["creationTimestamp"] ??= Now();
+            _objects[ObjectPath("v1", "pods", pod.Metadata.NamespaceProperty, pod.Metadata.Name)] = json;
+        }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="statedEvent"/> (its involved object and namespace as the test states them), stamped one
+    /// second after the previous one. Events are listed newest first, an order a real server cannot be made to show,
+    /// so the collector has to sort them.
+    /// </summary>
+    public void AddEvent(Corev1Event statedEvent)
+    {
+        ArgumentNullException.ThrowIfNull(statedEvent);
+        var e = JsonNode.Parse(KubernetesJson.Serialize(statedEvent))!.AsObject();
+        lock (_gate)
+        {
+            _clock = _clock.AddSeconds(1);
+            var time = Now();
+            var involved = statedEvent.InvolvedObject;
+            e["apiVersion"] = "v1";
+            e["kind"] = "Event";
+            e["metadata"] = new JsonObject { ["name"] = $"{involved.Name}.{_events.Count:x}", ["namespace"] = involved.NamespaceProperty, ["creationTimestamp"] = time };
+            e["firstTimestamp"] = time;
+            e["lastTimestamp"] = time;
+            e["count"] = 1;
+            _events.Insert(0, e);
+        }
+    }
 
     public JsonObject? Get(string path)
     {
@@ -235,7 +274,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         {
             var previous = query["previous"] == "true";
             var container = query["container"] ?? string.Empty;
-            if (_logs.TryGetValue((name, container, previous), out var log))
+            if (Logs.TryGetValue((name, container, previous), out var log))
             {
                 return (200, log, "text/plain");
             }
@@ -320,76 +359,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             metadata["namespace"] = ns ?? "default";
         }
 
-        applied["status"] = existing?["status"]?.DeepClone();
+        applied["status"] = Statuses.TryGetValue((resource.Kind, name), out var status) ? JsonNode.Parse(KubernetesJson.Serialize(status)) : existing?["status"]?.DeepClone();
         _objects[key] = applied;
-        Synthesize(resource.Kind, applied);
         return (existing is null ? 201 : 200, applied.ToJsonString(), "application/json");
-    }
-
-    /// <summary>
-    /// What the controllers would do, as far as the test stated it: an object named in <see cref="Statuses"/> gets that
-    /// status; a Deployment gets one pod (its template, the status stated in <see cref="Pods"/>, Ready when none is) and
-    /// the status its controller would give it for that pod.
-    /// </summary>
-    private void Synthesize(string kind, JsonObject obj)
-    {
-        var name = (string)obj["metadata"]!["name"]!;
-        if (Statuses.TryGetValue(name, out var status))
-        {
-            obj["status"] = JsonNode.Parse(KubernetesJson.Serialize(status));
-        }
-
-        if (kind != "Deployment")
-        {
-            return;
-        }
-
-        var ns = (string)obj["metadata"]!["namespace"]!;
-        var generation = (long)obj["metadata"]!["generation"]!;
-        var stated = Pods.GetValueOrDefault(name) ?? new FakePod(new V1PodStatus { Phase = "Running", Conditions = [new V1PodCondition { Type = "Ready", Status = "True" }] });
-        var healthy = stated.Status.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
-        var replicas = obj["spec"]?["replicas"] is null ? 1 : (long)obj["spec"]!["replicas"]!;
-        obj["status"] = new JsonObject
-        {
-            ["observedGeneration"] = generation,
-            ["replicas"] = replicas,
-            ["updatedReplicas"] = replicas,
-            ["readyReplicas"] = healthy ? replicas : 0,
-            ["availableReplicas"] = healthy ? replicas : 0,
-        };
-
-        var podName = $"{name}-7d4b9c-x{generation}";
-        var spec = (JsonObject)(obj["spec"]?["template"]?["spec"]?.DeepClone() ?? new JsonObject());
-        spec["nodeName"] = "kdt-node";
-        _objects[ObjectPath("v1", "pods", ns, podName)] = new JsonObject
-        {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Pod",
-            ["metadata"] = new JsonObject { ["name"] = podName, ["namespace"] = ns, ["labels"] = obj["spec"]?["template"]?["metadata"]?["labels"]?.DeepClone(), ["uid"] = Guid.NewGuid().ToString(), ["creationTimestamp"] = Now() },
-            ["spec"] = spec,
-            ["status"] = JsonNode.Parse(KubernetesJson.Serialize(stated.Status)),
-        };
-        foreach (var ((container, previous), text) in stated.Logs)
-        {
-            _logs[(podName, container, previous)] = text;
-        }
-
-        foreach (var statedEvent in stated.Events)
-        {
-            _clock = _clock.AddSeconds(1);
-            var time = Now();
-            var e = JsonNode.Parse(KubernetesJson.Serialize(statedEvent))!.AsObject();
-            e["apiVersion"] = "v1";
-            e["kind"] = "Event";
-            e["metadata"] = new JsonObject { ["name"] = $"{podName}.{_events.Count:x}", ["namespace"] = ns, ["creationTimestamp"] = time };
-            e["involvedObject"] = new JsonObject { ["kind"] = "Pod", ["namespace"] = ns, ["name"] = podName };
-            e["firstTimestamp"] = time;
-            e["lastTimestamp"] = time;
-            e["count"] = 1;
-
-            // Inserted newest first, an order a real server cannot be made to show, so the collector has to sort them.
-            _events.Insert(0, e);
-        }
     }
 
     private string Now() => _clock.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
