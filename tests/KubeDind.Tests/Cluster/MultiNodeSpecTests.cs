@@ -98,11 +98,19 @@ public sealed class MultiNodeSpecTests
         Assert.DoesNotContain('\n', error.Message);
     }
 
-    [Fact]
-    public void A_pod_network_with_a_24_per_node_is_accepted()
+    [Theory]
+    [InlineData(3, "10.50.0.0/22", "10.50.0.0/22")]
+    [InlineData(16, null, "10.42.0.0/16")]
+    public void A_pod_network_with_a_24_per_node_is_accepted_and_handed_to_every_node(int agents, string? cidr, string expectedCidr)
     {
-        K3sConfiguration.Validate("c1", new ClusterSettings { Agents = 3, K3sArgs = ["--cluster-cidr=10.50.0.0/22"] });
-        K3sConfiguration.Validate("c1", new ClusterSettings { Agents = 16 });
+        var settings = new ClusterSettings { Agents = agents, K3sArgs = cidr is null ? [] : [$"--cluster-cidr={cidr}"] };
+
+        K3sConfiguration.Validate("c1", settings);
+
+        var server = new ClusterContainerSpec("c1", "img:1", settings, "run1").ToParameters(PrivilegeMode.Privileged);
+        Assert.Contains($"KUBEDIND_CLUSTER_CIDR={expectedCidr}", server.Env);
+        Assert.Contains("KUBEDIND_NODES=" + string.Join(',', ["c1", .. Enumerable.Range(1, agents).Select(i => $"c1-agent-{i}")]), server.Env);
+        Assert.Equal(cidr, (string?)JsonNode.Parse(K3sConfiguration.ConfigJson("c1", settings))!["cluster-cidr"]);
     }
 
     [Fact]
