@@ -91,9 +91,21 @@ public sealed class DockerBackedTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Skips only where no engine is configured at all (no DOCKER_HOST and no socket file at the default path); an engine
+    /// that is configured but does not answer fails the test, since that is a broken environment, not a missing one.
+    /// </summary>
     private static async Task<DockerClient> ConnectOrSkipAsync()
     {
-        var docker = new DockerClientConfiguration(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).CreateClient();
+        const string DefaultSocket = "/var/run/docker.sock";
+        var dockerHost = Environment.GetEnvironmentVariable("DOCKER_HOST");
+        if (string.IsNullOrEmpty(dockerHost) && !File.Exists(DefaultSocket))
+        {
+            Assert.Skip($"no Docker engine is configured (DOCKER_HOST is unset and {DefaultSocket} does not exist); the Docker-backed Nuke component test needs one.");
+        }
+
+        var endpoint = string.IsNullOrEmpty(dockerHost) ? "unix://" + DefaultSocket : dockerHost;
+        var docker = new DockerClientConfiguration(new Uri(endpoint)).CreateClient();
         try
         {
             await docker.System.PingAsync(TestContext.Current.CancellationToken);
@@ -102,8 +114,7 @@ public sealed class DockerBackedTests : IDisposable
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             docker.Dispose();
-            Assert.Skip($"no Docker engine answers ({exception.Message}); the Docker-backed Nuke component test needs one.");
-            throw;
+            throw new InvalidOperationException($"the Docker engine at {endpoint} is configured but does not answer a ping ({exception.Message}); fix the engine or unset DOCKER_HOST.", exception);
         }
     }
 
