@@ -19,7 +19,6 @@ public sealed partial class ExampleAppCluster() : KubeDindFixture(new KubeDindFi
         // KUBEDIND_TEST_CLUSTER_IMAGE: a prebuilt image with k3s, so parallel builds do not share the default tag.
         Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
         Ports = [new PortMapping(30080)],
-        StopTimeout = TimeSpan.FromSeconds(5),
     },
     // Every image the manifests name: an image left out is pulled from docker.io, which an offline cluster cannot reach.
     Images = [new FixtureImage("kubedind-example-app:dev", PublishDirectory), new FixtureImage("kubedind-example-redis:dev", RedisDirectory)],

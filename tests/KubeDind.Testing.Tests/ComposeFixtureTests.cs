@@ -14,7 +14,6 @@ public sealed class ComposeCluster() : KubeDindFixture(new KubeDindFixtureSettin
     {
         Name = "kdt-fixture-" + Guid.NewGuid().ToString("N")[..8],
         Kubernetes = false,
-        StopTimeout = TimeSpan.FromSeconds(5),
         KubeconfigDirectory = Path.Combine(Path.GetTempPath(), "kdt-fixture-kubeconfigs"),
     },
     Images = [new FixtureImage(ImageTag, ContextDirectory)],

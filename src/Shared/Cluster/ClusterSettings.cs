@@ -123,8 +123,14 @@ public sealed record ClusterSettings
     /// <summary>Where the per-run kubeconfig is written; null = &lt;ArtifactsDirectory&gt;/&lt;name&gt;/ (a temp directory when that is not writable). Never ~/.kube.</summary>
     public string? KubeconfigDirectory { get; init; }
 
-    /// <summary>Grace given to the container's processes at teardown before they are killed.</summary>
-    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// Grace given to the container's processes at teardown before they are killed. Zero (the default) kills and
+    /// removes the container at once, as kind's <c>docker rm -f -v</c> does: a throwaway cluster loses nothing without a
+    /// graceful stop (its warm-start state is saved right after its start, diagnostics are read before teardown, and
+    /// everything inside lives in the container and its volumes, which go with it). Give a grace when a process inside
+    /// writes something outside the container that must be complete.
+    /// </summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.Zero;
 
     /// <summary>Keep the container when the start fails (for debugging); by default a failed start removes it.</summary>
     public bool KeepOnFailure { get; init; }

@@ -14,7 +14,7 @@ public sealed record TeardownSettings
 }
 
 /// <summary>
-/// Removes a cluster: stops its container and its agents' (with a grace period), removes them with their volumes, deletes the
+/// Removes a cluster: kills its container and its agents' (after <see cref="ClusterSettings.StopTimeout"/>, none by default), removes them with their volumes, deletes the
 /// per-run kubeconfig. Idempotent: a second call, or a container already gone, is fine. Never touches the
 /// mirror unless asked, and never the mirror's cache volume.
 /// </summary>

@@ -52,7 +52,6 @@ public static class ClusterTestSupport
         Name = UniqueName(what),
         Kubernetes = false,
         ReadinessTimeout = TimeSpan.FromMinutes(3),
-        StopTimeout = TimeSpan.FromSeconds(5),
         KubeconfigDirectory = Path.Combine(Path.GetTempPath(), "kdt-cluster-kubeconfigs"),
     };
 

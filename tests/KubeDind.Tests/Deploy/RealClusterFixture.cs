@@ -66,7 +66,6 @@ public sealed class RealClusterFixture : IAsyncLifetime
         {
             Name = ClusterTestSupport.UniqueName("shared-k3s"),
             ArtifactsDirectory = Artifacts,
-            StopTimeout = TimeSpan.FromSeconds(5),
             ReadinessTimeout = TimeSpan.FromMinutes(5),
 
             // A registry that refuses every pull (401): the unauthorized-pull test serves it inside the cluster container.

@@ -271,7 +271,7 @@ public sealed class RealClusterParityTests
         await using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
         try
         {
-            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("nodns"), ArtifactsDirectory = artifacts, StopTimeout = TimeSpan.FromSeconds(5) }, Ct);
+            await using var cluster = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("nodns"), ArtifactsDirectory = artifacts }, Ct);
             var image = await cluster.PushImageAsync(await new BaseImage(session.Docker, session.Log).EnsureAsync(Ct), null, Ct);
             var workload = TestManifests.Deployment("web", image, "[sleep, '3600']");
 
