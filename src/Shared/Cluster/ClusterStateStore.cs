@@ -315,6 +315,7 @@ internal sealed class ClusterStateStore(KubeDindSession session)
                     await Docker.Containers.PauseContainerAsync(containerId, ct).ConfigureAwait(false);
                     return PollStep<bool>.Finished(true);
                 }
+                // The engine answers a failed freeze with a plain 500 and runc's text: the text is all that tells it apart.
                 catch (DockerApiException ex) when (ex.Message.Contains("freeze", StringComparison.OrdinalIgnoreCase))
                 {
                     return PollStep<bool>.NotYet(DockerEngine.FirstLine(ex));

@@ -111,7 +111,7 @@ internal static class DeployStep
         }
         catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            var waitedFor = ex.Message.StartsWith("gave up waiting for", StringComparison.Ordinal) ? ex.Message : "gave up waiting for the API to answer";
+            var waitedFor = ex is WaitCancelledException ? ex.Message : "gave up waiting for the API to answer";
             throw new KubeDindException($"Deploy to {context.ClusterName}: applying the manifests did not finish within {settings.Timeout.TotalSeconds:0}s ({waitedFor}); raise DeploySettings.Timeout.", null, ex);
         }
     }

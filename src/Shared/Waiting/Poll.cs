@@ -19,6 +19,15 @@ public readonly record struct PollOutcome<T>(bool Done, T? Value, string LastSee
         : throw new KubeDindException($"{subject}: gave up waiting for {waitingFor} after {Elapsed.TotalSeconds:0}s (last saw: {LastSeen}); {hint}");
 }
 
+/// <summary>A poll whose token was cancelled: names what it waited for and what it last saw (an inner poll's stays as it is).</summary>
+public sealed class WaitCancelledException(string waitingFor, string lastSeen, Exception inner, CancellationToken token)
+    : OperationCanceledException($"gave up waiting for {waitingFor} (last saw: {lastSeen})", inner, token)
+{
+    public string WaitingFor { get; } = waitingFor;
+
+    public string LastSeen { get; } = lastSeen;
+}
+
 /// <summary>
 /// The one polling primitive for waits that are not readiness gates (CRDs becoming Established, kinds
 /// appearing in discovery, rollouts, a ready pod behind a Service, a Job finishing): look, wait the
@@ -55,9 +64,9 @@ public static class Poll
                 await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && !ex.Message.StartsWith("gave up waiting for", StringComparison.Ordinal))
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex is not WaitCancelledException)
         {
-            throw new OperationCanceledException($"gave up waiting for {waitingFor} (last saw: {lastSeen})", ex, cancellationToken);
+            throw new WaitCancelledException(waitingFor, lastSeen, ex, cancellationToken);
         }
     }
 }
