@@ -150,7 +150,24 @@ internal static class ClusterGates
         {
             var version = await client.Version.GetCodeAsync(cancellationToken).ConfigureAwait(false);
             Probe.KubernetesVersion = version.GitVersion;
-            return GateResult.Pass();
+
+            // /version answers as soon as the server listens; /readyz only once its post-start hooks (the RBAC roles)
+            // and informers have finished. Before that, a warm start's API serves reads but refuses writes with 403
+            // "not yet ready to handle request" (the namespace admission's informer has not synced).
+            if (client is not k8s.Kubernetes kubernetes)
+            {
+                return GateResult.Pass();
+            }
+
+            using var response = await kubernetes.HttpClient.GetAsync(new Uri(kubernetes.BaseUri, "/readyz?verbose"), cancellationToken).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                return GateResult.Pass();
+            }
+
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var failing = body.Split('\n').Where(line => line.StartsWith("[-]", StringComparison.Ordinal)).Select(line => line[3..].Split(' ')[0]).ToList();
+            return GateResult.NotYet($"/readyz answers {(int)response.StatusCode}{(failing.Count > 0 ? ": not ready: " + string.Join(", ", failing) : string.Empty)}");
         }
     }
 
