@@ -40,13 +40,13 @@ public sealed class ImageStore
     /// image. Waits for the builds this process runs on the engine (see <see cref="EngineImageLock"/>); throws the
     /// engine's refusal (an image a container or a child image uses) unless <paramref name="force"/>.
     /// </summary>
-    public async Task<bool> RemoveAsync(string image, bool force, CancellationToken cancellationToken, bool prune = true)
+    public async Task<bool> RemoveAsync(string image, bool force, CancellationToken cancellationToken)
     {
         using (await EngineImageLock.RemoveAsync(_docker, cancellationToken).ConfigureAwait(false))
         {
             try
             {
-                await _docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = force, NoPrune = !prune }, cancellationToken).ConfigureAwait(false);
+                await _docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = force }, cancellationToken).ConfigureAwait(false);
                 return true;
             }
             catch (DockerImageNotFoundException)
