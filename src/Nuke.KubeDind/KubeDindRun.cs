@@ -49,16 +49,19 @@ internal static class KubeDindRun
     internal static async Task StepAsync(Func<IKubeDindDriver, CancellationToken, Task> step)
     {
         var token = Cancellation.Token;
-        var driver = await DriverAsync(token).ConfigureAwait(false);
-        var task = step(driver, token);
+
+        // Registered before the step starts: a Ctrl+C that lands while the step runs its first synchronous part
+        // must still find it, or Teardown neither cancels nor waits for it and the step runs on unstopped.
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (InFlight)
         {
-            InFlight.Add(task);
+            InFlight.Add(finished.Task);
         }
 
         try
         {
-            await task.ConfigureAwait(false);
+            var driver = await DriverAsync(token).ConfigureAwait(false);
+            await step(driver, token).ConfigureAwait(false);
         }
         catch (KubeDindException exception) when (exception.Details is { Length: > 0 } || exception is DeployFailedException { Diagnostics.ReportPath: not null })
         {
@@ -79,8 +82,10 @@ internal static class KubeDindRun
         {
             lock (InFlight)
             {
-                InFlight.Remove(task);
+                InFlight.Remove(finished.Task);
             }
+
+            finished.SetResult();
         }
     }
 
