@@ -239,10 +239,11 @@ public interface IKubeDind : INukeBuild
                 return;
             }
 
-            await KubeDindRun.StopInFlightStepsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-            var driver = await KubeDindRun.DriverAsync(CancellationToken.None).ConfigureAwait(false);
+            KubeDindRun.TeardownStarted();
             try
             {
+                await KubeDindRun.StopInFlightStepsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                var driver = await KubeDindRun.DriverAsync(CancellationToken.None).ConfigureAwait(false);
                 if (IsFailing && KubeDindRun.Cluster is not null)
                 {
                     try
@@ -265,6 +266,7 @@ public interface IKubeDind : INukeBuild
             finally
             {
                 await KubeDindRun.ResetAsync().ConfigureAwait(false);
+                KubeDindRun.TeardownFinished();
             }
         });
 }
