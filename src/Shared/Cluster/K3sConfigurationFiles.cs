@@ -1,5 +1,3 @@
-using System.Formats.Tar;
-using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
@@ -31,10 +29,10 @@ internal static class K3sConfigurationFiles
     {
         using (var configs = new MemoryStream())
         {
-            await using (var tar = new TarWriter(configs, TarEntryFormat.Pax, leaveOpen: true))
+            await using (var tar = TarArchive.Over(configs))
             {
-                await AddTextAsync(tar, ConfigPath, config, cancellationToken).ConfigureAwait(false);
-                await AddTextAsync(tar, RegistriesPath, registries, cancellationToken).ConfigureAwait(false);
+                await tar.AddTextAsync(ConfigPath.TrimStart('/'), config, TarArchive.Regular, cancellationToken).ConfigureAwait(false);
+                await tar.AddTextAsync(RegistriesPath.TrimStart('/'), registries, TarArchive.Regular, cancellationToken).ConfigureAwait(false);
             }
 
             configs.Position = 0;
@@ -46,39 +44,18 @@ internal static class K3sConfigurationFiles
             return;
         }
 
-        // A temporary tar around the tarball: the engine's archive API takes a tar stream; the data is copied once more, not held in memory.
-        var temp = Path.Combine(Path.GetTempPath(), $"kubedind-airgap-{Guid.NewGuid():N}.tar");
-        try
-        {
-            await using (var file = File.Create(temp))
-            await using (var tar = new TarWriter(file, TarEntryFormat.Pax, leaveOpen: false))
+        // Relative to the k3s volume's mount point: agent/images does not exist before k3s first runs.
+        var directory = ImagesDirectory["/var/lib/rancher/k3s/".Length..];
+        await using var stream = await TarArchive.ToTemporaryFileAsync(
+            "airgap",
+            async tar =>
             {
-                // Relative to the k3s volume's mount point: agent/images does not exist before k3s first runs.
-                var directory = ImagesDirectory["/var/lib/rancher/k3s/".Length..];
-                await tar.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, "agent/") { Mode = Mode755 }, cancellationToken).ConfigureAwait(false);
-                await tar.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, directory + "/") { Mode = Mode755 }, cancellationToken).ConfigureAwait(false);
-                await tar.WriteEntryAsync(airgap, $"{directory}/{Path.GetFileName(airgap)}", cancellationToken).ConfigureAwait(false);
-            }
-
-            await using var stream = File.OpenRead(temp);
-            await ExtractAsync(docker, cluster, containerId, "/var/lib/rancher/k3s", stream, $"the air-gap images {airgap}", cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
-
-    private const UnixFileMode Mode755 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
-
-    private static async Task AddTextAsync(TarWriter tar, string path, string text, CancellationToken cancellationToken)
-    {
-        var entry = new PaxTarEntry(TarEntryType.RegularFile, path.TrimStart('/'))
-        {
-            DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)),
-            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-        };
-        await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+                await tar.AddDirectoryAsync("agent", cancellationToken).ConfigureAwait(false);
+                await tar.AddDirectoryAsync(directory, cancellationToken).ConfigureAwait(false);
+                await tar.AddFileAsync($"{directory}/{Path.GetFileName(airgap)}", airgap, TarArchive.Regular, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+        await ExtractAsync(docker, cluster, containerId, "/var/lib/rancher/k3s", stream, $"the air-gap images {airgap}", cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task ExtractAsync(IDockerClient docker, string cluster, string containerId, string path, Stream tar, string what, CancellationToken cancellationToken)

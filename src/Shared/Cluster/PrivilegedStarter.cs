@@ -13,7 +13,8 @@ namespace KubeDind.Cluster;
 /// </summary>
 internal sealed class PrivilegedStarter(KubeDindSession session)
 {
-    // What engines say when they will not run a privileged container.
+    // What engines say when they will not run a privileged container: a plain 500 or 403 whose text (from dockerd, an
+    // authorization plugin or rootless mode) is all that tells it apart; the API has no code for it.
     private static readonly string[] RefusalMarkers =
     [
         "unable to apply caps",

@@ -91,7 +91,8 @@ public sealed class Teardown
         }
         catch (DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict && ex.ResponseBody.Contains("in progress", StringComparison.OrdinalIgnoreCase))
         {
-            // Someone else (a parallel teardown or sweep) is removing it already.
+            // Someone else (a parallel teardown or sweep) is removing it already. The 409 alone does not say which
+            // conflict it is (the API has no finer code); the engine's text does, and only this one is harmless.
             return false;
         }
         catch (DockerApiException ex)

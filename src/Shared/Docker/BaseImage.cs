@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using KubeDind.IO;
 using KubeDind.Logging;
 
 namespace KubeDind.Docker;
@@ -69,12 +70,18 @@ public sealed class BaseImage
         try
         {
             _log.Info($"base image: {UpstreamTag} cannot be pulled; building {LocalTag} from Debian packages (debootstrap --variant=minbase bookworm, {mirror})");
-            await RunAsync(debootstrap, ["--variant=minbase", "bookworm", rootfs, mirror], "debootstrap", cancellationToken).ConfigureAwait(false);
+            await ProcessRunner.RunAsync(
+                _log,
+                debootstrap,
+                ["--variant=minbase", "bookworm", rootfs, mirror],
+                DebootstrapTimeout,
+                "is the Debian mirror reachable? Set KUBEDIND_DEBIAN_MIRROR to another, or load debian:bookworm-slim into the engine.",
+                cancellationToken).ConfigureAwait(false);
             _log.Info($"base image: root file system ready after {watch.Elapsed.TotalSeconds:0}s; importing it");
 
-            var tar = new ProcessStartInfo("tar", ["--numeric-owner", "-C", rootfs, "-c", "."]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var tarProcess = Process.Start(tar) ?? throw new KubeDindException("base image: could not start tar; install tar and run again.");
-            var stderr = tarProcess.StandardError.ReadToEndAsync(cancellationToken);
+            await using var tar = new FileStream(rootfs + ".tar", FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+            await TarArchive.WriteTreeAsync(rootfs, tar, cancellationToken).ConfigureAwait(false);
+            tar.Position = 0;
             var progress = new DockerProgress(_log, $"import {LocalTag}");
             var (repository, tag) = ImageReference.SplitTag(LocalTag);
             var seconds = ((int)watch.Elapsed.TotalSeconds).ToString(CultureInfo.InvariantCulture);
@@ -86,68 +93,33 @@ public sealed class BaseImage
                     Tag = tag,
                     Changes = [$"LABEL {KubeDindLabels.Owner}={KubeDindLabels.OwnerValue} {KubeDindLabels.BuildSeconds}={seconds}", "CMD [\"bash\"]"],
                 },
-                tarProcess.StandardOutput.BaseStream,
+                tar,
                 null,
                 progress,
                 cancellationToken).ConfigureAwait(false);
-            await tarProcess.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            if (tarProcess.ExitCode != 0 || progress.Error is not null)
+            if (progress.Error is not null)
             {
-                throw new KubeDindException($"base image: importing the debootstrap root file system failed: {progress.Error ?? (await stderr.ConfigureAwait(false)).Trim()}");
+                throw new KubeDindException($"base image: the engine refused to import the debootstrap root file system: {progress.Error}");
             }
 
             _log.Info($"base image: built {LocalTag} in {watch.Elapsed.TotalSeconds:0}s; later builds reuse it");
         }
         finally
         {
-            // Plain Directory.Delete stumbles on the device nodes debootstrap creates.
-            await RunAsync("rm", ["-rf", rootfs], "rm", CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                Directory.Delete(rootfs, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A debootstrap stopped half-way can leave /proc mounted in the tree: the build's own outcome matters more.
+                _log.Warn($"base image: the temporary root file system {rootfs} could not be removed ({ex.Message}); remove it by hand.");
+            }
         }
     }
 
-    private async Task RunAsync(string file, string[] arguments, string what, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start) ?? throw new KubeDindException($"base image: could not start {what}.");
-        var tail = new Queue<string>();
-        void Keep(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (tail)
-            {
-                tail.Enqueue(line);
-                if (tail.Count > 15)
-                {
-                    tail.Dequeue();
-                }
-            }
-
-            _log.Debug($"{what}: {line}");
-        }
-
-        process.OutputDataReceived += (_, e) => Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => Keep(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new KubeDindException($"base image: {what} exited with code {process.ExitCode}; see the lines below (is the Debian mirror reachable? set KUBEDIND_DEBIAN_MIRROR to another).", string.Join('\n', tail));
-        }
-    }
+    /// <summary>A minbase bootstrap downloads some 40 MB of packages; on a slow mirror it takes minutes, never this long.</summary>
+    private static readonly TimeSpan DebootstrapTimeout = TimeSpan.FromMinutes(30);
 
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)

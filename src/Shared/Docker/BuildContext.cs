@@ -1,6 +1,3 @@
-using System.Formats.Tar;
-using System.Reflection;
-
 namespace KubeDind.Docker;
 
 /// <summary>
@@ -70,27 +67,18 @@ public sealed class BuildContext
     }
 
     /// <summary>Writes the context as an uncompressed tar to a temporary file and returns it opened for reading (deleted on close).</summary>
-    public async Task<Stream> ToTarAsync(CancellationToken cancellationToken)
-    {
-        var tarPath = Path.Combine(Path.GetTempPath(), $"kubedind-context-{Guid.NewGuid():N}.tar");
-        await using (var output = File.Create(tarPath))
-        await using (var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: false))
-        {
-            foreach (var (path, open) in _files)
+    public Task<Stream> ToTarAsync(CancellationToken cancellationToken) =>
+        TarArchive.ToTemporaryFileAsync(
+            "context",
+            async archive =>
             {
-                await using var data = open();
-                var entry = new PaxTarEntry(TarEntryType.RegularFile, path)
+                foreach (var (path, open) in _files)
                 {
-                    DataStream = data,
-                    Mode = _modes[path],
-                    ModificationTime = DateTimeOffset.UnixEpoch,
-                };
-                await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return new FileStream(tarPath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-    }
+                    await using var data = open();
+                    await archive.AddStreamAsync(path, data, _modes[path], cancellationToken).ConfigureAwait(false);
+                }
+            },
+            cancellationToken);
 
     /// <summary>A stable digest of the context's content, for "is the image up to date" checks.</summary>
     public string ContentHash()
@@ -111,8 +99,8 @@ public sealed class BuildContext
         return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
     }
 
-    private const UnixFileMode Regular = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-    private const UnixFileMode Executable = Regular | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+    private const UnixFileMode Regular = TarArchive.Regular;
+    private const UnixFileMode Executable = TarArchive.Executable;
 
     private static bool IsExecutable(string path) =>
         path.EndsWith(".sh", StringComparison.Ordinal) || path.Contains("/bin/", StringComparison.Ordinal) || path.StartsWith("bin/", StringComparison.Ordinal);

@@ -48,6 +48,9 @@ public static partial class DockerContainers
     public static bool IsPortConflict(DockerApiException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
+
+        // The engine answers a taken port with a plain 500 and the proxy's or the kernel's text (no error code in the
+        // API): the text is all that tells it apart from other start failures.
         var text = exception.ResponseBody + "\n" + exception.Message;
         return text.Contains("port is already allocated", StringComparison.OrdinalIgnoreCase)
             || text.Contains("address already in use", StringComparison.OrdinalIgnoreCase);

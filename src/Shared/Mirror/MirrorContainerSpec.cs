@@ -46,7 +46,12 @@ internal static class MirrorContainerSpec
 
         // Cache-only is the same registry without proxy settings: it serves the repositories already on the volume.
         // Credentials live only in the container's configuration (its environment), never in a file or a log.
-        List<string> env = mode == MirrorMode.Proxy ? [$"{MirrorImage.ProxyRemoteUrlVariable}={registry.Upstream}"] : [];
+        List<string> env = [$"{MirrorImage.LogFormatterVariable}={MirrorImage.LogFormatter}"];
+        if (mode == MirrorMode.Proxy)
+        {
+            env.Add($"{MirrorImage.ProxyRemoteUrlVariable}={registry.Upstream}");
+        }
+
         if (mode == MirrorMode.Proxy && registry.Credentials is { } credentials)
         {
             env.Add($"{MirrorImage.ProxyUsernameVariable}={credentials.Username}");
@@ -109,7 +114,10 @@ internal static class MirrorContainerSpec
             registry.CacheVolume,
             imageId,
             KubeDindNetwork.DefaultName,
-            credentials);
+            credentials,
+
+            // A mirror started before its log was JSON is recreated (its cache volume stays): the usage counts need JSON.
+            $"{MirrorImage.LogFormatterVariable}={MirrorImage.LogFormatter}");
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
     }
 

@@ -21,6 +21,14 @@ public sealed class MirrorImage
     public const string ProxyRemoteUrlVariable = "REGISTRY_PROXY_REMOTEURL";
     public const string ProxyUsernameVariable = "REGISTRY_PROXY_USERNAME";
     public const string ProxyPasswordVariable = "REGISTRY_PROXY_PASSWORD";
+
+    /// <summary>
+    /// Set to <see cref="LogFormatter"/> on every mirror: registry:2's own config logs logrus text, and the usage
+    /// counts (<see cref="MirrorUsage"/>) read the log as JSON lines. The environment overrides either image's config.
+    /// </summary>
+    public const string LogFormatterVariable = "REGISTRY_LOG_FORMATTER";
+
+    public const string LogFormatter = "json";
     public const string ContextHashLabel = "io.kubedind.context-hash";
     public const string EmbeddedContext = "image/mirror/";
 

@@ -1,5 +1,6 @@
 using System.Globalization;
-using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Docker;
@@ -47,7 +48,7 @@ public sealed record MirrorUsage(DateTimeOffset Since, IReadOnlyList<MirrorRegis
 }
 
 /// <summary>
-/// Counts from registry 2.8's own log: each blob response ("response completed", GET .../blobs/sha256:..., status
+/// Counts from registry 2.8's own JSON log: each blob response ("response completed", GET .../blobs/sha256:..., status
 /// 200, http.response.written bytes) is from the cache unless the proxy fetched that blob from its upstream in the
 /// same window, which it logs as "Adding new scheduler entry for repo@digest" when it stores it.
 /// </summary>
@@ -67,13 +68,13 @@ internal static class MirrorUsageReader
 
     internal static MirrorRegistryUsage Count(MirrorEndpoints registry, string log, DateTimeOffset since)
     {
-        var entries = log.Split('\n').Select(Parse).Where(e => e.Count > 0 && !Before(e, since)).ToList();
+        var entries = log.Split('\n').Select(Parse).OfType<RegistryLogEntry>().Where(e => !(e.At < since)).ToList();
         var fetched = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
-            if (entry.TryGetValue("msg", out var msg) && msg.StartsWith(SchedulerEntry, StringComparison.Ordinal))
+            if (entry.Message?.StartsWith(SchedulerEntry, StringComparison.Ordinal) == true)
             {
-                var reference = msg[SchedulerEntry.Length..].Split(' ')[0];
+                var reference = entry.Message[SchedulerEntry.Length..].Split(' ')[0];
                 var at = reference.IndexOf('@', StringComparison.Ordinal);
                 if (at > 0)
                 {
@@ -87,23 +88,20 @@ internal static class MirrorUsageReader
         var notServed = new List<string>();
         foreach (var entry in entries)
         {
-            if (!entry.TryGetValue("msg", out var msg) || !msg.StartsWith("response completed", StringComparison.Ordinal)
-                || !entry.TryGetValue("http.request.uri", out var requestUri) || !requestUri.StartsWith("/v2/", StringComparison.Ordinal))
+            if (entry.Message?.StartsWith("response completed", StringComparison.Ordinal) != true
+                || entry.RequestUri is not { } requestUri || !requestUri.StartsWith("/v2/", StringComparison.Ordinal))
             {
                 continue;
             }
 
             // containerd asks a mirror for "/v2/...?ns=quay.io"; the digest and repository are in the path alone.
             var uri = requestUri.Split('?', 2)[0];
-
-            entry.TryGetValue("http.request.method", out var method);
-            entry.TryGetValue("http.response.status", out var status);
             var blobs = uri.LastIndexOf("/blobs/", StringComparison.Ordinal);
             var manifests = uri.LastIndexOf("/manifests/", StringComparison.Ordinal);
-            if (blobs > 0 && method == "GET" && status == "200")
+            if (blobs > 0 && entry.Method == "GET" && entry.Status == 200)
             {
                 var digest = uri[(blobs + "/blobs/".Length)..];
-                var bytes = entry.TryGetValue("http.response.written", out var written) && long.TryParse(written, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
+                var bytes = entry.Written ?? 0;
                 if (fetched.Remove(digest))
                 {
                     upstreamBlobs++;
@@ -115,7 +113,7 @@ internal static class MirrorUsageReader
                     cacheBytes += bytes;
                 }
             }
-            else if (manifests > 0 && status == "404")
+            else if (manifests > 0 && entry.Status == 404)
             {
                 var repository = uri["/v2/".Length..manifests];
                 var reference = uri[(manifests + "/manifests/".Length)..];
@@ -132,10 +130,26 @@ internal static class MirrorUsageReader
 
     private const string SchedulerEntry = "Adding new scheduler entry for ";
 
-    private static bool Before(Dictionary<string, string> entry, DateTimeOffset since) =>
-        entry.TryGetValue("time", out var time)
-        && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-        && at < since;
+    /// <summary>
+    /// One line of the registry's JSON log (<see cref="MirrorImage.LogFormatterVariable"/>), or null for the other
+    /// lines it writes: the plain access log of each request, and anything that is not one JSON object.
+    /// </summary>
+    internal static RegistryLogEntry? Parse(string line)
+    {
+        if (!line.StartsWith('{'))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(line, RegistryLogJson.Default.RegistryLogEntry);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     private static async Task<string> LogSinceAsync(IDockerClient docker, string containerId, DateTimeOffset since, CancellationToken cancellationToken)
     {
@@ -155,59 +169,16 @@ internal static class MirrorUsageReader
             throw new KubeDindException($"mirror container {containerId[..Math.Min(12, containerId.Length)]}: its log cannot be read ({DockerEngine.FirstLine(ex)}); was it removed? Start the mirror again.", inner: ex);
         }
     }
-
-    /// <summary>One logrus text line (key=value, values optionally double-quoted with backslash escapes) as a dictionary; empty for other lines.</summary>
-    internal static Dictionary<string, string> Parse(string line)
-    {
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (!line.StartsWith("time=", StringComparison.Ordinal))
-        {
-            return fields;
-        }
-
-        var i = 0;
-        while (i < line.Length)
-        {
-            while (i < line.Length && line[i] == ' ')
-            {
-                i++;
-            }
-
-            var eq = line.IndexOf('=', i);
-            if (eq < 0)
-            {
-                break;
-            }
-
-            var key = line[i..eq];
-            i = eq + 1;
-            var value = new StringBuilder();
-            if (i < line.Length && line[i] == '"')
-            {
-                i++;
-                while (i < line.Length && line[i] != '"')
-                {
-                    if (line[i] == '\\' && i + 1 < line.Length)
-                    {
-                        i++;
-                    }
-
-                    value.Append(line[i++]);
-                }
-
-                i++;
-            }
-            else
-            {
-                while (i < line.Length && line[i] != ' ')
-                {
-                    value.Append(line[i++]);
-                }
-            }
-
-            fields[key] = value.ToString();
-        }
-
-        return fields;
-    }
 }
+
+/// <summary>The fields of a registry 2.8 JSON log line that <see cref="MirrorUsageReader"/> counts with.</summary>
+internal sealed record RegistryLogEntry(
+    [property: JsonPropertyName("time")] DateTimeOffset? At,
+    [property: JsonPropertyName("msg")] string? Message,
+    [property: JsonPropertyName("http.request.method")] string? Method,
+    [property: JsonPropertyName("http.request.uri")] string? RequestUri,
+    [property: JsonPropertyName("http.response.status")] int? Status,
+    [property: JsonPropertyName("http.response.written")] long? Written);
+
+[JsonSerializable(typeof(RegistryLogEntry))]
+internal sealed partial class RegistryLogJson : JsonSerializerContext;

@@ -83,31 +83,47 @@ public sealed class MirrorSettingsTests
         Assert.Contains("user", settings.Registries[0].Credentials!.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The log is registry 2.8's own, captured from a pull-through mirror (REGISTRY_LOG_FORMATTER=json) that served
+    /// org/app:1 twice (first from its upstream, then from its cache) and answered org/missing:1 "manifest unknown";
+    /// the access-log lines it writes between the JSON lines are in it too.
+    /// </summary>
     [Fact]
-    public void Usage_counts_fetched_blobs_as_upstream_the_rest_as_cache_and_names_what_was_not_served_for_docker_and_containerd_requests()
+    public void Usage_counts_fetched_blobs_as_upstream_the_rest_as_cache_and_names_what_was_not_served()
     {
-        var registry = new MirrorEndpoints("quay.io", "https://quay.io", "c0ffee", "kubedind-mirror-quay-io", "http://127.0.0.1:1", "http://kubedind-mirror-quay-io:5000", "kubedind", Reused: false, CacheOnly: true);
-        var log = string.Join(
-            '\n',
-            "time=\"2026-11-29T20:10:53.12Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/app/blobs/sha256:aaa\" http.response.status=200 http.response.written=300",
-            "time=\"2026-11-29T20:10:53.13Z\" level=info msg=\"Adding new scheduler entry for org/app@sha256:aaa with ttl=167h59m59s\" service=registry",
-            "time=\"2026-11-29T20:10:53.14Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/app/blobs/sha256:bbb\" http.response.status=200 http.response.written=20",
-            "172.18.0.1 - - [29/Nov/2026:20:10:53 +0000] \"GET /v2/org/app/blobs/sha256:bbb HTTP/1.1\" 200 20 \"\" \"docker\"",
-            "time=\"2026-11-29T20:10:53.15Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/app/blobs/sha256:ddd?ns=quay.io\" http.response.status=200 http.response.written=4000",
-            "time=\"2026-11-29T20:10:53.16Z\" level=info msg=\"Adding new scheduler entry for org/app@sha256:ddd with ttl=167h59m59s\" service=registry",
-            "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=HEAD http.request.uri=/v2/org/missing/manifests/1 http.response.status=404",
-            "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=GET http.request.uri=/v2/org/missing/manifests/1 http.response.status=404",
-            "time=\"2026-11-29T20:10:54Z\" level=error msg=\"response completed with error\" err.code=\"manifest unknown\" http.request.method=GET http.request.uri=\"/v2/org/missing/manifests/1?ns=quay.io\" http.response.status=404",
-            "time=\"2026-11-29T20:09:00Z\" level=info msg=\"response completed\" http.request.method=GET http.request.uri=\"/v2/org/old/blobs/sha256:ccc\" http.response.status=200 http.response.written=999");
+        var log = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "registry", "proxy-pull-twice-and-missing.log"));
 
-        var usage = MirrorUsageReader.Count(registry, log, DateTimeOffset.Parse("2026-11-29T20:10:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var usage = MirrorUsageReader.Count(Quay, log, At("2026-12-04T20:00:00Z"));
 
-        Assert.Equal((2, 4300L, 1, 20L), (usage.BlobsFromUpstream, usage.BytesFromUpstream, usage.BlobsFromCache, usage.BytesFromCache));
+        Assert.Equal((2, 1019L, 2, 1019L), (usage.BlobsFromUpstream, usage.BytesFromUpstream, usage.BlobsFromCache, usage.BytesFromCache));
         Assert.Equal(["quay.io/org/missing:1"], usage.NotServed);
         var line = Assert.Single(usage.NotServedLines());
         Assert.Contains("cache only", line, StringComparison.Ordinal);
         Assert.Contains("https://quay.io", line, StringComparison.Ordinal);
+        Assert.Equal(0, MirrorUsageReader.Count(Quay, log, At("2026-12-04T20:00:49Z")).BlobsFromCache);
     }
+
+    /// <summary>Lines of the capture above with the query containerd adds to a mirror request ("?ns=quay.io").</summary>
+    [Fact]
+    public void Usage_reads_containerd_requests_by_their_path()
+    {
+        var log = string.Join(
+            '\n',
+            """{"http.request.method":"GET","http.request.uri":"/v2/org/app/blobs/sha256:9d1640acb1234b21025d0b44c221ac5c3f19ac8ac820ed34b97d51b84bcf4f34?ns=quay.io","http.response.status":200,"http.response.written":895,"level":"info","msg":"response completed","time":"2026-12-04T20:00:47.567955413Z"}""",
+            """{"go.version":"go1.19.8","level":"info","msg":"Adding new scheduler entry for org/app@sha256:9d1640acb1234b21025d0b44c221ac5c3f19ac8ac820ed34b97d51b84bcf4f34 with ttl=167h59m59.999998508s","service":"registry","time":"2026-12-04T20:00:47.591688578Z"}""",
+            """{"err.code":"manifest unknown","http.request.method":"GET","http.request.uri":"/v2/org/missing/manifests/1?ns=quay.io","http.response.status":404,"http.response.written":91,"level":"error","msg":"response completed with error","time":"2026-12-04T20:00:48.832687468Z"}""",
+            "not json {",
+            "{\"msg\": 1}");
+
+        var usage = MirrorUsageReader.Count(Quay, log, At("2026-12-04T20:00:00Z"));
+
+        Assert.Equal((1, 895L, 0), (usage.BlobsFromUpstream, usage.BytesFromUpstream, usage.BlobsFromCache));
+        Assert.Equal(["quay.io/org/missing:1"], usage.NotServed);
+    }
+
+    private static readonly MirrorEndpoints Quay = new("quay.io", "https://quay.io", "c0ffee", "kubedind-mirror-quay-io", "http://127.0.0.1:1", "http://kubedind-mirror-quay-io:5000", "kubedind", Reused: false, CacheOnly: true);
+
+    private static DateTimeOffset At(string time) => DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public void A_cluster_with_the_mirror_pulls_every_covered_registry_through_it_and_dockerd_only_docker_io()
