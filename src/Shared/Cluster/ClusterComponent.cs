@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace KubeDind.Cluster;
 
 /// <summary>
@@ -8,8 +10,12 @@ namespace KubeDind.Cluster;
 /// <param name="IsFallback">True for KubeDind's own fallback (used where the component's image is neither in an air-gap tarball nor pullable).</param>
 /// <param name="Detail">Why this one runs: "air-gap images", "pulled through ...", the fallback's reason, or why it is off.</param>
 /// <param name="Pods">Name prefixes of the kube-system pods it runs (the kube-system readiness gate waits for them).</param>
-public sealed record ClusterComponent(string Role, string Implementation, bool IsFallback, string Detail, IReadOnlyList<string> Pods)
+public sealed record ClusterComponent(string Role, string Implementation, [property: JsonPropertyName("fallback")] bool IsFallback, string Detail, IReadOnlyList<string> Pods)
 {
+    /// <summary>True when the user turned it off (k3s's <c>--disable</c> in K3sArgs): nothing runs, and its readiness gate has nothing to wait for.</summary>
+    [JsonRequired]
+    public bool TurnedOffByUser { get; init; }
+
     public bool IsRunning => Implementation != "none";
 
     /// <summary>"dns=dnsmasq (KubeDind fallback)", "storage=local-path-provisioner", "metrics=none".</summary>

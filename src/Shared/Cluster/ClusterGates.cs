@@ -13,7 +13,9 @@ namespace KubeDind.Cluster;
 /// dockerd answers, the registry answers /v2/ from the host, and with Kubernetes the API answers from
 /// the host, the node is Ready, the default service account exists, the cluster DNS answers, a default
 /// StorageClass exists and the components' kube-system pods (and every other one there) are Ready.
-/// Inner state comes from <c>kubedind-ready</c> (exec); a component that failed for good, or a container
+/// Readiness of Kubernetes is decided here alone (the image's HEALTHCHECK checks only its own daemons and /readyz).
+/// Inner state comes from <c>kubedind-ready</c> (exec) and the image's status document it carries
+/// (<see cref="ImageStatus"/>: which components run, which the user turned off); a component that failed for good, or a container
 /// that exited, stops the wait at once through <see cref="ClusterProbe.Fatal"/>.
 /// </summary>
 internal static class ClusterGates
@@ -386,7 +388,7 @@ internal static class ClusterGates
     }
 
     /// <summary>
-    /// The pods of the components that run (from <c>kubedind-ready</c>: coredns, local-path-provisioner, ...) exist and are
+    /// The pods of the components that run (from the image's status document: coredns, local-path-provisioner, ...) exist and are
     /// Ready, and so is every other kube-system pod (finished jobs excepted). With only KubeDind's fallbacks there are none to wait for.
     /// </summary>
     private sealed class SystemPodsGate(ClusterProbe probe) : KubernetesGate(probe)

@@ -13,9 +13,6 @@ namespace KubeDind.Cluster;
 /// </summary>
 public sealed partial class KubeDindCluster
 {
-    /// <summary>The entrypoint's state inside the container ("running", "failed dockerd: exited with code 137", ...).</summary>
-    internal const string StatePath = "/run/kubedind/state";
-
     /// <summary>
     /// Throws a one-line <see cref="KubeDindException"/> when the container is not running or a component has died;
     /// costs one inspect and one small exec, so every step calls it first.
@@ -76,19 +73,8 @@ public sealed partial class KubeDindCluster
     private async Task<string?> DeadComponentAsync(CancellationToken cancellationToken)
     {
         // An exec, not the archive API: the engine's archive API does not see into the container's /run tmpfs.
-        var result = await ContainerExec.RunAsync(Session.Docker, ContainerId, ["cat", StatePath], cancellationToken: cancellationToken).ConfigureAwait(false);
-        var state = result.StandardOutput.Trim();
-        if (!result.Succeeded || !state.StartsWith("failed ", StringComparison.Ordinal))
-        {
-            return null;
-        }
-
-        // "failed <component>: <why>"
-        var rest = state["failed ".Length..];
-        var colon = rest.IndexOf(':', StringComparison.Ordinal);
-        var component = colon > 0 ? rest[..colon] : rest;
-        var why = colon > 0 ? rest[(colon + 1)..].Trim() : "see its log";
-        return $"its {component} died ({why.Split('\n')[0]})";
+        var result = await ContainerExec.RunAsync(Session.Docker, ContainerId, ["cat", ImageStatus.Path], cancellationToken: cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? ImageStatus.Parse(result.StandardOutput, Image).Death : null;
     }
 
     /// <summary>Writes the container's and each component's log into a new diagnostics directory (owner-only) and returns it.</summary>

@@ -52,6 +52,9 @@ internal sealed class ClusterProbe
 
     public IKubeDindLog? Log { get; init; }
 
+    /// <summary>The container's image, named in an error about its status document.</summary>
+    public string Image { get; init; } = "kubedind/kube-dind";
+
     /// <summary>"cluster &lt;name&gt;", for log lines.</summary>
     public string Subject { get; init; } = "cluster";
 
@@ -66,8 +69,8 @@ internal sealed class ClusterProbe
     /// </summary>
     public async Task<ClusterComponent?> TurnedOffAsync(string role, CancellationToken cancellationToken)
     {
-        var components = Components.Count > 0 ? Components : (await InnerAsync(cancellationToken).ConfigureAwait(false)).Components;
-        return components.FirstOrDefault(c => c.Role == role && !c.IsRunning && c.Detail.StartsWith("disabled in ", StringComparison.Ordinal));
+        var image = _lastInner?.Image ?? (await InnerAsync(cancellationToken).ConfigureAwait(false)).Image;
+        return image?.TurnedOff(role);
     }
 
     public void SetFatal(string reason)
@@ -78,8 +81,8 @@ internal sealed class ClusterProbe
 
     /// <summary>
     /// Runs <c>kubedind-ready</c> checking up to the gate <paramref name="through"/> (all of them when null) unless that
-    /// ran within <paramref name="maxAge"/> (default 3 s); records a fatal failure. "starting" (has a component failed,
-    /// which components run) is cheap; the Kubernetes gates run kubectl, which costs CPU while a cluster starts.
+    /// ran within <paramref name="maxAge"/> (default 3 s); records a fatal failure (a failed component, or a status
+    /// document this core cannot read). "starting" (has a component failed, which components run) is cheap.
     /// </summary>
     public async Task<InnerReadiness> InnerAsync(CancellationToken cancellationToken, TimeSpan? maxAge = null, string? through = Starting)
     {
@@ -101,7 +104,16 @@ internal sealed class ClusterProbe
             throw;
         }
 
-        _lastInner = InnerReadiness.Parse(result);
+        try
+        {
+            _lastInner = InnerReadiness.Parse(result, Image);
+        }
+        catch (KubeDindException ex)
+        {
+            SetFatal(ex.Message);
+            throw;
+        }
+
         _inner[key] = (_lastInner, DateTime.UtcNow);
         if (_lastInner.Failed)
         {

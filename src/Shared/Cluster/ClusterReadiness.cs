@@ -69,6 +69,7 @@ internal static class ClusterReadiness
             Address = inspect.NetworkSettings?.Networks?.TryGetValue(settings.NetworkOrDefault, out var own) == true && !string.IsNullOrEmpty(own.IPAddress) ? own.IPAddress : null,
             Log = session.Log,
             Subject = $"cluster {name}",
+            Image = inspect.Config?.Image ?? settings.Image ?? "kubedind/kube-dind",
         };
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try

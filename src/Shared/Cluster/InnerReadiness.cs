@@ -7,11 +7,11 @@ namespace KubeDind.Cluster;
 internal sealed record InnerGate(string Name, string Status, string? Reason);
 
 /// <summary>
-/// What <c>kubedind-ready</c> said (its JSON): the first gate not passed and why, every gate's status, and the
-/// components that run. Exit 2 means a component failed for good (or the container is stopping). The JSON is the
-/// contract with the image's <c>/usr/local/bin/kubedind-ready</c>: a field renamed on one side must be renamed on both.
+/// What <c>kubedind-ready</c> said (its JSON): the first gate not passed and why, every gate's status, and the image's
+/// status document (<see cref="ImageStatus"/>: which components run). Exit 2 means a component failed for good (or the
+/// container is stopping). Whether Kubernetes is ready is not its to say: <see cref="ClusterGates"/> decide that.
 /// </summary>
-internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate, string Reason, IReadOnlyList<InnerGate> Gates, IReadOnlyList<ClusterComponent> Components)
+internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate, string Reason, IReadOnlyList<InnerGate> Gates, ImageStatus? Image)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
 
@@ -22,9 +22,16 @@ internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate
     /// <summary>One line for logs and errors: "ready", or "&lt;gate&gt; &lt;status&gt;: &lt;reason&gt;".</summary>
     public string Line => Ready ? "ready" : $"{Gate ?? "unknown"} {Status}{(Reason.Length > 0 ? ": " + Reason : string.Empty)}";
 
+    /// <summary>The components that run (empty before the image has chosen them, and in compose mode).</summary>
+    public IReadOnlyList<ClusterComponent> Components => Image?.Components ?? [];
+
     public bool HasPassed(string gate) => Ready || Gates.Any(g => g.Name == gate && g.Status == "passed");
 
-    public static InnerReadiness Parse(ExecResult result)
+    /// <summary>
+    /// Reads kubedind-ready's output from a container of <paramref name="image"/>; throws a one-line
+    /// <see cref="KubeDindException"/> when its status document is of a schema version this core does not read.
+    /// </summary>
+    public static InnerReadiness Parse(ExecResult result, string image)
     {
         var output = result.StandardOutput.Trim();
         try
@@ -32,13 +39,14 @@ internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate
             var parsed = JsonSerializer.Deserialize<Document>(output, Json);
             if (parsed?.Status is { } status)
             {
+                var document = parsed.Image is { ValueKind: JsonValueKind.Object } element ? ImageStatus.Parse(element.GetRawText(), image) : null;
                 return new InnerReadiness(
                     result.ExitCode,
                     status,
                     parsed.Gate,
                     parsed.Reason ?? string.Empty,
                     parsed.Gates?.Select(g => new InnerGate(g.Name ?? "?", g.Status ?? "?", g.Reason)).ToList() ?? [],
-                    parsed.Components?.Select(c => new ClusterComponent(c.Role ?? "?", c.Implementation ?? "none", c.Fallback, c.Detail ?? string.Empty, c.Pods ?? [])).ToList() ?? []);
+                    document);
             }
         }
         catch (JsonException)
@@ -46,12 +54,10 @@ internal sealed record InnerReadiness(long ExitCode, string Status, string? Gate
         }
 
         // Not kubedind-ready's JSON: the exec itself failed (the container stopping, say); its first line is the reason.
-        return new InnerReadiness(result.ExitCode, result.ExitCode == 2 ? "failed" : "waiting", "unknown", result.FirstOutputLine, [], []);
+        return new InnerReadiness(result.ExitCode, result.ExitCode == 2 ? "failed" : "waiting", "unknown", result.FirstOutputLine, [], null);
     }
 
-    private sealed record Document(string? Status, string? Gate, string? Reason, List<GateDocument>? Gates, List<ComponentDocument>? Components);
+    private sealed record Document(string? Status, string? Gate, string? Reason, List<GateDocument>? Gates, JsonElement? Image);
 
     private sealed record GateDocument(string? Name, string? Status, string? Reason);
-
-    private sealed record ComponentDocument(string? Role, string? Implementation, bool Fallback, string? Detail, List<string>? Pods);
 }

@@ -96,23 +96,25 @@ public sealed class K3sConfigurationTests
     }
 
     [Fact]
-    public void Kubedind_ready_json_is_read_with_its_gates_and_components()
+    public void Kubedind_ready_json_is_read_with_its_gates_and_the_image_status()
     {
         const string output = """
-            {"status":"waiting","gate":"dns","reason":"kubernetes.default.svc.cluster.local via 10.43.0.10: NXDOMAIN","gates":[{"name":"starting","status":"passed","reason":""},{"name":"dockerd","status":"passed","reason":""},{"name":"dns","status":"waiting","reason":"x"},{"name":"storage","status":"pending","reason":""}],"components":[{"role":"dns","implementation":"dnsmasq","fallback":true,"detail":"KubeDind's fallback","pods":[]},{"role":"storage","implementation":"local-path-provisioner","fallback":false,"detail":"air-gap images","pods":["local-path-provisioner"]}]}
+            {"status":"waiting","gate":"apiserver","reason":"/readyz: [-]poststarthook/rbac","gates":[{"name":"starting","status":"passed","reason":""},{"name":"dockerd","status":"passed","reason":""},{"name":"registry","status":"passed","reason":""},{"name":"apiserver","status":"waiting","reason":"x"}],"image":{"schemaVersion":1,"role":"server","kubernetes":true,"k3sVersion":"v1.33.7+k3s1","state":{"phase":"running","component":null,"reason":null},"components":[{"role":"dns","implementation":"dnsmasq","fallback":true,"turnedOffByUser":false,"detail":"KubeDind's fallback","pods":[]},{"role":"storage","implementation":"local-path-provisioner","fallback":false,"turnedOffByUser":false,"detail":"air-gap images","pods":["local-path-provisioner"]}]}}
             """;
-        var inner = InnerReadiness.Parse(new ExecResult(1, output, string.Empty));
+        var inner = InnerReadiness.Parse(new ExecResult(1, output, string.Empty), "kdt/image:1");
         Assert.False(inner.Ready);
         Assert.False(inner.Failed);
         Assert.True(inner.HasPassed("dockerd"));
-        Assert.False(inner.HasPassed("dns"));
-        Assert.Equal("dns waiting: kubernetes.default.svc.cluster.local via 10.43.0.10: NXDOMAIN", inner.Line);
+        Assert.False(inner.HasPassed("apiserver"));
+        Assert.Equal("apiserver waiting: /readyz: [-]poststarthook/rbac", inner.Line);
         Assert.Equal(["dns=dnsmasq (KubeDind fallback)", "storage=local-path-provisioner"], inner.Components.Select(c => c.ToString()));
         Assert.Equal(["local-path-provisioner"], inner.Components.SelectMany(c => c.Pods));
+        Assert.Equal("v1.33.7+k3s1", inner.Image!.K3sVersion);
 
-        var old = InnerReadiness.Parse(new ExecResult(2, "failed: registry: gone\n", string.Empty));
+        var old = InnerReadiness.Parse(new ExecResult(2, "failed: registry: gone\n", string.Empty), "kdt/image:1");
         Assert.True(old.Failed);
         Assert.Equal("unknown failed: failed: registry: gone", old.Line);
+        Assert.Null(old.Image);
     }
 
     [Theory]

@@ -189,19 +189,18 @@ public sealed partial class KubernetesClusterTests
     public async Task The_kube_system_gate_waits_for_the_pods_the_running_components_name()
     {
         // With only KubeDind's fallbacks no component has pods; a component with pods (coredns with k3s's air-gap images)
-        // is stood in for by one more entry in the components file the entrypoint wrote, restored afterwards.
+        // is stood in for by one more entry in the image's status document, restored afterwards. The core's gate decides.
         var tools = await ToolsImageAsync();
-        const string State = "/run/kubedind/components.json";
+        const string Status = ImageStatus.Path;
         var pod = "kdt-expected-" + Guid.NewGuid().ToString("N")[..6];
-        var added = await Cluster.ExecAsync(["sh", "-c", $"cp {State} {State}.kdt && jq -c '. + [{{role: \"kdt\", implementation: \"kdt\", fallback: false, detail: \"test\", pods: [\"kdt-expected\"]}}]' {State}.kdt > {State}.new && mv {State}.new {State}"], null, Ct);
+        var added = await Cluster.ExecAsync(["sh", "-c", $"cp {Status} {Status}.kdt && jq -c '.components += [{{role: \"kdt\", implementation: \"kdt\", fallback: false, turnedOffByUser: false, detail: \"test\", pods: [\"kdt-expected\"]}}]' {Status}.kdt > {Status}.new && mv {Status}.new {Status}"], null, Ct);
         Assert.True(added.Succeeded, added.FirstErrorLine);
         try
         {
-            var waiting = await Cluster.ExecAsync(["kubedind-ready"], null, Ct);
-            output.WriteLine(waiting.StandardOutput);
-            Assert.Equal(1, waiting.ExitCode);
-            Assert.Contains("\"gate\":\"kube-system\"", waiting.StandardOutput, StringComparison.Ordinal);
-            Assert.Contains("expected pods not Ready yet: kdt-expected", waiting.StandardOutput, StringComparison.Ordinal);
+            var waiting = await SystemPodsGateAsync();
+            output.WriteLine(waiting.Observation ?? "passed");
+            Assert.False(waiting.Passed);
+            Assert.StartsWith("waiting for kdt-expected", waiting.Observation, StringComparison.Ordinal);
 
             await ApplyAsync($$"""
                 apiVersion: v1
@@ -213,13 +212,21 @@ public sealed partial class KubernetesClusterTests
                 """);
             await KubectlAsync(string.Empty, "wait", "--for=condition=Ready", "-n", "kube-system", $"pod/{pod}", "--timeout=120s");
 
-            var ready = await Cluster.ExecAsync(["kubedind-ready"], null, Ct);
-            Assert.True(ready.Succeeded, ready.StandardOutput);
+            var ready = await SystemPodsGateAsync();
+            Assert.True(ready.Passed, ready.Observation);
         }
         finally
         {
-            await Cluster.ExecAsync(["sh", "-c", $"mv {State}.kdt {State}; kubectl delete pod -n kube-system {pod} --ignore-not-found --wait=false"], null, CancellationToken.None);
+            await Cluster.ExecAsync(["sh", "-c", $"mv {Status}.kdt {Status}; kubectl delete pod -n kube-system {pod} --ignore-not-found --wait=false"], null, CancellationToken.None);
         }
+    }
+
+    /// <summary>The core's kube-system gate, checked once against the shared cluster with a fresh probe (no cached inner state).</summary>
+    private async Task<KubeDind.Waiting.GateResult> SystemPodsGateAsync()
+    {
+        using var fatal = new CancellationTokenSource();
+        var probe = new ClusterProbe(Cluster.Session.Docker, Cluster.ContainerId, Cluster.RegistryHostEndpoint, Cluster.ApiEndpoint!, _ => Task.FromResult<k8s.IKubernetes?>(Cluster.Kubernetes), fatal) { Image = Cluster.Image };
+        return await ClusterGates.For(probe, kubernetes: true).Single(g => g.Name == "kube-system pods Ready").CheckAsync(Ct);
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class ComponentDeathTests(ITestOutputHelper output)
         try
         {
             // The host sees the registry answer a moment before the entrypoint records that it started: wait for "running".
-            for (var i = 0; i < 40 && (await FaultSupport.ShellAsync(session, cluster.ContainerId, $"cat {KubeDindCluster.StatePath}")).StandardOutput.Trim() != "running"; i++)
+            for (var i = 0; i < 40 && (await FaultSupport.ShellAsync(session, cluster.ContainerId, $"jq -r .state.phase {ImageStatus.Path}")).StandardOutput.Trim() != "running"; i++)
             {
                 await Task.Delay(250, Ct);
             }
@@ -56,9 +56,9 @@ public sealed class ComponentDeathTests(ITestOutputHelper output)
             do
             {
                 await Task.Delay(250, Ct);
-                state = (await FaultSupport.ShellAsync(session, cluster.ContainerId, $"cat {KubeDindCluster.StatePath}")).StandardOutput.Trim();
+                state = (await FaultSupport.ShellAsync(session, cluster.ContainerId, $"jq -c .state {ImageStatus.Path}")).StandardOutput.Trim();
             }
-            while (!state.StartsWith("failed", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+            while (!state.StartsWith("{\"phase\":\"failed\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
             output.WriteLine($"state inside: {state}");
 
             var watch = Stopwatch.StartNew();

@@ -157,7 +157,7 @@ public sealed class ComposeModeTests
 
         _output.WriteLine(result.StandardOutput);
         Assert.Equal(2, result.ExitCode);
-        var inner = KubeDind.Cluster.InnerReadiness.Parse(result);
+        var inner = KubeDind.Cluster.InnerReadiness.Parse(result, _fixture.ComposeImage.Tag);
         Assert.Equal(("failed", "starting"), (inner.Status, inner.Gate));
         Assert.StartsWith("kubernetes: KUBEDIND_KUBERNETES=true but this image has no k3s", inner.Reason, StringComparison.Ordinal);
     }

@@ -30,6 +30,9 @@ public sealed class KubernetesTests
         try
         {
             await cluster.WaitReadyAsync(TimeSpan.FromMinutes(5), Cancel);
+            // The HEALTHCHECK stops at the API's /readyz (workload readiness is the core's to decide): a pod needs the
+            // default service account, which the controller manager makes a moment later.
+            await cluster.ShellAsync("for i in $(seq 120); do kubectl get serviceaccount default >/dev/null 2>&1 && exit 0; sleep 1; done; echo 'no default service account after 120 s' >&2; exit 1", Cancel);
 
             // The image reaches the cluster only through the :5000 registry: pushed there, then removed from the daemon.
             await cluster.MakeToolsImageAsync("localhost:5000/kdt/tools:1", Cancel);

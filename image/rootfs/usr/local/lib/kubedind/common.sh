@@ -3,7 +3,13 @@
 # Sourced, never run: the sourcing script sets the shell options (set -euo pipefail, or why not).
 KUBEDIND_LIB=/usr/local/lib/kubedind
 KUBEDIND_LOGS=/var/log/kubedind
-KUBEDIND_STATE=/run/kubedind
+KUBEDIND_STATE=${KUBEDIND_STATE:-/run/kubedind}
+# The container's status for KubeDind's core and kubedind-ready: one JSON document, written only by status_write.
+KUBEDIND_STATUS=$KUBEDIND_STATE/status.json
+# Raised whenever a field changes meaning or goes away; the core refuses a document of another version.
+KUBEDIND_STATUS_SCHEMA=1
+# Where the image build recorded the k3s version it holds ("none" in compose mode).
+KUBEDIND_K3S_VERSION_FILE=${KUBEDIND_K3S_VERSION_FILE:-/usr/local/lib/kubedind/k3s-dist/version}
 KUBEDIND_PAUSE_IMAGE=kubedind/pause:3.10
 KUBEDIND_KUBECONFIG=/etc/kubedind/kubeconfig.yaml
 KUBEDIND_K3S=/usr/local/bin/k3s
@@ -60,6 +66,54 @@ kube_api_get() { kube_api GET "$1"; }
 kube_api_apply() {
   kube_api PATCH "$1?fieldManager=kubedind&force=true" -H 'Content-Type: application/apply-patch+yaml' --data-binary @- >/dev/null
 }
+
+# status_write JQ_FILTER [JQ OPTION...]: applies JQ_FILTER to the status document (a new one when there is none) and
+# replaces it through a rename, so that a reader (kubedind-ready, the core's exec) never sees it half-written.
+# The document (schemaVersion 1):
+#   {schemaVersion, role: server|agent, kubernetes: bool, k3sVersion: "v1.33.7+k3s1"|null,
+#    state: {phase: starting|running|failed|stopping, component: <name>|null, reason: <text>|null},
+#    components: [{role, implementation, fallback: bool, turnedOffByUser: bool, detail, pods: [<name prefix>]}]}
+status_write() {
+  local filter=$1 current
+  shift
+  current=$(cat "$KUBEDIND_STATUS" 2>/dev/null) || current='{}'
+  jq -c "$@" --argjson schema "$KUBEDIND_STATUS_SCHEMA" '.schemaVersion = $schema | '"$filter" <<< "$current" > "$KUBEDIND_STATUS.$$.tmp" \
+    && mv "$KUBEDIND_STATUS.$$.tmp" "$KUBEDIND_STATUS"
+}
+
+# status_init KUBERNETES: a new document for this start: role, Kubernetes on (true) or off (false), the k3s version the
+# image build recorded, state starting, no components yet.
+status_init() {
+  local version
+  version=$(cat "$KUBEDIND_K3S_VERSION_FILE" 2>/dev/null || true)
+  rm -f "$KUBEDIND_STATUS"
+  # shellcheck disable=SC2016 # jq's variables, not the shell's
+  status_write '{schemaVersion: $schema, role: $role, kubernetes: ($kubernetes == "true"),
+    k3sVersion: (if $version == "" or $version == "none" then null else $version end),
+    state: {phase: "starting", component: "entrypoint", reason: null}, components: []}' \
+    --arg role "$(node_role)" --arg kubernetes "$1" --arg version "$version"
+}
+
+# status_state PHASE [COMPONENT [REASON]]: the container's state (starting dockerd, running, failed k3s: why, stopping).
+status_state() {
+  # shellcheck disable=SC2016 # jq's variables, not the shell's
+  status_write '.state = {phase: $phase, component: (if $component == "" then null else $component end),
+    reason: (if $reason == "" then null else $reason end)}' --arg phase "$1" --arg component "${2:-}" --arg reason "${3:-}"
+}
+
+# status_components: sets the document's components from lines on stdin, tab-separated: role, implementation, fallback
+# (true/false), detail, pods (space-separated name prefixes), turned off by the user (true/false).
+status_components() {
+  local lines
+  lines=$(cat)
+  # shellcheck disable=SC2016 # jq's variables, not the shell's
+  status_write '.components = ($lines | split("\n") | map(select(length > 0) | split("\t")
+    | {role: .[0], implementation: .[1], fallback: (.[2] == "true"), turnedOffByUser: (.[5] == "true"), detail: .[3],
+       pods: (.[4] | split(" ") | map(select(length > 0)))}))' --arg lines "$lines"
+}
+
+# status_read JQ_FILTER: prints JQ_FILTER applied to the status document (raw); nothing when there is none yet.
+status_read() { jq -r "$1" "$KUBEDIND_STATUS" 2>/dev/null || true; }
 
 # fail REASON: records why the running component failed (the entrypoint prints it) and returns false.
 fail() { KUBEDIND_REASON="$*"; return 1; }

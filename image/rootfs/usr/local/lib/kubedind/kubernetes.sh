@@ -296,7 +296,7 @@ upstream_check() {
 }
 
 # Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable
-# (image_pullable). Fills K3S_DISABLE and writes $KUBEDIND_STATE/components.json.
+# (image_pullable). Fills K3S_DISABLE and writes the components into the status document.
 kubernetes_choose_components() {
   local names registry user_disabled
   names=$(airgap_image_names)
@@ -309,7 +309,7 @@ kubernetes_choose_components() {
   # component pattern role: the k3s component, the image it needs, what it provides.
   while read -r component pattern role; do
     if [[ $'\n'$user_disabled$'\n' == *$'\n'$component$'\n'* ]]; then
-      component_entry "$role" none false "disabled in $K3S_CONFIG" ""
+      component_entry "$role" none false "disabled in $K3S_CONFIG" "" true
       continue
     fi
     source=""
@@ -353,16 +353,12 @@ metrics-server metrics-server metrics
 traefik library-traefik ingress
 servicelb klipper-lb load-balancer
 LIST
-  # Through a rename: kubedind-ready reads it meanwhile, and must never see it half-written.
-  printf '%s\n' "${entries[@]}" | jq -Rsc 'split("\n") | map(select(length > 0) | split("\t")
-    | {role: .[0], implementation: .[1], fallback: (.[2] == "true"), detail: .[3], pods: (.[4] | split(" ") | map(select(length > 0)))})' \
-    > "$KUBEDIND_STATE/components.json.new"
-  mv "$KUBEDIND_STATE/components.json.new" "$KUBEDIND_STATE/components.json"
-  log "k3s: components: $(jq -r 'map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")' "$KUBEDIND_STATE/components.json")"
+  printf '%s\n' "${entries[@]}" | status_components
+  log "k3s: components: $(status_read '.components | map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")')"
 }
 
-# component_entry ROLE IMPLEMENTATION FALLBACK DETAIL [COMPONENT]: appends one line (tab-separated) to the caller's
-# entries, with the pods COMPONENT runs in kube-system; plain bash: a jq or a subshell per component cost a
+# component_entry ROLE IMPLEMENTATION FALLBACK DETAIL [COMPONENT [TURNED_OFF_BY_USER]]: appends one line (tab-separated,
+# status_components's input) to the caller's entries, with the pods COMPONENT runs in kube-system; plain bash: a jq or a subshell per component cost a
 # noticeable part of a start under load, before k3s is even launched.
 component_entry() {
   local pods=""
@@ -372,7 +368,7 @@ component_entry() {
     metrics-server) pods=metrics-server ;;
     traefik) pods=traefik ;;
   esac
-  entries+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"$'\t'"$pods")
+  entries+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"$'\t'"$pods"$'\t'"${6:-false}")
 }
 
 # The fallbacks run beside k3s, each waiting for the API itself.

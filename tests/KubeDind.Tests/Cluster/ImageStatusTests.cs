@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using KubeDind.Cluster;
+
+namespace KubeDind.Tests.Cluster;
+
+/// <summary>
+/// The status document is the one contract between the image and the core: the image's own writer (common.sh, run by
+/// bash and jq in a temporary directory, no Docker) produces a document the core's <see cref="ImageStatus"/> reads.
+/// </summary>
+public sealed class ImageStatusTests(ITestOutputHelper output)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_document_the_image_writer_produced_is_read_with_its_state_components_and_k3s_version()
+    {
+        var json = await WriteWithImageScriptAsync(
+            """
+            status_init true
+            status_state starting kubernetes
+            printf 'dns\tnone\tfalse\tdisabled in /etc/rancher/k3s/config.yaml\t\ttrue\n' > entries
+            printf 'storage\thost-path\ttrue\tlocal-path-provisioner'"'"'s image is unavailable\t\tfalse\n' >> entries
+            printf 'metrics\tmetrics-server\tfalse\tair-gap images\tmetrics-server\tfalse\n' >> entries
+            status_components < entries
+            status_state failed k3s 'exited with code 1: level=fatal msg="a \"quoted\" reason"'
+            """);
+
+        var status = ImageStatus.Parse(json, "kdt/image:1");
+
+        Assert.Equal((1, "server", true, "v1.33.7+k3s1"), (status.SchemaVersion, status.Role, status.Kubernetes, status.K3sVersion));
+        Assert.Equal(new ImageState(ImagePhase.Failed, "k3s", "exited with code 1: level=fatal msg=\"a \\\"quoted\\\" reason\""), status.State);
+        Assert.Equal("its k3s died (exited with code 1: level=fatal msg=\"a \\\"quoted\\\" reason\")", status.Death);
+        Assert.Equal(["dns=none", "storage=host-path (KubeDind fallback)", "metrics=metrics-server"], status.Components.Select(c => c.ToString()));
+        Assert.Equal(["metrics-server"], status.Components.SelectMany(c => c.Pods));
+        Assert.Equal("disabled in /etc/rancher/k3s/config.yaml", status.TurnedOff("dns")?.Detail);
+        Assert.Null(status.TurnedOff("storage"));
+        Assert.Null(status.TurnedOff("metrics"));
+    }
+
+    [Fact]
+    public async Task A_compose_mode_document_has_no_k3s_version_and_no_components_and_is_not_dead_while_running()
+    {
+        var json = await WriteWithImageScriptAsync("status_init false\nstatus_state running", k3sVersion: "none");
+
+        var status = ImageStatus.Parse(json, "kdt/image:1");
+
+        Assert.Equal((false, null, ImagePhase.Running), (status.Kubernetes, status.K3sVersion, status.State.Phase));
+        Assert.Empty(status.Components);
+        Assert.Null(status.Death);
+    }
+
+    [Theory]
+    [InlineData("""{"schemaVersion":2,"role":"server"}""", "schemaVersion 2")]
+    [InlineData("""{"role":"server"}""", "schemaVersion (none)")]
+    public void A_document_of_another_schema_version_is_refused_in_one_line_naming_the_image_and_the_fix(string json, string named)
+    {
+        var error = Assert.Throws<KubeDindException>(() => ImageStatus.Parse(json, "kdt/image:1"));
+
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.StartsWith($"cluster image kdt/image:1: its status document {ImageStatus.Path} has {named}, this KubeDind reads 1; rebuild the cluster image", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_document_missing_a_field_is_refused_in_one_line()
+    {
+        var error = Assert.Throws<KubeDindException>(() => ImageStatus.Parse("""{"schemaVersion":1,"role":"server","kubernetes":true}""", "kdt/image:1"));
+
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.StartsWith($"cluster image kdt/image:1: its status document {ImageStatus.Path} is not one this KubeDind reads", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Sources the image's common.sh with its state directory in a temporary one, runs <paramref name="script"/>, returns the document.</summary>
+    private async Task<string> WriteWithImageScriptAsync(string script, string k3sVersion = "v1.33.7+k3s1")
+    {
+        var directory = Directory.CreateTempSubdirectory("kdt-image-status-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "version"), k3sVersion + "\n", Ct);
+            var common = Path.Combine(TestRepository.Root, "image", "rootfs", "usr", "local", "lib", "kubedind", "common.sh");
+            var start = new ProcessStartInfo("bash", ["-c", $"set -euo pipefail; source \"$1\"\n{script}", "bash", common])
+            {
+                WorkingDirectory = directory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                Environment = { ["KUBEDIND_STATE"] = directory, ["KUBEDIND_K3S_VERSION_FILE"] = Path.Combine(directory, "version") },
+            };
+            using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
+            var stdout = process.StandardOutput.ReadToEndAsync(Ct);
+            var stderr = process.StandardError.ReadToEndAsync(Ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.True(process.ExitCode == 0, $"the image's status writer failed (exit {process.ExitCode}): {await stdout}{await stderr}");
+            var json = await File.ReadAllTextAsync(Path.Combine(directory, "status.json"), Ct);
+            output.WriteLine(json);
+            return json;
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
