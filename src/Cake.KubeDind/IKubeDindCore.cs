@@ -18,7 +18,7 @@ internal interface IKubeDindCore
 
     Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken);
 
-    Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken);
+    Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken);
 
     Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken);
 

@@ -34,7 +34,7 @@ internal sealed class KubeDindCore : IKubeDindCore
         return await session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken)
+    public async Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken)
     {
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
         return await session.BuildImageAsync(settings, cancellationToken).ConfigureAwait(false);

@@ -28,7 +28,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken) => Answer("StartCluster", settings, Cluster());
 
-    public Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken) => Answer("BuildImage", settings, settings.Tag);
+    public Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken) => Answer("BuildImage", settings, settings.Tag);
 
     public Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken) =>
         Answer("PushImage", (image, name), "localhost:5000/" + (name ?? image));
