@@ -8,6 +8,7 @@ using KubeDind.Docker;
 using KubeDind.Existing;
 using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Cake.KubeDind;
 
@@ -75,6 +76,9 @@ internal sealed class KubeDindCore : IKubeDindCore
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
         return await session.SweepAsync(settings, cancellationToken).ConfigureAwait(false);
     }
+
+    public async Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken) =>
+        SessionRunSteps.On(await SessionAsync(context, cancellationToken).ConfigureAwait(false));
 
     private async Task<KubeDindSession> SessionAsync(ICakeContext context, CancellationToken cancellationToken)
     {
