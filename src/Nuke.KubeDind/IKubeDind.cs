@@ -208,6 +208,12 @@ public interface IKubeDind : INukeBuild
         .Produces(KubeDindArtifactsDirectory / "**")
         .Executes(async () =>
         {
+            if (!KubeDindRun.Plan.HasStarted)
+            {
+                return;
+            }
+
+            KubeDindRun.TeardownStarted();
             try
             {
                 await KubeDindRun.Plan.FinishAsync(IsFailing, KubeDindKeepCluster).ConfigureAwait(false);
@@ -215,6 +221,7 @@ public interface IKubeDind : INukeBuild
             finally
             {
                 await KubeDindRun.ResetAsync().ConfigureAwait(false);
+                KubeDindRun.TeardownFinished();
             }
         });
 }

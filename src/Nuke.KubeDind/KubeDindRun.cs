@@ -55,6 +55,38 @@ internal static class KubeDindRun
         }
     }
 
+    private static TaskCompletionSource? _teardown;
+    private static int _exitWaitInstalled;
+
+    /// <summary>How long the process's exit waits for a Teardown still running (diagnostics, then removal).</summary>
+    internal static TimeSpan TeardownAtExitTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Marks a Teardown as running until <see cref="TeardownFinished"/>. On Ctrl+C Nuke runs Teardown from its
+    /// interrupt handler while the build's own thread goes on: the cancelled step fails, the build ends and returns
+    /// from Main, and the process would exit in the middle of Teardown, leaving the cluster behind. So the process's
+    /// exit waits for it.
+    /// </summary>
+    internal static void TeardownStarted()
+    {
+        _teardown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.Exchange(ref _exitWaitInstalled, 1) == 0)
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => WaitForTeardownAtExit();
+        }
+    }
+
+    internal static void TeardownFinished() => Interlocked.Exchange(ref _teardown, null)?.TrySetResult();
+
+    private static void WaitForTeardownAtExit()
+    {
+        // ProcessExit handlers are synchronous: blocking here is the only way to hold the exit back.
+        if (_teardown is { } teardown && !teardown.Task.Wait(TeardownAtExitTimeout))
+        {
+            Console.Error.WriteLine($"KubeDind: the build exited while Teardown still ran after {TeardownAtExitTimeout.TotalMinutes:0} min; the cluster may be left: remove it with `docker rm -fv <cluster>` or KubeDind's Sweep.");
+        }
+    }
+
     internal static KubeDindEndpoints RequireCluster(string who) =>
         _plan?.Cluster ?? throw new KubeDindException($"{who} needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 

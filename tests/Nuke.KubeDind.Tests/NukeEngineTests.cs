@@ -73,6 +73,9 @@ public sealed class NukeEngineTests : IDisposable
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
 
+        // A process started without job control from a non-interactive shell inherits SIGINT ignored, and .NET keeps
+        // it so: then no Ctrl+C can reach the build, and the test would only time out.
+        Assert.True(CatchesSigint(process.Id), "the test host ignores SIGINT (it was started in the background by a shell without job control), so FakeBuild cannot be interrupted: run the tests from a shell with job control (set -m)");
         using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await interrupt.WaitForExitAsync(TestContext.Current.CancellationToken);
@@ -279,15 +282,30 @@ public sealed class NukeEngineTests : IDisposable
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw;
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            var (hungSteps, hungOutput) = await ReadResultsAsync(process, record);
+            Assert.Fail($"FakeBuild did not exit within 2 min; steps recorded: {string.Join(", ", hungSteps.Select(s => s.Step))}; its output:\n{hungOutput}");
         }
 
+        var (steps, output) = await ReadResultsAsync(process, record);
+        return (process.ExitCode, steps, output);
+    }
+
+    private async Task<(List<(string Step, JsonElement Payload)> Steps, string Output)> ReadResultsAsync(Process process, string record)
+    {
         var (stdout, stderr) = _output[process.Id];
         var output = await stdout + await stderr;
         var steps = File.Exists(record)
             ? File.ReadAllLines(record).Select(l => JsonDocument.Parse(l).RootElement).Select(e => (e.GetProperty("step").GetString()!, e.GetProperty("payload"))).ToList()
             : [];
-        return (process.ExitCode, steps, output);
+        return (steps, output);
+    }
+
+    /// <summary>Whether the process has a handler for SIGINT (bit 2 of SigCgt in /proc/PID/status).</summary>
+    private static bool CatchesSigint(int pid)
+    {
+        var caught = File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("SigCgt:", StringComparison.Ordinal))["SigCgt:".Length..].Trim();
+        return (Convert.ToUInt64(caught, 16) & (1UL << 1)) != 0;
     }
 
     private static string FakeBuildDll()
