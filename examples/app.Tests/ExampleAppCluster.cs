@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Images;
 using KubeDind.Testing;
 
 namespace ExampleApp.Tests;
@@ -21,7 +22,7 @@ public sealed partial class ExampleAppCluster() : KubeDindFixture(new KubeDindFi
         Ports = [new PortMapping(30080)],
     },
     // Every image the manifests name: an image left out is pulled from docker.io, which an offline cluster cannot reach.
-    Images = [new FixtureImage("kubedind-example-app:dev", PublishDirectory), new FixtureImage("kubedind-example-redis:dev", RedisDirectory)],
+    Images = [new KubeDindImage("kubedind-example-app:dev", PublishDirectory), new KubeDindImage("kubedind-example-redis:dev", RedisDirectory)],
     Deploy = new DeploySettings { Manifests = [Path.Combine(AppDirectory, "deploy")], Timeout = TimeSpan.FromMinutes(4) },
     Services = [new FixtureService("example-app")],
 });

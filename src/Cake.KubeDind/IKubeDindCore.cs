@@ -5,6 +5,7 @@ using KubeDind.Diagnostics;
 using KubeDind.Existing;
 using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Cake.KubeDind;
 
@@ -18,7 +19,7 @@ internal interface IKubeDindCore
 
     Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken);
 
-    Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken);
+    Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken);
 
     Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken);
 
@@ -37,6 +38,9 @@ internal interface IKubeDindCore
     Task TeardownAsync(ICakeContext context, KubeDindCluster cluster, TeardownSettings settings, CancellationToken cancellationToken);
 
     Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken);
+
+    /// <summary>The steps a run plan runs, on this context's session (one run id with the other aliases).</summary>
+    Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken);
 
     Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken);
 }

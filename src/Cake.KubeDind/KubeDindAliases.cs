@@ -35,7 +35,9 @@ namespace Cake.KubeDind;
 [CakeNamespaceImport("KubeDind.Deploy")]
 [CakeNamespaceImport("KubeDind.Diagnostics")]
 [CakeNamespaceImport("KubeDind.Existing")]
+[CakeNamespaceImport("KubeDind.Images")]
 [CakeNamespaceImport("KubeDind.Mirror")]
+[CakeNamespaceImport("KubeDind.Run")]
 // The returned cluster's Kubernetes client is KubernetesClient's IKubernetes, whose API calls (CoreV1.ListNamespacedPodAsync, ...)
 // are extension methods in k8s and whose objects are in k8s.Models: a script uses them without a using of its own.
 [CakeNamespaceImport("k8s")]

@@ -8,6 +8,7 @@ using KubeDind.Docker;
 using KubeDind.Existing;
 using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Cake.KubeDind;
 
@@ -34,7 +35,7 @@ internal sealed class KubeDindCore : IKubeDindCore
         return await session.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken)
+    public async Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken)
     {
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
         return await session.BuildImageAsync(settings, cancellationToken).ConfigureAwait(false);
@@ -75,6 +76,9 @@ internal sealed class KubeDindCore : IKubeDindCore
         var session = await SessionAsync(context, cancellationToken).ConfigureAwait(false);
         return await session.SweepAsync(settings, cancellationToken).ConfigureAwait(false);
     }
+
+    public async Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken) =>
+        SessionRunSteps.On(await SessionAsync(context, cancellationToken).ConfigureAwait(false));
 
     private async Task<KubeDindSession> SessionAsync(ICakeContext context, CancellationToken cancellationToken)
     {

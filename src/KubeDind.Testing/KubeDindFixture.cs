@@ -6,19 +6,20 @@ using KubeDind.Diagnostics;
 using KubeDind.Docker;
 using KubeDind.Images;
 using KubeDind.Logging;
+using KubeDind.Run;
 using Xunit;
 
 namespace KubeDind.Testing;
 
 /// <summary>
-/// An xunit v3 fixture that starts one KubeDind cluster, pushes <see cref="KubeDindFixtureSettings.Images"/>, deploys
+/// An xunit v3 fixture that runs the core's <see cref="KubeDindRunPlan"/> once: starts the mirror and one KubeDind cluster, pushes <see cref="KubeDindFixtureSettings.Images"/>, deploys
 /// <see cref="KubeDindFixtureSettings.Deploy"/>, opens <see cref="KubeDindFixtureSettings.Services"/> and tears it all
 /// down when the fixture is disposed. Use it assembly-wide (<c>[assembly: AssemblyFixture(typeof(MyCluster))]</c>) or
 /// per collection (<c>ICollectionFixture&lt;MyCluster&gt;</c>) so the cluster starts once per test run:
 /// <code>
 /// public sealed class MyCluster() : KubeDindFixture(new KubeDindFixtureSettings
 /// {
-///     Images = [new FixtureImage("my-app:dev", "artifacts/publish")],
+///     Images = [new KubeDindImage("my-app:dev", "artifacts/publish")],
 ///     Deploy = new DeploySettings { Manifests = ["deploy"] },
 ///     Services = [new FixtureService("my-app")],
 /// });
@@ -30,7 +31,7 @@ public class KubeDindFixture : IAsyncLifetime
 {
     private static readonly ConcurrentDictionary<KubeDindFixture, byte> Running = new();
     private readonly Dictionary<(string Service, string Port, string Namespace), ServiceEndpoint> _services = [];
-    private KubeDindSession? _session;
+    private KubeDindRunPlan? _plan;
     private KubeDindCluster? _cluster;
 
     public KubeDindFixture(KubeDindFixtureSettings settings)
@@ -139,39 +140,25 @@ public class KubeDindFixture : IAsyncLifetime
         }
 
         var cancellationToken = TestContext.Current.CancellationToken;
-        _session = await KubeDindSession.ConnectAsync(Log, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _plan = new KubeDindRunPlan(Log);
         try
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var clusterSettings = Settings.Cluster;
-            if (Settings.UseMirror)
-            {
-                clusterSettings = clusterSettings.WithMirror(await _session.StartMirrorAsync(Settings.Mirror, cancellationToken).ConfigureAwait(false));
-            }
-
-            _cluster = await _session.StartClusterAsync(clusterSettings, cancellationToken).ConfigureAwait(false);
+            await _plan.RunAsync(Settings.ToRunSettings(), cancellationToken).ConfigureAwait(false);
+            _cluster = _plan.CoreCluster;
             Running[this] = 0;
-            foreach (var image in Settings.Images)
-            {
-                await BuildAsync(_session, image, cancellationToken).ConfigureAwait(false);
-                await _cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-
-            if (Settings.Deploy is { } deploy)
-            {
-                await _cluster.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
-            }
-
             foreach (var service in Settings.Services)
             {
-                var endpoint = await _cluster.OpenServiceAsync(service.Name, service.Port, service.Namespace, service.Scheme, cancellationToken).ConfigureAwait(false);
+                // The core's ServiceAccess returns the endpoint once something answers behind it.
+                var endpoint = await new ServiceAccess(_cluster!.Kubernetes, _cluster.PublishedPorts, _cluster.PublishedHost, Log)
+                    .OpenAsync(service.Name, service.Port, service.Namespace, service.Scheme, Settings.ServiceTimeout, cancellationToken).ConfigureAwait(false);
                 _services[(service.Name, service.Port, service.Namespace)] = endpoint;
-                await WaitUntilAnswersAsync(service, endpoint, cancellationToken).ConfigureAwait(false);
+                Log.Write(KubeDindLogLevel.Information, $"service {service.Namespace}/{service.Name}:{service.Port} answers at {endpoint.Url} ({endpoint.Via})");
             }
         }
         catch (KubeDindException ex)
         {
-            await DisposeAsync().ConfigureAwait(false);
+            await FinishAsync(failed: true).ConfigureAwait(false);
 
             // A fixture failure shows only the exception: put the supporting lines (log tails, diagnostics) into it.
             var diagnostics = (ex as DeployFailedException)?.Diagnostics is { } bundle ? $"\ndiagnostics: {bundle.Directory}" : string.Empty;
@@ -179,12 +166,19 @@ public class KubeDindFixture : IAsyncLifetime
         }
         catch
         {
-            await DisposeAsync().ConfigureAwait(false);
+            await FinishAsync(failed: true).ConfigureAwait(false);
             throw;
         }
     }
 
     public async ValueTask DisposeAsync()
+    {
+        await FinishAsync(failed: false).ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Closes the opened services, then the plan's finish: diagnostics when the start failed, teardown or keep.</summary>
+    private async Task FinishAsync(bool failed)
     {
         Running.TryRemove(this, out _);
         foreach (var endpoint in _services.Values)
@@ -193,63 +187,17 @@ public class KubeDindFixture : IAsyncLifetime
         }
 
         _services.Clear();
-        if (_cluster is not null)
+        _cluster = null;
+        if (_plan is { } plan)
         {
-            if (Settings.KeepCluster)
-            {
-                Log.Write(KubeDindLogLevel.Information, $"keeping cluster {_cluster.Name}: kubectl --kubeconfig {_cluster.KubeconfigPath} get pods -A; remove it with docker rm -fv {_cluster.Name}");
-            }
-            else
-            {
-                await _cluster.DisposeAsync().ConfigureAwait(false);
-            }
-
-            _cluster = null;
+            _plan = null;
+            await plan.FinishAsync(failed, Settings.KeepCluster).ConfigureAwait(false);
+            await plan.DisposeAsync().ConfigureAwait(false);
         }
-
-        _session?.Dispose();
-        _session = null;
-        GC.SuppressFinalize(this);
     }
 
     /// <summary>Runs before the cluster starts, when the tests are not skipped: e.g. publish the app the images are built from.</summary>
     protected virtual Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>
-    /// A NodePort answers only once kube-proxy has programmed it, a little after the rollout: wait until an HTTP request
-    /// gets any answer, so the first test does not race it.
-    /// </summary>
-    private async Task WaitUntilAnswersAsync(FixtureService service, ServiceEndpoint endpoint, CancellationToken cancellationToken)
-    {
-        if (service.Scheme is not ("http" or "https"))
-        {
-            return;
-        }
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + Settings.ServiceTimeout;
-        var last = "no answer yet";
-        while (true)
-        {
-            try
-            {
-                using var response = await http.GetAsync(endpoint.Url, cancellationToken).ConfigureAwait(false);
-                Log.Write(KubeDindLogLevel.Information, $"service {service.Namespace}/{service.Name}:{service.Port} answers at {endpoint.Url} ({endpoint.Via})");
-                return;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                last = ex.InnerException?.Message ?? ex.Message;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new KubeDindException($"service {service.Namespace}/{service.Name}:{service.Port} at {endpoint.Url} did not answer within {Settings.ServiceTimeout.TotalSeconds:0}s (last: {last}); check its pods are Ready and the port is right.");
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-        }
-    }
 
     private KubeDindCluster RequireCluster()
     {
@@ -259,18 +207,5 @@ public class KubeDindFixture : IAsyncLifetime
         }
 
         return _cluster ?? throw new InvalidOperationException("the KubeDind fixture has not started (or was disposed); use it as an assembly, collection or class fixture.");
-    }
-
-    /// <summary>Builds <paramref name="image"/> the way Cake and Nuke do (the core's BuildImage): the build's own labels only, a BASE_IMAGE the build sets wins.</summary>
-    private static async Task BuildAsync(KubeDindSession session, FixtureImage image, CancellationToken cancellationToken)
-    {
-        if (image.Context is null)
-        {
-            return;
-        }
-
-        await new BuildImage(session).RunAsync(
-            new ImageBuildSettings { ContextDirectory = Path.GetFullPath(image.Context), Tag = image.Tag, BuildArgs = image.BuildArgs, BaseImageBuildArg = image.BaseImageBuildArg },
-            cancellationToken).ConfigureAwait(false);
     }
 }

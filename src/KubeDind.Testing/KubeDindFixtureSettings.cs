@@ -1,19 +1,10 @@
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace KubeDind.Testing;
-
-/// <summary>An image the fixture pushes into the cluster: built first from <see cref="Context"/> when given, else taken from the engine.</summary>
-/// <param name="Tag">The image on the host's engine, as the manifests name it (Deploy rewrites it to the pushed reference).</param>
-/// <param name="Context">A build context directory with a Dockerfile; null = the image already exists.</param>
-public sealed record FixtureImage(string Tag, string? Context = null)
-{
-    /// <summary>The Dockerfile's build argument that receives KubeDind's offline Debian base image (e.g. <c>BASE_IMAGE</c>); null = none.</summary>
-    public string? BaseImageBuildArg { get; init; } = "BASE_IMAGE";
-
-    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
-}
 
 /// <summary>A Service port the fixture opens at start; tests get its URL from <see cref="KubeDindFixture.ServiceUrl"/>.</summary>
 public sealed record FixtureService(string Name, string Port = "http", string Namespace = "default", string Scheme = "http");
@@ -23,19 +14,19 @@ public sealed record KubeDindFixtureSettings
 {
     public ClusterSettings Cluster { get; init; } = new();
 
-    /// <summary>Start (or reuse) the host's registry mirror and pull through it (cache-only where its upstream does not answer).</summary>
-    public bool UseMirror { get; init; }
+    /// <summary>Start (or reuse) the host's registry mirror and pull through it (cache-only where its upstream does not answer); on by default, as in every front end.</summary>
+    public bool UseMirror { get; init; } = new KubeDindRunSettings().UseMirror;
 
     public MirrorSettings Mirror { get; init; } = new();
 
-    public IReadOnlyList<FixtureImage> Images { get; init; } = [];
+    public IReadOnlyList<KubeDindImage> Images { get; init; } = [];
 
     /// <summary>Applied after the images are pushed (their names rewritten); null = deploy nothing.</summary>
     public DeploySettings? Deploy { get; init; }
 
     public IReadOnlyList<FixtureService> Services { get; init; } = [];
 
-    /// <summary>How long an opened HTTP service has to give its first answer (any status) before the fixture fails.</summary>
+    /// <summary>How long an opened service has to answer (the core's <see cref="ServiceAccess"/> check) before the fixture fails.</summary>
     public TimeSpan ServiceTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
@@ -44,8 +35,19 @@ public sealed record KubeDindFixtureSettings
     /// </summary>
     public Func<KubeDindFixtureSettings, string?> SkipWhen { get; init; } = DefaultSkipWhen;
 
-    /// <summary>Keep the cluster after the run (also with the environment variable <c>KUBEDIND_KEEP_CLUSTER=1</c>).</summary>
-    public bool KeepCluster { get; init; } = Environment.GetEnvironmentVariable("KUBEDIND_KEEP_CLUSTER") == "1";
+    /// <summary>Keep the cluster after the run (also with the environment variable <c>KUBEDIND_KEEP_CLUSTER=1</c>, as in every front end).</summary>
+    public bool KeepCluster { get; init; } = KubeDindRunSettings.KeepClusterFromEnvironment();
+
+    /// <summary>The core's run settings these map onto: the fixture decides nothing the run plan decides.</summary>
+    public KubeDindRunSettings ToRunSettings() => new()
+    {
+        UseMirror = UseMirror,
+        Mirror = Mirror,
+        Cluster = Cluster,
+        Images = Images,
+        Deploy = Deploy,
+        KeepCluster = KeepCluster,
+    };
 
     public static string? DefaultSkipWhen(KubeDindFixtureSettings settings) =>
         NeedsK3s(settings)

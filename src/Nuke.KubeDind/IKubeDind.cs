@@ -3,8 +3,10 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Mirror;
 using KubeDind.Results;
+using KubeDind.Run;
 using Nuke.Common;
 using Nuke.Common.IO;
 using Nuke.Common.Tooling;
@@ -105,7 +107,7 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindRun.Mirror, KubeDindK3sBinary, KubeDindArtifactsDirectory, KubeDindK3sVersion) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindK3sBinary, KubeDindArtifactsDirectory, KubeDindK3sVersion) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 
@@ -126,7 +128,7 @@ public interface IKubeDind : INukeBuild
     KubeDindEndpoints ClusterEndpoints => KubeDindRun.RequireCluster("IKubeDind.ClusterEndpoints");
 
     /// <summary>The core's cluster object (exec, Kubernetes client, services, published ports); a one-line error when none runs.</summary>
-    KubeDindCluster RunningCluster => KubeDindRun.CoreCluster
+    KubeDindCluster RunningCluster => KubeDindRun.Plan.CoreCluster
         ?? throw new KubeDindException("IKubeDind.RunningCluster needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 
     /// <summary>This run's kubeconfig on the host (for kubectl, KubernetesClient, your tests).</summary>
@@ -140,10 +142,10 @@ public interface IKubeDind : INukeBuild
     string RegistryClusterEndpoint => KubeDindRun.RequireCluster("IKubeDind.RegistryClusterEndpoint").RegistryClusterEndpoint;
 
     /// <summary>The host-side mirrors (one per upstream registry), once StartMirror ran (null with <c>--kubedind-no-mirror</c>); <c>ReadUsageAsync</c> says what their caches did.</summary>
-    KubeDindMirror? KubeDindMirror => KubeDindRun.Mirror;
+    KubeDindMirror? KubeDindMirror => KubeDindRun.Plan.Mirror;
 
     /// <summary>Local tag → the reference pods use, for each image pushed into the running cluster.</summary>
-    IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.PushedImages;
+    IReadOnlyDictionary<string, string> PushedImages => KubeDindRun.Plan.PushedImages;
 
     /// <summary>
     /// The logs of a Pod, or of every pod of a Job, Deployment, StatefulSet or DaemonSet in the running cluster (all
@@ -164,62 +166,34 @@ public interface IKubeDind : INukeBuild
     Target StartMirror => _ => _
         .Description("KubeDind: start (or reuse) the host's registry mirrors, cache-only where the upstream does not answer (--kubedind-no-mirror skips it)")
         .OnlyWhenDynamic(() => KubeDindConnectKubeconfig == null && !KubeDindNoMirror)
-        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
-        {
-            var settings = StartMirrorSettings(StartMirrorSettingsBase(new MirrorSettings()));
-            KubeDindRun.SetMirror(await driver.StartMirrorAsync(settings, cancellationToken).ConfigureAwait(false));
-        }));
+        .Executes(() => KubeDindRun.StepAsync(plan => plan.StartMirrorAsync(StartMirrorSettings(StartMirrorSettingsBase(new MirrorSettings())))));
 
     Target StartCluster => _ => _
         .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready (with --kubedind-connect-kubeconfig: connect to that cluster)")
         .DependsOn(StartMirror)
-        .Executes(() => KubeDindRun.StepAsync(async (driver, cancellationToken) =>
+        .Executes(() => KubeDindRun.StepAsync(async plan =>
         {
             if (KubeDindConnectKubeconfig is not null)
             {
-                var existing = await driver.ConnectAsync(KubeDindSettingsMapping.Connect(ConnectSettingsBase, ConnectSettings), cancellationToken).ConfigureAwait(false);
-                KubeDindRun.SetCluster(existing);
+                var existing = await plan.ConnectClusterAsync(KubeDindSettingsMapping.Connect(ConnectSettingsBase, ConnectSettings)).ConfigureAwait(false);
                 Log.Information("KubeDind connected to existing cluster {Name} (kubeconfig {Kubeconfig}); Teardown removes only what this run created", existing.ClusterName, existing.KubeconfigPath);
                 return;
             }
 
-            var settings = StartClusterSettings(StartClusterSettingsBase(new ClusterSettings()));
-            var cluster = await driver.StartClusterAsync(settings, cancellationToken).ConfigureAwait(false);
-            KubeDindRun.SetCluster(cluster);
+            var cluster = await plan.StartClusterAsync(StartClusterSettings(StartClusterSettingsBase(new ClusterSettings()))).ConfigureAwait(false);
             Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
         }));
 
     Target PushImage => _ => _
         .Description("KubeDind: build (when they have a context) and push the declared images into the cluster's registry")
         .DependsOn(StartCluster)
-        .Executes(async () =>
-        {
-            var images = KubeDindSettingsMapping.ValidateImages(Images);
-            if (images.Count == 0)
-            {
-                Log.Information("No images declared (override IKubeDind.Images); nothing to push");
-                return;
-            }
-
-            await KubeDindRun.StepAsync(async (driver, cancellationToken) =>
-            {
-                foreach (var image in images)
-                {
-                    await driver.PushImageAsync(image, cancellationToken).ConfigureAwait(false);
-                }
-            }).ConfigureAwait(false);
-        });
+        .Executes(() => KubeDindRun.StepAsync(plan => plan.PushImagesAsync(Images)));
 
     Target Deploy => _ => _
         .Description("KubeDind: apply the declared manifests and wait until their workloads are ready")
         .DependsOn(PushImage)
         .Produces(KubeDindArtifactsDirectory / "*" / "diagnostics-*" / DiagnosticsReport.FileName, KubeDindArtifactsDirectory / "*" / JUnitResults.FileName)
-        .Executes(async () =>
-        {
-            var deployment = DeploySettings(DeploySettingsBase(new DeploySettings()));
-            KubeDindSettingsMapping.ValidateDeployment(deployment);
-            await KubeDindRun.StepAsync((driver, cancellationToken) => driver.DeployAsync(deployment, cancellationToken)).ConfigureAwait(false);
-        });
+        .Executes(() => KubeDindRun.StepAsync(plan => plan.DeployAsync(DeploySettings(DeploySettingsBase(new DeploySettings())))));
 
     Target SystemTest => _ => _
         .Description("KubeDind: run the system tests against the deployed cluster")
@@ -234,7 +208,7 @@ public interface IKubeDind : INukeBuild
         .Produces(KubeDindArtifactsDirectory / "**")
         .Executes(async () =>
         {
-            if (!KubeDindRun.HasDriver)
+            if (!KubeDindRun.Plan.HasStarted)
             {
                 return;
             }
@@ -242,26 +216,7 @@ public interface IKubeDind : INukeBuild
             KubeDindRun.TeardownStarted();
             try
             {
-                await KubeDindRun.StopInFlightStepsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                var driver = await KubeDindRun.DriverAsync(CancellationToken.None).ConfigureAwait(false);
-                if (IsFailing && KubeDindRun.Cluster is not null)
-                {
-                    try
-                    {
-                        var bundle = await driver.CollectDiagnosticsAsync(CancellationToken.None).ConfigureAwait(false);
-                        if (bundle is not null)
-                        {
-                            Log.Warning("KubeDind diagnostics written to {Directory}; report: {Report}", bundle, Path.Combine(bundle, DiagnosticsReport.FileName));
-                        }
-                    }
-                    catch (Exception exception)
-                    {
-                        // Diagnostics are a courtesy: failing to collect them must not keep the cluster alive.
-                        Log.Warning("KubeDind could not collect diagnostics: {Message}", exception.Message);
-                    }
-                }
-
-                await driver.TeardownAsync(KubeDindKeepCluster, CancellationToken.None).ConfigureAwait(false);
+                await KubeDindRun.Plan.FinishAsync(IsFailing, KubeDindKeepCluster).ConfigureAwait(false);
             }
             finally
             {

@@ -1,67 +1,42 @@
 using KubeDind;
 using KubeDind.Deploy;
 using KubeDind.Logging;
-using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Nuke.KubeDind;
 
 /// <summary>
-/// What one build run has started, shared by the targets of <see cref="IKubeDind"/>: a Nuke build is one
-/// process and its targets are separate delegates, and an interface has no fields, so the state lives here;
-/// builds see it only through <see cref="IKubeDind"/>'s members.
+/// The core's <see cref="KubeDindRunPlan"/> of one build run, shared by the targets of <see cref="IKubeDind"/>: a Nuke
+/// build is one process and its targets are separate delegates, and an interface has no fields, so the plan lives
+/// here; builds see it only through <see cref="IKubeDind"/>'s members. Every decision is the plan's; this only hands
+/// each target the plan and prints a failure's supporting lines the way Nuke shows errors.
 /// </summary>
 internal static class KubeDindRun
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static IKubeDindDriver? _driver;
+    private static readonly Lock Gate = new();
+    private static KubeDindRunPlan? _plan;
 
-    private static readonly HashSet<Task> InFlight = [];
+    /// <summary>Creates the plan's steps; tests replace it to run the targets without Docker.</summary>
+    internal static Func<IKubeDindLog, CancellationToken, Task<IKubeDindRunSteps>> StepsFactory { get; set; } = SessionRunSteps.ConnectAsync;
 
-    /// <summary>Every step gets its token; Teardown cancels it when it finds a step still running (Ctrl+C).</summary>
-    internal static CancellationTokenSource Cancellation { get; private set; } = new();
-
-    /// <summary>The mirror StartMirror started or reused; null before it ran.</summary>
-    public static KubeDindMirror? Mirror { get; private set; }
-
-    /// <summary>The cluster StartCluster started; null before it ran and after Teardown.</summary>
-    public static KubeDindEndpoints? Cluster { get; private set; }
-
-    /// <summary>Local tag → reference pods use, for every image pushed into the running cluster (the core's map).</summary>
-    public static IReadOnlyDictionary<string, string> PushedImages => _driver?.PushedImages ?? new Dictionary<string, string>();
-
-    /// <summary>Creates the driver; tests replace it to run the targets without Docker.</summary>
-    internal static Func<IKubeDindLog, CancellationToken, Task<IKubeDindDriver>> DriverFactory { get; set; } = SessionDriver.ConnectAsync;
-
-    internal static async Task<IKubeDindDriver> DriverAsync(CancellationToken cancellationToken)
+    /// <summary>This build's plan, created at first use (its steps connect at its first step).</summary>
+    internal static KubeDindRunPlan Plan
     {
-        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        get
         {
-            return _driver ??= await DriverFactory(new NukeKubeDindLog(), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Gate.Release();
+            lock (Gate)
+            {
+                return _plan ??= new KubeDindRunPlan(new NukeKubeDindLog(), StepsFactory);
+            }
         }
     }
 
-    /// <summary>Runs one step with the run's token, remembering it while it runs so Teardown can stop it.</summary>
-    internal static async Task StepAsync(Func<IKubeDindDriver, CancellationToken, Task> step)
+    /// <summary>Runs one target's part of the plan; a failure's log tails and report go to the build log before Nuke prints the error.</summary>
+    internal static async Task StepAsync(Func<KubeDindRunPlan, Task> step)
     {
-        var token = Cancellation.Token;
-
-        // Registered before the step starts: a Ctrl+C that lands while the step runs its first synchronous part
-        // must still find it, or Teardown neither cancels nor waits for it and the step runs on unstopped.
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (InFlight)
-        {
-            InFlight.Add(finished.Task);
-        }
-
         try
         {
-            var driver = await DriverAsync(token).ConfigureAwait(false);
-            await step(driver, token).ConfigureAwait(false);
+            await step(Plan).ConfigureAwait(false);
         }
         catch (KubeDindException exception) when (exception.Details is { Length: > 0 } || exception is DeployFailedException { Diagnostics.ReportPath: not null })
         {
@@ -78,38 +53,6 @@ internal static class KubeDindRun
 
             throw;
         }
-        finally
-        {
-            lock (InFlight)
-            {
-                InFlight.Remove(finished.Task);
-            }
-
-            finished.SetResult();
-        }
-    }
-
-    /// <summary>
-    /// Nuke runs assured targets straight from its Ctrl+C handler while the interrupted target's task is
-    /// still going; Teardown calls this first so a half-started cluster is not created behind its back.
-    /// </summary>
-    internal static async Task StopInFlightStepsAsync(TimeSpan grace)
-    {
-        Task[] running;
-        lock (InFlight)
-        {
-            running = [.. InFlight];
-        }
-
-        if (running.Length == 0)
-        {
-            return;
-        }
-
-        Serilog.Log.Warning("Stopping {Count} KubeDind step(s) still running before teardown", running.Length);
-        await Cancellation.CancelAsync().ConfigureAwait(false);
-        var all = Task.WhenAll(running);
-        await Task.WhenAny(all, Task.Delay(grace)).ConfigureAwait(false);
     }
 
     private static TaskCompletionSource? _teardown;
@@ -144,32 +87,22 @@ internal static class KubeDindRun
         }
     }
 
-    internal static bool HasDriver => _driver is not null;
-
-    /// <summary>The core's cluster object while one runs (only the Docker-backed driver has one).</summary>
-    public static global::KubeDind.Cluster.KubeDindCluster? CoreCluster => _driver?.Cluster;
-
-    internal static void SetMirror(KubeDindMirror mirror) => Mirror = mirror;
-
-    internal static void SetCluster(KubeDindEndpoints? cluster) => Cluster = cluster;
-
     internal static KubeDindEndpoints RequireCluster(string who) =>
-        Cluster ?? throw new KubeDindException($"{who} needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
+        _plan?.Cluster ?? throw new KubeDindException($"{who} needs a running cluster, but StartCluster has not run in this build: make the target depend on IKubeDind.StartCluster.");
 
-    /// <summary>Forgets everything (disposing the driver): after Teardown, and between tests.</summary>
+    /// <summary>Forgets the run (disposing its steps): after Teardown, and between tests.</summary>
     internal static async Task ResetAsync()
     {
-        if (_driver is not null)
+        KubeDindRunPlan? plan;
+        lock (Gate)
         {
-            await _driver.DisposeAsync().ConfigureAwait(false);
+            plan = _plan;
+            _plan = null;
         }
 
-        _driver = null;
-        Mirror = null;
-        Cluster = null;
-        if (Cancellation.IsCancellationRequested)
+        if (plan is not null)
         {
-            Cancellation = new CancellationTokenSource();
+            await plan.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

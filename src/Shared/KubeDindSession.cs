@@ -103,7 +103,7 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
-    public Task<string> BuildImageAsync(ImageBuildSettings settings, CancellationToken cancellationToken = default) =>
+    public Task<string> BuildImageAsync(KubeDindImage settings, CancellationToken cancellationToken = default) =>
         new BuildImage(this).RunAsync(settings, cancellationToken);
 
     /// <summary>Stops and removes the mirror called <paramref name="name"/> (every registry's container); the cache volumes stay unless <paramref name="removeCache"/>.</summary>

@@ -63,7 +63,7 @@ public sealed class AliasTests
         var tag = await _context.KubeDindBuildImage(new DirectoryPath("publish"), "example-app:dev");
 
         Assert.Equal("example-app:dev", tag);
-        var request = Assert.IsType<ImageBuildSettings>(Assert.Single(_core.Calls).Argument);
+        var request = Assert.IsType<KubeDindImage>(Assert.Single(_core.Calls).Argument);
         Assert.Equal("/work/repo/publish", request.ContextDirectory);
         Assert.Equal("BASE_IMAGE", request.BaseImageBuildArg);
     }

@@ -234,7 +234,7 @@ public sealed class SettingsMappingTests
         Assert.Equal("example-app:dev", core.Tag);
         Assert.Equal("1", core.BuildArgs["VERSION"]);
         Assert.Equal("qa", core.Labels["team"]);
-        Assert.Equal(ImageBuildSettings.DefaultBaseImageBuildArg, core.BaseImageBuildArg);
+        Assert.Equal(KubeDindImage.DefaultBaseImageBuildArg, core.BaseImageBuildArg);
         Assert.Null(new KubeDindBuildImageSettings().WithContext(new DirectoryPath("c")).ToCore(WorkingDirectory).Dockerfile);
         Assert.Null(new KubeDindBuildImageSettings().WithoutBaseImageBuildArg().ToCore(WorkingDirectory).BaseImageBuildArg);
         Assert.Equal("BASE", new KubeDindBuildImageSettings().WithBaseImageBuildArg("BASE").ToCore(WorkingDirectory).BaseImageBuildArg);

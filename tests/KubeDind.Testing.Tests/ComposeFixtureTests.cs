@@ -1,6 +1,7 @@
 using Docker.DotNet;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Images;
 
 namespace KubeDind.Testing.Tests;
 
@@ -16,7 +17,7 @@ public sealed class ComposeCluster() : KubeDindFixture(new KubeDindFixtureSettin
         Kubernetes = false,
         KubeconfigDirectory = Path.Combine(Path.GetTempPath(), "kdt-fixture-kubeconfigs"),
     },
-    Images = [new FixtureImage(ImageTag, ContextDirectory)],
+    Images = [new KubeDindImage(ImageTag, ContextDirectory)],
 })
 {
     public static readonly string ImageTag = "kdt-fixture-image:" + Guid.NewGuid().ToString("N")[..8];

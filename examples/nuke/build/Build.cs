@@ -1,4 +1,5 @@
 using KubeDind.Cluster;
+using KubeDind.Images;
 using Nuke.Common;
 using Nuke.Common.IO;
 using Nuke.Common.Tooling;

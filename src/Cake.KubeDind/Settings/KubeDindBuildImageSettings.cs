@@ -4,7 +4,7 @@ using KubeDind.Images;
 namespace Cake.KubeDind;
 
 /// <summary>
-/// Settings for <c>KubeDindBuildImage</c>: the core's <see cref="ImageBuildSettings"/> (an image built on the host's
+/// Settings for <c>KubeDindBuildImage</c>: the core's <see cref="KubeDindImage"/> (an image built on the host's
 /// engine from a directory, with <c>BASE_IMAGE</c> set to KubeDind's Debian base so a Dockerfile starting
 /// <c>ARG BASE_IMAGE</c> / <c>FROM ${BASE_IMAGE}</c> needs no registry). Relative paths are resolved against Cake's
 /// working directory.
@@ -12,9 +12,9 @@ namespace Cake.KubeDind;
 public sealed class KubeDindBuildImageSettings
 {
     /// <summary>The core's settings this wraps.</summary>
-    public ImageBuildSettings Core { get; set; } = new();
+    public KubeDindImage Core { get; set; } = new();
 
-    internal ImageBuildSettings ToCore(DirectoryPath workingDirectory)
+    internal KubeDindImage ToCore(DirectoryPath workingDirectory)
     {
         ArgumentNullException.ThrowIfNull(workingDirectory);
         return Core with
@@ -27,7 +27,7 @@ public sealed class KubeDindBuildImageSettings
 
 public static class KubeDindBuildImageSettingsExtensions
 {
-    public static KubeDindBuildImageSettings Configure(this KubeDindBuildImageSettings settings, Func<ImageBuildSettings, ImageBuildSettings> change) => Set(settings, change);
+    public static KubeDindBuildImageSettings Configure(this KubeDindBuildImageSettings settings, Func<KubeDindImage, KubeDindImage> change) => Set(settings, change);
 
     /// <summary>The build context: every file under this directory.</summary>
     public static KubeDindBuildImageSettings WithContext(this KubeDindBuildImageSettings settings, DirectoryPath directory) => Set(settings, s => s with { ContextDirectory = directory.FullPath });
@@ -47,13 +47,13 @@ public static class KubeDindBuildImageSettingsExtensions
     /// Passes KubeDind's Debian base image (made offline when no registry has one) in the build argument
     /// <paramref name="name"/> (the default is <c>BASE_IMAGE</c>, already on); a value given with WithBuildArg wins.
     /// </summary>
-    public static KubeDindBuildImageSettings WithBaseImageBuildArg(this KubeDindBuildImageSettings settings, string name = ImageBuildSettings.DefaultBaseImageBuildArg) =>
+    public static KubeDindBuildImageSettings WithBaseImageBuildArg(this KubeDindBuildImageSettings settings, string name = KubeDindImage.DefaultBaseImageBuildArg) =>
         Set(settings, s => s with { BaseImageBuildArg = name });
 
     /// <summary>Passes no base image: the Dockerfile names its own, which the engine must have or pull.</summary>
     public static KubeDindBuildImageSettings WithoutBaseImageBuildArg(this KubeDindBuildImageSettings settings) => Set(settings, s => s with { BaseImageBuildArg = null });
 
-    private static KubeDindBuildImageSettings Set(KubeDindBuildImageSettings settings, Func<ImageBuildSettings, ImageBuildSettings> change)
+    private static KubeDindBuildImageSettings Set(KubeDindBuildImageSettings settings, Func<KubeDindImage, KubeDindImage> change)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Core = change(settings.Core);

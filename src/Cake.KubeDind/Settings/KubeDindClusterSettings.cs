@@ -110,9 +110,12 @@ public static class KubeDindClusterSettingsExtensions
 
     public static KubeDindClusterSettings WithK3sArgs(this KubeDindClusterSettings settings, params string[] args) => Set(settings, s => s with { K3sArgs = [.. s.K3sArgs, .. args] });
 
-    /// <summary>Adds k3s arguments given as one command line (as passed by <c>--k3s-args="..."</c>): split on white space, double quotes group.</summary>
+    /// <summary>
+    /// Adds k3s arguments given as one command line (as passed by <c>--k3s-args="..."</c>): split on white space, double
+    /// quotes group; an argument without dashes that is no flag's value gets them put back, as in every front end (<see cref="ArgumentLine.K3sArguments"/>).
+    /// </summary>
     public static KubeDindClusterSettings WithK3sArgsLine(this KubeDindClusterSettings settings, string? commandLine) =>
-        WithK3sArgs(settings, [.. ArgumentLine.Split(commandLine)]);
+        WithK3sArgs(settings, [.. ArgumentLine.K3sArguments([commandLine])]);
 
     public static KubeDindClusterSettings WithEnvironment(this KubeDindClusterSettings settings, string name, string value) =>
         Set(settings, s => s with { Environment = new Dictionary<string, string>(s.Environment, StringComparer.Ordinal) { [name] = value } });

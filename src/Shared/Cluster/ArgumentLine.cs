@@ -50,4 +50,26 @@ public static class ArgumentLine
 
         return parts;
     }
+
+    /// <summary>
+    /// k3s server arguments as a front end receives them: one or more values (a CI variable often holds them all in
+    /// one), each split as <see cref="Split"/> splits it, so <c>"--disable=traefik --kubelet-arg=v=2"</c> is two
+    /// arguments and a double-quoted value with spaces stays whole. An argument written without dashes
+    /// (<c>disable=traefik</c>, as Nuke's command line needs, which reads a value starting with '-' as the next
+    /// parameter) gets <c>--</c> put back, unless it follows a flag written with dashes and without '=', whose value it
+    /// is (<c>--disable traefik</c>). Every front end parses k3s arguments with this one.
+    /// </summary>
+    public static IReadOnlyList<string> K3sArguments(IEnumerable<string?>? values)
+    {
+        var arguments = new List<string>();
+        var previousTakesValue = false;
+        foreach (var part in (values ?? []).SelectMany(Split))
+        {
+            var dashed = part.StartsWith('-');
+            arguments.Add(dashed || previousTakesValue ? part : "--" + part);
+            previousTakesValue = dashed && !part.Contains('=', StringComparison.Ordinal);
+        }
+
+        return arguments;
+    }
 }

@@ -4,11 +4,11 @@ namespace KubeDind.Images;
 
 /// <summary>
 /// Builds an application image on the host's engine from a directory (no docker CLI), the base image filled in
-/// through <see cref="ImageBuildSettings.BaseImageBuildArg"/>. Returns the tag.
+/// through <see cref="KubeDindImage.BaseImageBuildArg"/>. Returns the tag.
 /// </summary>
 public sealed class BuildImage(KubeDindSession session)
 {
-    public async Task<string> RunAsync(ImageBuildSettings settings, CancellationToken cancellationToken)
+    public async Task<string> RunAsync(KubeDindImage settings, CancellationToken cancellationToken)
     {
         var dockerfile = Validate(settings);
         var buildArgs = new Dictionary<string, string>(settings.BuildArgs, StringComparer.Ordinal);
@@ -25,7 +25,7 @@ public sealed class BuildImage(KubeDindSession session)
     }
 
     /// <summary>Checks the settings before anything starts (front ends call it up front); returns the Dockerfile's path.</summary>
-    public static string Validate(ImageBuildSettings settings)
+    public static string Validate(KubeDindImage settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (string.IsNullOrWhiteSpace(settings.Tag))

@@ -6,6 +6,7 @@ using KubeDind.Diagnostics;
 using KubeDind.Existing;
 using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Cake.KubeDind.Tests.Fakes;
 
@@ -28,7 +29,7 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task<KubeDindCluster> StartClusterAsync(ICakeContext context, ClusterSettings settings, CancellationToken cancellationToken) => Answer("StartCluster", settings, Cluster());
 
-    public Task<string> BuildImageAsync(ICakeContext context, ImageBuildSettings settings, CancellationToken cancellationToken) => Answer("BuildImage", settings, settings.Tag);
+    public Task<string> BuildImageAsync(ICakeContext context, KubeDindImage settings, CancellationToken cancellationToken) => Answer("BuildImage", settings, settings.Tag);
 
     public Task<string> PushImageAsync(ICakeContext context, KubeDindCluster cluster, string image, string? name, CancellationToken cancellationToken) =>
         Answer("PushImage", (image, name), "localhost:5000/" + (name ?? image));
@@ -54,6 +55,12 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
 
     public Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken) =>
         Answer("Connect", settings, (ExistingCluster)RuntimeHelpers.GetUninitializedObject(typeof(ExistingCluster)));
+
+    /// <summary>The step that fails in a run plan's steps; null = none.</summary>
+    public string? RunStepFailure { get; set; }
+
+    public Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken) =>
+        Task.FromResult<IKubeDindRunSteps>(new FakeRunSteps(Calls) { FailAt = RunStepFailure });
 
     public Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken) => Answer("Sweep", settings, new SweepResult([], []));
 

@@ -16,10 +16,10 @@ public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Each_bad_input_is_one_line_naming_it()
     {
-        Assert.Contains("no Tag", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { ContextDirectory = _context })).Message, StringComparison.Ordinal);
-        Assert.Contains("no ContextDirectory", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1" })).Message, StringComparison.Ordinal);
-        Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1", ContextDirectory = _context + "-missing" })).Message, StringComparison.Ordinal);
-        var noDockerfile = Assert.Throws<KubeDindException>(() => BuildImage.Validate(new ImageBuildSettings { Tag = "t:1", ContextDirectory = _context }));
+        Assert.Contains("no Tag", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new KubeDindImage { ContextDirectory = _context })).Message, StringComparison.Ordinal);
+        Assert.Contains("no ContextDirectory", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new KubeDindImage { Tag = "t:1" })).Message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => BuildImage.Validate(new KubeDindImage { Tag = "t:1", ContextDirectory = _context + "-missing" })).Message, StringComparison.Ordinal);
+        var noDockerfile = Assert.Throws<KubeDindException>(() => BuildImage.Validate(new KubeDindImage { Tag = "t:1", ContextDirectory = _context }));
         Assert.Contains("no Dockerfile", noDockerfile.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', noDockerfile.Message);
     }
@@ -37,7 +37,7 @@ public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
         try
         {
             var built = await session.BuildImageAsync(
-                new ImageBuildSettings
+                new KubeDindImage
                 {
                     ContextDirectory = _context,
                     Dockerfile = dockerfile,
@@ -74,7 +74,7 @@ public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
         {
             // The first stage's own step (unique per build) leaves its image untagged after the build, as the classic builder does.
             File.WriteAllText(Path.Combine(_context, "Dockerfile"), $"FROM scratch AS source\nCOPY hello.txt /hello.txt\nLABEL stage=\"{marker}\"\nFROM scratch\nCOPY --from=source /hello.txt /copied.txt\nLABEL marker=\"{marker}\"\n");
-            await session.BuildImageAsync(new ImageBuildSettings { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct);
+            await session.BuildImageAsync(new KubeDindImage { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct);
             return (await session.Docker.Images.InspectImageAsync(tag, ct)).ID;
         }
 
@@ -107,7 +107,7 @@ public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
         File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
         File.WriteAllText(Path.Combine(_context, "Dockerfile"), $"FROM scratch AS source\nCOPY hello.txt /hello.txt\nLABEL stage=\"{marker}\"\nFROM scratch\nCOPY --from=source /not-there.txt /copied.txt\n");
 
-        var ex = await Assert.ThrowsAsync<KubeDindException>(() => session.BuildImageAsync(new ImageBuildSettings { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct));
+        var ex = await Assert.ThrowsAsync<KubeDindException>(() => session.BuildImageAsync(new KubeDindImage { ContextDirectory = _context, Tag = tag, BaseImageBuildArg = null }, ct));
 
         _output.WriteLine(ex.Message);
         Assert.Empty(await UntaggedAsync(session, marker));

@@ -1,6 +1,8 @@
 using KubeDind.Cluster;
 using KubeDind.Deploy;
+using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 using Nuke.Common;
 using Nuke.Common.IO;
 using Nuke.Common.Tooling;
@@ -23,7 +25,7 @@ internal sealed class Build : NukeBuild, IKubeDind
     {
         if (!Real)
         {
-            KubeDindRun.DriverFactory = (_, _) => Task.FromResult<IKubeDindDriver>(new RecordingDriver());
+            KubeDindRun.StepsFactory = (_, _) => Task.FromResult<IKubeDindRunSteps>(new RecordingDriver());
         }
 
         return Execute<Build>(x => ((IKubeDind)x).SystemTest);

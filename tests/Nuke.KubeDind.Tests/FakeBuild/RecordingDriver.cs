@@ -3,15 +3,17 @@ using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Nuke.KubeDind.FakeBuild;
 
 /// <summary>
-/// Stands in for the Docker-backed driver: appends one JSON line per call to $KUBEDIND_FAKE_RECORD and
+/// A fake of the core's Docker-backed run steps: appends one JSON line per call to $KUBEDIND_FAKE_RECORD and
 /// throws a KubeDindException in the step named by $KUBEDIND_FAKE_FAIL.
 /// </summary>
-internal sealed class RecordingDriver : IKubeDindDriver
+internal sealed class RecordingDriver : IKubeDindRunSteps
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     private readonly string _record = Environment.GetEnvironmentVariable("KUBEDIND_FAKE_RECORD") ?? Path.Combine(Path.GetTempPath(), "kubedind-fake.jsonl");
@@ -45,7 +47,7 @@ internal sealed class RecordingDriver : IKubeDindDriver
 
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
     {
-        Record("PushImage", new { image.Tag, Context = (string?)image.Context });
+        Record("PushImage", new { image.Tag, Context = image.ContextDirectory });
         return Task.FromResult(_pushed[image.Tag] = "localhost:5000/" + image.Tag);
     }
 

@@ -1,28 +1,41 @@
-using KubeDind;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Logging;
 using KubeDind.Mirror;
 
-namespace Nuke.KubeDind;
+namespace KubeDind.Run;
 
-/// <summary>The real driver: each call is one call into the core's <see cref="KubeDindSession"/> / <see cref="KubeDindCluster"/>.</summary>
-internal sealed class SessionDriver : IKubeDindDriver
+/// <summary>The real steps: each call is one call into the core's <see cref="KubeDindSession"/> / <see cref="KubeDindCluster"/>.</summary>
+public sealed class SessionRunSteps : IKubeDindRunSteps
 {
     private readonly KubeDindSession _session;
     private bool _keep;
 
-    private SessionDriver(KubeDindSession session) => _session = session;
+    private readonly bool _ownsSession;
+
+    private SessionRunSteps(KubeDindSession session, bool ownsSession)
+    {
+        _session = session;
+        _ownsSession = ownsSession;
+    }
+
+    /// <summary>Steps on a session the caller keeps (and disposes): a front end whose other steps share it.</summary>
+    public static IKubeDindRunSteps On(KubeDindSession session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return new SessionRunSteps(session, ownsSession: false);
+    }
 
     public KubeDindCluster? Cluster { get; private set; }
 
     /// <summary>The cluster later steps go to: the started one, or the existing one connected to.</summary>
     private IClusterHandle? Handle { get; set; }
 
-    public static async Task<IKubeDindDriver> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
-        new SessionDriver(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false));
+    public static async Task<IKubeDindRunSteps> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
+        new SessionRunSteps(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false), ownsSession: true);
 
     public IReadOnlyDictionary<string, string> PushedImages => Cluster?.Images ?? new Dictionary<string, string>();
 
@@ -47,9 +60,10 @@ internal sealed class SessionDriver : IKubeDindDriver
     public async Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
     {
         var cluster = RequireCluster();
-        if (image.ToBuildSettings() is { } build)
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.IsBuilt)
         {
-            await _session.BuildImageAsync(build, cancellationToken).ConfigureAwait(false);
+            await _session.BuildImageAsync(image, cancellationToken).ConfigureAwait(false);
         }
 
         return await cluster.PushImageAsync(image.Tag, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -71,7 +85,7 @@ internal sealed class SessionDriver : IKubeDindDriver
         {
             if (keep)
             {
-                _session.Log.Info($"keeping what this run created on {Handle.Name} (--keep-cluster): namespace {Handle.DefaultNamespace}");
+                _session.Log.Info($"keeping what this run created on {Handle.Name} (keep cluster): namespace {Handle.DefaultNamespace}");
                 return;
             }
 
@@ -88,7 +102,7 @@ internal sealed class SessionDriver : IKubeDindDriver
 
         if (keep)
         {
-            _session.Log.Info($"keeping cluster {cluster.Name} (--keep-cluster): kubeconfig {cluster.KubeconfigPath ?? "none (compose mode)"}, registry {cluster.RegistryHostEndpoint}; remove it with: docker rm -f {cluster.Name}");
+            _session.Log.Info($"keeping cluster {cluster.Name} (keep cluster): kubeconfig {cluster.KubeconfigPath ?? "none (compose mode)"}, registry {cluster.RegistryHostEndpoint}; remove it with: docker rm -f {cluster.Name}");
             return;
         }
 
@@ -104,9 +118,12 @@ internal sealed class SessionDriver : IKubeDindDriver
             await Handle.DisposeAsync().ConfigureAwait(false);
         }
 
-        await _session.DisposeAsync().ConfigureAwait(false);
+        if (_ownsSession)
+        {
+            await _session.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private IClusterHandle RequireCluster() =>
-        Handle ?? throw new KubeDindException("No KubeDind cluster is running in this build: run the StartCluster target first.");
+        Handle ?? throw new KubeDindException("No KubeDind cluster is running in this run: start or connect one (StartCluster) first.");
 }

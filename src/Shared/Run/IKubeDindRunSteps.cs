@@ -1,17 +1,18 @@
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Existing;
+using KubeDind.Images;
 using KubeDind.Mirror;
 
-namespace Nuke.KubeDind;
+namespace KubeDind.Run;
 
 /// <summary>
-/// The five steps as the targets call them. <see cref="SessionDriver"/> is the real one (the core's
-/// <c>KubeDindSession</c>); tests substitute a recording one to run the real Nuke engine without Docker.
+/// The steps a <see cref="KubeDindRunPlan"/> runs, each one call into the core. <see cref="SessionRunSteps"/> is the real
+/// one (a <see cref="KubeDindSession"/>); a front end's tests put a recording fake here to run without Docker.
 /// </summary>
-internal interface IKubeDindDriver : IAsyncDisposable
+public interface IKubeDindRunSteps : IAsyncDisposable
 {
-    /// <summary>The core's cluster object once started (null for drivers without one).</summary>
+    /// <summary>The core's cluster object once started (null for steps without one).</summary>
     KubeDindCluster? Cluster { get; }
 
     /// <summary>Images pushed into the running cluster: local tag → the reference pods use.</summary>
@@ -21,7 +22,7 @@ internal interface IKubeDindDriver : IAsyncDisposable
 
     Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);
 
-    /// <summary>Opens an existing cluster instead of starting one (<c>--kubedind-connect-kubeconfig</c>); later steps go to it.</summary>
+    /// <summary>Opens an existing cluster instead of starting one; later steps go to it.</summary>
     Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken);
 
     /// <summary>Builds the image when it has a context (the core's BuildImage), pushes it to the cluster's registry; returns the in-cluster reference.</summary>
@@ -37,7 +38,7 @@ internal interface IKubeDindDriver : IAsyncDisposable
     Task TeardownAsync(bool keep, CancellationToken cancellationToken);
 }
 
-/// <summary>Where a running cluster is reached from the host: what later targets of the build need.</summary>
+/// <summary>Where a running cluster is reached from the host: what the steps after StartCluster need.</summary>
 /// <param name="ClusterName">The cluster container's name (an existing cluster: its context's name).</param>
 /// <param name="KubeconfigPath">This run's kubeconfig on the host (server reachable from the host); null in compose mode.</param>
 /// <param name="RegistryHostEndpoint">The cluster's registry as the host reaches it, e.g. <c>127.0.0.1:41235</c>; empty for an existing cluster without one.</param>

@@ -1,0 +1,156 @@
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Existing;
+using KubeDind.Images;
+using KubeDind.Logging;
+using KubeDind.Run;
+using KubeDind.Tests.Fakes;
+
+namespace KubeDind.Tests.Run;
+
+/// <summary>The run plan's decisions, shared by Cake, Nuke and the fixture, on recorded steps (no Docker).</summary>
+public sealed class KubeDindRunPlanTests
+{
+    private readonly RecordingRunSteps _steps = new();
+
+    private KubeDindRunPlan Plan(RecordingRunSteps? steps = null) =>
+        new(NullKubeDindLog.Instance, (_, _) => Task.FromResult<IKubeDindRunSteps>(steps ?? _steps));
+
+    [Fact]
+    public void The_defaults_every_front_end_shares_are_mirror_on_diagnostics_on_keep_off()
+    {
+        var settings = new KubeDindRunSettings();
+
+        Assert.True(settings.UseMirror);
+        Assert.True(settings.DiagnosticsOnFailure);
+        Assert.Equal(Environment.GetEnvironmentVariable(KubeDindRunSettings.KeepClusterVariable) == "1", settings.KeepCluster);
+    }
+
+    [Fact]
+    public async Task A_run_starts_the_mirror_wires_it_into_the_cluster_then_pushes_and_deploys_in_order()
+    {
+        await using var plan = Plan();
+
+        await plan.RunAsync(new KubeDindRunSettings { Images = [new KubeDindImage("a:1"), new KubeDindImage("b:1")], Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "PushImage", "Deploy"], _steps.Calls.Select(c => c.Step));
+        Assert.Equal(["http://m-docker-io:5000"], Assert.IsType<ClusterSettings>(_steps.Calls[1].Argument).MirrorUrls);
+        Assert.Equal("c", plan.Cluster!.ClusterName);
+    }
+
+    [Fact]
+    public async Task Without_the_mirror_or_on_an_existing_cluster_no_mirror_is_started()
+    {
+        await using var plan = Plan();
+        await plan.RunAsync(new KubeDindRunSettings { UseMirror = false }, TestContext.Current.CancellationToken);
+        await using var existing = Plan(new RecordingRunSteps());
+        await existing.RunAsync(new KubeDindRunSettings { Connect = new ExistingClusterSettings { Kubeconfig = "/tmp/k" } }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["StartCluster"], _steps.Calls.Select(c => c.Step));
+        Assert.Null(plan.Mirror);
+        Assert.Null(existing.Mirror);
+        Assert.Equal("existing", existing.Cluster!.ClusterName);
+    }
+
+    [Theory]
+    [InlineData(false, false, new[] { "Teardown" })]
+    [InlineData(true, false, new[] { "CollectDiagnostics", "Teardown" })]
+    [InlineData(true, true, new[] { "CollectDiagnostics", "Teardown" })]
+    public async Task The_finish_diagnoses_a_failed_run_then_tears_down_or_keeps(bool failed, bool keep, string[] expected)
+    {
+        await using var plan = Plan();
+        await plan.RunAsync(new KubeDindRunSettings { UseMirror = false, KeepCluster = keep }, TestContext.Current.CancellationToken);
+
+        var diagnostics = await plan.FinishAsync(failed);
+
+        Assert.Equal(expected, _steps.Calls.Skip(1).Select(c => c.Step));
+        Assert.Equal(keep, _steps.Calls[^1].Argument);
+        Assert.Equal(failed ? "/tmp/diagnostics" : null, diagnostics);
+        Assert.Equal(keep, plan.Cluster is not null);
+    }
+
+    [Fact]
+    public async Task A_failed_start_is_finished_before_the_error_reaches_the_caller()
+    {
+        var steps = new RecordingRunSteps();
+
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => KubeDindRunPlan.StartAsync(
+            new KubeDindRunSettings { UseMirror = false, KeepCluster = false, Deploy = new DeploySettings() },
+            NullKubeDindLog.Instance,
+            (_, _) => Task.FromResult<IKubeDindRunSteps>(steps),
+            TestContext.Current.CancellationToken));
+
+        Assert.Contains("Deploy has no manifests", error.Message);
+        Assert.Equal(["StartCluster", "CollectDiagnostics", "Teardown", "Dispose"], steps.Calls.Select(c => c.Step));
+    }
+
+    [Fact]
+    public async Task Stopping_in_flight_steps_cancels_one_that_has_not_reached_its_steps_yet()
+    {
+        var connecting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var steps = new RecordingRunSteps { HangAt = "Deploy" };
+        await using var plan = new KubeDindRunPlan(NullKubeDindLog.Instance, async (_, token) =>
+        {
+            await connecting.Task.WaitAsync(token);
+            return steps;
+        });
+
+        // The step waits for its steps to connect; the stop lands meanwhile and must still find (and cancel) it.
+        var deploy = plan.DeployAsync(new DeploySettings { Manifests = ["x.yaml"] }, TestContext.Current.CancellationToken);
+        await plan.StopInFlightStepsAsync(TimeSpan.FromSeconds(10));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => deploy);
+        Assert.Empty(steps.Calls);
+    }
+
+    [Fact]
+    public async Task Stopping_in_flight_steps_cancels_a_running_step_and_waits_for_it()
+    {
+        var steps = new RecordingRunSteps { HangAt = "Deploy" };
+        await using var plan = Plan(steps);
+        var deploy = plan.DeployAsync(new DeploySettings { Manifests = ["x.yaml"] }, TestContext.Current.CancellationToken);
+        while (steps.Calls.Count == 0)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        await plan.StopInFlightStepsAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(deploy.IsCanceled, "the running Deploy was not cancelled and finished within the grace");
+    }
+
+    [Fact]
+    public async Task Images_are_checked_before_anything_starts()
+    {
+        var context = Directory.CreateTempSubdirectory("kdt-run-images-").FullName;
+        try
+        {
+            Assert.Contains("2 times", Assert.Throws<KubeDindException>(() => KubeDindImage.ValidateAll([new("a:1"), new("a:1")], "here")).Message);
+            Assert.Contains("no tag", Assert.Throws<KubeDindException>(() => KubeDindImage.ValidateAll([new(" ")], "here")).Message);
+            Assert.Contains("does not exist", Assert.Throws<KubeDindException>(() => KubeDindImage.ValidateAll([new("a:1", "/nonexistent/kdt-run")], "here")).Message);
+            Assert.Contains("no Dockerfile", Assert.Throws<KubeDindException>(() => KubeDindImage.ValidateAll([new("a:1", context)], "here")).Message);
+            File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM scratch\n");
+            Assert.Equal(2, KubeDindImage.ValidateAll([new("a:1"), new("b:1", context)], "here").Count);
+
+            await using var plan = Plan();
+            await Assert.ThrowsAsync<KubeDindException>(() => plan.RunAsync(new KubeDindRunSettings { Images = [new("a:1", "/nonexistent/kdt-run")] }, TestContext.Current.CancellationToken));
+            Assert.Empty(_steps.Calls);
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(new string[0], new string[0])]
+    [InlineData(new[] { "  --x  --y=1 " }, new[] { "--x", "--y=1" })]
+    [InlineData(new[] { "disable=traefik", "-v=2" }, new[] { "--disable=traefik", "-v=2" })]
+    [InlineData(new[] { "disable=traefik kubelet-arg=v=2" }, new[] { "--disable=traefik", "--kubelet-arg=v=2" })]
+    [InlineData(new[] { "--disable traefik --node-label \"a=b c\"" }, new[] { "--disable", "traefik", "--node-label", "a=b c" })]
+    [InlineData(new[] { "--node-label=team=\"a b\" --kubelet-arg=v=2" }, new[] { "--node-label=team=a b", "--kubelet-arg=v=2" })]
+    [InlineData(new[] { "disable=traefik --kubelet-arg=v=2" }, new[] { "--disable=traefik", "--kubelet-arg=v=2" })]
+    [InlineData(new[] { "debug", "cluster-init" }, new[] { "--debug", "--cluster-init" })]
+    public void K3s_arguments_split_as_a_shell_would_values_with_spaces_stay_whole_and_dashless_values_get_dashes(string[] input, string[] expected) =>
+        Assert.Equal(expected, new KubeDindRunSettings().WithK3sArgs(input).Cluster.K3sArgs);
+}
