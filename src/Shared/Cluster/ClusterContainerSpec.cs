@@ -22,7 +22,7 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
     public const int ApiContainerPort = 6443;
 
     /// <summary>The Kubernetes node name of the server (the image's k3s --node-name); agents are named by <see cref="ClusterAgentSpec"/>.</summary>
-    public const string ServerNodeName = "kubedind";
+    public static string ServerNodeName => ImageContract.Current.ServerNodeName;
 
     /// <summary>The directories that hold state and must not sit on the container's overlay file system.</summary>
     public static readonly IReadOnlyList<string> StateDirectories = ["/var/lib/docker", "/var/lib/rancher/k3s", "/var/lib/kubelet", "/var/lib/registry"];

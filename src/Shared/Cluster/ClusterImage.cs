@@ -20,7 +20,7 @@ public static partial class ClusterImage
     public const string NoKubernetes = "none";
 
     /// <summary>Where the image keeps the k3s version its build read from <c>k3s --version</c>.</summary>
-    internal const string VersionFile = "/usr/local/lib/kubedind/k3s-dist/version";
+    internal static string VersionFile => ImageContract.Current.K3sVersionFile;
 
     /// <summary>kubedind/kube-dind:&lt;KubeDind version&gt;: only an image a user tagged so; builds are tagged by <see cref="TagFor"/>.</summary>
     public static string DefaultTag => $"{Repository}:{Version}";

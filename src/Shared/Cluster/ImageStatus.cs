@@ -25,10 +25,10 @@ internal sealed record ImageState(ImagePhase Phase, string? Component, string? R
 internal sealed record ImageStatus(int SchemaVersion, string Role, bool Kubernetes, string? K3sVersion, ImageState State, IReadOnlyList<ClusterComponent> Components)
 {
     /// <summary>The document's place inside the container (a tmpfs: an exec reads it, not the archive API).</summary>
-    public const string Path = "/run/kubedind/status.json";
+    public static string Path => ImageContract.Current.StatusDocument;
 
     /// <summary>The only schema version this core reads.</summary>
-    public const int SupportedSchemaVersion = 1;
+    public static int SupportedSchemaVersion => ImageContract.Current.StatusSchemaVersion;
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -69,8 +69,30 @@ public sealed class ImageStatusTests(ITestOutputHelper output)
         Assert.StartsWith($"cluster image kdt/image:1: its status document {ImageStatus.Path} is not one this KubeDind reads", error.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>Sources the image's common.sh with its state directory in a temporary one, runs <paramref name="script"/>, returns the document.</summary>
-    private async Task<string> WriteWithImageScriptAsync(string script, string k3sVersion = "v1.33.7+k3s1")
+    [Fact]
+    public async Task The_image_scripts_read_the_same_contract_the_core_embeds()
+    {
+        var facts = await RunWithImageScriptAsync(
+            "printf '%s\\n' \"$KUBEDIND_STATUS_SCHEMA\" \"$KUBEDIND_SERVER_NODE\" \"$KUBEDIND_K3S_VERSION_FILE\"; printf '%s\\n' \"$KUBEDIND_STATUS\" > status.json",
+            withStateOverrides: false);
+
+        var contract = ImageContract.Current;
+        Assert.Equal(
+            [contract.StatusSchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), ClusterContainerSpec.ServerNodeName, ClusterImage.VersionFile],
+            facts.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(ImageStatus.Path, facts.Document.Trim());
+    }
+
+    private static string Contract => Path.Combine(TestRepository.Root, "image", "rootfs", "etc", "kubedind", "contract.json");
+
+    private async Task<string> WriteWithImageScriptAsync(string script, string k3sVersion = "v1.33.7+k3s1") =>
+        (await RunWithImageScriptAsync(script, k3sVersion)).Document;
+
+    /// <summary>
+    /// Sources the image's common.sh (with the repository's contract.json; with <paramref name="withStateOverrides"/>,
+    /// its state directory in a temporary one), runs <paramref name="script"/>, returns its output and the document.
+    /// </summary>
+    private async Task<(string Stdout, string Document)> RunWithImageScriptAsync(string script, string k3sVersion = "v1.33.7+k3s1", bool withStateOverrides = true)
     {
         var directory = Directory.CreateTempSubdirectory("kdt-image-status-").FullName;
         try
@@ -82,8 +104,14 @@ public sealed class ImageStatusTests(ITestOutputHelper output)
                 WorkingDirectory = directory,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
-                Environment = { ["KUBEDIND_STATE"] = directory, ["KUBEDIND_K3S_VERSION_FILE"] = Path.Combine(directory, "version") },
+                Environment = { ["KUBEDIND_CONTRACT"] = Contract, ["KUBEDIND_STATE"] = directory, ["KUBEDIND_K3S_VERSION_FILE"] = Path.Combine(directory, "version") },
             };
+            if (!withStateOverrides)
+            {
+                start.Environment.Remove("KUBEDIND_STATE");
+                start.Environment.Remove("KUBEDIND_K3S_VERSION_FILE");
+            }
+
             using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
             var stdout = process.StandardOutput.ReadToEndAsync(Ct);
             var stderr = process.StandardError.ReadToEndAsync(Ct);
@@ -93,7 +121,7 @@ public sealed class ImageStatusTests(ITestOutputHelper output)
             Assert.True(process.ExitCode == 0, $"the image's status writer failed (exit {process.ExitCode}): {await stdout}{await stderr}");
             var json = await File.ReadAllTextAsync(Path.Combine(directory, "status.json"), Ct);
             output.WriteLine(json);
-            return json;
+            return (await stdout, json);
         }
         finally
         {

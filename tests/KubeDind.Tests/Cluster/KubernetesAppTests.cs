@@ -191,9 +191,9 @@ public sealed partial class KubernetesClusterTests
         // With only KubeDind's fallbacks no component has pods; a component with pods (coredns with k3s's air-gap images)
         // is stood in for by one more entry in the image's status document, restored afterwards. The core's gate decides.
         var tools = await ToolsImageAsync();
-        const string Status = ImageStatus.Path;
+        var status = ImageStatus.Path;
         var pod = "kdt-expected-" + Guid.NewGuid().ToString("N")[..6];
-        var added = await Cluster.ExecAsync(["sh", "-c", $"cp {Status} {Status}.kdt && jq -c '.components += [{{role: \"kdt\", implementation: \"kdt\", fallback: false, turnedOffByUser: false, detail: \"test\", pods: [\"kdt-expected\"]}}]' {Status}.kdt > {Status}.new && mv {Status}.new {Status}"], null, Ct);
+        var added = await Cluster.ExecAsync(["sh", "-c", $"cp {status} {status}.kdt && jq -c '.components += [{{role: \"kdt\", implementation: \"kdt\", fallback: false, turnedOffByUser: false, detail: \"test\", pods: [\"kdt-expected\"]}}]' {status}.kdt > {status}.new && mv {status}.new {status}"], null, Ct);
         Assert.True(added.Succeeded, added.FirstErrorLine);
         try
         {
@@ -217,7 +217,7 @@ public sealed partial class KubernetesClusterTests
         }
         finally
         {
-            await Cluster.ExecAsync(["sh", "-c", $"mv {Status}.kdt {Status}; kubectl delete pod -n kube-system {pod} --ignore-not-found --wait=false"], null, CancellationToken.None);
+            await Cluster.ExecAsync(["sh", "-c", $"mv {status}.kdt {status}; kubectl delete pod -n kube-system {pod} --ignore-not-found --wait=false"], null, CancellationToken.None);
         }
     }
 

@@ -3,18 +3,23 @@
 # Sourced, never run: the sourcing script sets the shell options (set -euo pipefail, or why not).
 KUBEDIND_LIB=/usr/local/lib/kubedind
 KUBEDIND_LOGS=/var/log/kubedind
-KUBEDIND_STATE=${KUBEDIND_STATE:-/run/kubedind}
+# The facts the image and KubeDind's core share (the core embeds the same file): paths, the status schema version and
+# the server's node name, written once there.
+KUBEDIND_CONTRACT=${KUBEDIND_CONTRACT:-/etc/kubedind/contract.json}
+IFS=$'\t' read -r _contract_schema _contract_state _contract_status _contract_version_file _contract_node \
+  < <(jq -r '[.statusSchemaVersion, .stateDirectory, .statusFileName, .k3sVersionFile, .serverNodeName] | @tsv' "$KUBEDIND_CONTRACT")
+KUBEDIND_STATE=${KUBEDIND_STATE:-$_contract_state}
 # The container's status for KubeDind's core and kubedind-ready: one JSON document, written only by status_write.
-KUBEDIND_STATUS=$KUBEDIND_STATE/status.json
+KUBEDIND_STATUS=$KUBEDIND_STATE/$_contract_status
 # Raised whenever a field changes meaning or goes away; the core refuses a document of another version.
-KUBEDIND_STATUS_SCHEMA=1
+KUBEDIND_STATUS_SCHEMA=$_contract_schema
 # Where the image build recorded the k3s version it holds ("none" in compose mode).
-KUBEDIND_K3S_VERSION_FILE=${KUBEDIND_K3S_VERSION_FILE:-/usr/local/lib/kubedind/k3s-dist/version}
+KUBEDIND_K3S_VERSION_FILE=${KUBEDIND_K3S_VERSION_FILE:-$_contract_version_file}
 KUBEDIND_PAUSE_IMAGE=kubedind/pause:3.10
 KUBEDIND_KUBECONFIG=/etc/kubedind/kubeconfig.yaml
 KUBEDIND_K3S=/usr/local/bin/k3s
 # The server's node name (k3s --node-name): agents of a multi-node cluster are named by KubeDind's core.
-KUBEDIND_SERVER_NODE=kubedind
+KUBEDIND_SERVER_NODE=$_contract_node
 
 log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
 warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }

@@ -1,0 +1,31 @@
+using System.Reflection;
+using System.Text.Json;
+
+namespace KubeDind.Cluster;
+
+/// <summary>
+/// The facts the cluster image and the core share, read from the image's own <c>/etc/kubedind/contract.json</c>
+/// (embedded with the image's build context), so each is written once: the image's scripts read the same file.
+/// </summary>
+internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName)
+{
+    private const string ResourceName = "image/rootfs/etc/kubedind/contract.json";
+
+    /// <summary>The contract of the image this KubeDind builds.</summary>
+    public static ImageContract Current { get; } = Load();
+
+    /// <summary>Where the image's status document is inside the container.</summary>
+    public string StatusDocument => $"{StateDirectory}/{StatusFileName}";
+
+    private static ImageContract Load()
+    {
+        using var stream = typeof(ImageContract).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"{ResourceName} is not embedded in {typeof(ImageContract).Assembly.GetName().Name}: the package is broken, reinstall it.");
+        return JsonSerializer.Deserialize<ImageContract>(stream, new JsonSerializerOptions
+        {
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            RespectNullableAnnotations = true,
+            RespectRequiredConstructorParameters = true,
+        }) ?? throw new InvalidOperationException($"{ResourceName} is empty: the package is broken, reinstall it.");
+    }
+}
