@@ -322,6 +322,14 @@ public static partial class ManifestReader
             return JsonValue.Create(hex);
         }
 
+        // YAML 1.1 octal: kubectl reads a bare "defaultMode: 0644" as 420, the mode the user meant.
+        if (OctalPattern().IsMatch(value))
+        {
+            var digits = value.TrimStart('-', '+').Replace("_", string.Empty, StringComparison.Ordinal);
+            var octal = Convert.ToInt64(digits, 8);
+            return JsonValue.Create(value.StartsWith('-') ? -octal : octal);
+        }
+
         if (FloatPattern().IsMatch(value) && double.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out var real))
         {
             return JsonValue.Create(real);
@@ -353,6 +361,9 @@ public static partial class ManifestReader
 
     [GeneratedRegex(@"^[-+]?(0|[1-9][0-9_]*)$")]
     private static partial Regex IntegerPattern();
+
+    [GeneratedRegex(@"^[-+]?0[0-7_]+$")]
+    private static partial Regex OctalPattern();
 
     [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9][0-9_]*\.[0-9]*|[0-9][0-9_]*(\.[0-9]*)?[eE][-+]?[0-9]+)$")]
     private static partial Regex FloatPattern();

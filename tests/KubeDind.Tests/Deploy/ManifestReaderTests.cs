@@ -161,4 +161,48 @@ public sealed class ManifestReaderTests
 
         Assert.Contains("Duplicate key kind", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Bare_octal_modes_are_numbers_as_kubectl_reads_them_and_quoted_ones_stay_strings()
+    {
+        const string yaml = """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: { name: modes }
+            data:
+              bare: 0644
+              quoted: "0644"
+              zero: 0
+              hex: 0x1F
+            """;
+
+        var data = Assert.Single(ManifestReader.ReadText(yaml, "inline")).Body["data"]!;
+
+        Assert.Equal(420, data["bare"]!.GetValue<long>());
+        Assert.Equal("0644", (string?)data["quoted"]);
+        Assert.Equal(0, data["zero"]!.GetValue<long>());
+        Assert.Equal(31, data["hex"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public void Bare_yaml_1_1_booleans_are_booleans_and_quoted_ones_stay_strings()
+    {
+        const string yaml = """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: { name: flags }
+            data:
+              bareOn: on
+              bareNo: no
+              quotedOn: "on"
+              quotedYes: 'yes'
+            """;
+
+        var data = Assert.Single(ManifestReader.ReadText(yaml, "inline")).Body["data"]!;
+
+        Assert.True(data["bareOn"]!.GetValue<bool>());
+        Assert.False(data["bareNo"]!.GetValue<bool>());
+        Assert.Equal("on", (string?)data["quotedOn"]);
+        Assert.Equal("yes", (string?)data["quotedYes"]);
+    }
 }
