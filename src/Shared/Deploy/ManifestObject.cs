@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using k8s;
 
 namespace KubeDind.Deploy;
 
@@ -51,4 +52,11 @@ public sealed class ManifestObject
     public string Origin => $"{Source} (document {DocumentIndex}, line {Line})";
 
     public override string ToString() => DisplayName;
+
+    /// <summary>An object built in code from the client's typed model, serialized the way the client sends it.</summary>
+    internal static ManifestObject FromModel(object model, string source) =>
+        new((JsonObject)JsonNode.Parse(KubernetesJson.Serialize(model))!, source, 1, 1);
+
+    /// <summary>The body as the client's typed model of a built-in kind (its fields as the API server reads them).</summary>
+    internal T ToModel<T>() => KubernetesJson.Deserialize<T>(Body.ToJsonString());
 }

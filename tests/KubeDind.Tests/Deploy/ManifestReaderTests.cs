@@ -205,4 +205,27 @@ public sealed class ManifestReaderTests
         Assert.Equal("on", (string?)data["quotedOn"]);
         Assert.Equal("yes", (string?)data["quotedYes"]);
     }
+
+    [Fact]
+    public void A_crd_and_its_custom_resource_in_one_file_are_both_read()
+    {
+        var objects = ManifestReader.Read(new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")] });
+
+        Assert.Equal(["Widget blue", "CustomResourceDefinition widgets.example.kubedind.io"], objects.Select(o => o.DisplayName));
+        var crd = objects[1].ToModel<k8s.Models.V1CustomResourceDefinition>();
+        Assert.Equal("example.kubedind.io", crd.Spec.Group);
+        Assert.Equal("Widget", crd.Spec.Names.Kind);
+        Assert.Equal(["v1"], crd.Spec.Versions.Select(v => v.Name));
+    }
+
+    [Fact]
+    public void An_object_built_from_a_typed_model_carries_no_null_fields()
+    {
+        var job = ManifestObject.FromModel(
+            new k8s.Models.V1Job { ApiVersion = "batch/v1", Kind = "Job", Metadata = new k8s.Models.V1ObjectMeta { Name = "run" } },
+            "test");
+
+        Assert.Equal("Job run", job.DisplayName);
+        Assert.Equal("""{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"run"}}""", job.Body.ToJsonString());
+    }
 }
