@@ -71,7 +71,7 @@ internal static class JobRun
         await DeleteEarlierAsync(client, name, ns, settings.PollInterval, deadline.Token).ConfigureAwait(false);
         var deploy = new DeploySettings
         {
-            InlineManifests = [job.Body.ToJsonString()],
+            InlineManifests = [job.ToYaml()],
             Namespace = ns,
             ImageRewrites = settings.ImageRewrites,
             WaitForRollout = false,
