@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using k8s.Models;
 
 namespace KubeDind.Deploy;
 
@@ -33,11 +33,10 @@ internal sealed class ApiDiscovery
         if (!_groupVersions.TryGetValue(apiVersion, out var resources))
         {
             var path = apiVersion.Contains('/', StringComparison.Ordinal) ? $"/apis/{apiVersion}" : $"/api/{apiVersion}";
-            var list = await _api.GetAsync(path, cancellationToken).ConfigureAwait(false);
-            resources = (list?["resources"] as JsonArray ?? [])
-                .OfType<JsonObject>()
-                .Where(r => (string?)r["name"] is { } name && !name.Contains('/', StringComparison.Ordinal))
-                .Select(r => new ApiResource(apiVersion, (string?)r["kind"] ?? string.Empty, (string)r["name"]!, (bool?)r["namespaced"] ?? false))
+            var list = await _api.GetAsync<V1APIResourceList>(path, cancellationToken).ConfigureAwait(false);
+            resources = (list?.Resources ?? [])
+                .Where(r => r.Name is { } name && !name.Contains('/', StringComparison.Ordinal))
+                .Select(r => new ApiResource(apiVersion, r.Kind ?? string.Empty, r.Name, r.Namespaced))
                 .ToList();
             if (list is not null)
             {

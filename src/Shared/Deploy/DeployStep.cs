@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using k8s;
+using k8s.Models;
 using KubeDind.Diagnostics;
 using KubeDind.Logging;
 using KubeDind.Waiting;
@@ -43,7 +43,7 @@ internal static class DeployStep
             var resources = await ResolveKindsAsync(manifests, discovery, defaultNamespace, token).ConfigureAwait(false);
             if (settings.Namespace is { } ns && ns != "default" && !manifests.Any(m => m.Kind == "Namespace" && m.Name == ns))
             {
-                var namespaceObject = new ManifestObject(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = ns } }, "DeploySettings.Namespace", 1, 1);
+                var namespaceObject = ManifestObject.FromModel(new V1Namespace { ApiVersion = "v1", Kind = "Namespace", Metadata = new V1ObjectMeta { Name = ns } }, "DeploySettings.Namespace");
                 manifests.Insert(0, namespaceObject);
                 resources[namespaceObject] = new ApiResource("v1", "Namespace", "namespaces", false);
             }
@@ -191,13 +191,13 @@ internal static class DeployStep
 
     private static IEnumerable<(string ApiVersion, string Kind, bool Namespaced)> CrdKinds(ManifestObject crd)
     {
-        var spec = crd.Body["spec"];
-        var group = (string?)spec?["group"];
-        var kind = (string?)spec?["names"]?["kind"];
-        var namespaced = (string?)spec?["scope"] != "Cluster";
-        foreach (var version in (spec?["versions"] as JsonArray ?? []).OfType<JsonObject>())
+        var spec = crd.ToModel<V1CustomResourceDefinition>().Spec;
+        var group = spec?.Group;
+        var kind = spec?.Names?.Kind;
+        var namespaced = spec?.Scope != "Cluster";
+        foreach (var version in spec?.Versions ?? [])
         {
-            if (group is not null && kind is not null && (string?)version["name"] is { } name)
+            if (group is not null && kind is not null && version.Name is { } name)
             {
                 yield return ($"{group}/{name}", kind, namespaced);
             }

@@ -1,5 +1,5 @@
-using System.Text.Json.Nodes;
 using KubeDind.Docker;
+using YamlDotNet.RepresentationModel;
 
 namespace KubeDind.Deploy;
 
@@ -41,7 +41,7 @@ public sealed class ImageRewriter
     public IReadOnlyList<ImageUse> Rewrite(ManifestObject manifest)
     {
         var uses = new List<ImageUse>();
-        Walk(manifest.Body, manifest.DisplayName, uses);
+        Walk(manifest.Document, manifest.DisplayName, uses, new Dictionary<YamlScalarNode, ImageUse>(ReferenceEqualityComparer.Instance));
         return uses;
     }
 
@@ -85,39 +85,76 @@ public sealed class ImageRewriter
         return null;
     }
 
-    private void Walk(JsonNode? node, string workload, List<ImageUse> uses)
+    private void Walk(YamlNode node, string workload, List<ImageUse> uses, Dictionary<YamlScalarNode, ImageUse> rewritten)
     {
         switch (node)
         {
-            case JsonObject obj:
-                foreach (var (key, value) in obj.ToList())
+            case YamlMappingNode mapping:
+                foreach (var (key, value) in mapping.Children)
                 {
-                    if (ContainerLists.Contains(key, StringComparer.Ordinal) && value is JsonArray containers)
+                    if (key is YamlScalarNode { Value: { } name } && ContainerLists.Contains(name, StringComparer.Ordinal) && value is YamlSequenceNode containers)
                     {
-                        foreach (var container in containers.OfType<JsonObject>())
+                        foreach (var container in containers.OfType<YamlMappingNode>())
                         {
-                            if (container["image"] is JsonValue v && v.TryGetValue<string>(out var image))
-                            {
-                                var (final, source) = Resolve(image);
-                                container["image"] = final;
-                                uses.Add(new ImageUse(workload, (string?)container["name"] ?? "?", image, final, source));
-                            }
+                            RewriteContainer(container, workload, uses, rewritten);
                         }
                     }
                     else
                     {
-                        Walk(value, workload, uses);
+                        Walk(value, workload, uses, rewritten);
                     }
                 }
 
                 break;
-            case JsonArray array:
-                foreach (var item in array)
+            case YamlSequenceNode sequence:
+                foreach (var item in sequence)
                 {
-                    Walk(item, workload, uses);
+                    Walk(item, workload, uses, rewritten);
                 }
 
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Rewrites the container's image and every image it could merge in (<c>&lt;&lt;: *base</c>), so whichever the
+    /// server's merge picks is rewritten; reports the container's own image, else the first merged one. An image
+    /// reached again through an alias is the same node: it is reported again but rewritten once.
+    /// </summary>
+    private void RewriteContainer(YamlMappingNode container, string workload, List<ImageUse> uses, Dictionary<YamlScalarNode, ImageUse> rewritten)
+    {
+        var images = WithMerged(container).Select(m => ManifestObject.ValueOf(m, "image")).OfType<YamlScalarNode>().Where(i => i.Value is not null).ToList();
+        var name = WithMerged(container).Select(m => ManifestObject.TextOf(m, "name")).FirstOrDefault(n => n is not null) ?? "?";
+        for (var i = 0; i < images.Count; i++)
+        {
+            if (!rewritten.TryGetValue(images[i], out var use))
+            {
+                var (final, source) = Resolve(images[i].Value!);
+                use = new ImageUse(workload, name, images[i].Value!, final, source);
+                rewritten[images[i]] = use;
+                images[i].Value = final;
+            }
+
+            if (i == 0)
+            {
+                uses.Add(use with { Container = name });
+            }
+        }
+    }
+
+    /// <summary>The mapping, then the mappings its merge key names (<c>&lt;&lt;: *a</c> or <c>&lt;&lt;: [*a, *b]</c>), depth first.</summary>
+    private static IEnumerable<YamlMappingNode> WithMerged(YamlMappingNode mapping)
+    {
+        yield return mapping;
+        var merged = ManifestObject.ValueOf(mapping, "<<") switch
+        {
+            YamlMappingNode one => [one],
+            YamlSequenceNode many => many.OfType<YamlMappingNode>().ToList(),
+            _ => new List<YamlMappingNode>(),
+        };
+        foreach (var source in merged.SelectMany(WithMerged))
+        {
+            yield return source;
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using KubeDind.Diagnostics;
@@ -64,16 +63,15 @@ internal static class JobRun
         ArgumentNullException.ThrowIfNull(context);
         var watch = Stopwatch.StartNew();
         var job = JobManifest(settings);
-        var name = (string)job["metadata"]!["name"]!;
-        var ns = (string?)job["metadata"]!["namespace"] ?? settings.Namespace;
-        job["metadata"]!["namespace"] = ns;
+        var name = job.Name;
+        var ns = job.Namespace ??= settings.Namespace;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(settings.Timeout);
 
         await DeleteEarlierAsync(client, name, ns, settings.PollInterval, deadline.Token).ConfigureAwait(false);
         var deploy = new DeploySettings
         {
-            InlineManifests = [job.ToJsonString()],
+            InlineManifests = [job.ToYaml()],
             Namespace = ns,
             ImageRewrites = settings.ImageRewrites,
             WaitForRollout = false,
@@ -137,7 +135,7 @@ internal static class JobRun
         return -1;
     }
 
-    private static JsonObject JobManifest(JobRunSettings settings)
+    private static ManifestObject JobManifest(JobRunSettings settings)
     {
         var given = (settings.Manifest is null ? 0 : 1) + (settings.InlineManifest is null ? 0 : 1) + (settings.Image is null ? 0 : 1);
         if (given != 1)
@@ -147,23 +145,19 @@ internal static class JobRun
 
         if (settings.Image is { } image)
         {
-            var container = new JsonObject { ["name"] = "job", ["image"] = image };
-            if (settings.Command.Count > 0)
+            var container = new V1Container { Name = "job", Image = image, Command = settings.Command.Count > 0 ? [.. settings.Command] : null };
+            var job = new V1Job
             {
-                container["command"] = new JsonArray(settings.Command.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray());
-            }
-
-            return new JsonObject
-            {
-                ["apiVersion"] = "batch/v1",
-                ["kind"] = "Job",
-                ["metadata"] = new JsonObject { ["name"] = settings.Name ?? "kubedind-job-" + Guid.NewGuid().ToString("N")[..8] },
-                ["spec"] = new JsonObject
+                ApiVersion = "batch/v1",
+                Kind = "Job",
+                Metadata = new V1ObjectMeta { Name = settings.Name ?? "kubedind-job-" + Guid.NewGuid().ToString("N")[..8] },
+                Spec = new V1JobSpec
                 {
-                    ["backoffLimit"] = 0,
-                    ["template"] = new JsonObject { ["spec"] = new JsonObject { ["restartPolicy"] = "Never", ["containers"] = new JsonArray(container) } },
+                    BackoffLimit = 0,
+                    Template = new V1PodTemplateSpec { Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [container] } },
                 },
             };
+            return ManifestObject.FromModel(job, "JobRunSettings.Image");
         }
 
         var objects = settings.Manifest is { } file
@@ -175,7 +169,7 @@ internal static class JobRun
             throw new KubeDindException($"Run job: {settings.Manifest ?? "the inline manifest"} must hold exactly one Job (it holds {string.Join(", ", objects.Select(o => o.DisplayName))}); deploy the rest with Deploy.");
         }
 
-        return jobs[0].Body;
+        return jobs[0];
     }
 
     private static async Task DeleteEarlierAsync(IKubernetes client, string name, string ns, TimeSpan interval, CancellationToken cancellationToken)

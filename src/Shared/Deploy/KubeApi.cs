@@ -70,7 +70,9 @@ internal sealed class KubeApi
         }
     }
 
-    public async Task<JsonNode?> GetAsync(string path, CancellationToken cancellationToken)
+    /// <summary>GETs <paramref name="path"/> into the client's typed model <typeparamref name="T"/>; null when the server says 404.</summary>
+    public async Task<T?> GetAsync<T>(string path, CancellationToken cancellationToken)
+        where T : class
     {
         var (status, body, text) = await SendAsync(HttpMethod.Get, path, null, null, cancellationToken).ConfigureAwait(false);
         if (status == HttpStatusCode.NotFound)
@@ -83,7 +85,7 @@ internal sealed class KubeApi
             throw new KubeDindException($"Deploy: GET {path} failed: {StatusMessage(status, body, text)}");
         }
 
-        return body;
+        return KubernetesJson.Deserialize<T>(text);
     }
 
     public static string StatusMessage(HttpStatusCode status, JsonNode? body, string text) =>

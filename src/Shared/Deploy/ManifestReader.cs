@@ -1,17 +1,15 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.FileSystemGlobbing;
 using YamlDotNet.Core;
-using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
 
 namespace KubeDind.Deploy;
 
 /// <summary>
-/// Reads manifests (files, directories, globs, inline YAML) into generic objects: multi-document YAML,
-/// comments, anchors and merge keys, empty documents skipped, <c>List</c> kinds expanded. Plain scalars
-/// are typed the way kubectl's YAML 1.1 reader types them (so <c>replicas: 2</c> is a number and
-/// <c>"2"</c> a string). Every bad input is one line naming the file and document.
+/// Reads manifests (files, directories, globs, inline YAML) into YAML objects with YamlDotNet: multi-document
+/// YAML, comments, anchors, empty documents skipped, <c>List</c> kinds expanded. Scalars are left as written:
+/// the API server types them (and expands merge keys) when it reads the server-side apply body, as it does for
+/// kubectl. Every bad input is one line naming the file and document.
 /// </summary>
 public static partial class ManifestReader
 {
@@ -145,33 +143,10 @@ public static partial class ManifestReader
 
     public static IReadOnlyList<ManifestObject> ReadText(string yaml, string source)
     {
-        var objects = new List<ManifestObject>();
+        var stream = new YamlStream();
         try
         {
-            // MergingParser expands merge keys (<<: *base) into the events the tree is built from.
-            var parser = new MergingParser(new Parser(new StringReader(yaml)));
-            var anchors = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
-            parser.Consume<StreamStart>();
-            var document = 0;
-            while (parser.TryConsume<DocumentStart>(out _))
-            {
-                document++;
-                var line = (int)parser.Current!.Start.Line;
-                var node = ReadNode(parser, anchors, source, document);
-                parser.Consume<DocumentEnd>();
-                anchors.Clear();
-                if (node is null || (node is JsonObject { Count: 0 }))
-                {
-                    continue; // an empty document ("---" twice, or only comments)
-                }
-
-                if (node is not JsonObject body)
-                {
-                    throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) is not a mapping; a manifest document must be a Kubernetes object with apiVersion and kind.");
-                }
-
-                AddObject(objects, body, source, document, line);
-            }
+            stream.Load(new StringReader(yaml));
         }
         catch (YamlException ex)
         {
@@ -180,154 +155,59 @@ public static partial class ManifestReader
             throw new KubeDindException($"Deploy: {source}: YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {reason.TrimEnd('.')}; fix the YAML and deploy again.", ex.Message, ex);
         }
 
+        var objects = new List<ManifestObject>();
+        var document = 0;
+        foreach (var root in stream.Documents.Select(d => d.RootNode))
+        {
+            document++;
+            var line = (int)root.Start.Line;
+            if (root is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" } or YamlMappingNode { Children.Count: 0 })
+            {
+                continue; // an empty document ("---" twice, or only comments)
+            }
+
+            if (root is not YamlMappingNode body)
+            {
+                throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) is not a mapping; a manifest document must be a Kubernetes object with apiVersion and kind.");
+            }
+
+            AddObject(objects, body, source, document, line);
+        }
+
         return objects;
     }
 
-    private static void AddObject(List<ManifestObject> objects, JsonObject body, string source, int document, int line)
+    private static void AddObject(List<ManifestObject> objects, YamlMappingNode body, string source, int document, int line)
     {
-        var kind = body["kind"] is JsonValue k && k.TryGetValue<string>(out var ks) ? ks : null;
-        var apiVersion = body["apiVersion"] is JsonValue a && a.TryGetValue<string>(out var avs) ? avs : null;
+        var kind = ManifestObject.TextOf(body, "kind");
+        var apiVersion = ManifestObject.TextOf(body, "apiVersion");
         if (string.IsNullOrWhiteSpace(kind) || string.IsNullOrWhiteSpace(apiVersion))
         {
             var missing = string.IsNullOrWhiteSpace(kind) && string.IsNullOrWhiteSpace(apiVersion) ? "kind and apiVersion" : string.IsNullOrWhiteSpace(kind) ? "kind" : "apiVersion";
             throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) has no {missing}; every manifest document needs both.");
         }
 
-        if (kind.EndsWith("List", StringComparison.Ordinal) && body["items"] is JsonArray items)
+        if (kind.EndsWith("List", StringComparison.Ordinal) && ManifestObject.ValueOf(body, "items") is YamlSequenceNode items)
         {
-            foreach (var item in items.ToList())
+            foreach (var item in items)
             {
-                if (item is not JsonObject itemBody)
+                if (item is not YamlMappingNode itemBody)
                 {
                     throw new KubeDindException($"Deploy: {source}: document {document} (line {line}) is a {kind} whose items are not all objects.");
                 }
 
-                items.Remove(itemBody);
                 AddObject(objects, itemBody, source, document, line);
             }
 
             return;
         }
 
-        if (body["metadata"] is not JsonObject metadata || metadata["name"] is not JsonValue name || string.IsNullOrWhiteSpace(name.ToString()))
+        if (string.IsNullOrWhiteSpace(ManifestObject.TextOf(ManifestObject.ValueOf(body, "metadata"), "name")))
         {
             throw new KubeDindException($"Deploy: {source}: document {document} (line {line}): {kind} has no metadata.name; give every object a name (generateName cannot be re-applied).");
         }
 
         objects.Add(new ManifestObject(body, source, document, line));
-    }
-
-    private static JsonNode? ReadNode(IParser parser, Dictionary<string, JsonNode?> anchors, string source, int document)
-    {
-        var current = parser.Current ?? throw new KubeDindException($"Deploy: {source}: document {document} ends in the middle of a node.");
-        parser.MoveNext();
-        JsonNode? node;
-        switch (current)
-        {
-            case AnchorAlias alias:
-                return anchors.TryGetValue(alias.Value.Value, out var anchored)
-                    ? anchored?.DeepClone()
-                    : throw new YamlException(alias.Start, alias.End, $"alias *{alias.Value} names no anchor before it");
-            case Scalar scalar:
-                node = ToScalar(scalar);
-                break;
-            case SequenceStart:
-                var array = new JsonArray();
-                while (!parser.TryConsume<SequenceEnd>(out _))
-                {
-                    array.Add(ReadNode(parser, anchors, source, document));
-                }
-
-                node = array;
-                break;
-            case MappingStart mapping:
-                var obj = new JsonObject();
-                var explicitKeys = new HashSet<string>(StringComparer.Ordinal);
-                while (!parser.TryConsume<MappingEnd>(out _))
-                {
-                    var keyEvent = parser.Current!;
-                    var key = keyEvent is Scalar keyScalar ? keyScalar.Value : ReadNode(parser, anchors, source, document)?.ToJsonString() ?? "null";
-                    if (keyEvent is Scalar)
-                    {
-                        parser.MoveNext();
-                    }
-
-                    // MergingParser replays the anchored events, which keep the anchor's (earlier) position:
-                    // that tells merged keys from the mapping's own, and the mapping's own keys win.
-                    var merged = keyEvent.Start.Index < mapping.Start.Index;
-                    var value = ReadNode(parser, anchors, source, document);
-                    if (!obj.ContainsKey(key))
-                    {
-                        obj[key] = value;
-                    }
-                    else if (!merged && !explicitKeys.Contains(key))
-                    {
-                        obj[key] = value;
-                    }
-                    else if (!merged)
-                    {
-                        throw new YamlException(keyEvent.Start, keyEvent.End, $"Duplicate key {key}");
-                    }
-
-                    if (!merged)
-                    {
-                        explicitKeys.Add(key);
-                    }
-                }
-
-                node = obj;
-                break;
-            default:
-                throw new KubeDindException($"Deploy: {source}: document {document} holds a YAML node the reader does not understand at line {current.Start.Line}.");
-        }
-
-        if (current is NodeEvent { Anchor.IsEmpty: false } anchoredEvent)
-        {
-            anchors[anchoredEvent.Anchor.Value] = node?.DeepClone();
-        }
-
-        return node;
-    }
-
-    private static JsonNode? ToScalar(Scalar scalar)
-    {
-        var value = scalar.Value ?? string.Empty;
-        var tag = scalar.Tag.IsEmpty ? null : scalar.Tag.Value;
-        if (tag is "tag:yaml.org,2002:str" || scalar.Style is not ScalarStyle.Plain && tag is null)
-        {
-            return JsonValue.Create(value);
-        }
-
-        if (tag is "tag:yaml.org,2002:null" || value is "" or "~" or "null" or "Null" or "NULL")
-        {
-            return null;
-        }
-
-        // YAML 1.1 booleans, as kubectl's reader (go-yaml v2) sees them.
-        switch (value)
-        {
-            case "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON":
-                return JsonValue.Create(true);
-            case "false" or "False" or "FALSE" or "no" or "No" or "NO" or "off" or "Off" or "OFF":
-                return JsonValue.Create(false);
-        }
-
-        if (IntegerPattern().IsMatch(value) && long.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
-        {
-            return JsonValue.Create(integer);
-        }
-
-        if (value.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(value[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hex))
-        {
-            return JsonValue.Create(hex);
-        }
-
-        if (FloatPattern().IsMatch(value) && double.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out var real))
-        {
-            return JsonValue.Create(real);
-        }
-
-        return JsonValue.Create(value);
     }
 
     private static bool IsManifestFile(string path) =>
@@ -350,12 +230,6 @@ public static partial class ManifestReader
         matcher.AddInclude(normalized[(slash + 1)..]);
         return matcher.GetResultsInFullPath(root);
     }
-
-    [GeneratedRegex(@"^[-+]?(0|[1-9][0-9_]*)$")]
-    private static partial Regex IntegerPattern();
-
-    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9][0-9_]*\.[0-9]*|[0-9][0-9_]*(\.[0-9]*)?[eE][-+]?[0-9]+)$")]
-    private static partial Regex FloatPattern();
 
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
     private static partial Regex MarkPrefix();

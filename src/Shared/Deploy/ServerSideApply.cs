@@ -6,7 +6,7 @@ namespace KubeDind.Deploy;
 /// <summary>
 /// Applies one object with server-side apply (PATCH, <c>application/apply-patch+yaml</c>, a field
 /// manager, force), so running the same deploy again updates the objects instead of failing on
-/// "already exists". The body is sent as JSON, which is YAML.
+/// "already exists". The body is the manifest's YAML: the server reads it as kubectl's YAML 1.1 reader does.
 /// </summary>
 internal sealed class ServerSideApply
 {
@@ -24,7 +24,7 @@ internal sealed class ServerSideApply
     {
         var path = resource.PathOf(manifest.Name, manifest.Namespace)
             + $"?fieldManager={Uri.EscapeDataString(_fieldManager)}&force=true";
-        var (status, body, text) = await _api.SendAsync(HttpMethod.Patch, path, manifest.Body.ToJsonString(), "application/apply-patch+yaml", cancellationToken).ConfigureAwait(false);
+        var (status, body, text) = await _api.SendAsync(HttpMethod.Patch, path, manifest.ToYaml(), "application/apply-patch+yaml", cancellationToken).ConfigureAwait(false);
         if (status is HttpStatusCode.OK or HttpStatusCode.Created && body is not null)
         {
             return (body, status == HttpStatusCode.Created);

@@ -1,3 +1,4 @@
+using k8s.Models;
 using KubeDind.Deploy;
 
 namespace KubeDind.Tests.Deploy;
@@ -17,9 +18,9 @@ public sealed class ImageRewriterTests
         Assert.Equal(
             [("app", "web:1", "localhost:5000/web:1", ImageSource.Pushed), ("migrate", "busybox:1.36", "localhost:5000/mirror/busybox:1.36", ImageSource.Rewritten)],
             uses.Select(u => (u.Container, u.Original, u.Final, u.Source)));
-        var containers = objects.Single(o => o.Kind == "Deployment").Body["spec"]!["template"]!["spec"]!;
-        Assert.Equal("localhost:5000/web:1", (string?)containers["containers"]![0]!["image"]);
-        Assert.Equal("localhost:5000/mirror/busybox:1.36", (string?)containers["initContainers"]![0]!["image"]);
+        var pod = objects.Single(o => o.Kind == "Deployment").ToModel<V1Deployment>().Spec.Template.Spec;
+        Assert.Equal("localhost:5000/web:1", pod.Containers[0].Image);
+        Assert.Equal("localhost:5000/mirror/busybox:1.36", pod.InitContainers[0].Image);
     }
 
     [Theory]
@@ -58,6 +59,37 @@ public sealed class ImageRewriterTests
         var uses = new ImageRewriter(new Dictionary<string, string>(), new Dictionary<string, string> { ["batch:1"] = "localhost:5000/batch:1" }).Rewrite(objects[0]);
 
         Assert.Equal("localhost:5000/batch:1", Assert.Single(uses).Final);
+    }
+
+    [Fact]
+    public void An_image_merged_in_from_an_anchor_is_rewritten_once_and_reported_for_every_container_using_it()
+    {
+        var objects = ManifestReader.ReadText(
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: merged}
+            spec:
+              containers:
+                - &app {name: app, image: "web:1"}
+                - <<: *app
+                  name: copy
+              ephemeralContainers:
+                - *app
+            """,
+            "inline");
+        var uses = new ImageRewriter(new Dictionary<string, string>(), new Dictionary<string, string> { ["web:1"] = "localhost:5000/web:1" }).Rewrite(objects[0]);
+
+        Assert.Equal(
+            [("app", "web:1", "localhost:5000/web:1"), ("copy", "web:1", "localhost:5000/web:1"), ("app", "web:1", "localhost:5000/web:1")],
+            uses.Select(u => (u.Container, u.Original, u.Final)));
+        // Read back as the server would: the alias in ephemeralContainers is the same (rewritten) node.
+        var sent = ManifestReader.ReadText(objects[0].ToYaml(), "sent")[0].Document;
+        var spec = ManifestObject.ValueOf(sent, "spec");
+        var containers = ((YamlDotNet.RepresentationModel.YamlSequenceNode)ManifestObject.ValueOf(spec, "containers")!).ToList();
+        Assert.Equal("localhost:5000/web:1", ManifestObject.TextOf(containers[0], "image"));
+        Assert.Same(containers[0], ManifestObject.ValueOf(containers[1], "<<"));
+        Assert.Same(containers[0], ((YamlDotNet.RepresentationModel.YamlSequenceNode)ManifestObject.ValueOf(spec, "ephemeralContainers")!)[0]);
     }
 
     /// <summary>docs/using-the-cluster.md, "Third-party images offline": tag a local copy with the manifest's exact name and push it.</summary>

@@ -1,5 +1,7 @@
-using System.Text.Json.Nodes;
+using k8s.Models;
 using KubeDind.Deploy;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
 
 namespace KubeDind.Tests.Deploy;
 
@@ -21,16 +23,16 @@ public sealed class ManifestReaderTests
     }
 
     [Fact]
-    public void Scalars_are_typed_like_kubectl_types_them()
+    public void Built_in_kinds_read_into_the_clients_typed_models_with_their_scalars_typed()
     {
         var objects = ManifestReader.Read(new DeploySettings { Manifests = ["app/*.yaml"], BaseDirectory = ManifestFiles.Root });
 
-        var config = objects.Single(o => o.Kind == "ConfigMap").Body;
-        Assert.Equal(":8080", (string?)config["data"]!["listen"]);
-        Assert.Equal("2", (string?)config["data"]!["replicas-hint"]);
-        var deployment = objects.Single(o => o.Kind == "Deployment").Body;
-        Assert.Equal(2, deployment["spec"]!["replicas"]!.GetValue<long>());
-        Assert.Equal(8080, deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["ports"]![0]!["containerPort"]!.GetValue<long>());
+        var config = objects.Single(o => o.Kind == "ConfigMap").ToModel<V1ConfigMap>();
+        Assert.Equal(":8080", config.Data["listen"]);
+        Assert.Equal("2", config.Data["replicas-hint"]);
+        var deployment = objects.Single(o => o.Kind == "Deployment").ToModel<V1Deployment>();
+        Assert.Equal(2, deployment.Spec.Replicas);
+        Assert.Equal(8080, deployment.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort);
     }
 
     [Fact]
@@ -38,17 +40,16 @@ public sealed class ManifestReaderTests
     {
         var worker = Assert.Single(ManifestReader.Read(new DeploySettings { Manifests = [ManifestFiles.Path("awkward/anchors.yaml")] }));
 
-        var spec = worker.Body["spec"]!;
-        Assert.Equal("worker", (string?)spec["selector"]!["matchLabels"]!["app"]);
-        Assert.Equal("back", (string?)spec["template"]!["metadata"]!["labels"]!["tier"]);
-        var containers = (JsonArray)spec["template"]!["spec"]!["containers"]!;
+        var spec = worker.ToModel<V1Deployment>().Spec;
+        Assert.Equal("worker", spec.Selector.MatchLabels["app"]);
+        Assert.Equal("back", spec.Template.Metadata.Labels["tier"]);
+        var containers = spec.Template.Spec.Containers;
         Assert.Equal(2, containers.Count);
-        Assert.Equal("sidecar", (string?)containers[1]!["name"]);
-        Assert.Equal("sidecar", (string?)containers[1]!["image"]); // explicit keys win over the merged ones
-        Assert.Equal("64Mi", (string?)containers[1]!["resources"]!["limits"]!["memory"]); // merged from the anchor
-        Assert.Equal("yes", (string?)containers[0]!["env"]![0]!["value"]); // quoted "yes" stays a string
-        Assert.Equal("007", (string?)containers[0]!["env"]![1]!["value"]);
-        Assert.DoesNotContain("<<", containers[1]!.AsObject().Select(kv => kv.Key));
+        Assert.Equal("sidecar", containers[1].Name);
+        Assert.Equal("sidecar", containers[1].Image); // explicit keys win over the merged ones
+        Assert.Equal("64Mi", containers[1].Resources.Limits["memory"].ToString()); // merged from the anchor
+        Assert.Equal("yes", containers[0].Env[0].Value); // quoted "yes" stays a string
+        Assert.Equal("007", containers[0].Env[1].Value);
     }
 
     [Fact]
@@ -68,7 +69,8 @@ public sealed class ManifestReaderTests
         var widget = objects.Single(o => o.Kind == "Widget");
         Assert.Equal("example.kubedind.io", widget.Group);
         Assert.Equal("v1", widget.Version);
-        Assert.Equal(3, widget.Body["spec"]!["size"]!.GetValue<long>());
+        var size = Assert.IsType<YamlScalarNode>(ManifestObject.ValueOf(ManifestObject.ValueOf(widget.Document, "spec"), "size"));
+        Assert.Equal(("3", ScalarStyle.Plain), (size.Value, size.Style)); // plain: the server reads a number
     }
 
     [Fact]
@@ -131,27 +133,24 @@ public sealed class ManifestReaderTests
     }
 
     [Fact]
-    public void Merge_keys_follow_yaml_explicit_keys_win_wherever_they_stand_and_earlier_merged_maps_win()
+    public void Anchors_and_merge_keys_reach_the_server_as_written_for_it_to_expand()
     {
         const string yaml = """
             base: &a { x: from-a, y: from-a }
-            other: &b { x: from-b, z: from-b }
             apiVersion: v1
             kind: ConfigMap
             metadata: { name: merged }
             data:
-              x: explicit-before
-              <<: [*a, *b]
-              w: explicit-after
+              <<: *a
+              x: explicit
             """;
 
-        var data = Assert.Single(ManifestReader.ReadText(yaml, "inline")).Body["data"]!.AsObject();
+        var sent = Assert.Single(ManifestReader.ReadText(yaml, "inline")).ToYaml();
 
-        Assert.Equal("explicit-before", (string?)data["x"]);
-        Assert.Equal("from-a", (string?)data["y"]);
-        Assert.Equal("from-b", (string?)data["z"]);
-        Assert.Equal("explicit-after", (string?)data["w"]);
-        Assert.Equal(4, data.Count);
+        var reread = Assert.Single(ManifestReader.ReadText(sent, "sent"));
+        var data = ManifestObject.ValueOf(reread.Document, "data");
+        Assert.Same(ManifestObject.ValueOf(reread.Document, "base"), ManifestObject.ValueOf(data, "<<")); // still an alias of the anchor
+        Assert.Equal("explicit", ManifestObject.TextOf(data, "x"));
     }
 
     [Fact]
@@ -160,5 +159,70 @@ public sealed class ManifestReaderTests
         var ex = Assert.Throws<KubeDindException>(() => ManifestReader.ReadText("apiVersion: v1\nkind: ConfigMap\nkind: Secret\n", "inline"));
 
         Assert.Contains("Duplicate key kind", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bare_octal_modes_stay_plain_for_the_server_which_reads_them_as_kubectl_does()
+    {
+        const string yaml = """
+            apiVersion: v1
+            kind: Pod
+            metadata: { name: modes }
+            spec:
+              containers: [{ name: app, image: app }]
+              volumes:
+                - { name: config, configMap: { name: config, defaultMode: 0644 } }
+                - { name: secret, secret: { secretName: secret, defaultMode: 0400 } }
+            """;
+
+        var pod = Assert.Single(ManifestReader.ReadText(yaml, "inline"));
+
+        Assert.Equal([420, 256], pod.ToModel<V1Pod>().Spec.Volumes.Select(v => v.ConfigMap?.DefaultMode ?? v.Secret.DefaultMode));
+        Assert.Contains("defaultMode: 0644", pod.ToYaml(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Quoted_scalars_stay_quoted_and_bare_ones_bare_in_what_the_server_reads()
+    {
+        const string yaml = """
+            apiVersion: example.kubedind.io/v1
+            kind: Widget
+            metadata: { name: flags }
+            spec:
+              bareOn: on
+              quotedOn: "on"
+              quotedYes: 'yes'
+              quotedMode: "0644"
+            """;
+
+        var sent = Assert.Single(ManifestReader.ReadText(Assert.Single(ManifestReader.ReadText(yaml, "inline")).ToYaml(), "sent"));
+
+        var spec = ManifestObject.ValueOf(sent.Document, "spec");
+        Assert.Equal(
+            [("bareOn", ScalarStyle.Plain), ("quotedOn", ScalarStyle.DoubleQuoted), ("quotedYes", ScalarStyle.SingleQuoted), ("quotedMode", ScalarStyle.DoubleQuoted)],
+            ((YamlMappingNode)spec!).Children.Select(kv => (((YamlScalarNode)kv.Key).Value!, ((YamlScalarNode)kv.Value).Style)));
+    }
+
+    [Fact]
+    public void A_crd_and_its_custom_resource_in_one_file_are_both_read()
+    {
+        var objects = ManifestReader.Read(new DeploySettings { Manifests = [ManifestFiles.Path("awkward/crd.yaml")] });
+
+        Assert.Equal(["Widget blue", "CustomResourceDefinition widgets.example.kubedind.io"], objects.Select(o => o.DisplayName));
+        var crd = objects[1].ToModel<V1CustomResourceDefinition>();
+        Assert.Equal("example.kubedind.io", crd.Spec.Group);
+        Assert.Equal("Widget", crd.Spec.Names.Kind);
+        Assert.Equal(["v1"], crd.Spec.Versions.Select(v => v.Name));
+    }
+
+    [Fact]
+    public void An_object_built_from_a_typed_model_carries_no_null_fields()
+    {
+        var job = ManifestObject.FromModel(
+            new V1Job { ApiVersion = "batch/v1", Kind = "Job", Metadata = new V1ObjectMeta { Name = "run" } },
+            "test");
+
+        Assert.Equal("Job run", job.DisplayName);
+        Assert.Equal("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: run\n", job.ToYaml().Replace("...\n", string.Empty, StringComparison.Ordinal));
     }
 }

@@ -1,3 +1,4 @@
+using k8s;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
@@ -115,6 +116,40 @@ public sealed class RealClusterDeployTests
         {
             await RemoveImagesAsync(session, images);
         }
+    }
+
+    /// <summary>The apply body is the manifest's YAML: the server, not KubeDind, types its scalars and expands its merge keys.</summary>
+    [Fact]
+    public async Task The_server_reads_octal_modes_anchors_and_merge_keys_as_kubectl_would()
+    {
+        SkipWithoutK3s();
+        var ct = TestContext.Current.CancellationToken;
+        var ns = "kdt-yaml-" + Guid.NewGuid().ToString("N")[..6];
+        const string manifest = """
+            apiVersion: v1
+            kind: PodTemplate
+            metadata:
+              name: modes
+              labels: &labels {app: modes, tier: "on"}
+            template:
+              metadata:
+                labels:
+                  <<: *labels
+                  tier: back
+              spec:
+                containers: [{name: app, image: app}]
+                volumes:
+                  - {name: config, configMap: {name: config, defaultMode: 0644}}
+                  - {name: secret, secret: {secretName: secret, defaultMode: 0400}}
+            """;
+
+        var result = await Cluster.DeployAsync(new DeploySettings { InlineManifests = [manifest], Namespace = ns, WaitForRollout = false }, ct);
+
+        Assert.True(result.Succeeded);
+        var live = await Cluster.Kubernetes.CoreV1.ReadNamespacedPodTemplateAsync("modes", ns, cancellationToken: ct);
+        Assert.Equal([420, 256], live.Template.Spec.Volumes.Select(v => v.ConfigMap?.DefaultMode ?? v.Secret.DefaultMode));
+        Assert.Equal("on", live.Metadata.Labels["tier"]);
+        Assert.Equal(new Dictionary<string, string> { ["app"] = "modes", ["tier"] = "back" }, live.Template.Metadata.Labels);
     }
 
     private static void SkipWithoutK3s()

@@ -319,12 +319,23 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         return (200, list.ToJsonString(), "application/json");
     }
 
+    /// <summary>
+    /// The apply body (YAML) as JSON, read with YamlDotNet's own scalar typing and merge keys: close enough for a
+    /// fake; the real server's YAML 1.1 reading is what the real-cluster tests exercise.
+    /// </summary>
+    private static string YamlToJson(string yaml)
+    {
+        var parser = new YamlDotNet.Core.MergingParser(new YamlDotNet.Core.Parser(new StringReader(yaml)));
+        var value = new YamlDotNet.Serialization.DeserializerBuilder().WithAttemptingUnquotedStringTypeDeserialization().Build().Deserialize<object>(parser);
+        return new YamlDotNet.Serialization.SerializerBuilder().JsonCompatible().Build().Serialize(value!);
+    }
+
     private (int, string, string) Apply((string ApiVersion, string Kind, string Plural, bool Namespaced) resource, string? ns, string name, string body)
     {
         JsonObject applied;
         try
         {
-            applied = JsonNode.Parse(body) as JsonObject ?? throw new FormatException("not an object");
+            applied = JsonNode.Parse(YamlToJson(body)) as JsonObject ?? throw new FormatException("not an object");
         }
         catch (Exception ex)
         {
