@@ -54,7 +54,7 @@ internal sealed class KubeDindCore : IKubeDindCore
         cluster.CollectDiagnosticsAsync(cancellationToken);
 
     public Task<ServiceEndpoint> OpenServiceAsync(ICakeContext context, KubeDindCluster cluster, string service, string port, KubeDindServiceSettings settings, CancellationToken cancellationToken) =>
-        cluster.OpenServiceAsync(service, port, settings.Namespace ?? "default", settings.Scheme, cancellationToken);
+        cluster.OpenServiceAsync(service, port, settings.Namespace ?? "default", settings.Scheme, cancellationToken: cancellationToken);
 
     public Task<WorkloadLogs> ReadLogsAsync(ICakeContext context, KubeDindCluster cluster, string kind, string name, KubeDindLogsSettings settings, CancellationToken cancellationToken) =>
         cluster.ReadLogsAsync(kind, name, settings.Namespace, settings.TailLines, cancellationToken);

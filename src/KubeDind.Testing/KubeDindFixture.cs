@@ -149,9 +149,7 @@ public class KubeDindFixture : IAsyncLifetime
             Running[this] = 0;
             foreach (var service in Settings.Services)
             {
-                // The core's ServiceAccess returns the endpoint once something answers behind it.
-                var endpoint = await new ServiceAccess(_cluster!.Kubernetes, _cluster.PublishedPorts, _cluster.PublishedHost, Log)
-                    .OpenAsync(service.Name, service.Port, service.Namespace, service.Scheme, Settings.ServiceTimeout, cancellationToken).ConfigureAwait(false);
+                var endpoint = await _cluster!.OpenServiceAsync(service.Name, service.Port, service.Namespace, service.Scheme, Settings.ServiceTimeout, cancellationToken).ConfigureAwait(false);
                 _services[(service.Name, service.Port, service.Namespace)] = endpoint;
                 Log.Write(KubeDindLogLevel.Information, $"service {service.Namespace}/{service.Name}:{service.Port} answers at {endpoint.Url} ({endpoint.Via})");
             }

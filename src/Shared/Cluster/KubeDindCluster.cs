@@ -251,13 +251,14 @@ public sealed partial class KubeDindCluster : IClusterHandle
 
     /// <summary>
     /// A host URL for a Service's port: through a port published at start (<see cref="ClusterSettings.Ports"/>, for a
-    /// NodePort or externalIP service) when there is one, else through an API port-forward. Dispose it when done.
+    /// NodePort or externalIP service) when there is one, else through an API port-forward, once something answers
+    /// behind it (within <paramref name="timeout"/>, default 60 s). Dispose it when done.
     /// </summary>
-    public Task<ServiceEndpoint> OpenServiceAsync(string service, string port, string @namespace = "default", string scheme = "http", CancellationToken cancellationToken = default)
+    public Task<ServiceEndpoint> OpenServiceAsync(string service, string port, string @namespace = "default", string scheme = "http", TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         RequireKubernetes("OpenServiceAsync");
         ThrowIfTornDown();
-        return new ServiceAccess(Kubernetes, PublishedPorts, PublishedHost, Session.Log).OpenAsync(service, port, @namespace, scheme, cancellationToken: cancellationToken);
+        return new ServiceAccess(Kubernetes, PublishedPorts, PublishedHost, Session.Log).OpenAsync(service, port, @namespace, scheme, timeout, cancellationToken);
     }
 
     internal DeployContext CreateDeployContext() => new()
@@ -316,7 +317,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     string IClusterHandle.DefaultNamespace => "default";
 
     Task<ServiceEndpoint> IClusterHandle.OpenServiceAsync(string service, string port, string? @namespace, string scheme, CancellationToken cancellationToken) =>
-        OpenServiceAsync(service, port, @namespace ?? "default", scheme, cancellationToken);
+        OpenServiceAsync(service, port, @namespace ?? "default", scheme, cancellationToken: cancellationToken);
 
     Task IClusterHandle.TeardownAsync(CancellationToken cancellationToken) => TeardownAsync(null, cancellationToken);
 
