@@ -95,7 +95,7 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
             await StartClusterAsync(settings.Cluster, cancellationToken).ConfigureAwait(false);
         }
 
-        await PushImagesAsync(images, cancellationToken).ConfigureAwait(false);
+        await PushValidatedImagesAsync(images, cancellationToken).ConfigureAwait(false);
         if (settings.Deploy is { } deploy)
         {
             await DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
@@ -119,9 +119,11 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
         StepAsync(async (steps, token) => Cluster = await steps.ConnectAsync(settings, token).ConfigureAwait(false), cancellationToken);
 
     /// <summary>Checks every image first, then builds (when it has a context) and pushes each, in order; none = nothing to do.</summary>
-    public async Task PushImagesAsync(IEnumerable<KubeDindImage> images, CancellationToken cancellationToken = default)
+    public Task PushImagesAsync(IEnumerable<KubeDindImage> images, CancellationToken cancellationToken = default) =>
+        PushValidatedImagesAsync(KubeDindImage.ValidateAll(images, "the run's images"), cancellationToken);
+
+    private async Task PushValidatedImagesAsync(IReadOnlyList<KubeDindImage> list, CancellationToken cancellationToken)
     {
-        var list = KubeDindImage.ValidateAll(images, "the run's images");
         if (list.Count == 0)
         {
             Log.Info("no images declared; nothing to push");
