@@ -11,7 +11,7 @@ namespace KubeDind.BuildTool;
 /// <summary>
 /// What a run leaves on the engine: a snapshot of the engine's containers, volumes, images and networks before the
 /// run, and after it the ones that are new and are not what KubeDind keeps between builds by design (the mirrors and
-/// their caches, saved cluster states, the shared network, and the base, mirror and cluster images it reuses).
+/// their caches, saved cluster states, the layer store, the shared network, and the base, mirror and cluster images it reuses).
 /// </summary>
 internal static class EngineLeftovers
 {
@@ -37,7 +37,7 @@ internal static class EngineLeftovers
         }
 
         Console.WriteLine(left.Count == 0
-            ? "engine: nothing left behind beyond the mirrors, their caches, saved cluster states and KubeDind's reusable images"
+            ? "engine: nothing left behind beyond the mirrors, their caches, saved cluster states, the layer store and KubeDind's reusable images"
             : $"engine: {left.Count} resources left behind (listed above); remove them with docker rm/volume rm/rmi and fix what made them");
         return left.Count == 0 ? 0 : 1;
     }
@@ -80,7 +80,7 @@ internal static class EngineLeftovers
         foreach (var volume in (await docker.Volumes.ListAsync(cancellationToken)).Volumes ?? [])
         {
             var role = RoleOf(volume.Labels);
-            resources.Add(new Resource("volume:" + volume.Name, $"volume {volume.Name}{(role is null ? string.Empty : $" (role {role})")}", role is MirrorContainerSpec.CacheRole or ClusterStateStore.Role));
+            resources.Add(new Resource("volume:" + volume.Name, $"volume {volume.Name}{(role is null ? string.Empty : $" (role {role})")}", role is MirrorContainerSpec.CacheRole or ClusterStateStore.Role or LayerStoreSettings.Role));
         }
 
         foreach (var image in await docker.Images.ListImagesAsync(new ImagesListParameters { All = false }, cancellationToken))

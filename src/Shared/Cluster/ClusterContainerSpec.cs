@@ -94,6 +94,22 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
             environment[key] = value;
         }
 
+        var hostConfig = WithPrivileges(
+            new HostConfig
+            {
+                PortBindings = bindings,
+                Binds = settings.Mounts.Select(m => $"{Path.GetFullPath(m.HostPath)}:{m.ContainerPath}{(m.ReadOnly ? ":ro" : string.Empty)}").ToList(),
+                NetworkMode = settings.NetworkOrDefault,
+                RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+            },
+            mode,
+            capabilities,
+            volumeLabels);
+        if (settings.LayerStore.Enabled)
+        {
+            hostConfig.Mounts.Add(LayerStore.MountFor(settings.LayerStore));
+        }
+
         return new CreateContainerParameters
         {
             Name = Name,
@@ -102,17 +118,7 @@ public sealed record ClusterContainerSpec(string Name, string Image, ClusterSett
             Env = environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
             Labels = labels,
             ExposedPorts = exposed,
-            HostConfig = WithPrivileges(
-                new HostConfig
-                {
-                    PortBindings = bindings,
-                    Binds = settings.Mounts.Select(m => $"{Path.GetFullPath(m.HostPath)}:{m.ContainerPath}{(m.ReadOnly ? ":ro" : string.Empty)}").ToList(),
-                    NetworkMode = settings.NetworkOrDefault,
-                    RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
-                },
-                mode,
-                capabilities,
-                volumeLabels),
+            HostConfig = hostConfig,
             NetworkingConfig = new NetworkingConfig
             {
                 EndpointsConfig = new Dictionary<string, EndpointSettings> { [settings.NetworkOrDefault] = new EndpointSettings { Aliases = [Name] } },

@@ -146,6 +146,9 @@ public sealed record ClusterSettings
     /// </summary>
     public bool WarmStart { get; init; } = true;
 
+    /// <summary>The engine's layer store, so a layer a cluster on this engine already received is not sent again (on by default).</summary>
+    public LayerStoreSettings LayerStore { get; init; } = new();
+
     /// <summary>Pulls each registry <paramref name="mirror"/> covers through its mirror, and joins the mirror's network.</summary>
     public ClusterSettings WithMirror(KubeDindMirror mirror)
     {

@@ -7,7 +7,7 @@ namespace KubeDind.Cluster;
 /// The facts the cluster image and the core share, read from the image's own <c>/etc/kubedind/contract.json</c>
 /// (embedded with the image's build context), so each is written once: the image's scripts read the same file.
 /// </summary>
-internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName)
+internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName, string LayerStoreDirectory)
 {
     private const string ResourceName = "image/rootfs/etc/kubedind/contract.json";
 

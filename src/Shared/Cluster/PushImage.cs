@@ -27,7 +27,8 @@ public sealed class PushImage
             await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
             // The engine does the push, so the registry as the engine reaches it (a remote engine's own 127.0.0.1).
             var registry = new RegistryTarget(cluster.RegistryEngineEndpoint, cluster.RegistryClusterName);
-            var clusterReference = await PushToAsync(_session.Docker, _session.Log, $"cluster {cluster.Name}", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+            var layerStore = cluster.Settings.LayerStore.Enabled ? cluster : null;
+            var clusterReference = await PushToAsync(_session.Docker, _session.Log, $"cluster {cluster.Name}", registry, hostImage, name, cancellationToken, layerStore).ConfigureAwait(false);
             cluster.RecordImage(hostImage, clusterReference);
             return clusterReference;
         }
@@ -40,8 +41,10 @@ public sealed class PushImage
     /// <summary>
     /// Tags <paramref name="hostImage"/> for <paramref name="registry"/>'s push name, pushes it, removes the temporary tag and
     /// returns the reference under the registry's pull name. <paramref name="target"/> names the destination in messages.
+    /// With <paramref name="layerStoreOf"/>, the engine's layer store first puts the layers it holds into that cluster's
+    /// registry (so they are not sent) and keeps the ones sent.
     /// </summary>
-    internal static async Task<string> PushToAsync(IDockerClient docker, IKubeDindLog log, string target, RegistryTarget registry, string hostImage, string? name, CancellationToken cancellationToken)
+    internal static async Task<string> PushToAsync(IDockerClient docker, IKubeDindLog log, string target, RegistryTarget registry, string hostImage, string? name, CancellationToken cancellationToken, KubeDindCluster? layerStoreOf = null)
     {
         var images = new ImageStore(docker, log);
         var image = await images.InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
@@ -53,6 +56,8 @@ public sealed class PushImage
         var watch = Stopwatch.StartNew();
         string? moved = null;
         log.Info($"push: {hostImage} ({image.Size / 1_000_000.0:0} MB) → {target} as {clusterReference}");
+        var diffIds = image.RootFS?.Layers?.ToList() ?? [];
+        var seeded = layerStoreOf is null ? null : await LayerStore.SeedAsync(layerStoreOf, repository, diffIds, cancellationToken).ConfigureAwait(false);
         await docker.Images.TagImageAsync(image.ID, new ImageTagParameters { RepositoryName = hostRepository, Tag = tag, Force = true }, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -78,7 +83,10 @@ public sealed class PushImage
             await RemoveTemporaryTagAsync(docker, log, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
         }
 
-        log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s" + (moved is null ? string.Empty : $": {moved}"));
+        var stored = layerStoreOf is null || seeded is null
+            ? null
+            : new LayerStorePush(seeded, await LayerStore.KeepAsync(layerStoreOf, repository, tag, diffIds, cancellationToken).ConfigureAwait(false));
+        log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s" + (moved is null ? string.Empty : $": {moved}") + (stored is null ? string.Empty : $"; {stored.Summary()}"));
         return clusterReference;
     }
 

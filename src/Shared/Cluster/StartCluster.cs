@@ -66,6 +66,11 @@ public sealed class StartCluster
         context.ImageReady = context.Watch.Elapsed;
         await KubeDindNetwork.EnsureAsync(_session, settings.NetworkOrDefault, cancellationToken).ConfigureAwait(false);
 
+        if (settings.LayerStore.Enabled)
+        {
+            await LayerStore.EnsureVolumeAsync(_session, settings.LayerStore, cancellationToken).ConfigureAwait(false);
+        }
+
         var spec = new ClusterContainerSpec(context.Name, context.Image, settings, _session.RunId) { Publishing = context.Publishing };
         var warm = context.WarmStart = await ClusterWarmStart.PrepareAsync(context, cancellationToken).ConfigureAwait(false);
         (context.ContainerId, context.Privilege) = await new PrivilegedStarter(_session).StartAsync(spec, warm.RestoreAsync, cancellationToken).ConfigureAwait(false);

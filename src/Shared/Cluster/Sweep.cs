@@ -12,7 +12,10 @@ public sealed record SweepSettings
     /// <summary>Clusters older than this are removed even when their owning process still runs.</summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(6);
 
-    /// <summary>Also remove every saved cluster state (warm starts then bootstrap again, and save anew); those in use stay.</summary>
+    /// <summary>
+    /// Also remove every saved cluster state (warm starts then bootstrap again, and save anew) and the layer store
+    /// (pushes then send every layer again); those in use stay.
+    /// </summary>
     public bool AllState { get; init; }
 }
 
@@ -72,6 +75,11 @@ public sealed class Sweep
             var states = await new ClusterStateStore(_session).RemoveAllAsync(cancellationToken).ConfigureAwait(false);
             _session.Log.Info($"sweep: removed {states.Count} saved cluster states{(states.Count == 0 ? string.Empty : ": " + string.Join(", ", states))}");
             removedVolumes.AddRange(states);
+            if (await LayerStore.RemoveAsync(_session, LayerStoreSettings.DefaultVolume, cancellationToken).ConfigureAwait(false))
+            {
+                _session.Log.Info($"sweep: removed the layer store {LayerStoreSettings.DefaultVolume}");
+                removedVolumes.Add(LayerStoreSettings.DefaultVolume);
+            }
         }
 
         var result = new SweepResult(removedContainers, removedVolumes);

@@ -36,14 +36,20 @@ public sealed class ClusterContainerSpecTests
         Assert.Equal(["c1"], fallback.NetworkingConfig.EndpointsConfig["net-x"].Aliases);
         Assert.Equal(["CAP_SYS_ADMIN"], fallback.HostConfig.CapAdd);
         Assert.False(fallback.HostConfig.Privileged);
-        Assert.All(fallback.HostConfig.Mounts, m => Assert.Equal("c1", m.VolumeOptions.Labels[KubeDindLabels.Cluster]));
+        // The state volumes go with the cluster (labelled with it); the engine's layer store is kept between clusters.
+        Assert.All(fallback.HostConfig.Mounts.Where(m => m.Source is null), m => Assert.Equal("c1", m.VolumeOptions.Labels[KubeDindLabels.Cluster]));
+        var store = Assert.Single(fallback.HostConfig.Mounts, m => m.Source is not null);
+        Assert.Equal((LayerStoreSettings.DefaultVolume, ImageContract.Current.LayerStoreDirectory), (store.Source, store.Target));
+        Assert.DoesNotContain(
+            new ClusterContainerSpec("c2", "img:1", settings with { LayerStore = new LayerStoreSettings { Enabled = false } }, "run1").ToParameters(PrivilegeMode.Privileged).HostConfig.Mounts,
+            m => m.Source is not null);
 
         var compose = new ClusterContainerSpec(new string('n', 70), "img:1", settings with { Kubernetes = false, Ports = [] }, "run1").ToParameters(PrivilegeMode.Privileged);
         Assert.Equal(["5000/tcp"], compose.ExposedPorts.Keys);
         Assert.Contains("KUBEDIND_KUBERNETES=false", compose.Env);
         Assert.Equal(63, compose.Hostname.Length);
         Assert.True(compose.HostConfig.Privileged);
-        Assert.Equal(ClusterContainerSpec.StateDirectories, compose.HostConfig.Mounts.Select(m => m.Target));
+        Assert.Equal([.. ClusterContainerSpec.StateDirectories, ImageContract.Current.LayerStoreDirectory], compose.HostConfig.Mounts.Select(m => m.Target));
     }
 
     [Fact]

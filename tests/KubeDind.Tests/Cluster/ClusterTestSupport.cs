@@ -126,13 +126,15 @@ public sealed record EngineInventory(IReadOnlyList<EngineResource> Resources)
     /// <summary>
     /// What is in <paramref name="after"/> but not here and is this run's: labelled with <paramref name="runId"/>, or unlabelled
     /// and named like the cluster tests' resources. The engine is shared with other tests (other sessions' and this test run's
-    /// other collections, whose clusters carry their own run ids), whose resources come and go meanwhile.
+    /// other collections, whose clusters carry their own run ids), whose resources come and go meanwhile. The engine's layer
+    /// store is kept between clusters on purpose, as the mirror caches are.
     /// </summary>
     public IReadOnlyList<EngineResource> NewIn(EngineInventory after, string runId)
     {
         var before = Resources.Select(r => (r.Kind, r.Id)).ToHashSet();
         return after.Resources
             .Where(r => !before.Contains((r.Kind, r.Id)))
+            .Where(r => r.Labels is null || !r.Labels.TryGetValue(KubeDindLabels.Role, out var role) || role != LayerStoreSettings.Role)
             .Where(r => r.Labels is not null && r.Labels.TryGetValue(KubeDindLabels.RunId, out var run)
                 ? run == runId
                 : r.Name.StartsWith(ClusterTestSupport.Prefix, StringComparison.Ordinal))

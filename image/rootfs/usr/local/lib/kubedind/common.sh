@@ -6,8 +6,8 @@ KUBEDIND_LOGS=/var/log/kubedind
 # The facts the image and KubeDind's core share (the core embeds the same file): paths, the status schema version and
 # the server's node name, written once there.
 KUBEDIND_CONTRACT=${KUBEDIND_CONTRACT:-/etc/kubedind/contract.json}
-IFS=$'\t' read -r _contract_schema _contract_state _contract_status _contract_version_file _contract_node \
-  < <(jq -r '[.statusSchemaVersion, .stateDirectory, .statusFileName, .k3sVersionFile, .serverNodeName] | @tsv' "$KUBEDIND_CONTRACT")
+IFS=$'\t' read -r _contract_schema _contract_state _contract_status _contract_version_file _contract_node _contract_layers \
+  < <(jq -r '[.statusSchemaVersion, .stateDirectory, .statusFileName, .k3sVersionFile, .serverNodeName, .layerStoreDirectory] | @tsv' "$KUBEDIND_CONTRACT")
 KUBEDIND_STATE=${KUBEDIND_STATE:-$_contract_state}
 # The container's status for KubeDind's core and kubedind-ready: one JSON document, written only by status_write.
 KUBEDIND_STATUS=$KUBEDIND_STATE/$_contract_status
@@ -20,6 +20,9 @@ KUBEDIND_KUBECONFIG=/etc/kubedind/kubeconfig.yaml
 KUBEDIND_K3S=/usr/local/bin/k3s
 # The server's node name (k3s --node-name): agents of a multi-node cluster are named by KubeDind's core.
 KUBEDIND_SERVER_NODE=$_contract_node
+# Where KubeDind's core mounts the engine's layer store (kubedind-layers), when it is on.
+KUBEDIND_LAYER_STORE=${KUBEDIND_LAYER_STORE:-$_contract_layers}
+KUBEDIND_REGISTRY_ROOT=${KUBEDIND_REGISTRY_ROOT:-/var/lib/registry}
 
 log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
 warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }
