@@ -5,6 +5,7 @@ using k8s;
 using k8s.Models;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Mirror;
 
 namespace KubeDind.BuildTool;
 
@@ -65,7 +66,7 @@ internal static class BenchPeers
     {
         var name = $"kubedind-bench-bare-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}";
         var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session.Docker, session.Log, cancellationToken) : null;
-        var parameters = new ClusterContainerSpec(name, image, new ClusterSettings { Kubernetes = true }, session.RunId).ToParameters(mode, capabilities);
+        var parameters = new ClusterContainerSpec(name, image, new ClusterSettings { Kubernetes = true, LayerStore = new LayerStoreSettings { Enabled = false } }, session.RunId).ToParameters(mode, capabilities);
         parameters.Entrypoint = ["/usr/bin/tini", "--", "bash", "-c", BareK3sScript];
         parameters.Cmd = [];
         var watch = Stopwatch.StartNew();
@@ -119,6 +120,51 @@ internal static class BenchPeers
                 (client as IDisposable)?.Dispose();
                 File.Delete(kubeconfigPath);
             }
+        }
+        finally
+        {
+            await session.Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Seconds for <c>docker push</c> of <paramref name="image"/> into a fresh, empty registry (distribution 2.8, the mirror's
+    /// image without a remote, on a free loopback port), removed afterwards: what a new cluster's registry is to a plain push.
+    /// </summary>
+    public static async Task<double> DockerPushIntoFreshRegistryAsync(KubeDindSession session, string image, CancellationToken cancellationToken)
+    {
+        var registryImage = await new MirrorImage(session).EnsureAsync(null, cancellationToken);
+        var created = await session.Docker.Containers.CreateContainerAsync(
+            new CreateContainerParameters
+            {
+                Name = $"kubedind-bench-registry-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}",
+                Image = registryImage,
+                Labels = KubeDindLabels.ForResource("bench-registry", session.RunId),
+                ExposedPorts = new Dictionary<string, EmptyStruct> { ["5000/tcp"] = default },
+                HostConfig = new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "127.0.0.1" }] } },
+            },
+            cancellationToken);
+        try
+        {
+            await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            var port = (await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken)).NetworkSettings.Ports["5000/tcp"][0].HostPort;
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var answered = false;
+            for (var attempt = 0; attempt < 60 && !answered; attempt++)
+            {
+                try
+                {
+                    answered = (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), cancellationToken)).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(250, cancellationToken);
+                }
+            }
+
+            return answered
+                ? await DockerPushAsync(image, $"127.0.0.1:{port}", "payload", cancellationToken)
+                : throw new KubeDindException($"bench: the fresh registry {registryImage} did not answer /v2/ within 15 s");
         }
         finally
         {

@@ -6,8 +6,11 @@ using System.Text.Json.Serialization;
 namespace KubeDind.BuildTool;
 
 /// <summary>One measure against its peer measured in the same run: the medians and their ratio (lower is better).</summary>
-internal sealed record BenchRatio(string Measure, string Peer, IReadOnlyList<double> Ours, IReadOnlyList<double> Theirs, string Unit = "s")
+internal sealed record BenchRatio(string Measure, string Peer, IReadOnlyList<double> Ours, IReadOnlyList<double> Theirs, string Unit = "s", double? Goal = null)
 {
+    /// <summary>Whether the ratio is at most its goal (null: the row has none).</summary>
+    public bool? MeetsGoal => Goal is { } goal ? Ratio <= goal : null;
+
     public double OursMedian => BenchResults.Median(Ours);
 
     public double TheirsMedian => BenchResults.Median(Theirs);
@@ -16,9 +19,12 @@ internal sealed record BenchRatio(string Measure, string Peer, IReadOnlyList<dou
 }
 
 /// <summary>A figure without a peer (teardown seconds, leftovers, memory), as the median of its samples.</summary>
-internal sealed record BenchFigure(string Measure, IReadOnlyList<double> Samples, string Unit)
+internal sealed record BenchFigure(string Measure, IReadOnlyList<double> Samples, string Unit, double? Goal = null)
 {
     public double Median => BenchResults.Median(Samples);
+
+    /// <summary>Whether the median is at most its goal (null: the figure has none).</summary>
+    public bool? MeetsGoal => Goal is { } goal ? Median <= goal : null;
 }
 
 /// <summary>A row that could not be measured here, and why.</summary>
@@ -92,8 +98,8 @@ internal sealed class BenchResults
                 Mode = Kubernetes ? "kubernetes" : "compose",
                 Runs,
                 Note,
-                Ratios = Ratios.Select(r => new { r.Measure, r.Peer, r.Unit, Ours = r.OursMedian, Theirs = r.TheirsMedian, r.Ratio, OursSamples = r.Ours, TheirSamples = r.Theirs }),
-                Figures = Figures.Select(f => new { f.Measure, f.Unit, f.Median, f.Samples }),
+                Ratios = Ratios.Select(r => new { r.Measure, r.Peer, r.Unit, Ours = r.OursMedian, Theirs = r.TheirsMedian, r.Ratio, r.Goal, r.MeetsGoal, OursSamples = r.Ours, TheirSamples = r.Theirs }),
+                Figures = Figures.Select(f => new { f.Measure, f.Unit, f.Median, f.Goal, f.MeetsGoal, f.Samples }),
                 Skipped,
                 Timelines = Timelines.ToDictionary(t => t.Key, t => t.Value.ToDictionary(p => p.Key, p => new { Median = Median(p.Value), Samples = p.Value })),
             },
@@ -118,16 +124,17 @@ internal sealed class BenchResults
             md.AppendLine().AppendLine(Note);
         }
 
-        md.AppendLine().AppendLine("| measure | KubeDind | peer | peer's | ratio |").AppendLine("|---|---:|---|---:|---:|");
+        static string Goal(double? goal, bool? met, string unit) => goal is { } g ? $"≤ {S(g)}{unit}: {(met == true ? "met" : "**not met**")}" : string.Empty;
+        md.AppendLine().AppendLine("| measure | KubeDind | peer | peer's | ratio | goal |").AppendLine("|---|---:|---|---:|---:|---|");
         foreach (var r in Ratios)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Measure} | {S(r.OursMedian)} {r.Unit} | {r.Peer} | {S(r.TheirsMedian)} {r.Unit} | **{S(r.Ratio)}×** |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Measure} | {S(r.OursMedian)} {r.Unit} | {r.Peer} | {S(r.TheirsMedian)} {r.Unit} | **{S(r.Ratio)}×** | {Goal(r.Goal, r.MeetsGoal, "×")} |");
         }
 
-        md.AppendLine().AppendLine("| figure | median | unit | samples |").AppendLine("|---|---:|---|---|");
+        md.AppendLine().AppendLine("| figure | median | unit | samples | goal |").AppendLine("|---|---:|---|---|---|");
         foreach (var f in Figures)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {f.Measure} | {S(f.Median)} | {f.Unit} | {string.Join(", ", f.Samples.Select(S))} |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {f.Measure} | {S(f.Median)} | {f.Unit} | {string.Join(", ", f.Samples.Select(S))} | {Goal(f.Goal, f.MeetsGoal, " " + f.Unit)} |");
         }
 
         if (Skipped.Count > 0)
