@@ -82,6 +82,9 @@ public interface IKubeDind : INukeBuild
     [Parameter("Always bootstrap the cluster from scratch instead of starting from a saved cluster state", Name = "NoWarmStart")]
     bool KubeDindNoWarmStart => TryGetValue<bool?>(() => KubeDindNoWarmStart) ?? false;
 
+    [Parameter("Send every layer to each new cluster instead of taking those this engine already sent from its layer store", Name = "NoLayerStore")]
+    bool KubeDindNoLayerStore => TryGetValue<bool?>(() => KubeDindNoLayerStore) ?? false;
+
     /// <summary><c>--kubedind-agents</c>: more Kubernetes nodes (k3s agents) beside the server; 0 = a single node.</summary>
     [Parameter("More Kubernetes nodes (k3s agents, one container each) beside the server (default: 0, a single node)", Name = "Agents")]
     int? KubeDindAgents => TryGetValue<int?>(() => KubeDindAgents);
@@ -107,7 +110,12 @@ public interface IKubeDind : INukeBuild
     Configure<MirrorSettings> StartMirrorSettings => _ => _;
 
     sealed Configure<ClusterSettings> StartClusterSettingsBase => _ =>
-        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindK3sBinary, KubeDindArtifactsDirectory, KubeDindK3sVersion) with { WarmStart = _.WarmStart && !KubeDindNoWarmStart, Agents = KubeDindAgents ?? _.Agents };
+        KubeDindSettingsMapping.ClusterBase(_, KubeDindClusterName, KubeDindK3sArgs, KubeDindK3sBinary, KubeDindArtifactsDirectory, KubeDindK3sVersion) with
+        {
+            WarmStart = _.WarmStart && !KubeDindNoWarmStart,
+            LayerStore = _.LayerStore with { Enabled = _.LayerStore.Enabled && !KubeDindNoLayerStore },
+            Agents = KubeDindAgents ?? _.Agents,
+        };
 
     Configure<ClusterSettings> StartClusterSettings => _ => _;
 

@@ -74,6 +74,7 @@ public sealed class SettingsMappingTests
         Assert.Equal(defaults.KeepOnFailure, core.KeepOnFailure);
         Assert.Equal(defaults.SweepFirst, core.SweepFirst);
         Assert.True(core.WarmStart);
+        Assert.Equal(new LayerStoreSettings(), core.LayerStore);
     }
 
     [Fact]
@@ -109,6 +110,7 @@ public sealed class SettingsMappingTests
             .WithSweepFirst(false)
             .WithAgents(2)
             .WithWarmStart(false)
+            .WithLayerStore(false, limitBytes: 5_000_000)
             .ToCore(WorkingDirectory);
 
         Assert.Equal("kdt-cluster", core.Name);
@@ -139,6 +141,7 @@ public sealed class SettingsMappingTests
         Assert.True(core.KeepOnFailure);
         Assert.False(core.SweepFirst);
         Assert.False(core.WarmStart);
+        Assert.Equal(new LayerStoreSettings { Enabled = false, LimitBytes = 5_000_000 }, core.LayerStore);
     }
 
     [Fact]

@@ -125,7 +125,7 @@ public sealed class NukeEngineTests : IDisposable
 
         Assert.True(exit == 0, output);
         Assert.Empty(steps);
-        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-no-warm-start", "--kubedind-agents", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
+        foreach (var parameter in new[] { "--kubedind-k3s-binary", "--kubedind-k3s-args", "--kubedind-cluster-name", "--kubedind-keep-cluster", "--kubedind-no-mirror", "--kubedind-no-warm-start", "--kubedind-no-layer-store", "--kubedind-agents", "--kubedind-connect-kubeconfig", "--kubedind-connect-context", "--cluster-name " })
         {
             Assert.Contains(parameter, output);
         }
@@ -191,6 +191,15 @@ public sealed class NukeEngineTests : IDisposable
 
         Assert.True(exit == 0, output);
         Assert.False(steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("WarmStart").GetBoolean());
+    }
+
+    [Fact]
+    public async Task No_layer_store_parameter_turns_the_layer_store_off()
+    {
+        var (exit, steps, output) = await RunAsync("--target", "StartCluster", "--kubedind-no-layer-store");
+
+        Assert.True(exit == 0, output);
+        Assert.False(steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("LayerStore").GetProperty("Enabled").GetBoolean());
     }
 
     [Fact]

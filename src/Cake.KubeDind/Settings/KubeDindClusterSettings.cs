@@ -153,6 +153,13 @@ public static class KubeDindClusterSettingsExtensions
     /// <summary>Turns warm starts (from a saved cluster state) on (the default) or off: <c>.WithWarmStart(false)</c>.</summary>
     public static KubeDindClusterSettings WithWarmStart(this KubeDindClusterSettings settings, bool warmStart = true) => Set(settings, s => s with { WarmStart = warmStart });
 
+    /// <summary>
+    /// Turns the engine's layer store (layers a cluster on this engine already received are not sent again) on (the default)
+    /// or off, and sets how much it keeps: <c>.WithLayerStore(limitBytes: 20_000_000_000)</c>, <c>.WithLayerStore(false)</c>.
+    /// </summary>
+    public static KubeDindClusterSettings WithLayerStore(this KubeDindClusterSettings settings, bool enabled = true, long? limitBytes = null) =>
+        Set(settings, s => s with { LayerStore = s.LayerStore with { Enabled = enabled, LimitBytes = limitBytes ?? s.LayerStore.LimitBytes } });
+
     private static KubeDindClusterSettings ImageBuild(KubeDindClusterSettings settings, Func<ClusterImageSettings, ClusterImageSettings> change) =>
         Set(settings, s => s with { ImageBuild = change(s.ImageBuild ?? new ClusterImageSettings()) });
 
