@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
 
@@ -25,14 +26,6 @@ public sealed partial class LoadImage
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
-        await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
-        var docker = _session.Docker;
-        var image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
-            ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
-        var (repository, _) = ImageReference.SplitTag(hostImage);
-        var reference = ImageReference.IsFloating(hostImage)
-            ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
-            : hostImage;
         // Every node imports it (pods may run on any); compose mode has the one inner dockerd.
         var nodes = new List<(string Node, IInnerImages Inner)>();
         if (cluster.HasKubernetes)
@@ -45,21 +38,60 @@ public sealed partial class LoadImage
             nodes.Add((cluster.Name, new DockerdImages(cluster)));
         }
 
+        // The cheap check of an image this run loaded before needs neither the health check's answer nor the host image's
+        // id, so it runs beside both: "load again" then waits about as long as the health check, as "push again" does.
+        var checks = new Dictionary<string, (LoadedImage Remembered, Task<bool> StillThere)>(StringComparer.Ordinal);
+        foreach (var (_, inner) in nodes)
+        {
+            if (cluster.LoadedImages.Find(inner.ContainerId, hostImage) is { } remembered)
+            {
+                checks[inner.ContainerId] = (remembered, inner.StillHasAsync(remembered, cancellationToken));
+            }
+        }
+
+        var docker = _session.Docker;
+        ImageInspectResponse image;
+        try
+        {
+            await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
+            image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
+                ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
+        }
+        catch
+        {
+            await SettleAsync(checks.Values.Select(c => c.StillThere)).ConfigureAwait(false);
+            throw;
+        }
+
+        // Still there and still the host image (which may have been rebuilt under its name since).
+        var confirmed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (containerId, check) in checks)
+        {
+            if (await check.StillThere.ConfigureAwait(false) && check.Remembered.ImageId == image.ID)
+            {
+                confirmed.Add(containerId);
+            }
+            else
+            {
+                cluster.LoadedImages.Forget(containerId, hostImage);
+            }
+        }
+
+        var (repository, _) = ImageReference.SplitTag(hostImage);
+        var reference = ImageReference.IsFloating(hostImage)
+            ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
+            : hostImage;
+
         var watch = Stopwatch.StartNew();
         var loaded = new List<string>();
         string? streamed = null;
         foreach (var (node, inner) in nodes)
         {
             var where = nodes.Count == 1 ? $"cluster {cluster.Name}" : $"node {node} of cluster {cluster.Name}";
-            if (cluster.LoadedImages.Find(inner.ContainerId, reference) is { } remembered && remembered.ImageId == image.ID)
+            if (confirmed.Contains(inner.ContainerId))
             {
-                if (await inner.StillHasAsync(reference, remembered, cancellationToken).ConfigureAwait(false))
-                {
-                    _session.Log.Info($"load: {where} already has {reference} ({image.ID[7..19]}) in its {inner.Name}, loaded earlier in this run and checked by name and manifest; skipped");
-                    continue;
-                }
-
-                cluster.LoadedImages.Forget(inner.ContainerId, reference);
+                _session.Log.Info($"load: {where} already has {reference} ({image.ID[7..19]}) in its {inner.Name}, loaded earlier in this run and checked by name and manifest; skipped");
+                continue;
             }
 
             if (await inner.IdAsync(reference, cancellationToken).ConfigureAwait(false) == image.ID)
@@ -94,7 +126,7 @@ public sealed partial class LoadImage
             // The tag points the reference at the same manifest, so the imported name's digest is the reference's.
             if (imported is not null)
             {
-                cluster.LoadedImages.Remember(inner.ContainerId, reference, new LoadedImage(image.ID, imported));
+                cluster.LoadedImages.Remember(inner.ContainerId, hostImage, new LoadedImage(image.ID, reference, imported));
             }
 
             loaded.Add(node);
@@ -107,6 +139,18 @@ public sealed partial class LoadImage
 
         cluster.RecordImage(hostImage, reference);
         return reference;
+    }
+
+    /// <summary>Waits for checks that no longer matter (the load failed before using them); their own outcome is dropped.</summary>
+    private static async Task SettleAsync(IEnumerable<Task<bool>> checks)
+    {
+        try
+        {
+            await Task.WhenAll(checks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>ctr images import's "unpacking docker.io/library/app:1 (sha256:…)...done" line: the name and its manifest digest.</summary>
@@ -132,10 +176,11 @@ public sealed partial class LoadImage
         string? ImportedManifest(string hostImage, string importOutput);
 
         /// <summary>
-        /// A cheap check that <paramref name="reference"/>, loaded earlier in this run, still points at the manifest the import
-        /// gave it; false when it does not or the check cannot tell (the full <see cref="IdAsync"/> check follows).
+        /// A cheap check that the reference of an image loaded earlier in this run still points at the manifest the import
+        /// gave it; false when it does not or the check cannot tell (the full <see cref="IdAsync"/> check follows). Never
+        /// throws but for cancellation: it runs beside the health check, whose error is the one to report.
         /// </summary>
-        Task<bool> StillHasAsync(string reference, LoadedImage loaded, CancellationToken cancellationToken);
+        Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken);
 
         IReadOnlyList<string> TagCommand(string source, string imageId, string target);
     }
@@ -189,15 +234,22 @@ public sealed partial class LoadImage
         /// multicall binary behind <c>crictl</c> and the linked <c>ctr</c>; where it is missing, the exec fails and the full
         /// check runs.
         /// </summary>
-        public async Task<bool> StillHasAsync(string reference, LoadedImage loaded, CancellationToken cancellationToken)
+        public async Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken)
         {
-            var name = ImageReference.Normalize(reference);
-            var result = await ContainerExec.RunAsync(
-                cluster.Session.Docker,
-                containerId,
-                [StandaloneCtr, "--address", K3sContainerdSocket, "--namespace", "k8s.io", "images", "ls", "--quiet", $"name=={name},target.digest=={loaded.ManifestDigest}"],
-                cancellationToken: cancellationToken).ConfigureAwait(false);
-            return result.Succeeded && result.StandardOutput.Split('\n', StringSplitOptions.TrimEntries).Contains(name, StringComparer.Ordinal);
+            var name = ImageReference.Normalize(loaded.Reference);
+            try
+            {
+                var result = await ContainerExec.RunAsync(
+                    cluster.Session.Docker,
+                    containerId,
+                    [StandaloneCtr, "--address", K3sContainerdSocket, "--namespace", "k8s.io", "images", "ls", "--quiet", $"name=={name},target.digest=={loaded.ManifestDigest}"],
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                return result.Succeeded && result.StandardOutput.Split('\n', StringSplitOptions.TrimEntries).Contains(name, StringComparer.Ordinal);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return false;
+            }
         }
 
         public IReadOnlyList<string> TagCommand(string source, string imageId, string target) =>
@@ -221,7 +273,7 @@ public sealed partial class LoadImage
         // docker image inspect already reads the exact id with a light client: memory would save nothing.
         public string? ImportedManifest(string hostImage, string importOutput) => null;
 
-        public Task<bool> StillHasAsync(string reference, LoadedImage loaded, CancellationToken cancellationToken) => Task.FromResult(false);
+        public Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken) => Task.FromResult(false);
 
         public IReadOnlyList<string> TagCommand(string source, string imageId, string target) => ["docker", "tag", imageId, target];
     }

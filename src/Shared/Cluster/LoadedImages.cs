@@ -2,8 +2,11 @@ using System.Collections.Concurrent;
 
 namespace KubeDind.Cluster;
 
-/// <summary>An image this process imported into one node: the host image id and the manifest digest its name points at.</summary>
-internal sealed record LoadedImage(string ImageId, string ManifestDigest);
+/// <summary>
+/// An image this process imported into one node: the host image's id, the reference pods use and the manifest digest that
+/// reference points at.
+/// </summary>
+internal sealed record LoadedImage(string ImageId, string Reference, string ManifestDigest);
 
 /// <summary>
 /// What LoadImage imported into each node's containerd in this process, so that loading the same image again needs only
@@ -12,12 +15,12 @@ internal sealed record LoadedImage(string ImageId, string ManifestDigest);
 /// </summary>
 internal sealed class LoadedImages
 {
-    private readonly ConcurrentDictionary<(string ContainerId, string Reference), LoadedImage> _byNode = new();
+    private readonly ConcurrentDictionary<(string ContainerId, string HostImage), LoadedImage> _byNode = new();
 
-    public LoadedImage? Find(string containerId, string reference) =>
-        _byNode.TryGetValue((containerId, reference), out var loaded) ? loaded : null;
+    public LoadedImage? Find(string containerId, string hostImage) =>
+        _byNode.TryGetValue((containerId, hostImage), out var loaded) ? loaded : null;
 
-    public void Remember(string containerId, string reference, LoadedImage loaded) => _byNode[(containerId, reference)] = loaded;
+    public void Remember(string containerId, string hostImage, LoadedImage loaded) => _byNode[(containerId, hostImage)] = loaded;
 
-    public void Forget(string containerId, string reference) => _byNode.TryRemove((containerId, reference), out _);
+    public void Forget(string containerId, string hostImage) => _byNode.TryRemove((containerId, hostImage), out _);
 }
