@@ -96,6 +96,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
 
     internal ClusterSettings Settings { get; }
 
+    /// <summary>What LoadImage imported into each node in this process (see <see cref="KubeDind.Cluster.LoadedImages"/>).</summary>
+    internal LoadedImages LoadedImages { get; } = new();
+
     internal bool IsTornDown => Volatile.Read(ref _tornDown) != 0;
 
     /// <summary>A client for the cluster's API (from the per-run kubeconfig); a one-line error in compose mode.</summary>

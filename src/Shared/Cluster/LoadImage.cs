@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
 
@@ -9,11 +11,12 @@ namespace KubeDind.Cluster;
 /// Side-loads a host image into the cluster without a registry: streams <c>docker save</c> from the host engine into
 /// <c>ctr -n k8s.io images import</c> inside, where pods find it (k3s's containerd; on every node of a multi-node
 /// cluster, each node that lacks it getting its own stream); in compose mode into the inner
-/// dockerd (<c>docker load</c>). Skipped where the same image id is already there. A floating tag (<c>:latest</c> or
+/// dockerd (<c>docker load</c>). Skipped where the same image id is already there; an image this run already loaded into
+/// a node is checked there with one cheap name-and-manifest query instead of the full id check. A floating tag (<c>:latest</c> or
 /// none) also gets a fixed tag derived from the image id, which is returned, so pods use the image that was loaded
 /// (kubelet would try to pull <c>:latest</c>).
 /// </summary>
-public sealed class LoadImage
+public sealed partial class LoadImage
 {
     private readonly KubeDindSession _session;
 
@@ -23,14 +26,6 @@ public sealed class LoadImage
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
-        await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
-        var docker = _session.Docker;
-        var image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
-            ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
-        var (repository, _) = ImageReference.SplitTag(hostImage);
-        var reference = ImageReference.IsFloating(hostImage)
-            ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
-            : hostImage;
         // Every node imports it (pods may run on any); compose mode has the one inner dockerd.
         var nodes = new List<(string Node, IInnerImages Inner)>();
         if (cluster.HasKubernetes)
@@ -43,12 +38,62 @@ public sealed class LoadImage
             nodes.Add((cluster.Name, new DockerdImages(cluster)));
         }
 
+        // The cheap check of an image this run loaded before needs neither the health check's answer nor the host image's
+        // id, so it runs beside both: "load again" then waits about as long as the health check, as "push again" does.
+        var checks = new Dictionary<string, (LoadedImage Remembered, Task<bool> StillThere)>(StringComparer.Ordinal);
+        foreach (var (_, inner) in nodes)
+        {
+            if (cluster.LoadedImages.Find(inner.ContainerId, hostImage) is { } remembered)
+            {
+                checks[inner.ContainerId] = (remembered, inner.StillHasAsync(remembered, cancellationToken));
+            }
+        }
+
+        var docker = _session.Docker;
+        ImageInspectResponse image;
+        try
+        {
+            await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
+            image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
+                ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
+        }
+        catch
+        {
+            await SettleAsync(checks.Values.Select(c => c.StillThere)).ConfigureAwait(false);
+            throw;
+        }
+
+        // Still there and still the host image (which may have been rebuilt under its name since).
+        var confirmed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (containerId, check) in checks)
+        {
+            if (await check.StillThere.ConfigureAwait(false) && check.Remembered.ImageId == image.ID)
+            {
+                confirmed.Add(containerId);
+            }
+            else
+            {
+                cluster.LoadedImages.Forget(containerId, hostImage);
+            }
+        }
+
+        var (repository, _) = ImageReference.SplitTag(hostImage);
+        var reference = ImageReference.IsFloating(hostImage)
+            ? $"{repository}:id-{image.ID.Replace("sha256:", string.Empty, StringComparison.Ordinal)[..12]}"
+            : hostImage;
+
         var watch = Stopwatch.StartNew();
         var loaded = new List<string>();
         string? streamed = null;
         foreach (var (node, inner) in nodes)
         {
             var where = nodes.Count == 1 ? $"cluster {cluster.Name}" : $"node {node} of cluster {cluster.Name}";
+            if (confirmed.Contains(inner.ContainerId))
+            {
+                _session.Log.Info($"load: {where} already has {reference} ({image.ID[7..19]}) in its {inner.Name}, loaded earlier in this run and checked by name and manifest; skipped");
+                continue;
+            }
+
             if (await inner.IdAsync(reference, cancellationToken).ConfigureAwait(false) == image.ID)
             {
                 _session.Log.Info($"load: {where} already has {reference} ({image.ID[7..19]}) in its {inner.Name}; skipped");
@@ -56,6 +101,7 @@ public sealed class LoadImage
             }
 
             _session.Log.Info($"load: {hostImage} ({image.Size / 1_000_000.0:0} MB) → {where}'s {inner.Name}");
+            string? imported;
             await using (var saved = new ProgressStream(await docker.Images.SaveImageAsync(hostImage, cancellationToken).ConfigureAwait(false), image.Size, _session.Log, $"load {hostImage}"))
             {
                 var result = await ContainerExec.RunAsync(docker, inner.ContainerId, inner.ImportCommand, saved, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -65,6 +111,7 @@ public sealed class LoadImage
                 }
 
                 streamed = saved.Summary;
+                imported = inner.ImportedManifest(hostImage, result.StandardOutput);
             }
 
             if (reference != hostImage)
@@ -74,6 +121,12 @@ public sealed class LoadImage
                 {
                     throw new KubeDindException($"load: cannot tag {hostImage} as {reference} in {where}: {tagged.FirstErrorLine}");
                 }
+            }
+
+            // The tag points the reference at the same manifest, so the imported name's digest is the reference's.
+            if (imported is not null)
+            {
+                cluster.LoadedImages.Remember(inner.ContainerId, hostImage, new LoadedImage(image.ID, reference, imported));
             }
 
             loaded.Add(node);
@@ -88,6 +141,22 @@ public sealed class LoadImage
         return reference;
     }
 
+    /// <summary>Waits for checks that no longer matter (the load failed before using them); their own outcome is dropped.</summary>
+    private static async Task SettleAsync(IEnumerable<Task<bool>> checks)
+    {
+        try
+        {
+            await Task.WhenAll(checks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>ctr images import's "unpacking docker.io/library/app:1 (sha256:…)...done" line: the name and its manifest digest.</summary>
+    [GeneratedRegex(@"unpacking (?<name>\S+) \((?<digest>sha256:[0-9a-f]{64})\)")]
+    private static partial Regex UnpackingLine();
+
     private interface IInnerImages
     {
         string Name { get; }
@@ -100,12 +169,31 @@ public sealed class LoadImage
         /// <summary>The image id (config digest) of <paramref name="reference"/> inside, or null when it is not there.</summary>
         Task<string?> IdAsync(string reference, CancellationToken cancellationToken);
 
+        /// <summary>
+        /// The manifest digest the import gave <paramref name="hostImage"/>'s name, read from the import's output; null when
+        /// the store reports none (nothing is then remembered, and the next load checks as on a first one).
+        /// </summary>
+        string? ImportedManifest(string hostImage, string importOutput);
+
+        /// <summary>
+        /// A cheap check that the reference of an image loaded earlier in this run still points at the manifest the import
+        /// gave it; false when it does not or the check cannot tell (the full <see cref="IdAsync"/> check follows). Never
+        /// throws but for cancellation: it runs beside the health check, whose error is the one to report.
+        /// </summary>
+        Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken);
+
         IReadOnlyList<string> TagCommand(string source, string imageId, string target);
     }
 
     /// <summary>k3s's containerd, namespace k8s.io (the one kubelet uses); ids through crictl, which reports the config digest as Docker does.</summary>
     private sealed class ContainerdImages(KubeDindCluster cluster, string containerId) : IInnerImages
     {
+        /// <summary>Debian's ctr, not k3s's multicall link on PATH (see <see cref="StillHasAsync"/>).</summary>
+        private const string StandaloneCtr = "/usr/bin/ctr";
+
+        /// <summary>Where k3s's embedded containerd listens (its default; the k3s-linked tools find it on their own).</summary>
+        private const string K3sContainerdSocket = "/run/k3s/containerd/containerd.sock";
+
         public string Name => "containerd (k8s.io)";
 
         public string ContainerId => containerId;
@@ -131,6 +219,39 @@ public sealed class LoadImage
             }
         }
 
+        public string? ImportedManifest(string hostImage, string importOutput)
+        {
+            var name = ImageReference.Normalize(hostImage);
+            return UnpackingLine().Matches(importOutput).FirstOrDefault(m => m.Groups["name"].Value == name)?.Groups["digest"].Value;
+        }
+
+        /// <summary>
+        /// Asks containerd whether the name still points at the manifest this run imported. Kubelet's image garbage
+        /// collection, <c>crictl rmi</c> and <c>ctr images rm</c> remove or move names, so a load is never skipped on memory
+        /// alone. The name is what pods resolve, so a file test on the image's content blobs would not do: <c>ctr images
+        /// rm</c> drops the name at once but leaves the blobs until containerd's next garbage collection. Debian's
+        /// standalone <c>ctr</c> (in the image with containerd's runc shim) answers in about a third of the time of k3s's
+        /// multicall binary behind <c>crictl</c> and the linked <c>ctr</c>; where it is missing, the exec fails and the full
+        /// check runs.
+        /// </summary>
+        public async Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken)
+        {
+            var name = ImageReference.Normalize(loaded.Reference);
+            try
+            {
+                var result = await ContainerExec.RunAsync(
+                    cluster.Session.Docker,
+                    containerId,
+                    [StandaloneCtr, "--address", K3sContainerdSocket, "--namespace", "k8s.io", "images", "ls", "--quiet", $"name=={name},target.digest=={loaded.ManifestDigest}"],
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                return result.Succeeded && result.StandardOutput.Split('\n', StringSplitOptions.TrimEntries).Contains(name, StringComparer.Ordinal);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
         public IReadOnlyList<string> TagCommand(string source, string imageId, string target) =>
             ["ctr", "--namespace", "k8s.io", "images", "tag", "--force", ImageReference.Normalize(source), ImageReference.Normalize(target)];
     }
@@ -148,6 +269,11 @@ public sealed class LoadImage
             var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, ["docker", "image", "inspect", "--format", "{{.Id}}", reference], cancellationToken: cancellationToken).ConfigureAwait(false);
             return result.Succeeded ? result.StandardOutput.Trim() : null;
         }
+
+        // docker image inspect already reads the exact id with a light client: memory would save nothing.
+        public string? ImportedManifest(string hostImage, string importOutput) => null;
+
+        public Task<bool> StillHasAsync(LoadedImage loaded, CancellationToken cancellationToken) => Task.FromResult(false);
 
         public IReadOnlyList<string> TagCommand(string source, string imageId, string target) => ["docker", "tag", imageId, target];
     }
