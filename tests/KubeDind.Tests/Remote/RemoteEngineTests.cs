@@ -24,7 +24,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
     /// on the shared engine it would take other builds' states (and this run's warm-start test's) with it.
     /// </summary>
     [Fact]
-    public async Task Sweep_with_all_state_removes_saved_states_and_keeps_one_in_use()
+    public async Task Sweep_with_all_state_removes_saved_states_and_the_layer_store_and_keeps_a_state_in_use()
     {
         var remote = fixture.Remote;
         var key = ClusterStateKey.For(new ClusterSettings(), "sha256:kdt-" + Guid.NewGuid().ToString("N"), "fake");
@@ -40,6 +40,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
 
         var idle = await StateVolumeAsync("kdt-remote-state-idle");
         var inUse = await StateVolumeAsync("kdt-remote-state-in-use");
+        await LayerStore.EnsureVolumeAsync(remote, new LayerStoreSettings(), Ct);
         var user = await remote.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = fixture.ClusterImage,
@@ -52,6 +53,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture fixture, ITestOutputHe
             var swept = await remote.SweepAsync(new SweepSettings { AllState = true }, Ct);
 
             Assert.Contains(idle, swept.RemovedVolumes);
+            Assert.Contains(LayerStoreSettings.DefaultVolume, swept.RemovedVolumes);
             Assert.DoesNotContain(inUse, swept.RemovedVolumes);
             Assert.Equal([inUse], (await new ClusterStateStore(remote).ListAsync(Ct)).Select(s => s.Volume));
         }

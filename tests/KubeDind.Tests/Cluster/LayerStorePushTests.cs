@@ -1,0 +1,31 @@
+using KubeDind.Cluster;
+
+namespace KubeDind.Tests.Cluster;
+
+/// <summary>The push's layer-store clause: what was sent, what was already there, and what pruning removed.</summary>
+public sealed class LayerStorePushTests
+{
+    private static readonly LayerStoreSeed TwoSeeded = new([new StoredLayer("sha256:a", "sha256:1", 100_000_000), new StoredLayer("sha256:b", "sha256:2", 29_100_000)]);
+
+    [Fact]
+    public void Says_how_much_was_sent_and_how_much_the_store_already_had()
+    {
+        var push = new LayerStorePush(TwoSeeded, new LayerStoreKeep(Layers: 3, Bytes: 150_000_000, StoredBytes: 20_900_000, StoreBytes: 1_250_300_000, PrunedBytes: 0));
+
+        Assert.Equal("sent 1 of 3 layers (20.9 MB), 2 (129.1 MB) were already in the layer store (now 1250.3 MB)", push.Summary());
+    }
+
+    [Fact]
+    public void Names_what_pruning_removed()
+    {
+        var push = new LayerStorePush(new LayerStoreSeed([]), new LayerStoreKeep(1, 5_000_000, 5_000_000, 9_000_000, PrunedBytes: 3_000_000));
+
+        Assert.EndsWith("(now 9 MB, 3 MB of least recently used layers pruned)", push.Summary(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_the_keep_step_says_only_what_was_already_there()
+    {
+        Assert.Equal("2 layers (129.1 MB) already in the layer store", new LayerStorePush(TwoSeeded, null).Summary());
+    }
+}
