@@ -173,8 +173,22 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>
-    public Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>
-        new Existing.ConnectCluster(Log, RunId, Docker).RunAsync(settings, cancellationToken);
+    public async Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var existing = await new Existing.ConnectCluster(Log, RunId, Docker) { Timeline = Timeline }.RunAsync(settings, cancellationToken).ConfigureAwait(false);
+            Timeline.Record(RunPhase.Start, started, watch.Elapsed, note: "connected to an existing cluster");
+            return existing;
+        }
+        catch (Exception)
+        {
+            Timeline.Record(RunPhase.Start, started, watch.Elapsed, failed: true, note: "connecting to an existing cluster");
+            throw;
+        }
+    }
 
     public Task<SweepResult> SweepAsync(SweepSettings? settings = null, CancellationToken cancellationToken = default) =>
         new Sweep(this).RunAsync(settings ?? new SweepSettings(), cancellationToken);
