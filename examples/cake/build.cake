@@ -80,8 +80,12 @@ Task("SystemTest").IsDependentOn("K3sSource").IsDependentOn("PublishApp").Does(a
     }
 });
 
-// --keep-cluster: say how to reach the cluster instead of removing it.
-Teardown(context => { if (keepCluster) ShowKeptCluster(cluster); else if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult(); });
+// --keep-cluster: say how to reach the cluster instead of removing it. Then where the minutes went, failed runs too.
+Teardown(context =>
+{
+    if (keepCluster) ShowKeptCluster(cluster); else if (cluster != null) KubeDindTeardown(cluster).GetAwaiter().GetResult();
+    Information(KubeDindTimeline().Render());           // mirror, start, build, push, deploy, test, teardown: seconds and share
+});
 // end snippet: flow
 
 Task("Default").IsDependentOn("SystemTest");

@@ -42,5 +42,8 @@ internal interface IKubeDindCore
     /// <summary>The steps a run plan runs, on this context's session (one run id with the other aliases).</summary>
     Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken);
 
+    /// <summary>Where this context's session spent its time; an empty timeline when no step ran (nothing connects for it).</summary>
+    RunTimeline Timeline(ICakeContext context);
+
     Task<SweepResult> SweepAsync(ICakeContext context, SweepSettings settings, CancellationToken cancellationToken);
 }

@@ -7,6 +7,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace Cake.KubeDind;
 
@@ -157,6 +158,18 @@ public static class KubeDindAliases
             return true;
         },
         interruptible: false);
+
+    /// <summary>
+    /// Where this build's KubeDind steps spent their time, one line per phase (mirror, start, build, push, deploy, the
+    /// tests between deploy and teardown, teardown) with seconds and share; print it at the end of the script's Teardown:
+    /// <c>Information(KubeDindTimeline().Render());</c>. Empty when no step ran.
+    /// </summary>
+    [CakeMethodAlias]
+    public static RunTimeline KubeDindTimeline(this ICakeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return (CoreOverrides.TryGetValue(context, out var overridden) ? overridden : KubeDindCore.Instance).Timeline(context);
+    }
 
     /// <summary>Removes KubeDind clusters (and their volumes) left behind by runs that died; never the mirror or its cache.</summary>
     [CakeMethodAlias]

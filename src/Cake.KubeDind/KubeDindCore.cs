@@ -80,6 +80,8 @@ internal sealed class KubeDindCore : IKubeDindCore
     public async Task<IKubeDindRunSteps> RunStepsAsync(ICakeContext context, CancellationToken cancellationToken) =>
         SessionRunSteps.On(await SessionAsync(context, cancellationToken).ConfigureAwait(false));
 
+    public RunTimeline Timeline(ICakeContext context) => _sessions.TryGetValue(context, out var session) ? session.Timeline : new RunTimeline();
+
     private async Task<KubeDindSession> SessionAsync(ICakeContext context, CancellationToken cancellationToken)
     {
         if (_sessions.TryGetValue(context, out var session))

@@ -6,6 +6,7 @@ using KubeDind.Images;
 using KubeDind.Logging;
 using KubeDind.Mirror;
 using KubeDind.Results;
+using KubeDind.Run;
 
 namespace KubeDind;
 
@@ -77,6 +78,9 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     /// <summary>The steps this session ran, with their times and outcomes, for each cluster's JUnit results.</summary>
     internal RunResults Results { get; }
 
+    /// <summary>Where this session's time went: each step records its phase here as it runs (<see cref="RunTimeline.Render()"/> prints it).</summary>
+    public RunTimeline Timeline { get; } = new();
+
     /// <summary>Starts or reuses the host-side mirrors, one per upstream registry in <paramref name="settings"/>.</summary>
     public async Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken = default)
     {
@@ -89,10 +93,12 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
+            Timeline.Record(RunPhase.Mirror, started, watch.Elapsed, failed: true);
             Results.AddSessionStep(RunResults.Failed("StartMirror", "StartMirror", started, watch.Elapsed, ex));
             throw;
         }
 
+        Timeline.Record(RunPhase.Mirror, started, watch.Elapsed);
         Results.AddSessionStep(new StepResult("StartMirror", "StartMirror", started, watch.Elapsed));
         lock (_mirrors)
         {
@@ -103,8 +109,22 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
-    public Task<string> BuildImageAsync(KubeDindImage settings, CancellationToken cancellationToken = default) =>
-        new BuildImage(this).RunAsync(settings, cancellationToken);
+    public async Task<string> BuildImageAsync(KubeDindImage settings, CancellationToken cancellationToken = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var tag = await new BuildImage(this).RunAsync(settings, cancellationToken).ConfigureAwait(false);
+            Timeline.Record(RunPhase.Build, started, watch.Elapsed);
+            return tag;
+        }
+        catch (Exception)
+        {
+            Timeline.Record(RunPhase.Build, started, watch.Elapsed, failed: true);
+            throw;
+        }
+    }
 
     /// <summary>Stops and removes the mirror called <paramref name="name"/> (every registry's container); the cache volumes stay unless <paramref name="removeCache"/>.</summary>
     public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
@@ -130,10 +150,12 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
+            Timeline.Record(RunPhase.Start, started, watch.Elapsed, failed: true);
             await RecordFailedStartAsync(settings, RunResults.Failed("StartCluster", "StartCluster", started, watch.Elapsed, ex)).ConfigureAwait(false);
             throw;
         }
 
+        Timeline.Record(RunPhase.Start, started, watch.Elapsed, note: cluster.Timings.Brief());
         await Results.AddAsync(cluster.Name, cluster.ResultsPath, [new StepResult("StartCluster", "StartCluster", started, watch.Elapsed)]).ConfigureAwait(false);
         return cluster;
     }
@@ -151,8 +173,22 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>
-    public Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>
-        new Existing.ConnectCluster(Log, RunId, Docker).RunAsync(settings, cancellationToken);
+    public async Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var existing = await new Existing.ConnectCluster(Log, RunId, Docker) { Timeline = Timeline }.RunAsync(settings, cancellationToken).ConfigureAwait(false);
+            Timeline.Record(RunPhase.Start, started, watch.Elapsed, note: "connected to an existing cluster");
+            return existing;
+        }
+        catch (Exception)
+        {
+            Timeline.Record(RunPhase.Start, started, watch.Elapsed, failed: true, note: "connecting to an existing cluster");
+            throw;
+        }
+    }
 
     public Task<SweepResult> SweepAsync(SweepSettings? settings = null, CancellationToken cancellationToken = default) =>
         new Sweep(this).RunAsync(settings ?? new SweepSettings(), cancellationToken);

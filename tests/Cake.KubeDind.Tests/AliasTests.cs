@@ -128,6 +128,18 @@ public sealed class AliasTests
     }
 
     [Fact]
+    public void Timeline_answers_the_cores_timeline_and_the_real_core_an_empty_one_before_any_step()
+    {
+        _core.RunTimeline.Record(global::KubeDind.Run.RunPhase.Push, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(2));
+
+        Assert.Same(_core.RunTimeline, _context.KubeDindTimeline());
+        Assert.Empty(_core.Calls);
+        var untouched = new FakeCakeContext("/work/repo");
+        Assert.True(untouched.KubeDindTimeline().IsEmpty);
+        Assert.Equal("KubeDind timeline: no KubeDind step ran.", untouched.KubeDindTimeline().Render());
+    }
+
+    [Fact]
     public async Task Sweep_passes_the_max_age()
     {
         await _context.KubeDindSweep(new KubeDindSweepSettings().WithMaxAge(TimeSpan.FromMinutes(5)));

@@ -40,6 +40,14 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
         return phases;
     }
 
+    /// <summary>The start in a few words for the run's timeline: warm or cold, and the slowest of <see cref="Phases"/>.</summary>
+    public string Brief()
+    {
+        var kind = Start.StartsWith("warm start", StringComparison.Ordinal) ? "warm start" : "cold start";
+        var (phase, duration) = Phases().MaxBy(p => p.Duration);
+        return FormattableString.Invariant($"{kind}; slowest part: {phase} {duration.TotalSeconds:0.0} s");
+    }
+
     /// <summary>A gate's phase name without its endpoint, so runs can be compared.</summary>
     public static string PhaseName(string gate)
     {

@@ -6,6 +6,7 @@ using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Docker;
 using KubeDind.Results;
+using KubeDind.Run;
 
 namespace KubeDind.Cluster;
 
@@ -176,17 +177,20 @@ public sealed partial class KubeDindCluster : IClusterHandle
             await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
             await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
             var result = await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
             await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, result, null)).ConfigureAwait(false);
             return result;
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
+            Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed, failed: true);
             var cancelled = new OperationCanceledException($"cluster {Name}: deploy cancelled; what was applied before stays (deploy again, or tear the cluster down).", ex, cancellationToken);
             await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, null, cancelled)).ConfigureAwait(false);
             throw cancelled;
         }
         catch (Exception ex)
         {
+            Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed, failed: true);
             await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, (ex as DeployFailedException)?.Result, ex)).ConfigureAwait(false);
             throw;
         }
@@ -198,7 +202,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// </summary>
     public string ResultsPath => JUnitResults.PathFor(Name, Settings, KubeconfigPath);
 
-    /// <summary>Runs one step on this cluster and records it (time, and the cause when it throws) in the results.</summary>
+    /// <summary>Runs one push or load on this cluster and records it (time, and the cause when it throws) in the results and the timeline's push phase.</summary>
     private async Task<T> RecordAsync<T>(string step, string name, Func<Task<T>> run)
     {
         var started = DateTimeOffset.UtcNow;
@@ -210,9 +214,12 @@ public sealed partial class KubeDindCluster : IClusterHandle
         }
         catch (Exception ex)
         {
+            Session.Timeline.Record(RunPhase.Push, started, watch.Elapsed, failed: true);
             await Session.Results.AddAsync(Name, ResultsPath, [RunResults.Failed(step, name, started, watch.Elapsed, ex)]).ConfigureAwait(false);
             throw;
         }
+
+        Session.Timeline.Record(RunPhase.Push, started, watch.Elapsed);
 
         await Session.Results.AddAsync(Name, ResultsPath, [new StepResult(step, name, started, watch.Elapsed)]).ConfigureAwait(false);
         return value;

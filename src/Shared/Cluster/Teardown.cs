@@ -3,6 +3,7 @@ using Docker.DotNet.Models;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Mirror;
+using KubeDind.Run;
 
 namespace KubeDind.Cluster;
 
@@ -34,6 +35,7 @@ public sealed class Teardown
             return;
         }
 
+        var started = DateTimeOffset.UtcNow;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         cluster.DisposeClient();
         bool removed;
@@ -55,6 +57,7 @@ public sealed class Teardown
         {
             // Not removed: let a later teardown (or the dispose after a cancelled one) try again.
             cluster.UnmarkTornDown();
+            _session.Timeline.Record(RunPhase.Teardown, started, watch.Elapsed, failed: true);
             throw;
         }
 
@@ -65,6 +68,7 @@ public sealed class Teardown
             await new StopMirror(_session).RunAsync(mirror, removeCache: false, cancellationToken).ConfigureAwait(false);
         }
 
+        _session.Timeline.Record(RunPhase.Teardown, started, watch.Elapsed);
         _session.Log.Info($"cluster {cluster.Name}: torn down in {watch.Elapsed.TotalSeconds:0.0}s{(removed ? string.Empty : " (its container was already gone)")}");
     }
 

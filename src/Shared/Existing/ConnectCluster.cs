@@ -32,6 +32,9 @@ public sealed class ConnectCluster
         _docker = docker is null ? async ct => await Docker.DockerEngine.ConnectAsync(cancellationToken: ct).ConfigureAwait(false) : _ => Task.FromResult(docker);
     }
 
+    /// <summary>The timeline the opened cluster's steps record into (a session's); null = one of the cluster's own.</summary>
+    internal Run.RunTimeline? Timeline { get; init; }
+
     public async Task<ExistingCluster> RunAsync(ExistingClusterSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -113,6 +116,7 @@ public sealed class ConnectCluster
             ApiEndpoint = server,
             KubernetesVersion = version,
             DefaultNamespace = @namespace,
+            Timeline = Timeline ?? new Run.RunTimeline(),
             OwnsNamespace = owned,
             Registry = registry,
             RunId = _runId,

@@ -4,6 +4,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Diagnostics;
 using KubeDind.Logging;
+using KubeDind.Run;
 
 namespace KubeDind.Existing;
 
@@ -75,6 +76,9 @@ public sealed class ExistingCluster : IClusterHandle
 
     internal ExistingClusterSettings Settings { get; init; } = new();
 
+    /// <summary>Where the push, deploy and teardown record their time: the session's when a session connected, else one of its own.</summary>
+    internal RunTimeline Timeline { get; init; } = new();
+
     /// <summary>
     /// Pushes a host image to <see cref="ExistingClusterSettings.Registry"/> and returns the reference pods pull
     /// (under <see cref="ExistingClusterSettings.RegistryPullName"/>); Deploy rewrites manifests naming the image to it.
@@ -84,8 +88,21 @@ public sealed class ExistingCluster : IClusterHandle
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
         ThrowIfTornDown();
         var registry = Registry ?? throw new KubeDindException($"push: {Name} is an existing cluster with no registry to push to; set ExistingClusterSettings.Registry to one its nodes pull from (e.g. registry.example.com/team).");
-        _docker ??= await _dockerFactory(cancellationToken).ConfigureAwait(false);
-        var reference = await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+        var started = DateTimeOffset.UtcNow;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string reference;
+        try
+        {
+            _docker ??= await _dockerFactory(cancellationToken).ConfigureAwait(false);
+            reference = await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            Timeline.Record(RunPhase.Push, started, watch.Elapsed, failed: true);
+            throw;
+        }
+
+        Timeline.Record(RunPhase.Push, started, watch.Elapsed);
         lock (_images)
         {
             _images[hostImage] = reference;
@@ -95,11 +112,23 @@ public sealed class ExistingCluster : IClusterHandle
     }
 
     /// <summary>Applies the manifests (namespace defaulting to <see cref="DefaultNamespace"/>) and waits for the rollout, like a KubeDind cluster.</summary>
-    public Task<DeployResult> DeployAsync(DeploySettings settings, CancellationToken cancellationToken = default)
+    public async Task<DeployResult> DeployAsync(DeploySettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ThrowIfTornDown();
-        return DeployStep.RunAsync(_client, settings with { Namespace = settings.Namespace ?? DefaultNamespace }, CreateDeployContext(), cancellationToken);
+        var started = DateTimeOffset.UtcNow;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var result = await DeployStep.RunAsync(_client, settings with { Namespace = settings.Namespace ?? DefaultNamespace }, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
+            return result;
+        }
+        catch (Exception)
+        {
+            Timeline.Record(RunPhase.Deploy, started, watch.Elapsed, failed: true);
+            throw;
+        }
     }
 
     public Task<DiagnosticsBundle> CollectDiagnosticsAsync(CancellationToken cancellationToken = default)
@@ -130,6 +159,8 @@ public sealed class ExistingCluster : IClusterHandle
             return;
         }
 
+        var started = DateTimeOffset.UtcNow;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             if (OwnsNamespace)
@@ -141,8 +172,11 @@ public sealed class ExistingCluster : IClusterHandle
         catch (Exception)
         {
             Volatile.Write(ref _tornDown, 0);
+            Timeline.Record(RunPhase.Teardown, started, watch.Elapsed, failed: true);
             throw;
         }
+
+        Timeline.Record(RunPhase.Teardown, started, watch.Elapsed);
 
         _client.Dispose();
         if (_ownsDocker && _docker is IDisposable docker)

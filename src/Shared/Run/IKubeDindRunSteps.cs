@@ -18,6 +18,9 @@ public interface IKubeDindRunSteps : IAsyncDisposable
     /// <summary>Images pushed into the running cluster: local tag → the reference pods use.</summary>
     IReadOnlyDictionary<string, string> PushedImages { get; }
 
+    /// <summary>Where the run's time went, recorded by the core's steps as they run; null for steps that do not keep one.</summary>
+    RunTimeline? Timeline { get; }
+
     Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken);
 
     Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken);

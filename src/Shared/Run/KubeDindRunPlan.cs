@@ -48,6 +48,9 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
     /// <summary>Local tag → reference pods use, for every image pushed into the running cluster.</summary>
     public IReadOnlyDictionary<string, string> PushedImages => _steps?.PushedImages ?? new Dictionary<string, string>();
 
+    /// <summary>Where this run's time went so far (per phase: mirror, start, build, push, deploy, test, teardown); null before the first step.</summary>
+    public RunTimeline? Timeline => _steps?.Timeline;
+
     /// <summary>The settings <see cref="RunAsync"/> ran with: <see cref="FinishAsync(bool)"/> keeps and diagnoses as they say.</summary>
     public KubeDindRunSettings Settings { get; private set; } = new();
 
@@ -167,7 +170,7 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
     /// <summary>
     /// Ends the run: stops the steps still running (within <paramref name="stopGrace"/>), writes a diagnostics bundle
     /// when <paramref name="failed"/> (a courtesy: failing to collect never keeps the cluster), then removes the cluster,
-    /// or with <paramref name="keep"/> says how to reach it. Never cancelled: a teardown that stops halfway leaves
+    /// or with <paramref name="keep"/> says how to reach it, and logs the run's <see cref="Timeline"/>. Never cancelled: a teardown that stops halfway leaves
     /// containers behind. Returns the diagnostics directory, if one was written.
     /// </summary>
     public async Task<string?> FinishAsync(bool failed, bool keep, bool diagnosticsOnFailure = true, TimeSpan? stopGrace = null)
@@ -195,7 +198,19 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
             }
         }
 
-        await steps.TeardownAsync(keep, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await steps.TeardownAsync(keep, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The plan owns the end of a run, so it says where the run's minutes went, a failed teardown included.
+            if (steps.Timeline is { IsEmpty: false } timeline)
+            {
+                timeline.WriteTo(Log);
+            }
+        }
+
         if (!keep)
         {
             Cluster = null;

@@ -37,6 +37,8 @@ public sealed class SessionRunSteps : IKubeDindRunSteps
     public static async Task<IKubeDindRunSteps> ConnectAsync(IKubeDindLog log, CancellationToken cancellationToken) =>
         new SessionRunSteps(await KubeDindSession.ConnectAsync(log, cancellationToken: cancellationToken).ConfigureAwait(false), ownsSession: true);
 
+    public RunTimeline Timeline => _session.Timeline;
+
     public IReadOnlyDictionary<string, string> PushedImages => Cluster?.Images ?? new Dictionary<string, string>();
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>

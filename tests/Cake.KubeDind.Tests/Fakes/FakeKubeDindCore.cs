@@ -56,6 +56,11 @@ internal sealed class FakeKubeDindCore : IKubeDindCore
     public Task<ExistingCluster> ConnectAsync(ICakeContext context, ExistingClusterSettings settings, CancellationToken cancellationToken) =>
         Answer("Connect", settings, (ExistingCluster)RuntimeHelpers.GetUninitializedObject(typeof(ExistingCluster)));
 
+    /// <summary>The timeline the fake core answers KubeDindTimeline with.</summary>
+    public RunTimeline RunTimeline { get; } = new();
+
+    public RunTimeline Timeline(ICakeContext context) => RunTimeline;
+
     /// <summary>The step that fails in a run plan's steps; null = none.</summary>
     public string? RunStepFailure { get; set; }
 

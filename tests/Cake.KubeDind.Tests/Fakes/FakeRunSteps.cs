@@ -15,6 +15,8 @@ internal sealed class FakeRunSteps(List<(string Step, object? Argument)> calls) 
 
     public KubeDindCluster? Cluster => null;
 
+    public RunTimeline? Timeline => null;
+
     public IReadOnlyDictionary<string, string> PushedImages { get; } = new Dictionary<string, string>();
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) => Answer("StartMirror", settings, FakeKubeDindCore.Mirror);

@@ -3,6 +3,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using KubeDind.Cluster;
 using KubeDind.Docker;
+using KubeDind.Run;
 
 namespace KubeDind.Tests.Cluster;
 
@@ -56,9 +57,14 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
             output.WriteLine($"push of {size / 1_000_000.0:0} MB image took     {push.Elapsed.TotalSeconds,6:0.0} s  → {reference}");
             output.WriteLine($"teardown took                {teardown.Elapsed.TotalSeconds,6:0.0} s");
             output.WriteLine($"engine before: {before.Count("container")} containers, {before.Count("volume")} volumes, {before.Count("network")} networks; after: {after.Count("container")}, {after.Count("volume")}, {after.Count("network")} (the engine is shared: other helpers' tests run meanwhile)");
+            output.WriteLine(session.Timeline.Render());
             output.WriteLine($"leftovers = {leftovers.Count}{(leftovers.Count == 0 ? string.Empty : ": " + string.Join(", ", leftovers))}");
 
             Assert.True(size > 100_000_000, $"the test image is {size} bytes");
+            var phases = session.Timeline.Phases(DateTimeOffset.UtcNow);
+            Assert.Equal([RunPhase.Start, RunPhase.Push, RunPhase.Teardown], phases.Select(p => p.Phase));
+            Assert.All(phases, p => Assert.Equal((1, 0), (p.Count, p.Failed)));   // the second, idempotent teardown records nothing
+            Assert.InRange(phases[1].Duration, TimeSpan.Zero, push.Elapsed);
             Assert.Empty(leftovers);
             Assert.Equal(4, volumes.Count);
             Assert.DoesNotContain(volumes, allVolumes.Contains);

@@ -5,6 +5,7 @@ using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Existing;
+using KubeDind.Run;
 using KubeDind.Tests.Cluster;
 using KubeDind.Tests.Deploy;
 
@@ -89,6 +90,9 @@ public sealed class ExistingClusterTests(RealClusterFixture fixture, ITestOutput
         var nodes = await cluster.Kubernetes.CoreV1.ListNodeAsync(cancellationToken: Ct);
         Assert.NotEmpty(nodes.Items);
         Assert.Throws<KubeDindException>(() => existing.Kubernetes);
+
+        // Without a session the handle keeps its own timeline: the push, the deploy, the test time after it, the teardown.
+        Assert.Equal([RunPhase.Push, RunPhase.Deploy, RunPhase.Test, RunPhase.Teardown], existing.Timeline.Phases(DateTimeOffset.UtcNow).Select(p => p.Phase));
     }
 
     [Fact]
@@ -102,6 +106,7 @@ public sealed class ExistingClusterTests(RealClusterFixture fixture, ITestOutput
         Assert.Equal("push: default is an existing cluster with no registry to push to; set ExistingClusterSettings.Registry to one its nodes pull from (e.g. registry.example.com/team).", error.Message);
         Assert.Equal("default", existing.DefaultNamespace);
         Assert.False(existing.OwnsNamespace);
+        Assert.Same(fixture.Session.Timeline, existing.Timeline);   // a session's connect records into the session's timeline
     }
 
     private static async Task<string> CreateNamespaceAsync(IKubernetes client, string name, bool owned)

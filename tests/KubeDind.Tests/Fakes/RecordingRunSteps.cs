@@ -19,6 +19,9 @@ internal sealed class RecordingRunSteps : IKubeDindRunSteps
 
     public KubeDindCluster? Cluster => null;
 
+    /// <summary>A real timeline: each step records its phase with no time, so a test sees the plan print it.</summary>
+    public RunTimeline Timeline { get; } = new();
+
     public IReadOnlyDictionary<string, string> PushedImages { get; } = new Dictionary<string, string>();
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken) =>
@@ -50,6 +53,20 @@ internal sealed class RecordingRunSteps : IKubeDindRunSteps
         if (step == HangAt)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        RunPhase? phase = step switch
+        {
+            "StartMirror" => RunPhase.Mirror,
+            "StartCluster" => RunPhase.Start,
+            "PushImage" => RunPhase.Push,
+            "Deploy" => RunPhase.Deploy,
+            "Teardown" when argument is false => RunPhase.Teardown,
+            _ => null,
+        };
+        if (phase is { } recorded)
+        {
+            Timeline.Record(recorded, DateTimeOffset.UtcNow, TimeSpan.Zero);
         }
 
         return result;

@@ -70,6 +70,23 @@ public sealed class KubeDindRunPlanTests
     }
 
     [Fact]
+    public async Task The_finish_logs_the_runs_timeline_after_the_teardown()
+    {
+        var log = new Cluster.CapturingLog();
+        await using var plan = new KubeDindRunPlan(log, (_, _) => Task.FromResult<IKubeDindRunSteps>(_steps));
+        await plan.RunAsync(new KubeDindRunSettings { Images = [new KubeDindImage("a:1"), new KubeDindImage("b:1")], Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+
+        await plan.FinishAsync(failed: false, keep: false);
+
+        var lines = log.Lines.Select(l => l.Message).ToList();
+        var title = lines.FindIndex(l => l.StartsWith("KubeDind timeline", StringComparison.Ordinal));
+        Assert.True(title >= 0, string.Join('\n', lines));
+        Assert.Equal(["mirror", "start", "push", "deploy", "test", "teardown", "total"], lines.Skip(title + 1).Select(l => l.TrimStart().Split(' ')[0]));
+        Assert.Contains("2 images", lines.Single(l => l.TrimStart().StartsWith("push", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Same(_steps.Timeline, plan.Timeline);
+    }
+
+    [Fact]
     public async Task A_failed_start_is_finished_before_the_error_reaches_the_caller()
     {
         var steps = new RecordingRunSteps();

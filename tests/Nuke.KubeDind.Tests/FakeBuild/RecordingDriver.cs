@@ -24,6 +24,8 @@ internal sealed class RecordingDriver : IKubeDindRunSteps
 
     public KubeDindCluster? Cluster => null;
 
+    public RunTimeline? Timeline => null;
+
     public IReadOnlyDictionary<string, string> PushedImages => _pushed;
 
     public Task<KubeDindMirror> StartMirrorAsync(MirrorSettings settings, CancellationToken cancellationToken)
