@@ -9,11 +9,12 @@ namespace KubeDind.Cluster;
 
 /// <summary>
 /// The engine's layer store: one volume, kept between clusters as the mirror caches are, holding each image layer a
-/// cluster on this engine received, as the compressed blob the engine sent. Before a push the layers it holds are put
-/// into the new cluster's registry, so the engine finds them there and neither compresses nor sends them again (an
-/// unchanged ~600 MB image: 18 s → well under a second); after the push the new ones are stored. Several clusters
+/// cluster on this engine received, as the compressed blob the engine sent. Before a push the layers it holds are
+/// linked into the new cluster's registry, so the engine finds them there and neither compresses nor sends them again
+/// (an unchanged ~600 MB image: 18 s → about a second); after the push the new ones are stored. Several clusters
 /// share it at once (the image's <c>kubedind-layers</c> locks and writes whole files); it is pruned to
-/// <see cref="LayerStoreSettings.LimitBytes"/>, least recently used first; <c>Sweep</c> with AllState removes it.
+/// <see cref="LayerStoreSettings.LimitBytes"/>, least recently used first, leaving what was used in the last hour (a
+/// running cluster's registry serves it); <c>Sweep</c> with AllState removes it.
 /// </summary>
 public sealed record LayerStoreSettings
 {
@@ -25,7 +26,10 @@ public sealed record LayerStoreSettings
     /// <summary>On by default; off, every push sends every layer the new cluster's registry lacks.</summary>
     public bool Enabled { get; init; } = true;
 
-    /// <summary>The most the store keeps; above it the least recently used layers go (10 GB by default).</summary>
+    /// <summary>
+    /// The most the store keeps; above it the least recently used layers go (10 GB by default), except those used in the
+    /// last hour, which running clusters' registries may still serve.
+    /// </summary>
     public long LimitBytes { get; init; } = 10_000_000_000;
 
     public string Volume { get; init; } = DefaultVolume;
@@ -106,7 +110,7 @@ internal static class LayerStore
         }
     }
 
-    /// <summary>Puts the store's copies of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>.</summary>
+    /// <summary>Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>.</summary>
     public static async Task<LayerStoreSeed?> SeedAsync(KubeDindCluster cluster, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
         var output = await RunAsync(cluster, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);

@@ -86,6 +86,9 @@ public sealed class LayerStoreTests : IAsyncLifetime
         await using (var cluster = await StartAsync("limit", settings))
         {
             await cluster.PushImageAsync(older, cancellationToken: Ct);
+            // Pruning leaves what was used in the last hour (running registries serve it): make the older image's use old.
+            var aged = await cluster.ExecAsync("sh", "-c", $"find {ImageContract.Current.LayerStoreDirectory}/blobs -type f -exec touch -d '2 hours ago' {{}} +");
+            Assert.True(aged.Succeeded, aged.FirstErrorLine);
             await cluster.PushImageAsync(newer, cancellationToken: Ct);
             Assert.Contains(Messages, l => l.Contains("least recently used layers pruned", StringComparison.Ordinal));
             var bytes = await cluster.ExecAsync("sh", "-c", $"find {ImageContract.Current.LayerStoreDirectory}/blobs -type f -printf '%s\\n' | awk '{{ s += $1 }} END {{ print s + 0 }}'");
