@@ -26,7 +26,10 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
             var settings = ClusterTestSupport.ComposeSettings("lifecycle") with { StopTimeout = TimeSpan.FromSeconds(15) };
 
             var cluster = await session.StartClusterAsync(settings, Ct);
-            var volumes = (await session.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct)).Mounts.Where(m => m.Type == "volume").Select(m => m.Name).ToList();
+            var mounted = (await session.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct)).Mounts.Where(m => m.Type == "volume").Select(m => m.Name).ToList();
+            // The engine's layer store is kept between clusters (as the mirror caches are); the cluster's own volumes go with it.
+            Assert.Contains(LayerStoreSettings.DefaultVolume, mounted);
+            var volumes = mounted.Where(v => v != LayerStoreSettings.DefaultVolume).ToList();
             var labels = (await session.Docker.Containers.InspectContainerAsync(cluster.ContainerId, Ct)).Config.Labels;
             Assert.Equal(KubeDindLabels.OwnerValue, labels[KubeDindLabels.Owner]);
             Assert.Equal(session.RunId, labels[KubeDindLabels.RunId]);
@@ -68,6 +71,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
             Assert.Empty(leftovers);
             Assert.Equal(4, volumes.Count);
             Assert.DoesNotContain(volumes, allVolumes.Contains);
+            Assert.Contains(LayerStoreSettings.DefaultVolume, allVolumes);
             Assert.False(File.Exists(cluster.KubeconfigPath ?? "/nonexistent"));
         }
         finally
