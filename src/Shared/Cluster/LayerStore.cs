@@ -35,9 +35,15 @@ public sealed record LayerStoreSettings
     public string Volume { get; init; } = DefaultVolume;
 }
 
-/// <summary>What a push found in the layer store (<see cref="Seeded"/>) and what it added (<see cref="Kept"/>).</summary>
-internal sealed record LayerStorePush(LayerStoreSeed Seeded, LayerStoreKeep? Kept)
+/// <summary>
+/// What a push of an image of <see cref="ImageLayers"/> layers found in the layer store (<see cref="Seeded"/>) and what it
+/// added (<see cref="Kept"/>; null when the store had every layer, so there was nothing to add, or storing failed).
+/// </summary>
+internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, LayerStoreKeep? Kept)
 {
+    /// <summary>The store had every layer: nothing was sent, so nothing needs storing.</summary>
+    public static bool HadAll(int imageLayers, LayerStoreSeed seeded) => imageLayers > 0 && seeded.Layers.Count == imageLayers;
+
     /// <summary>One clause for the push's log line: how much was sent and how much was already there.</summary>
     public string Summary()
     {
@@ -45,7 +51,9 @@ internal sealed record LayerStorePush(LayerStoreSeed Seeded, LayerStoreKeep? Kep
         var thereBytes = Seeded.Layers.Sum(l => l.Bytes);
         if (Kept is null)
         {
-            return $"{there} layers ({Megabytes(thereBytes)}) already in the layer store";
+            return HadAll(ImageLayers, Seeded)
+                ? $"sent 0 of {there} layers, all {there} ({Megabytes(thereBytes)}) were already in the layer store"
+                : $"{there} of {ImageLayers} layers ({Megabytes(thereBytes)}) were already in the layer store";
         }
 
         var sent = Math.Max(0, Kept.Layers - there);

@@ -83,9 +83,13 @@ public sealed class PushImage
             await RemoveTemporaryTagAsync(docker, log, $"{hostRepository}:{tag}", image.ID).ConfigureAwait(false);
         }
 
+        // When the store had every layer nothing was sent, so there is nothing to store (and one exec less).
         var stored = layerStoreOf is null || seeded is null
             ? null
-            : new LayerStorePush(seeded, await LayerStore.KeepAsync(layerStoreOf, repository, tag, diffIds, cancellationToken).ConfigureAwait(false));
+            : new LayerStorePush(
+                diffIds.Count,
+                seeded,
+                LayerStorePush.HadAll(diffIds.Count, seeded) ? null : await LayerStore.KeepAsync(layerStoreOf, repository, tag, diffIds, cancellationToken).ConfigureAwait(false));
         log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s" + (moved is null ? string.Empty : $": {moved}") + (stored is null ? string.Empty : $"; {stored.Summary()}"));
         return clusterReference;
     }
