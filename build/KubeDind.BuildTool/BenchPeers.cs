@@ -6,6 +6,7 @@ using k8s.Models;
 using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Mirror;
+using KubeDind.Waiting;
 
 namespace KubeDind.BuildTool;
 
@@ -148,23 +149,13 @@ internal static class BenchPeers
         {
             await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
             var port = (await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken)).NetworkSettings.Ports["5000/tcp"][0].HostPort;
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            var answered = false;
-            for (var attempt = 0; attempt < 60 && !answered; attempt++)
-            {
-                try
-                {
-                    answered = (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), cancellationToken)).IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(250, cancellationToken);
-                }
-            }
-
-            return answered
-                ? await DockerPushAsync(image, $"127.0.0.1:{port}", "payload", cancellationToken)
-                : throw new KubeDindException($"bench: the fresh registry {registryImage} did not answer /v2/ within 15 s");
+            await new ReadinessWaiter(session.Log, pollInterval: TimeSpan.FromMilliseconds(250)).WaitAsync(
+                $"bench: the fresh registry {registryImage}",
+                [new RegistryApiGate($"http://127.0.0.1:{port}")],
+                TimeSpan.FromSeconds(15),
+                async ct => await ContainerLogs.TailSectionAsync(session.Docker, created.ID, "fresh registry", 30, ct),
+                cancellationToken);
+            return await DockerPushAsync(image, $"127.0.0.1:{port}", "payload", cancellationToken);
         }
         finally
         {

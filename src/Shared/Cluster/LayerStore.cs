@@ -80,13 +80,6 @@ internal static class LayerStore
     /// <summary>The exit code of <c>kubedind-layers</c> when no store is mounted (a cluster started without one, or connected to).</summary>
     private const int NotMounted = 3;
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-    };
-
     /// <summary>The store's mount in the cluster's server container (where its registry is).</summary>
     public static Mount MountFor(LayerStoreSettings settings) =>
         new() { Type = "volume", Source = settings.Volume, Target = ImageContract.Current.LayerStoreDirectory };
@@ -154,5 +147,5 @@ internal static class LayerStore
     }
 
     private static T Parse<T>(string output) =>
-        JsonSerializer.Deserialize<T>(output, JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
+        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
 }
