@@ -257,7 +257,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
         RequireKubernetes("RunJob");
         ThrowIfTornDown();
         await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
-        return await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        var result = await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>
