@@ -270,7 +270,9 @@ Task("Pack")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    EnsureDirectoryExists(packages);
+    // Written afresh every time: pack is incremental on the project's own assembly only, so a change in the core
+    // alone would leave the addin's package (which carries the core) with the old core.
+    CleanDirectory(packages);
     foreach (var project in Projects("src/**/*.csproj").Where(p => nukeAvailable || !IsNukeProject(p)))
     {
         DotNetPack(project.FullPath, new DotNetPackSettings { Configuration = configuration, NoBuild = true, NoRestore = true, OutputDirectory = packages });

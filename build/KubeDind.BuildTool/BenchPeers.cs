@@ -6,6 +6,7 @@ using k8s.Models;
 using KubeDind.Cluster;
 using KubeDind.Docker;
 using KubeDind.Mirror;
+using KubeDind.Waiting;
 
 namespace KubeDind.BuildTool;
 
@@ -264,25 +265,13 @@ internal static class BenchPeers
         {
             await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
             registry.HostPort = int.Parse((await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken)).NetworkSettings.Ports["5000/tcp"][0].HostPort, CultureInfo.InvariantCulture);
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            for (var attempt = 0; attempt < 60; attempt++)
-            {
-                try
-                {
-                    if ((await http.GetAsync(new Uri($"http://127.0.0.1:{registry.HostPort}/v2/"), cancellationToken)).IsSuccessStatusCode)
-                    {
-                        return registry;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Not up yet.
-                }
-
-                await Task.Delay(250, cancellationToken);
-            }
-
-            throw new KubeDindException($"bench: the fresh registry {registryImage} did not answer /v2/ within 15 s");
+            await new ReadinessWaiter(session.Log, pollInterval: TimeSpan.FromMilliseconds(250)).WaitAsync(
+                $"bench: the fresh registry {registryImage}",
+                [new RegistryApiGate($"http://127.0.0.1:{registry.HostPort}")],
+                TimeSpan.FromSeconds(15),
+                async ct => await ContainerLogs.TailSectionAsync(session.Docker, created.ID, "fresh registry", 30, ct),
+                cancellationToken);
+            return registry;
         }
         catch
         {

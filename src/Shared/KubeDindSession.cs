@@ -109,22 +109,8 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Builds an application image on the host's engine (the base image filled in); returns its tag.</summary>
-    public async Task<string> BuildImageAsync(KubeDindImage settings, CancellationToken cancellationToken = default)
-    {
-        var started = DateTimeOffset.UtcNow;
-        var watch = Stopwatch.StartNew();
-        try
-        {
-            var tag = await new BuildImage(this).RunAsync(settings, cancellationToken).ConfigureAwait(false);
-            Timeline.Record(RunPhase.Build, started, watch.Elapsed);
-            return tag;
-        }
-        catch (Exception)
-        {
-            Timeline.Record(RunPhase.Build, started, watch.Elapsed, failed: true);
-            throw;
-        }
-    }
+    public Task<string> BuildImageAsync(KubeDindImage settings, CancellationToken cancellationToken = default) =>
+        Timeline.TimeAsync(RunPhase.Build, () => new BuildImage(this).RunAsync(settings, cancellationToken));
 
     /// <summary>Stops and removes the mirror called <paramref name="name"/> (every registry's container); the cache volumes stay unless <paramref name="removeCache"/>.</summary>
     public Task<MirrorStopResult> StopMirrorAsync(string name, bool removeCache = false, CancellationToken cancellationToken = default) =>
@@ -173,22 +159,12 @@ public sealed class KubeDindSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Opens a cluster that already exists (kubeconfig + context); pushes go through this session's engine.</summary>
-    public async Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default)
-    {
-        var started = DateTimeOffset.UtcNow;
-        var watch = Stopwatch.StartNew();
-        try
-        {
-            var existing = await new Existing.ConnectCluster(Log, RunId, Docker) { Timeline = Timeline }.RunAsync(settings, cancellationToken).ConfigureAwait(false);
-            Timeline.Record(RunPhase.Start, started, watch.Elapsed, note: "connected to an existing cluster");
-            return existing;
-        }
-        catch (Exception)
-        {
-            Timeline.Record(RunPhase.Start, started, watch.Elapsed, failed: true, note: "connecting to an existing cluster");
-            throw;
-        }
-    }
+    public Task<Existing.ExistingCluster> ConnectClusterAsync(Existing.ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>
+        Timeline.TimeAsync(
+            RunPhase.Start,
+            "connected to an existing cluster",
+            "connecting to an existing cluster",
+            () => new Existing.ConnectCluster(Log, RunId, Docker) { Timeline = Timeline }.RunAsync(settings, cancellationToken));
 
     public Task<SweepResult> SweepAsync(SweepSettings? settings = null, CancellationToken cancellationToken = default) =>
         new Sweep(this).RunAsync(settings ?? new SweepSettings(), cancellationToken);

@@ -11,6 +11,18 @@ internal sealed record ImageContract(int StatusSchemaVersion, string StateDirect
 {
     private const string ResourceName = "image/rootfs/etc/kubedind/contract.json";
 
+    /// <summary>
+    /// How the core reads every JSON document the image writes for it (this contract, the status document,
+    /// <c>kubedind-layers</c>' answers): camelCase, and a missing or null field the record does not allow is an error.
+    /// Declared before <see cref="Current"/>, whose initialiser reads with it.
+    /// </summary>
+    internal static JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
+
     /// <summary>The contract of the image this KubeDind builds.</summary>
     public static ImageContract Current { get; } = Load();
 
@@ -21,11 +33,6 @@ internal sealed record ImageContract(int StatusSchemaVersion, string StateDirect
     {
         using var stream = typeof(ImageContract).Assembly.GetManifestResourceStream(ResourceName)
             ?? throw new InvalidOperationException($"{ResourceName} is not embedded in {typeof(ImageContract).Assembly.GetName().Name}: the package is broken, reinstall it.");
-        return JsonSerializer.Deserialize<ImageContract>(stream, new JsonSerializerOptions
-        {
-            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-            RespectNullableAnnotations = true,
-            RespectRequiredConstructorParameters = true,
-        }) ?? throw new InvalidOperationException($"{ResourceName} is empty: the package is broken, reinstall it.");
+        return JsonSerializer.Deserialize<ImageContract>(stream, JsonOptions) ?? throw new InvalidOperationException($"{ResourceName} is empty: the package is broken, reinstall it.");
     }
 }

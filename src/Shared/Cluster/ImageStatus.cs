@@ -30,11 +30,8 @@ internal sealed record ImageStatus(int SchemaVersion, string Role, bool Kubernet
     /// <summary>The only schema version this core reads.</summary>
     public static int SupportedSchemaVersion => ImageContract.Current.StatusSchemaVersion;
 
-    private static readonly JsonSerializerOptions Json = new()
+    private static readonly JsonSerializerOptions Json = new(ImageContract.JsonOptions)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
         Converters = { new JsonStringEnumConverter<ImagePhase>(JsonNamingPolicy.CamelCase) },
     };
 

@@ -178,6 +178,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
             await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
             var result = await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
             Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
+            await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
             await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, result, null)).ConfigureAwait(false);
             return result;
         }
@@ -256,7 +257,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
         RequireKubernetes("RunJob");
         ThrowIfTornDown();
         await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
-        return await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        var result = await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>

@@ -44,8 +44,12 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
     /// <summary>The store had every layer: nothing was sent, so nothing needs storing.</summary>
     public static bool HadAll(int imageLayers, LayerStoreSeed seeded) => imageLayers > 0 && seeded.Layers.Count == imageLayers;
 
-    /// <summary>One clause for the push's log line: how much was sent and how much was already there.</summary>
-    public string Summary()
+    /// <summary>One clause for the push's log line: how much was sent, how much was already there, and how much is unpacked.</summary>
+    public string Summary() => Seeded.Unpacked > 0
+        ? $"{Transfer()}; {Seeded.Unpacked} of {ImageLayers} layers already unpacked for the cluster's containerd"
+        : Transfer();
+
+    private string Transfer()
     {
         var there = Seeded.Layers.Count;
         var thereBytes = Seeded.Layers.Sum(l => l.Bytes);
@@ -66,7 +70,11 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1_000_000.0:0.#} MB");
 }
 
-internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers);
+/// <summary>
+/// What a seed found: the layers now in the cluster's registry, and how many of the image's layers (from the first on)
+/// the cluster's containerd now has unpacked from the store, so its pull unpacks only the rest.
+/// </summary>
+internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Unpacked);
 
 internal sealed record StoredLayer(string DiffId, string Digest, long Bytes);
 
@@ -79,13 +87,6 @@ internal static class LayerStore
 
     /// <summary>The exit code of <c>kubedind-layers</c> when no store is mounted (a cluster started without one, or connected to).</summary>
     private const int NotMounted = 3;
-
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-    };
 
     /// <summary>The store's mount in the cluster's server container (where its registry is).</summary>
     public static Mount MountFor(LayerStoreSettings settings) =>
@@ -133,6 +134,42 @@ internal static class LayerStore
         return output is null ? null : Parse<LayerStoreKeep>(output);
     }
 
+    /// <summary>
+    /// Starts storing, in the background, the layers the cluster's containerd unpacked that the store lacks (after a
+    /// deploy or load pulled them), so the next cluster's pulls find them unpacked. In the background because the first
+    /// copy of a large image takes seconds the caller need not wait for; a teardown cutting it short loses nothing
+    /// (layers are renamed into place when whole, and the next cluster stores them again).
+    /// </summary>
+    public static async Task KeepUnpackedInBackgroundAsync(KubeDindCluster cluster, CancellationToken cancellationToken)
+    {
+        if (!cluster.Settings.LayerStore.Enabled || !cluster.Settings.Kubernetes)
+        {
+            return;
+        }
+
+        var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
+        var log = $"{ImageContract.Current.StateDirectory}/layers.log";
+        try
+        {
+            // Started in the background by the shell, its output to a log file, so the exec returns at once (the
+            // engine's detached exec start is not usable through Docker.DotNet: it expects an attached stream).
+            var started = await ContainerExec.RunAsync(
+                cluster.Session.Docker,
+                cluster.ContainerId,
+                ["sh", "-c", $"{Command} keep-unpacked \"$0\" </dev/null >>{log} 2>&1 &", limit],
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!started.Succeeded)
+            {
+                cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({started.FirstErrorLine}); the next cluster unpacks them again");
+            }
+        }
+        catch (DockerApiException ex)
+        {
+            // Only an optimisation: the next cluster unpacks these layers itself.
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({DockerEngine.FirstLine(ex)}); the next cluster unpacks them again");
+        }
+    }
+
     /// <summary>Runs <c>kubedind-layers</c> in the server container; null when no store is mounted there or it failed.</summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -154,5 +191,5 @@ internal static class LayerStore
     }
 
     private static T Parse<T>(string output) =>
-        JsonSerializer.Deserialize<T>(output, JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
+        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
 }

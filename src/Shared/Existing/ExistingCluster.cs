@@ -88,21 +88,11 @@ public sealed class ExistingCluster : IClusterHandle
         ArgumentException.ThrowIfNullOrWhiteSpace(hostImage);
         ThrowIfTornDown();
         var registry = Registry ?? throw new KubeDindException($"push: {Name} is an existing cluster with no registry to push to; set ExistingClusterSettings.Registry to one its nodes pull from (e.g. registry.example.com/team).");
-        var started = DateTimeOffset.UtcNow;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        string reference;
-        try
+        var reference = await Timeline.TimeAsync(RunPhase.Push, async () =>
         {
             _docker ??= await _dockerFactory(cancellationToken).ConfigureAwait(false);
-            reference = await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            Timeline.Record(RunPhase.Push, started, watch.Elapsed, failed: true);
-            throw;
-        }
-
-        Timeline.Record(RunPhase.Push, started, watch.Elapsed);
+            return await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         lock (_images)
         {
             _images[hostImage] = reference;
@@ -116,19 +106,9 @@ public sealed class ExistingCluster : IClusterHandle
     {
         ArgumentNullException.ThrowIfNull(settings);
         ThrowIfTornDown();
-        var started = DateTimeOffset.UtcNow;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        try
-        {
-            var result = await DeployStep.RunAsync(_client, settings with { Namespace = settings.Namespace ?? DefaultNamespace }, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
-            Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
-            return result;
-        }
-        catch (Exception)
-        {
-            Timeline.Record(RunPhase.Deploy, started, watch.Elapsed, failed: true);
-            throw;
-        }
+        return await Timeline.TimeAsync(
+            RunPhase.Deploy,
+            () => DeployStep.RunAsync(_client, settings with { Namespace = settings.Namespace ?? DefaultNamespace }, CreateDeployContext(), cancellationToken)).ConfigureAwait(false);
     }
 
     public Task<DiagnosticsBundle> CollectDiagnosticsAsync(CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using KubeDind.Logging;
@@ -73,6 +74,32 @@ public sealed class RunTimeline
         {
             _entries.Add(new Entry(phase, started, duration, failed, note));
         }
+    }
+
+    /// <summary>Runs <paramref name="step"/> and records it in <paramref name="phase"/>, failed when it throws (then rethrown); no note either way.</summary>
+    internal Task<T> TimeAsync<T>(RunPhase phase, Func<Task<T>> step) => TimeAsync(phase, null, null, step);
+
+    /// <summary>
+    /// Runs <paramref name="step"/> and records it in <paramref name="phase"/> with its start and time: with
+    /// <paramref name="note"/> when it returns, failed with <paramref name="failedNote"/> when it throws (then rethrown).
+    /// </summary>
+    internal async Task<T> TimeAsync<T>(RunPhase phase, string? note, string? failedNote, Func<Task<T>> step)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        T value;
+        try
+        {
+            value = await step().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            Record(phase, started, watch.Elapsed, failed: true, note: failedNote);
+            throw;
+        }
+
+        Record(phase, started, watch.Elapsed, note: note);
+        return value;
     }
 
     /// <summary>True when no step was recorded (nothing ran, or only steps outside the phases).</summary>

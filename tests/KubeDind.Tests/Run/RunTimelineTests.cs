@@ -119,6 +119,23 @@ public sealed class RunTimelineTests
     }
 
     [Fact]
+    public async Task A_timed_step_is_recorded_with_its_note_or_as_failed_with_its_failed_note_and_still_throws()
+    {
+        var timeline = new RunTimeline();
+
+        Assert.Equal(42, await timeline.TimeAsync(RunPhase.Start, "connected", "connecting", () => Task.FromResult(42)));
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => timeline.TimeAsync<int>(RunPhase.Deploy, "deployed", "deploying", () => throw new InvalidOperationException("rollout failed")));
+        Assert.Equal("rollout failed", thrown.Message);
+
+        var phases = timeline.Phases(DateTimeOffset.UtcNow);
+        var start = phases.Single(p => p.Phase == RunPhase.Start);
+        var deploy = phases.Single(p => p.Phase == RunPhase.Deploy);
+        Assert.Equal((1, 0, "connected"), (start.Count, start.Failed, start.Note));
+        Assert.Equal((1, 1, "deploying"), (deploy.Count, deploy.Failed, deploy.Note));
+        Assert.DoesNotContain(phases, p => p.Phase == RunPhase.Test);   // a failed deploy starts no test phase
+    }
+
+    [Fact]
     public void A_cluster_start_says_warm_or_cold_and_its_slowest_part_in_the_names_of_its_own_timings()
     {
         var timings = new ClusterTimings(S(1), S(2), [("container running", S(2.5)), ("node Ready (kubedind)", S(9)), ("kube-system pods", S(10))], S(10.2))

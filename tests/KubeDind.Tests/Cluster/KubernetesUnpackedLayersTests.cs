@@ -1,0 +1,88 @@
+using System.Security.Cryptography;
+using System.Text;
+using KubeDind.Cluster;
+using KubeDind.Deploy;
+using KubeDind.Docker;
+
+namespace KubeDind.Tests.Cluster;
+
+/// <summary>
+/// The layer store's unpacked layers: what one cluster's containerd unpacked, a new cluster's containerd finds
+/// unpacked (snapshots linked to the store), and runs the image from them as it was built, deletions included.
+/// </summary>
+public sealed partial class KubernetesClusterTests
+{
+    [Fact]
+    public async Task A_new_cluster_finds_the_layers_an_earlier_one_unpacked_and_runs_the_image_from_them()
+    {
+        var session = fixture.Session!;
+        var cluster = Cluster;
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(Ct);
+        var marker = Guid.NewGuid().ToString("N");
+        var tag = $"kdt-unpacked:{marker[..8]}";
+        // Its own layer adds a file and deletes a directory of the base layer: the stored copy must keep the deletion
+        // (overlayfs whiteouts) for the image to look as built.
+        var context = new BuildContext().AddText("Dockerfile", $"FROM {baseImage}\nRUN echo {marker} > /marker && rm -rf /usr/share/doc\n");
+        await new ImageStore(session.Docker, session.Log).BuildAsync(context, tag, new Dictionary<string, string>(), new Dictionary<string, string>(), Ct);
+        try
+        {
+            var diffIds = (await session.Docker.Images.InspectImageAsync(tag, Ct)).RootFS.Layers;
+            var top = ChainIds(diffIds)[^1];
+            var job = new JobRunSettings { Command = ["sh", "-c", "cat /marker; ls /usr/share/doc 2>/dev/null | wc -l"], Timeout = TimeSpan.FromMinutes(3) };
+
+            var reference = await cluster.PushImageAsync(tag, cancellationToken: Ct);
+            var first = await cluster.RunJobAsync(job with { Image = reference, Name = "unpacked-first" }, Ct);
+            Assert.True(first.Succeeded, first.Output);
+            await WaitUntilStoredUnpackedAsync(cluster, top);
+
+            await using var second = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("unpacked"), ArtifactsDirectory = fixture.Artifacts }, Ct);
+            var secondReference = await second.PushImageAsync(tag, cancellationToken: Ct);
+            Assert.Contains(fixture.Log.Lines, l => l.Message.StartsWith($"push: {secondReference} pushed", StringComparison.Ordinal)
+                && l.Message.EndsWith($"{diffIds.Count} of {diffIds.Count} layers already unpacked for the cluster's containerd", StringComparison.Ordinal));
+
+            // Before any pod: containerd has the image's top layer as a snapshot whose directory is the store's.
+            var linked = await second.ExecAsync("sh", "-c", $"readlink /var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs | grep -x '{ImageContract.Current.LayerStoreDirectory}/unpacked/{top}'");
+            Assert.True(linked.Succeeded, $"no snapshot of containerd links to the stored layer {top}: {linked.FirstErrorLine}");
+
+            var run = await second.RunJobAsync(job with { Image = secondReference, Name = "unpacked-second" }, Ct);
+            Assert.True(run.Succeeded, run.Output);
+            Assert.Equal($"{marker}\n0", run.Output.Trim());
+            Assert.Equal(first.Output.Trim(), run.Output.Trim());
+        }
+        finally
+        {
+            await ClusterTestSupport.RemoveImageAsync(session, tag);
+        }
+    }
+
+    /// <summary>An image's chain ids (hex): containerd names each layer's snapshot by it.</summary>
+    private static List<string> ChainIds(IEnumerable<string> diffIds)
+    {
+        List<string> chain = [];
+        foreach (var diffId in diffIds)
+        {
+            chain.Add(chain.Count == 0
+                ? diffId
+                : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes($"{chain[^1]} {diffId}"))));
+        }
+
+        return [.. chain.Select(c => c["sha256:".Length..])];
+    }
+
+    /// <summary>Waits (at most 2 minutes) for the cluster's background copy to put the layer into the store.</summary>
+    private static async Task WaitUntilStoredUnpackedAsync(KubeDindCluster cluster, string chainHex)
+    {
+        var sizeFile = $"{ImageContract.Current.LayerStoreDirectory}/unpacked-sizes/{chainHex}";
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        while (!(await cluster.ExecAsync("test", "-f", sizeFile)).Succeeded)
+        {
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                var log = await cluster.ExecAsync("sh", "-c", $"cat {ImageContract.Current.StateDirectory}/layers.log");
+                Assert.Fail($"the layer {chainHex} was not in the layer store's unpacked layers within 2 minutes; {ImageContract.Current.StateDirectory}/layers.log: {log.StandardOutput}{log.StandardError}");
+            }
+
+            await Task.Delay(500, Ct);
+        }
+    }
+}
