@@ -12,8 +12,10 @@ namespace KubeDind.BuildTool;
 /// <summary>
 /// Speed as ratios against peers measured side by side in the same run, each the median of several runs: cold and
 /// warm StartCluster against bare k3s in the same image, PushImage against <c>docker push</c>, LoadImage against
-/// PushImage, Deploy against <c>kubectl apply</c> + <c>rollout status</c>, 3 parallel clusters against 1; and
-/// teardown, leftovers, memory, the cold start's per-phase timeline. Written to artifacts/bench/ (results.md,
+/// PushImage, Deploy (the example, and the 3-image, 6-pod app in tests/apps/three-tier) against <c>kubectl apply</c> +
+/// <c>rollout status</c>, the example's system test end to end (layer store on and off) against the same job done by
+/// hand, 3 parallel clusters against 1; and teardown (with the 3-image app running), leftovers, memory, the cold
+/// start's per-phase timeline. Written to artifacts/bench/ (results.md,
 /// results.json, ratios.png). Numbers are recorded, never asserted.
 /// </summary>
 internal static class Bench
@@ -21,6 +23,14 @@ internal static class Bench
     private const string PayloadImage = "kubedind/bench-payload:100mb";
     private const string ExampleImage = "kubedind/bench-example-app:bench";
     private const string ExampleRedisImage = "kubedind/bench-example-redis:bench";
+    private const string ThreeTierWebImage = "kubedind/bench-three-tier-web:bench";
+    private const string ThreeTierApiImage = "kubedind/bench-three-tier-api:bench";
+
+    /// <summary>The example's fixed NodePort (examples/app/deploy/service.yaml), which its system test calls from the host.</summary>
+    private const int ExampleNodePort = 30080;
+
+    private static readonly string[] ExampleDeployments = ["example-redis", "example-app"];
+    private static readonly string[] ThreeTierDeployments = ["redis", "api", "worker", "web"];
 
     public static async Task<int> RunAsync(KubeDindSession session, string outputDirectory, int runs, string? exampleAppPublish, bool startOnly, CancellationToken cancellationToken)
     {
@@ -74,22 +84,32 @@ internal static class Bench
     {
         var log = session.Log;
 
+        var example = exampleAppPublish is null ? null : await EnsureExampleImageAsync(session, exampleAppPublish, cancellationToken);
+        var redis = startOnly ? null : await EnsureExampleRedisImageAsync(session, cancellationToken);
+        var threeTier = startOnly ? null : await EnsureThreeTierImagesAsync(session, cancellationToken);
+        var kubectl = BenchPeers.FindKubectl(k3s);
+
         // Builds (or checks) the image and makes sure a saved state exists for the warm runs; not counted.
         string image;
         PrivilegeMode mode;
         await using (var first = await session.StartClusterAsync(settings("prepare", true, true), cancellationToken))
         {
             (image, mode) = (first.Image, first.Privilege);
-            // The payload as a previous build left it: in the engine's layer store.
+            // The payload and the example's images as a previous build left them: in the engine's layer store.
             await first.PushImageAsync(PayloadImage, "payload", cancellationToken);
+            if (example is not null && redis is not null)
+            {
+                await first.PushImageAsync(example, null, cancellationToken);
+                await first.PushImageAsync(redis, null, cancellationToken);
+            }
+
             log.Info($"bench: prepared ({first.Timings.Start})");
         }
 
-        var example = exampleAppPublish is null ? null : await EnsureExampleImageAsync(session, exampleAppPublish, cancellationToken);
-        var redis = exampleAppPublish is null ? null : await EnsureExampleRedisImageAsync(session, cancellationToken);
-        var kubectl = BenchPeers.FindKubectl(k3s);
         List<double> bare = [], cold = [], warm = [], teardown = [], teardownWithPods = [], memory = [], push = [], pushStored = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [], deploy = [], kubectlApply = [];
+        List<double> deployThreeTier = [], kubectlApplyThreeTier = [], endToEnd = [], endToEndNoStore = [], byHand = [];
         var podsAtTeardown = 0;
+        string? podsAtTeardownWhich = null;
 
         // Interleaved run by run, so a change in the machine's load hits both sides of a ratio alike.
         for (var run = 1; run <= runs; run++)
@@ -149,9 +169,23 @@ internal static class Bench
 
                 if (example is not null && redis is not null && kubectl is not null)
                 {
-                    var (ours, theirs) = await DeployBothAsync(warmCluster, example, redis, kubectl, run, cancellationToken);
+                    var images = new Dictionary<string, string> { ["kubedind-example-app:dev"] = example, ["kubedind-example-redis:dev"] = redis };
+                    var (ours, theirs) = await DeployBothAsync(warmCluster, Path.Combine(Repository.Root, "examples", "app", "deploy"), images, ExampleDeployments, kubectl, $"{run}", cancellationToken);
                     deploy.Add(ours);
                     kubectlApply.Add(theirs);
+                }
+
+                if (threeTier is not null && kubectl is not null)
+                {
+                    var (ours, theirs) = await DeployBothAsync(warmCluster, ThreeTierManifests, threeTier, ThreeTierDeployments, kubectl, $"3tier-{run}", cancellationToken);
+                    deployThreeTier.Add(ours);
+                    kubectlApplyThreeTier.Add(theirs);
+
+                    // The teardown below then has the 3-image app's 6 pods running, and only them besides the system's.
+                    (podsAtTeardown, podsAtTeardownWhich) = await KeepOnlyNamespaceAsync(warmCluster, $"bench-deploy-3tier-{run}", cancellationToken);
+                }
+                else
+                {
                     podsAtTeardown = (await warmCluster.Kubernetes.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: cancellationToken)).Items.Count(p => p.Status?.Phase == "Running");
                 }
             }
@@ -160,6 +194,17 @@ internal static class Bench
                 watch.Restart();
                 await warmCluster.TeardownAsync(cancellationToken: CancellationToken.None);
                 teardownWithPods.Add(watch.Elapsed.TotalSeconds);
+            }
+
+            // The example's system test end to end: ours with the layer store on, by hand, ours with the store off.
+            if (example is not null && redis is not null && kubectl is not null)
+            {
+                endToEnd.Add(await ExampleEndToEndAsync(session, settings("e2e", true, true), example, redis, cancellationToken));
+                log.Info($"bench: example end to end, layer store on: {endToEnd[^1]:0.0}s");
+                byHand.Add(await BenchPeers.ExampleByHandAsync(session, image, mode, kubectl, example, redis, ByHandManifests, ExampleNodePort, "/greeting?name=bench", ExampleDeployments, cancellationToken));
+                log.Info($"bench: example end to end by hand: {byHand[^1]:0.0}s");
+                endToEndNoStore.Add(await ExampleEndToEndAsync(session, settings("e2e-nostore", true, false), example, redis, cancellationToken));
+                log.Info($"bench: example end to end, layer store off: {endToEndNoStore[^1]:0.0}s");
             }
         }
 
@@ -175,17 +220,43 @@ internal static class Bench
         results.Ratios.Add(new BenchRatio("PushImage ~100 MB into a new cluster, layer store off", "docker push into a fresh registry", push, dockerPush));
         results.Ratios.Add(new BenchRatio("LoadImage ~100 MB, first", "PushImage, first (layer store off)", load, push));
         results.Ratios.Add(new BenchRatio("LoadImage ~100 MB, again", "PushImage, again (layers present)", loadAgain, pushAgain));
+        const string NoKubectl = "no kubectl found (KUBEDIND_KUBECTL, beside the k3s binary, or on PATH)";
+        const string NoExample = "the example app was not published (run Bench through build.sh, which publishes it)";
         if (deploy.Count > 0)
         {
             results.Ratios.Add(new BenchRatio("Deploy of the example", "kubectl apply -f + rollout status", deploy, kubectlApply));
         }
         else
         {
-            results.Skipped.Add(new BenchSkip("Deploy / kubectl apply + rollout status", example is null ? "the example app was not published (run Bench through build.sh, which publishes it)" : "no kubectl found (KUBEDIND_KUBECTL, beside the k3s binary, or on PATH)"));
+            results.Skipped.Add(new BenchSkip("Deploy / kubectl apply + rollout status", example is null ? NoExample : NoKubectl));
         }
 
+        if (deployThreeTier.Count > 0)
+        {
+            results.Ratios.Add(new BenchRatio("Deploy of a 3-image, 6-pod app", "kubectl apply -f + rollout status", deployThreeTier, kubectlApplyThreeTier, Goal: 0.5));
+        }
+        else
+        {
+            results.Skipped.Add(new BenchSkip("Deploy of a 3-image, 6-pod app / kubectl apply + rollout status", NoKubectl));
+        }
+
+        if (endToEnd.Count > 0)
+        {
+            const string ByHand = "the same job done by hand";
+            results.Ratios.Add(new BenchRatio("example SystemTest end to end, warm, layer store on", ByHand, endToEnd, byHand, Goal: 0.35));
+            results.Ratios.Add(new BenchRatio("example SystemTest end to end, warm, layer store off", ByHand, endToEndNoStore, byHand));
+            results.Note += "Example SystemTest end to end: ours = warm StartCluster (the NodePort published) + PushImage of the example app and its Redis + Deploy of examples/app/deploy + one GET /greeting through the NodePort from the host + Teardown, once with the layer store on (a previous build pushed both images) and once off. "
+                + "By hand = docker run of a registry (distribution 2.8 on the cluster network, on a loopback port) + bare k3s cold (as above, with a registries.yaml written before k3s starts that sends that loopback name to the registry over http, and the NodePort published) + docker push of both images + kubectl apply + rollout status + the same GET + docker rm -f of both; every step one after the other, as ours. "
+                + "The by-hand manifests differ in one way: Redis keeps its data in an emptyDir instead of the PersistentVolumeClaim, since bare k3s here has no storage provisioner (its image cannot be pulled offline; nor can CoreDNS's, and GET /greeting needs neither), so the peer does a little less than ours. ";
+        }
+        else
+        {
+            results.Skipped.Add(new BenchSkip("example SystemTest end to end / the same job done by hand", example is null ? NoExample : NoKubectl));
+        }
+
+        results.Note += "Layer store: the Deploy rows side-load their images (LoadImage) into a cluster with the store on, so the store cannot matter there; the teardown rows' clusters had every pushed layer in the store already, so teardown keeps nothing; the end to end rows run with the store on and off. ";
         results.Figures.Add(new BenchFigure("teardown of a ready cluster", teardown, "s"));
-        results.Figures.Add(new BenchFigure($"teardown with {podsAtTeardown} pods running (all namespaces)", teardownWithPods, "s", Goal: 3));
+        results.Figures.Add(new BenchFigure(podsAtTeardownWhich is null ? $"teardown with {podsAtTeardown} pods running (all namespaces)" : $"teardown with the 3-image app's 6 pods running ({podsAtTeardown} running in all: {podsAtTeardownWhich})", teardownWithPods, "s", Goal: 3));
         results.Figures.Add(new BenchFigure("memory of a ready cluster (cold start, usage less page cache)", memory, "MiB"));
 
         // Time to ready of 3 clusters started at once (the slowest), against one alone, both warm.
@@ -279,33 +350,136 @@ internal static class Bench
         results.Figures.Add(new BenchFigure("teardown of a ready compose-mode cluster", teardown, "s"));
     }
 
-    /// <summary>The example's manifests deployed by Deploy and by kubectl, each into its own namespace, both from the side-loaded image.</summary>
-    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string exampleImage, string redisImage, string kubectl, int run, CancellationToken cancellationToken)
+    private static string ThreeTierManifests => Path.Combine(Repository.Root, "tests", "apps", "three-tier", "deploy");
+
+    /// <summary>
+    /// The manifests in <paramref name="directory"/> deployed by Deploy and by kubectl, each into its own namespace, both
+    /// with <paramref name="images"/> (name in the manifests → host image) side-loaded, so neither pulls.
+    /// </summary>
+    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string directory, IReadOnlyDictionary<string, string> images, IReadOnlyList<string> deployments, string kubectl, string suffix, CancellationToken cancellationToken)
     {
-        var reference = await cluster.LoadImageAsync(exampleImage, cancellationToken);
-        var redisReference = await cluster.LoadImageAsync(redisImage, cancellationToken);
+        var references = new Dictionary<string, string>();
+        foreach (var (name, hostImage) in images)
+        {
+            references[name] = await cluster.LoadImageAsync(hostImage, cancellationToken);
+        }
+
         var manifests = Path.Combine(Path.GetTempPath(), $"kubedind-bench-manifests-{Guid.NewGuid():N}");
         Directory.CreateDirectory(manifests);
         try
         {
-            // Both from the same text; the fixed NodePort goes, so the two namespaces do not collide.
-            foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "examples", "app", "deploy"), "*.yaml"))
+            // Both from the same text; a fixed NodePort goes, so the two namespaces do not collide.
+            foreach (var file in Directory.GetFiles(directory, "*.yaml"))
             {
                 var text = string.Join('\n', File.ReadAllLines(file).Where(l => !l.TrimStart().StartsWith("nodePort:", StringComparison.Ordinal)));
-                await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text.Replace("kubedind-example-app:dev", reference, StringComparison.Ordinal).Replace("kubedind-example-redis:dev", redisReference, StringComparison.Ordinal), cancellationToken);
+                text = references.Aggregate(text, (t, r) => t.Replace(r.Key, r.Value, StringComparison.Ordinal));
+                await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text, cancellationToken);
             }
 
             var watch = Stopwatch.StartNew();
-            await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = $"bench-deploy-{run}" }, cancellationToken);
+            await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = $"bench-deploy-{suffix}" }, cancellationToken);
             var ours = watch.Elapsed.TotalSeconds;
-            await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = $"bench-kubectl-{run}" } }, cancellationToken: cancellationToken);
-            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{run}", ["example-redis", "example-app"], cancellationToken);
+            await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = $"bench-kubectl-{suffix}" } }, cancellationToken: cancellationToken);
+            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{suffix}", deployments, cancellationToken);
             return (ours, theirs);
         }
         finally
         {
             Directory.Delete(manifests, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Removes every other bench-* namespace with its pods at once (no grace), waits until their pods are gone, and
+    /// returns how many pods run then and which besides <paramref name="keep"/>'s ("none", or namespace/name prefixes).
+    /// </summary>
+    private static async Task<(int Running, string Others)> KeepOnlyNamespaceAsync(KubeDindCluster cluster, string keep, CancellationToken cancellationToken)
+    {
+        var client = cluster.Kubernetes;
+        var others = (await client.CoreV1.ListNamespaceAsync(cancellationToken: cancellationToken)).Items.Select(n => n.Metadata.Name).Where(n => n.StartsWith("bench-", StringComparison.Ordinal) && n != keep).ToHashSet();
+        foreach (var name in others)
+        {
+            await client.CoreV1.DeleteNamespaceAsync(name, cancellationToken: cancellationToken);
+            await client.CoreV1.DeleteCollectionNamespacedPodAsync(name, gracePeriodSeconds: 0, cancellationToken: cancellationToken);
+        }
+
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var pods = (await client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: cancellationToken)).Items;
+            if (!pods.Any(p => others.Contains(p.Metadata.NamespaceProperty)))
+            {
+                var running = pods.Where(p => p.Status?.Phase == "Running").ToList();
+                var besides = running.Where(p => p.Metadata.NamespaceProperty != keep).Select(p => $"{p.Metadata.NamespaceProperty}/{PodPrefix(p.Metadata.Name)}").Distinct().ToList();
+                return (running.Count, besides.Count == 0 ? "no system pods" : "also " + string.Join(", ", besides));
+            }
+
+            if (waited.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new KubeDindException($"bench: the pods of {string.Join(", ", others)} were still there 60 s after deleting them with no grace");
+            }
+
+            await Task.Delay(500, cancellationToken);
+        }
+    }
+
+    /// <summary>A pod's name without the ReplicaSet and pod hashes a Deployment adds (coredns-7448499f4d-abcde → coredns).</summary>
+    private static string PodPrefix(string name)
+    {
+        var parts = name.Split('-');
+        return parts.Length > 2 ? string.Join('-', parts[..^2]) : name;
+    }
+
+    /// <summary>
+    /// Seconds for the example's system test with KubeDind: warm StartCluster (the example's NodePort published) +
+    /// PushImage of the app and Redis + Deploy of examples/app/deploy + one GET /greeting through the NodePort + Teardown.
+    /// </summary>
+    private static async Task<double> ExampleEndToEndAsync(KubeDindSession session, ClusterSettings settings, string exampleImage, string redisImage, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var cluster = await session.StartClusterAsync(settings with { Ports = [new PortMapping(ExampleNodePort)] }, cancellationToken);
+        try
+        {
+            var app = await cluster.PushImageAsync(exampleImage, null, cancellationToken);
+            var redis = await cluster.PushImageAsync(redisImage, null, cancellationToken);
+            var rewrites = new Dictionary<string, string> { ["kubedind-example-app:dev"] = app, ["kubedind-example-redis:dev"] = redis };
+            await cluster.DeployAsync(new DeploySettings { Manifests = [Path.Combine(Repository.Root, "examples", "app", "deploy")], ImageRewrites = rewrites }, cancellationToken);
+            await BenchPeers.HttpGetAsync(new Uri($"http://{cluster.PublishedHost}:{cluster.HostPort(ExampleNodePort)}/greeting?name=bench"), cancellationToken);
+        }
+        finally
+        {
+            await cluster.TeardownAsync(cancellationToken: CancellationToken.None);
+        }
+
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// The example's manifests as a user of bare k3s here would write them (a new directory): images from the registry
+    /// at <paramref name="registryHost"/>, Redis's data in an emptyDir (no storage provisioner offline).
+    /// </summary>
+    private static string ByHandManifests(string registryHost)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"kubedind-bench-byhand-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "examples", "app", "deploy"), "*.yaml"))
+        {
+            var documents = File.ReadAllText(file).Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n---\n")
+                .Where(d => !d.Contains("kind: PersistentVolumeClaim", StringComparison.Ordinal))
+                .Select(d => d
+                    .Replace("kubedind-example-app:dev", $"{registryHost}/bench/example-app:bench", StringComparison.Ordinal)
+                    .Replace("kubedind-example-redis:dev", $"{registryHost}/bench/example-redis:bench", StringComparison.Ordinal)
+                    .Replace("persistentVolumeClaim:\n            claimName: redis-data", "emptyDir: {}", StringComparison.Ordinal))
+                .ToList();
+            if (documents.Any(d => d.Contains("persistentVolumeClaim", StringComparison.Ordinal)))
+            {
+                throw new KubeDindException($"bench: {file} still names a PersistentVolumeClaim after the by-hand rewrite; update Bench.ByHandManifests to the example's manifests");
+            }
+
+            File.WriteAllText(Path.Combine(directory, Path.GetFileName(file)), string.Join("\n---\n", documents));
+        }
+
+        return directory;
     }
 
     private static async Task<string> EnsureExampleImageAsync(KubeDindSession session, string publishDirectory, CancellationToken cancellationToken)
@@ -323,6 +497,25 @@ internal static class Bench
         var context = BuildContext.FromDirectory(Path.Combine(Repository.Root, "examples", "redis"));
         await new ImageStore(session.Docker, session.Log).BuildAsync(context, ExampleRedisImage, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
         return ExampleRedisImage;
+    }
+
+    /// <summary>The 3-image app's images (tests/apps/three-tier; its Redis is the example's), by the names its manifests use.</summary>
+    private static async Task<IReadOnlyDictionary<string, string>> EnsureThreeTierImagesAsync(KubeDindSession session, CancellationToken cancellationToken)
+    {
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken);
+        var images = new ImageStore(session.Docker, session.Log);
+        var app = Path.Combine(Repository.Root, "tests", "apps", "three-tier");
+        foreach (var (directory, tag) in new[] { ("web", ThreeTierWebImage), ("api", ThreeTierApiImage) })
+        {
+            await images.BuildAsync(BuildContext.FromDirectory(Path.Combine(app, directory)), tag, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
+        }
+
+        return new Dictionary<string, string>
+        {
+            ["three-tier-web:dev"] = ThreeTierWebImage,
+            ["three-tier-api:dev"] = ThreeTierApiImage,
+            ["three-tier-redis:dev"] = await EnsureExampleRedisImageAsync(session, cancellationToken),
+        };
     }
 
     private static async Task EnsurePayloadAsync(KubeDindSession session, CancellationToken cancellationToken)

@@ -17,7 +17,8 @@ namespace KubeDind.BuildTool;
 internal static class BenchPeers
 {
     // k3s alone on its embedded containerd (the settings measured to work here), none of KubeDind's entrypoint:
-    // the cgroup set-up the container needs, the pause image, a bridge CNI config, then `k3s server`.
+    // the cgroup set-up the container needs, the pause image, a bridge CNI config, then `k3s server`. The containerd
+    // template renders k3s's registries.yaml mirrors as k3s's own template does; BARE_REGISTRIES, when set, is that file.
     private const string BareK3sScript = """
         set -e
         source /usr/local/lib/kubedind/common.sh
@@ -50,7 +51,15 @@ internal static class BenchPeers
         [plugins."io.containerd.grpc.v1.cri".cni]
           bin_dir = "/usr/lib/cni"
           conf_dir = "/etc/cni/net.d"
+        {{ if .PrivateRegistryConfig }}{{ range $k, $v := .PrivateRegistryConfig.Mirrors }}
+        [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{{ $k }}"]
+          endpoint = [{{ range $i, $j := $v.Endpoints }}{{ if $i }}, {{ end }}{{ printf "%q" . }}{{ end }}]
+        {{ end }}{{ end }}
         TOML
+        if [ -n "${BARE_REGISTRIES:-}" ]; then
+          mkdir -p /etc/rancher/k3s
+          printf '%s\n' "$BARE_REGISTRIES" > /etc/rancher/k3s/registries.yaml
+        fi
         iptables -w -I FORWARD 1 -s 10.42.0.0/16 -j ACCEPT || true
         iptables -w -I FORWARD 1 -d 10.42.0.0/16 -j ACCEPT || true
         exec /usr/local/bin/k3s server --flannel-backend=none --disable-network-policy \
@@ -65,23 +74,46 @@ internal static class BenchPeers
     /// </summary>
     public static async Task<double> BareK3sColdAsync(KubeDindSession session, string image, PrivilegeMode mode, CancellationToken cancellationToken)
     {
+        var watch = Stopwatch.StartNew();
+        await using var bare = await StartBareK3sAsync(session, image, mode, null, [], cancellationToken);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Bare k3s in a container of <paramref name="image"/>, once its node is Ready and the default service account exists;
+    /// <paramref name="registries"/> (k3s's registries.yaml text, or null) is written before k3s starts, and
+    /// <paramref name="ports"/> are published on 127.0.0.1. Disposing it is <c>docker rm -f</c>.
+    /// </summary>
+    public static async Task<BareK3s> StartBareK3sAsync(KubeDindSession session, string image, PrivilegeMode mode, string? registries, IReadOnlyList<int> ports, CancellationToken cancellationToken)
+    {
         var name = $"kubedind-bench-bare-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}";
         var capabilities = mode == PrivilegeMode.Fallback ? await EngineCapabilities.ReadAsync(session.Docker, session.Log, cancellationToken) : null;
-        var parameters = new ClusterContainerSpec(name, image, new ClusterSettings { Kubernetes = true, LayerStore = new LayerStoreSettings { Enabled = false } }, session.RunId).ToParameters(mode, capabilities);
+        var settings = new ClusterSettings
+        {
+            Kubernetes = true,
+            LayerStore = new LayerStoreSettings { Enabled = false },
+            Ports = [.. ports.Select(p => new PortMapping(p))],
+            Environment = registries is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["BARE_REGISTRIES"] = registries },
+        };
+        var parameters = new ClusterContainerSpec(name, image, settings, session.RunId).ToParameters(mode, capabilities);
         parameters.Entrypoint = ["/usr/bin/tini", "--", "bash", "-c", BareK3sScript];
         parameters.Cmd = [];
-        var watch = Stopwatch.StartNew();
         await KubeDind.Networking.KubeDindNetwork.EnsureAsync(session, KubeDind.Networking.KubeDindNetwork.DefaultName, cancellationToken);
         var created = await session.Docker.Containers.CreateContainerAsync(parameters, cancellationToken);
+        var bare = new BareK3s(session, created.ID, Path.Combine(Path.GetTempPath(), $"{name}.kubeconfig.yaml"));
         try
         {
             await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
             var inspect = await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken);
             var apiPort = inspect.NetworkSettings.Ports[$"{ClusterContainerSpec.ApiContainerPort}/tcp"][0].HostPort;
-            var kubeconfigPath = Path.Combine(Path.GetTempPath(), $"{name}.kubeconfig.yaml");
-            IKubernetes? client = null;
+            foreach (var port in ports)
+            {
+                bare.HostPorts[port] = int.Parse(inspect.NetworkSettings.Ports[$"{port}/tcp"][0].HostPort, CultureInfo.InvariantCulture);
+            }
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromMinutes(6));
+            IKubernetes? client = null;
             try
             {
                 while (true)
@@ -97,15 +129,15 @@ internal static class BenchPeers
                     {
                         if (client is null && await ClusterKubeconfig.ReadAsync(session.Docker, created.ID, timeout.Token) is { } text)
                         {
-                            await ClusterKubeconfig.WriteAsync(kubeconfigPath, ClusterKubeconfig.Rewrite(text, $"https://127.0.0.1:{apiPort}"), timeout.Token);
-                            client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath));
+                            await ClusterKubeconfig.WriteAsync(bare.KubeconfigPath, ClusterKubeconfig.Rewrite(text, $"https://127.0.0.1:{apiPort}"), timeout.Token);
+                            client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(bare.KubeconfigPath));
                         }
 
                         if (client is not null
                             && (await client.CoreV1.ListNodeAsync(cancellationToken: timeout.Token)).Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)
                             && (await client.CoreV1.ListNamespacedServiceAccountAsync("default", fieldSelector: "metadata.name=default", cancellationToken: timeout.Token)).Items.Count > 0)
                         {
-                            return watch.Elapsed.TotalSeconds;
+                            return bare;
                         }
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException and not KubeDindException)
@@ -116,16 +148,83 @@ internal static class BenchPeers
                     await Task.Delay(500, timeout.Token);
                 }
             }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new KubeDindException("bench: bare k3s: the node was not Ready with a default service account within 6 minutes", await ContainerLogs.TailAsync(session.Docker, created.ID, 30, CancellationToken.None));
+            }
             finally
             {
                 (client as IDisposable)?.Dispose();
-                File.Delete(kubeconfigPath);
             }
+        }
+        catch
+        {
+            await bare.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Seconds for the example's system test done by hand, without KubeDind: <c>docker run</c> a registry (distribution
+    /// 2.8 on the cluster network, published on a loopback port), bare k3s cold with a registries.yaml that sends that
+    /// loopback name to the registry over http, <c>docker push</c> of both images, <c>kubectl apply</c> +
+    /// <c>rollout status</c> of <paramref name="manifests"/> (already naming the images as
+    /// <c>REGISTRY/bench/example-app:bench</c> and <c>REGISTRY/bench/example-redis:bench</c>), one HTTP GET of
+    /// <paramref name="path"/> through the NodePort <paramref name="nodePort"/>, then <c>docker rm -f</c> of both containers.
+    /// </summary>
+    public static async Task<double> ExampleByHandAsync(KubeDindSession session, string clusterImage, PrivilegeMode mode, string kubectl, string appImage, string redisImage, Func<string, string> manifests, int nodePort, string path, IReadOnlyList<string> deployments, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        await using var registry = await StartRegistryAsync(session, cancellationToken);
+        var registryHost = $"127.0.0.1:{registry.HostPort}";
+        var registries = $"{{\"mirrors\": {{\"{registryHost}\": {{\"endpoint\": [\"http://{registry.Name}:5000\"]}}}}}}";
+        await using var bare = await StartBareK3sAsync(session, clusterImage, mode, registries, [nodePort], cancellationToken);
+        await DockerPushAsync(appImage, registryHost, "bench/example-app", cancellationToken);
+        await DockerPushAsync(redisImage, registryHost, "bench/example-redis", cancellationToken);
+        var directory = manifests(registryHost);
+        try
+        {
+            await KubectlApplyAsync(kubectl, bare.KubeconfigPath, directory, "default", deployments, cancellationToken);
         }
         finally
         {
-            await session.Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+            Directory.Delete(directory, recursive: true);
         }
+
+        await HttpGetAsync(new Uri($"http://127.0.0.1:{bare.HostPorts[nodePort]}{path}"), cancellationToken);
+        await bare.DisposeAsync();
+        await registry.DisposeAsync();
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>GET <paramref name="url"/> until it answers 2xx (a new NodePort may refuse for a moment), within 60 s; returns the body.</summary>
+    public static async Task<string> HttpGetAsync(Uri url, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var deadline = Stopwatch.StartNew();
+        string last = "no answer";
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            try
+            {
+                using var response = await http.GetAsync(url, cancellationToken);
+                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return body;
+                }
+
+                last = $"{(int)response.StatusCode} {body.Trim()}";
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                last = ex.Message;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        throw new KubeDindException($"bench: GET {url} did not answer 2xx within 60 s (last: {last})");
     }
 
     /// <summary>
@@ -134,32 +233,50 @@ internal static class BenchPeers
     /// </summary>
     public static async Task<double> DockerPushIntoFreshRegistryAsync(KubeDindSession session, string image, CancellationToken cancellationToken)
     {
+        await using var registry = await StartRegistryAsync(session, cancellationToken);
+        return await DockerPushAsync(image, $"127.0.0.1:{registry.HostPort}", "payload", cancellationToken);
+    }
+
+    /// <summary>
+    /// A fresh, empty registry (distribution 2.8, the mirror's image without a remote) on the cluster network, published
+    /// on a free loopback port, once it answers /v2/. Disposing it removes it.
+    /// </summary>
+    public static async Task<BenchRegistry> StartRegistryAsync(KubeDindSession session, CancellationToken cancellationToken)
+    {
         var registryImage = await new MirrorImage(session).EnsureAsync(null, cancellationToken);
+        var name = $"kubedind-bench-registry-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}";
+        await KubeDind.Networking.KubeDindNetwork.EnsureAsync(session, KubeDind.Networking.KubeDindNetwork.DefaultName, cancellationToken);
         var created = await session.Docker.Containers.CreateContainerAsync(
             new CreateContainerParameters
             {
-                Name = $"kubedind-bench-registry-{session.RunId}-{Guid.NewGuid().ToString("N")[..4]}",
+                Name = name,
                 Image = registryImage,
                 Labels = KubeDindLabels.ForResource("bench-registry", session.RunId),
                 ExposedPorts = new Dictionary<string, EmptyStruct> { ["5000/tcp"] = default },
-                HostConfig = new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "127.0.0.1" }] } },
+                HostConfig = new HostConfig
+                {
+                    NetworkMode = KubeDind.Networking.KubeDindNetwork.DefaultName,
+                    PortBindings = new Dictionary<string, IList<PortBinding>> { ["5000/tcp"] = [new PortBinding { HostIP = "127.0.0.1" }] },
+                },
             },
             cancellationToken);
+        var registry = new BenchRegistry(session, created.ID, name);
         try
         {
             await session.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
-            var port = (await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken)).NetworkSettings.Ports["5000/tcp"][0].HostPort;
+            registry.HostPort = int.Parse((await session.Docker.Containers.InspectContainerAsync(created.ID, cancellationToken)).NetworkSettings.Ports["5000/tcp"][0].HostPort, CultureInfo.InvariantCulture);
             await new ReadinessWaiter(session.Log, pollInterval: TimeSpan.FromMilliseconds(250)).WaitAsync(
                 $"bench: the fresh registry {registryImage}",
-                [new RegistryApiGate($"http://127.0.0.1:{port}")],
+                [new RegistryApiGate($"http://127.0.0.1:{registry.HostPort}")],
                 TimeSpan.FromSeconds(15),
                 async ct => await ContainerLogs.TailSectionAsync(session.Docker, created.ID, "fresh registry", 30, ct),
                 cancellationToken);
-            return await DockerPushAsync(image, $"127.0.0.1:{port}", "payload", cancellationToken);
+            return registry;
         }
-        finally
+        catch
         {
-            await session.Docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+            await registry.DisposeAsync();
+            throw;
         }
     }
 
@@ -245,6 +362,45 @@ internal static class BenchPeers
         {
             var (stdout, stderr) = ((await output).Trim(), (await error).Trim());
             throw new KubeDindException(string.Create(CultureInfo.InvariantCulture, $"bench: {file} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}: {stderr} {stdout}"));
+        }
+    }
+}
+
+/// <summary>A bare k3s container of the Bench; disposing it is <c>docker rm -f</c> (and its kubeconfig file goes).</summary>
+internal sealed class BareK3s(KubeDindSession session, string containerId, string kubeconfigPath) : IAsyncDisposable
+{
+    private int _disposed;
+
+    public string KubeconfigPath { get; } = kubeconfigPath;
+
+    /// <summary>Container port → the host port it is published on (127.0.0.1).</summary>
+    public Dictionary<int, int> HostPorts { get; } = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            File.Delete(KubeconfigPath);
+            await session.Docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+        }
+    }
+}
+
+/// <summary>A registry container of the Bench, on the cluster network and on a loopback port; disposing it removes it.</summary>
+internal sealed class BenchRegistry(KubeDindSession session, string containerId, string name) : IAsyncDisposable
+{
+    private int _disposed;
+
+    /// <summary>The container's name: its address on the cluster network.</summary>
+    public string Name { get; } = name;
+
+    public int HostPort { get; set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await session.Docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
         }
     }
 }
