@@ -99,8 +99,11 @@ internal static class Bench
             await first.PushImageAsync(PayloadImage, "payload", cancellationToken);
             if (example is not null && redis is not null)
             {
-                await first.PushImageAsync(example, null, cancellationToken);
-                await first.PushImageAsync(redis, null, cancellationToken);
+                // Deployed too, so the store also holds their layers unpacked, as a previous build's run leaves them.
+                var app = await first.PushImageAsync(example, null, cancellationToken);
+                var redisReference = await first.PushImageAsync(redis, null, cancellationToken);
+                var rewrites = new Dictionary<string, string> { ["kubedind-example-app:dev"] = app, ["kubedind-example-redis:dev"] = redisReference };
+                await first.DeployAsync(new DeploySettings { Manifests = [Path.Combine(Repository.Root, "examples", "app", "deploy")], ImageRewrites = rewrites }, cancellationToken);
             }
 
             log.Info($"bench: prepared ({first.Timings.Start})");

@@ -100,6 +100,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// <summary>What LoadImage imported into each node in this process (see <see cref="KubeDind.Cluster.LoadedImages"/>).</summary>
     internal LoadedImages LoadedImages { get; } = new();
 
+    /// <summary>Whether this cluster started storing its unpacked layers in the layer store, which its teardown lets finish.</summary>
+    internal bool KeepsUnpackedLayers { get; set; }
+
     internal bool IsTornDown => Volatile.Read(ref _tornDown) != 0;
 
     /// <summary>A client for the cluster's API (from the per-run kubeconfig); a one-line error in compose mode.</summary>

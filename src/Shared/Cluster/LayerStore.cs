@@ -78,6 +78,8 @@ internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Unp
 
 internal sealed record StoredLayer(string DiffId, string Digest, long Bytes);
 
+internal sealed record LayerStoreKeepWait(double WaitedSeconds, bool Finished);
+
 internal sealed record LayerStoreKeep(int Layers, long Bytes, long StoredBytes, long StoreBytes, long PrunedBytes);
 
 /// <summary>The layer store as the core uses it: its volume and mount, and the image's <c>kubedind-layers</c> around a push.</summary>
@@ -158,6 +160,7 @@ internal static class LayerStore
                 cluster.ContainerId,
                 ["sh", "-c", $"{Command} keep-unpacked \"$0\" </dev/null >>{log} 2>&1 &", limit],
                 cancellationToken: cancellationToken).ConfigureAwait(false);
+            cluster.KeepsUnpackedLayers |= started.Succeeded;
             if (!started.Succeeded)
             {
                 cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({started.FirstErrorLine}); the next cluster unpacks them again");
@@ -170,20 +173,60 @@ internal static class LayerStore
         }
     }
 
+    /// <summary>
+    /// Before a teardown: lets the cluster's background copy of its unpacked layers finish (at most
+    /// <see cref="KeepWait"/>), so a run whose tests are shorter than the first copy of its images still leaves them
+    /// for the next cluster. Once stored, a keep finds nothing new and this returns at once.
+    /// </summary>
+    public static async Task FinishKeepingUnpackedAsync(KubeDindCluster cluster, CancellationToken cancellationToken)
+    {
+        if (!cluster.KeepsUnpackedLayers)
+        {
+            return;
+        }
+
+        try
+        {
+            var seconds = ((int)KeepWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            var output = await RunAsync(cluster, ["wait-keep", seconds], cancellationToken).ConfigureAwait(false);
+            if (output is null || JsonSerializer.Deserialize<LayerStoreKeepWait>(output, ImageContract.JsonOptions) is not { } wait)
+            {
+                return;
+            }
+
+            if (!wait.Finished)
+            {
+                cluster.Session.Log.Warn($"cluster {cluster.Name}: storing its unpacked layers in the layer store took over {seconds}s; tearing down without them (the next cluster unpacks them again)");
+            }
+            else if (wait.WaitedSeconds >= 0.1)
+            {
+                cluster.Session.Log.Info($"cluster {cluster.Name}: waited {wait.WaitedSeconds:0.0}s for the layer store to keep the layers it unpacked (the next cluster finds them unpacked)");
+            }
+        }
+        catch (Exception ex) when (ex is DockerApiException or JsonException or KubeDindException)
+        {
+            // The container may be gone already; the teardown goes on.
+            cluster.Session.Log.Debug($"cluster {cluster.Name}: no wait for the layer store ({ex.Message})");
+        }
+    }
+
+    /// <summary>The longest a teardown waits for the background copy of a cluster's unpacked layers.</summary>
+    internal static readonly TimeSpan KeepWait = TimeSpan.FromSeconds(60);
+
     /// <summary>Runs <c>kubedind-layers</c> in the server container; null when no store is mounted there or it failed.</summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, [Command, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.ExitCode == NotMounted)
         {
-            cluster.Session.Log.Debug($"push: cluster {cluster.Name} has no layer store ({result.FirstErrorLine})");
+            cluster.Session.Log.Debug($"cluster {cluster.Name} has no layer store ({result.FirstErrorLine})");
             return null;
         }
 
         // The store only saves time: when it fails the push goes on and sends what the registry lacks.
         if (!result.Succeeded)
         {
-            cluster.Session.Log.Warn($"push: the layer store of cluster {cluster.Name} failed ({Command} {arguments[0]}: {result.FirstErrorLine}); pushing without it");
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: the layer store failed ({Command} {arguments[0]}: {result.FirstErrorLine}); going on without it (it only saves time)");
             return null;
         }
 

@@ -37,6 +37,7 @@ public sealed class Teardown
 
         var started = DateTimeOffset.UtcNow;
         var watch = System.Diagnostics.Stopwatch.StartNew();
+        await LayerStore.FinishKeepingUnpackedAsync(cluster, cancellationToken).ConfigureAwait(false);
         cluster.DisposeClient();
         bool removed;
         try
