@@ -46,6 +46,10 @@ kubernetes_start() {
     --tls-san=localhost
     # conntrack sysctls are not writable from a container's network namespace.
     --kube-proxy-arg=conntrack-max-per-core=0
+    # No node needs a podCIDR (the bridge CNI above hands out the addresses), and the node IPAM controller's start
+    # sleeps 10 s before it first lists the nodes (Kubernetes 1.21: wait.Poll), holding back every controller started
+    # after it: a Deployment applied right after a warm start got its pods 10 s late.
+    --kube-controller-manager-arg=allocate-node-cidrs=false
   )
   local component
   for component in "${K3S_DISABLE[@]}"; do
