@@ -81,6 +81,7 @@ internal static class JobRun
 
         var check = new JobCheck();
         var permanent = new PermanentFailures(client);
+        await using var changes = WorkloadChanges.Start(client, [(check.Kind, ns)], deadline.Token);
         var finished = await Poll.UntilAsync(
             $"Job {ns}/{name} to finish",
             async token =>
@@ -109,7 +110,8 @@ internal static class JobRun
             },
             settings.PollInterval,
             settings.Timeout - watch.Elapsed,
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            changes.PauseAsync).ConfigureAwait(false);
         var result = finished.ValueOrThrow($"Job {ns}/{name}", "it to complete or fail", "raise JobRunSettings.Timeout, or read its logs with the logs method");
 
         var pods = await RolloutWaiter.ListPodsAsync(client, ns, result.Selector, cancellationToken).ConfigureAwait(false);

@@ -52,6 +52,7 @@ internal sealed class RolloutWaiter
         var selectors = new Dictionary<ManifestObject, V1LabelSelector?>();
         var suspectedSince = new Dictionary<(ManifestObject, string), TimeSpan>();
         TimeSpan? firstFailure = null;
+        await using var changes = WorkloadChanges.Start(_client, workloads.Select(w => (w.Kind, w.Namespace ?? "default")), cancellationToken);
 
         var poll = await Poll.UntilAsync<bool>(
             "every workload to roll out",
@@ -96,7 +97,8 @@ internal sealed class RolloutWaiter
             },
             _settings.PollInterval,
             timeout,
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            changes.PauseAsync).ConfigureAwait(false);
 
         if (outcomes.Values.Any(o => o.State == RolloutState.Failed))
         {

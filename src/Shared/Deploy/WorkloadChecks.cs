@@ -35,6 +35,9 @@ internal interface IWorkloadCheck
 
     /// <summary>The live workload, or null when it does not exist.</summary>
     Task<LiveWorkload?> ReadAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken);
+
+    /// <summary>One item per change the API reports to objects of this kind in <paramref name="namespace"/>.</summary>
+    IAsyncEnumerable<object> WatchAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken);
 }
 
 internal abstract class WorkloadCheck<T> : IWorkloadCheck
@@ -50,7 +53,17 @@ internal abstract class WorkloadCheck<T> : IWorkloadCheck
         return live is null ? null : new LiveWorkload(Evaluate(live), SelectorOf(live), live as V1Pod);
     }
 
+    public async IAsyncEnumerable<object> WatchAsync(IKubernetes client, string @namespace, Action<Exception> onError, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (_, changed) in WatchLiveAsync(client, @namespace, onError, cancellationToken).ConfigureAwait(false))
+        {
+            yield return changed;
+        }
+    }
+
     public abstract RolloutStatus Evaluate(T live);
+
+    protected abstract IAsyncEnumerable<(WatchEventType, T)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken);
 
     protected abstract Task<T> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken);
 
@@ -98,6 +111,9 @@ internal sealed class DeploymentCheck : WorkloadCheck<V1Deployment>
         return updated >= wanted && available >= wanted && total <= updated ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
 
+    protected override IAsyncEnumerable<(WatchEventType, V1Deployment)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken) =>
+        client.AppsV1.WatchListNamespacedDeploymentAsync(@namespace, onError: onError, cancellationToken: cancellationToken);
+
     protected override Task<V1Deployment> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
         client.AppsV1.ReadNamespacedDeploymentAsync(name, @namespace, cancellationToken: cancellationToken);
 
@@ -128,6 +144,9 @@ internal sealed class StatefulSetCheck : WorkloadCheck<V1StatefulSet>
         return ready >= wanted && rolled ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
 
+    protected override IAsyncEnumerable<(WatchEventType, V1StatefulSet)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken) =>
+        client.AppsV1.WatchListNamespacedStatefulSetAsync(@namespace, onError: onError, cancellationToken: cancellationToken);
+
     protected override Task<V1StatefulSet> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
         client.AppsV1.ReadNamespacedStatefulSetAsync(name, @namespace, cancellationToken: cancellationToken);
 
@@ -154,6 +173,9 @@ internal sealed class DaemonSetCheck : WorkloadCheck<V1DaemonSet>
         return updated >= desired && available >= desired ? RolloutStatus.Ready(observation) : RolloutStatus.Progressing(observation);
     }
 
+    protected override IAsyncEnumerable<(WatchEventType, V1DaemonSet)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken) =>
+        client.AppsV1.WatchListNamespacedDaemonSetAsync(@namespace, onError: onError, cancellationToken: cancellationToken);
+
     protected override Task<V1DaemonSet> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
         client.AppsV1.ReadNamespacedDaemonSetAsync(name, @namespace, cancellationToken: cancellationToken);
 
@@ -178,6 +200,9 @@ internal sealed class JobCheck : WorkloadCheck<V1Job>
             ? RolloutStatus.Ready(observation)
             : RolloutStatus.Progressing(observation);
     }
+
+    protected override IAsyncEnumerable<(WatchEventType, V1Job)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken) =>
+        client.BatchV1.WatchListNamespacedJobAsync(@namespace, onError: onError, cancellationToken: cancellationToken);
 
     protected override Task<V1Job> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
         client.BatchV1.ReadNamespacedJobAsync(name, @namespace, cancellationToken: cancellationToken);
@@ -206,6 +231,9 @@ internal sealed class PodCheck : WorkloadCheck<V1Pod>
 
         return PodStates.IsReady(live) ? RolloutStatus.Ready($"{phase}, ready") : RolloutStatus.Progressing($"{phase}, not ready");
     }
+
+    protected override IAsyncEnumerable<(WatchEventType, V1Pod)> WatchLiveAsync(IKubernetes client, string @namespace, Action<Exception> onError, CancellationToken cancellationToken) =>
+        client.CoreV1.WatchListNamespacedPodAsync(@namespace, onError: onError, cancellationToken: cancellationToken);
 
     protected override Task<V1Pod> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken) =>
         client.CoreV1.ReadNamespacedPodAsync(name, @namespace, cancellationToken: cancellationToken);

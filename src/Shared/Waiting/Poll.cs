@@ -31,7 +31,8 @@ public sealed class WaitCancelledException(string waitingFor, string lastSeen, E
 /// <summary>
 /// The one polling primitive for waits that are not readiness gates (CRDs becoming Established, kinds
 /// appearing in discovery, rollouts, a ready pod behind a Service, a Job finishing): look, wait the
-/// interval, look again, until done or the timeout; a cancelled token names what was being waited for.
+/// interval (or less, when <c>pause</c> returns early because something changed), look again, until done or the
+/// timeout; a cancelled token names what was being waited for.
 /// </summary>
 public static class Poll
 {
@@ -40,7 +41,8 @@ public static class Poll
         Func<CancellationToken, Task<PollStep<T>>> look,
         TimeSpan interval,
         TimeSpan? timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<TimeSpan, CancellationToken, Task>? pause = null)
     {
         ArgumentNullException.ThrowIfNull(look);
         var watch = Stopwatch.StartNew();
@@ -61,7 +63,7 @@ public static class Poll
                     return new PollOutcome<T>(false, default, lastSeen, watch.Elapsed);
                 }
 
-                await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
+                await (pause ?? Task.Delay)(interval, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex is not WaitCancelledException)
