@@ -126,7 +126,7 @@ async Task RetryAsync(KubeDindCluster cluster, string what, Func<Task<string>> a
             last = ex.Message;
         }
 
-        await System.Threading.Tasks.Task.Delay(2000);
+        await System.Threading.Tasks.Task.Delay(500);
     }
 
     await FailWithDiagnosticsAsync(cluster, $"system test: {what} did not succeed within {CheckTimeoutSeconds}s (last: {last}).");

@@ -116,7 +116,7 @@ internal sealed class Build : NukeBuild, IKubeDind
                 throw new KubeDindException($"example-app did not store and return a value through Redis within 90s at {endpoint} (last: {last}).");
             }
 
-            await Task.Delay(2000);
+            await Task.Delay(500);
         }
     }
 }
