@@ -24,8 +24,8 @@ KUBEDIND_SERVER_NODE=$_contract_node
 KUBEDIND_LAYER_STORE=${KUBEDIND_LAYER_STORE:-$_contract_layers}
 KUBEDIND_REGISTRY_ROOT=${KUBEDIND_REGISTRY_ROOT:-/var/lib/registry}
 
-log() { echo "$(date -u +%H:%M:%S) kubedind: $*"; }
-warn() { echo "$(date -u +%H:%M:%S) kubedind: warning: $*" >&2; }
+log() { echo "$(date -u +%H:%M:%S.%3N) kubedind: $*"; }
+warn() { echo "$(date -u +%H:%M:%S.%3N) kubedind: warning: $*" >&2; }
 
 # The last lines of a component's log, indented, for failure messages.
 log_tail() { if [ -f "$KUBEDIND_LOGS/$1.log" ]; then tail -n "${2:-20}" "$KUBEDIND_LOGS/$1.log" | sed 's/^/    | /' >&2; fi; }

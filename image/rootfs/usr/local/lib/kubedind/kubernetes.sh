@@ -299,18 +299,34 @@ upstream_check() {
   [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
 }
 
+# k3s's packaged components: the component, the image it needs, what it provides.
+K3S_COMPONENTS='coredns coredns-coredns dns
+local-storage local-path-provisioner storage
+metrics-server metrics-server metrics
+traefik library-traefik ingress
+servicelb klipper-lb load-balancer'
+
 # Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable
 # (image_pullable). Fills K3S_DISABLE and writes the components into the status document.
 kubernetes_choose_components() {
-  local names registry user_disabled
+  local names registry user_disabled checks entries=() component pattern role source check_pids=()
   names=$(airgap_image_names)
   upstream_check
   user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
+  # The registry checks of all components side by side: one after the other they cost most of a second of every
+  # start, before k3s is launched.
+  checks=$(mktemp -d)
+  while read -r component pattern role; do
+    [[ $'\n'$user_disabled$'\n' == *$'\n'$component$'\n'* || $names =~ /(mirrored-)?$pattern: ]] && continue
+    if [ -n "$KUBEDIND_MIRROR_ENDPOINTS" ] || [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ]; then
+      image_pullable "rancher/$pattern" "rancher/mirrored-$pattern" > "$checks/$component" &
+      check_pids+=($!)
+    fi
+  done <<< "$K3S_COMPONENTS"
+  [ ${#check_pids[@]} -eq 0 ] || wait "${check_pids[@]}"
   K3S_DISABLE=()
   KUBEDIND_DNS_FALLBACK=false
   KUBEDIND_STORAGE_FALLBACK=false
-  local entries=() component pattern role source
-  # component pattern role: the k3s component, the image it needs, what it provides.
   while read -r component pattern role; do
     if [[ $'\n'$user_disabled$'\n' == *$'\n'$component$'\n'* ]]; then
       component_entry "$role" none false "disabled in $K3S_CONFIG" "" true
@@ -319,8 +335,7 @@ kubernetes_choose_components() {
     source=""
     if [[ $names =~ /(mirrored-)?$pattern: ]]; then
       source="air-gap images"
-    elif [ -n "$KUBEDIND_MIRROR_ENDPOINTS" ] || [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ] \
-      && registry=$(image_pullable "rancher/$pattern" "rancher/mirrored-$pattern"); then
+    elif registry=$(cat "$checks/$component" 2>/dev/null) && [ -n "$registry" ]; then
       source="pulled through $registry"
     fi
     if [ -n "$source" ]; then
@@ -350,13 +365,8 @@ kubernetes_choose_components() {
         component_entry "$role" none false "image unavailable" ""
         ;;
     esac
-  done <<'LIST'
-coredns coredns-coredns dns
-local-storage local-path-provisioner storage
-metrics-server metrics-server metrics
-traefik library-traefik ingress
-servicelb klipper-lb load-balancer
-LIST
+  done <<< "$K3S_COMPONENTS"
+  rm -rf "$checks"
   printf '%s\n' "${entries[@]}" | status_components
   log "k3s: components: $(status_read '.components | map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")')"
 }
