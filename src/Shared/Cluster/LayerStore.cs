@@ -125,7 +125,7 @@ internal static class LayerStore
     public static async Task<LayerStoreSeed?> SeedAsync(KubeDindCluster cluster, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
         var output = await RunAsync(cluster, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);
-        return output is null ? null : Parse<LayerStoreSeed>(output);
+        return output is null ? null : Parse<LayerStoreSeed>(output, "seed");
     }
 
     /// <summary>Stores the layers of <paramref name="repository"/>:<paramref name="tag"/> the store lacks, then prunes it to its limit.</summary>
@@ -133,12 +133,12 @@ internal static class LayerStore
     {
         var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
         var output = await RunAsync(cluster, ["keep", repository, tag, limit, .. diffIds], cancellationToken).ConfigureAwait(false);
-        return output is null ? null : Parse<LayerStoreKeep>(output);
+        return output is null ? null : Parse<LayerStoreKeep>(output, "keep");
     }
 
     /// <summary>
     /// Starts storing, in the background, the layers the cluster's containerd unpacked that the store lacks (after a
-    /// deploy or load pulled them), so the next cluster's pulls find them unpacked. In the background because the first
+    /// Deploy or RunJob pulled them), so the next cluster's pulls find them unpacked. In the background because the first
     /// copy of a large image takes seconds the caller need not wait for; a teardown cutting it short loses nothing
     /// (layers are renamed into place when whole, and the next cluster stores them again).
     /// </summary>
@@ -151,6 +151,7 @@ internal static class LayerStore
 
         var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
         var log = $"{ImageContract.Current.StateDirectory}/layers.log";
+        string? notStarted;
         try
         {
             // Started in the background by the shell, its output to a log file, so the exec returns at once (the
@@ -161,15 +162,17 @@ internal static class LayerStore
                 ["sh", "-c", $"{Command} keep-unpacked \"$0\" </dev/null >>{log} 2>&1 &", limit],
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             cluster.KeepsUnpackedLayers |= started.Succeeded;
-            if (!started.Succeeded)
-            {
-                cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({started.FirstErrorLine}); the next cluster unpacks them again");
-            }
+            notStarted = started.Succeeded ? null : started.FirstErrorLine;
         }
         catch (DockerApiException ex)
         {
-            // Only an optimisation: the next cluster unpacks these layers itself.
-            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({DockerEngine.FirstLine(ex)}); the next cluster unpacks them again");
+            notStarted = DockerEngine.FirstLine(ex);
+        }
+
+        // Only an optimisation: the next cluster unpacks these layers itself.
+        if (notStarted is not null)
+        {
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({notStarted}); the next cluster unpacks them again");
         }
     }
 
@@ -189,10 +192,12 @@ internal static class LayerStore
         {
             var seconds = ((int)KeepWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             var output = await RunAsync(cluster, ["wait-keep", seconds], cancellationToken).ConfigureAwait(false);
-            if (output is null || JsonSerializer.Deserialize<LayerStoreKeepWait>(output, ImageContract.JsonOptions) is not { } wait)
+            if (output is null)
             {
                 return;
             }
+
+            var wait = Parse<LayerStoreKeepWait>(output, "wait-keep");
 
             if (!wait.Finished)
             {
@@ -213,7 +218,10 @@ internal static class LayerStore
     /// <summary>The longest a teardown waits for the background copy of a cluster's unpacked layers.</summary>
     internal static readonly TimeSpan KeepWait = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runs <c>kubedind-layers</c> in the server container; null when no store is mounted there or it failed.</summary>
+    /// <summary>
+    /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the wait before a teardown); null
+    /// when no store is mounted there or it failed.
+    /// </summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, [Command, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -223,7 +231,8 @@ internal static class LayerStore
             return null;
         }
 
-        // The store only saves time: when it fails the push goes on and sends what the registry lacks.
+        // The store only saves time: when it fails the push goes on and sends what the registry lacks, and a wait
+        // goes on without the layers it waited for.
         if (!result.Succeeded)
         {
             cluster.Session.Log.Warn($"cluster {cluster.Name}: the layer store failed ({Command} {arguments[0]}: {result.FirstErrorLine}); going on without it (it only saves time)");
@@ -233,6 +242,7 @@ internal static class LayerStore
         return result.StandardOutput;
     }
 
-    private static T Parse<T>(string output) =>
-        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
+    /// <summary>Reads what <c>kubedind-layers <paramref name="subcommand"/></c> printed.</summary>
+    internal static T Parse<T>(string output, string subcommand) =>
+        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"{Command} {subcommand} printed nothing; the cluster image is broken, rebuild it.");
 }

@@ -3,6 +3,7 @@ using System.Text;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
+using KubeDind.Waiting;
 
 namespace KubeDind.Tests.Cluster;
 
@@ -73,16 +74,16 @@ public sealed partial class KubernetesClusterTests
     private static async Task WaitUntilStoredUnpackedAsync(KubeDindCluster cluster, string chainHex)
     {
         var sizeFile = $"{ImageContract.Current.LayerStoreDirectory}/unpacked-sizes/{chainHex}";
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
-        while (!(await cluster.ExecAsync("test", "-f", sizeFile)).Succeeded)
+        var stored = await Poll.UntilAsync(
+            $"the layer {chainHex} in the layer store's unpacked layers",
+            async _ => (await cluster.ExecAsync("test", "-f", sizeFile)).Succeeded ? PollStep<bool>.Finished(true) : PollStep<bool>.NotYet($"no {sizeFile}"),
+            TimeSpan.FromMilliseconds(500),
+            TimeSpan.FromMinutes(2),
+            Ct);
+        if (!stored.Done)
         {
-            if (DateTimeOffset.UtcNow > deadline)
-            {
-                var log = await cluster.ExecAsync("sh", "-c", $"cat {ImageContract.Current.StateDirectory}/layers.log");
-                Assert.Fail($"the layer {chainHex} was not in the layer store's unpacked layers within 2 minutes; {ImageContract.Current.StateDirectory}/layers.log: {log.StandardOutput}{log.StandardError}");
-            }
-
-            await Task.Delay(500, Ct);
+            var log = await cluster.ExecAsync("sh", "-c", $"cat {ImageContract.Current.StateDirectory}/layers.log");
+            Assert.Fail($"the layer {chainHex} was not in the layer store's unpacked layers within 2 minutes; {ImageContract.Current.StateDirectory}/layers.log: {log.StandardOutput}{log.StandardError}");
         }
     }
 }
