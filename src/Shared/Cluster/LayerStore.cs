@@ -44,9 +44,9 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
     /// <summary>The store had every layer: nothing was sent, so nothing needs storing.</summary>
     public static bool HadAll(int imageLayers, LayerStoreSeed seeded) => imageLayers > 0 && seeded.Layers.Count == imageLayers;
 
-    /// <summary>One clause for the push's log line: how much was sent, how much was already there, and how much is unpacked.</summary>
-    public string Summary() => Seeded.Unpacked > 0
-        ? $"{Transfer()}; {Seeded.Unpacked} of {ImageLayers} layers already unpacked for the cluster's containerd"
+    /// <summary>One clause for the push's log line: how much was sent, how much was already there, and how much is being linked unpacked.</summary>
+    public string Summary() => Seeded.Linking > 0
+        ? $"{Transfer()}; linking {Seeded.Linking} of {ImageLayers} layers unpacked into the cluster's containerd in the background"
         : Transfer();
 
     private string Transfer()
@@ -72,13 +72,26 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
 
 /// <summary>
 /// What a seed found: the layers now in the cluster's registry, and how many of the image's layers (from the first on)
-/// the cluster's containerd now has unpacked from the store, so its pull unpacks only the rest.
+/// the store holds unpacked, which a background link is committing into the cluster's containerd (0: none started), so
+/// its pull unpacks only the rest.
 /// </summary>
-internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Unpacked);
+internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Linking);
 
 internal sealed record StoredLayer(string DiffId, string Digest, long Bytes);
 
 internal sealed record LayerStoreKeepWait(double WaitedSeconds, bool Finished);
+
+/// <summary>
+/// What a wait for the cluster's background links found: whether they finished within the wait, and, over the images
+/// whose links finished, how many of their <see cref="Layers"/> the cluster's containerd has unpacked (<see cref="Linked"/>).
+/// </summary>
+internal sealed record LayerStoreLinkWait(double WaitedSeconds, bool Finished, int Linked, int Layers)
+{
+    /// <summary>The wait's log line after "cluster NAME: STEP ".</summary>
+    public string Summary() => Finished
+        ? $"waited {WaitedSeconds:0.0}s for the layer store to link the pushed images' unpacked layers: {Linked} of {Layers} layers already unpacked for the cluster's containerd"
+        : $"waited {WaitedSeconds:0.0}s for the layer store to link the pushed images' unpacked layers, and goes on without the rest ({Linked} of {Layers} layers of the finished links unpacked; its pulls unpack what is not linked yet)";
+}
 
 internal sealed record LayerStoreKeep(int Layers, long Bytes, long StoredBytes, long StoreBytes, long PrunedBytes);
 
@@ -121,11 +134,21 @@ internal static class LayerStore
         }
     }
 
-    /// <summary>Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>.</summary>
+    /// <summary>
+    /// Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>, and
+    /// starts linking the layers it holds unpacked into the cluster's containerd in the background (marking the cluster
+    /// so its next Deploy or RunJob waits for that first).
+    /// </summary>
     public static async Task<LayerStoreSeed?> SeedAsync(KubeDindCluster cluster, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
         var output = await RunAsync(cluster, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);
-        return output is null ? null : Parse<LayerStoreSeed>(output, "seed");
+        var seeded = output is null ? null : Parse<LayerStoreSeed>(output, "seed");
+        if (seeded is { Linking: > 0 })
+        {
+            cluster.MarkUnpackedLayerLinks();
+        }
+
+        return seeded;
     }
 
     /// <summary>Stores the layers of <paramref name="repository"/>:<paramref name="tag"/> the store lacks, then prunes it to its limit.</summary>
@@ -177,6 +200,49 @@ internal static class LayerStore
     }
 
     /// <summary>
+    /// Before a Deploy or RunJob (<paramref name="step"/>) makes pods pull: lets the links a push started in the
+    /// background (<see cref="KubeDindCluster.LinksUnpackedLayers"/>) finish, at most <see cref="LinkWait"/>, so the
+    /// pulls find the image's layers unpacked instead of unpacking them again. Takes about as long as the links have
+    /// left (3 ctr calls a layer); past the limit the step goes on and its pulls unpack what is not linked yet.
+    /// </summary>
+    public static async Task FinishLinkingUnpackedAsync(KubeDindCluster cluster, string step, CancellationToken cancellationToken)
+    {
+        if (!cluster.TakeUnpackedLayerLinks())
+        {
+            return;
+        }
+
+        try
+        {
+            var seconds = ((int)LinkWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            var output = await RunAsync(cluster, ["wait-link", seconds], cancellationToken).ConfigureAwait(false);
+            if (output is null)
+            {
+                return;
+            }
+
+            var wait = Parse<LayerStoreLinkWait>(output, "wait-link");
+            var line = $"cluster {cluster.Name}: {step} {wait.Summary()}";
+            if (wait.Finished)
+            {
+                cluster.Session.Log.Info(line);
+            }
+            else
+            {
+                cluster.Session.Log.Warn(line);
+            }
+        }
+        catch (Exception ex) when (ex is DockerApiException or JsonException or KubeDindException)
+        {
+            // Only an optimisation: the step's pulls unpack what is not linked.
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: {step} could not wait for the layer store to link the pushed images' unpacked layers ({ex.Message}); its pulls unpack what is not linked yet");
+        }
+    }
+
+    /// <summary>The longest a Deploy or RunJob waits for a push's background links of unpacked layers.</summary>
+    internal static readonly TimeSpan LinkWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// Before a teardown: lets the cluster's background copy of its unpacked layers finish (at most
     /// <see cref="KeepWait"/>), so a run whose tests are shorter than the first copy of its images still leaves them
     /// for the next cluster. Once stored, a keep finds nothing new and this returns at once.
@@ -219,8 +285,8 @@ internal static class LayerStore
     internal static readonly TimeSpan KeepWait = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the wait before a teardown); null
-    /// when no store is mounted there or it failed.
+    /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the waits before a deploy, job or
+    /// teardown); null when no store is mounted there or it failed.
     /// </summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
