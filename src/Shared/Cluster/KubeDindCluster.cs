@@ -22,6 +22,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     private readonly ConcurrentDictionary<string, string> _images = new(StringComparer.Ordinal);
     private IKubernetes? _client;
     private int _tornDown;
+    private int _linksUnpackedLayers;
 
     internal KubeDindCluster(KubeDindSession session, ClusterSettings settings)
     {
@@ -103,6 +104,17 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// <summary>Whether this cluster started storing its unpacked layers in the layer store, which its teardown lets finish.</summary>
     internal bool KeepsUnpackedLayers { get; set; }
 
+    /// <summary>
+    /// Whether a push started linking stored unpacked layers into this cluster's containerd in the background, which the
+    /// next Deploy or RunJob waits for (<see cref="LayerStore.FinishLinkingUnpackedAsync"/>) before its pods pull.
+    /// </summary>
+    internal bool LinksUnpackedLayers => Volatile.Read(ref _linksUnpackedLayers) != 0;
+
+    internal void MarkUnpackedLayerLinks() => Volatile.Write(ref _linksUnpackedLayers, 1);
+
+    /// <summary>Whether links were started since the last call: one wait covers every push before it.</summary>
+    internal bool TakeUnpackedLayerLinks() => Interlocked.Exchange(ref _linksUnpackedLayers, 0) != 0;
+
     internal bool IsTornDown => Volatile.Read(ref _tornDown) != 0;
 
     /// <summary>A client for the cluster's API (from the per-run kubeconfig); a one-line error in compose mode.</summary>
@@ -179,6 +191,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         {
             await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
             await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
+            await LayerStore.FinishLinkingUnpackedAsync(this, "deploy", cancellationToken).ConfigureAwait(false);
             var result = await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
             Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
             await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
@@ -260,6 +273,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         RequireKubernetes("RunJob");
         ThrowIfTornDown();
         await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
+        await LayerStore.FinishLinkingUnpackedAsync(this, "job", cancellationToken).ConfigureAwait(false);
         var result = await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
         await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
         return result;

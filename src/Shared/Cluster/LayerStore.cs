@@ -44,9 +44,9 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
     /// <summary>The store had every layer: nothing was sent, so nothing needs storing.</summary>
     public static bool HadAll(int imageLayers, LayerStoreSeed seeded) => imageLayers > 0 && seeded.Layers.Count == imageLayers;
 
-    /// <summary>One clause for the push's log line: how much was sent, how much was already there, and how much is unpacked.</summary>
-    public string Summary() => Seeded.Unpacked > 0
-        ? $"{Transfer()}; {Seeded.Unpacked} of {ImageLayers} layers already unpacked for the cluster's containerd"
+    /// <summary>One clause for the push's log line: how much was sent, how much was already there, and how much is being linked unpacked.</summary>
+    public string Summary() => Seeded.Linking > 0
+        ? $"{Transfer()}; linking {Seeded.Linking} of {ImageLayers} layers unpacked into the cluster's containerd in the background"
         : Transfer();
 
     private string Transfer()
@@ -72,13 +72,26 @@ internal sealed record LayerStorePush(int ImageLayers, LayerStoreSeed Seeded, La
 
 /// <summary>
 /// What a seed found: the layers now in the cluster's registry, and how many of the image's layers (from the first on)
-/// the cluster's containerd now has unpacked from the store, so its pull unpacks only the rest.
+/// the store holds unpacked, which a background link is committing into the cluster's containerd (0: none started), so
+/// its pull unpacks only the rest.
 /// </summary>
-internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Unpacked);
+internal sealed record LayerStoreSeed(IReadOnlyList<StoredLayer> Layers, int Linking);
 
 internal sealed record StoredLayer(string DiffId, string Digest, long Bytes);
 
 internal sealed record LayerStoreKeepWait(double WaitedSeconds, bool Finished);
+
+/// <summary>
+/// What a wait for the cluster's background links found: whether they finished within the wait, and, over the images
+/// whose links finished, how many of their <see cref="Layers"/> the cluster's containerd has unpacked (<see cref="Linked"/>).
+/// </summary>
+internal sealed record LayerStoreLinkWait(double WaitedSeconds, bool Finished, int Linked, int Layers)
+{
+    /// <summary>The wait's log line after "cluster NAME: STEP ".</summary>
+    public string Summary() => Finished
+        ? $"waited {WaitedSeconds:0.0}s for the layer store to link the pushed images' unpacked layers: {Linked} of {Layers} layers already unpacked for the cluster's containerd"
+        : $"waited {WaitedSeconds:0.0}s for the layer store to link the pushed images' unpacked layers, and goes on without the rest ({Linked} of {Layers} layers of the finished links unpacked; its pulls unpack what is not linked yet)";
+}
 
 internal sealed record LayerStoreKeep(int Layers, long Bytes, long StoredBytes, long StoreBytes, long PrunedBytes);
 
@@ -121,11 +134,21 @@ internal static class LayerStore
         }
     }
 
-    /// <summary>Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>.</summary>
+    /// <summary>
+    /// Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>, and
+    /// starts linking the layers it holds unpacked into the cluster's containerd in the background (marking the cluster
+    /// so its next Deploy or RunJob waits for that first).
+    /// </summary>
     public static async Task<LayerStoreSeed?> SeedAsync(KubeDindCluster cluster, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
         var output = await RunAsync(cluster, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);
-        return output is null ? null : Parse<LayerStoreSeed>(output);
+        var seeded = output is null ? null : Parse<LayerStoreSeed>(output, "seed");
+        if (seeded is { Linking: > 0 })
+        {
+            cluster.MarkUnpackedLayerLinks();
+        }
+
+        return seeded;
     }
 
     /// <summary>Stores the layers of <paramref name="repository"/>:<paramref name="tag"/> the store lacks, then prunes it to its limit.</summary>
@@ -133,12 +156,12 @@ internal static class LayerStore
     {
         var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
         var output = await RunAsync(cluster, ["keep", repository, tag, limit, .. diffIds], cancellationToken).ConfigureAwait(false);
-        return output is null ? null : Parse<LayerStoreKeep>(output);
+        return output is null ? null : Parse<LayerStoreKeep>(output, "keep");
     }
 
     /// <summary>
     /// Starts storing, in the background, the layers the cluster's containerd unpacked that the store lacks (after a
-    /// deploy or load pulled them), so the next cluster's pulls find them unpacked. In the background because the first
+    /// Deploy or RunJob pulled them), so the next cluster's pulls find them unpacked. In the background because the first
     /// copy of a large image takes seconds the caller need not wait for; a teardown cutting it short loses nothing
     /// (layers are renamed into place when whole, and the next cluster stores them again).
     /// </summary>
@@ -151,6 +174,7 @@ internal static class LayerStore
 
         var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
         var log = $"{ImageContract.Current.StateDirectory}/layers.log";
+        string? notStarted;
         try
         {
             // Started in the background by the shell, its output to a log file, so the exec returns at once (the
@@ -161,17 +185,62 @@ internal static class LayerStore
                 ["sh", "-c", $"{Command} keep-unpacked \"$0\" </dev/null >>{log} 2>&1 &", limit],
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             cluster.KeepsUnpackedLayers |= started.Succeeded;
-            if (!started.Succeeded)
-            {
-                cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({started.FirstErrorLine}); the next cluster unpacks them again");
-            }
+            notStarted = started.Succeeded ? null : started.FirstErrorLine;
         }
         catch (DockerApiException ex)
         {
-            // Only an optimisation: the next cluster unpacks these layers itself.
-            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({DockerEngine.FirstLine(ex)}); the next cluster unpacks them again");
+            notStarted = DockerEngine.FirstLine(ex);
+        }
+
+        // Only an optimisation: the next cluster unpacks these layers itself.
+        if (notStarted is not null)
+        {
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({notStarted}); the next cluster unpacks them again");
         }
     }
+
+    /// <summary>
+    /// Before a Deploy or RunJob (<paramref name="step"/>) makes pods pull: lets the links a push started in the
+    /// background (<see cref="KubeDindCluster.LinksUnpackedLayers"/>) finish, at most <see cref="LinkWait"/>, so the
+    /// pulls find the image's layers unpacked instead of unpacking them again. Takes about as long as the links have
+    /// left (3 ctr calls a layer); past the limit the step goes on and its pulls unpack what is not linked yet.
+    /// </summary>
+    public static async Task FinishLinkingUnpackedAsync(KubeDindCluster cluster, string step, CancellationToken cancellationToken)
+    {
+        if (!cluster.TakeUnpackedLayerLinks())
+        {
+            return;
+        }
+
+        try
+        {
+            var seconds = ((int)LinkWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            var output = await RunAsync(cluster, ["wait-link", seconds], cancellationToken).ConfigureAwait(false);
+            if (output is null)
+            {
+                return;
+            }
+
+            var wait = Parse<LayerStoreLinkWait>(output, "wait-link");
+            var line = $"cluster {cluster.Name}: {step} {wait.Summary()}";
+            if (wait.Finished)
+            {
+                cluster.Session.Log.Info(line);
+            }
+            else
+            {
+                cluster.Session.Log.Warn(line);
+            }
+        }
+        catch (Exception ex) when (ex is DockerApiException or JsonException or KubeDindException)
+        {
+            // Only an optimisation: the step's pulls unpack what is not linked.
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: {step} could not wait for the layer store to link the pushed images' unpacked layers ({ex.Message}); its pulls unpack what is not linked yet");
+        }
+    }
+
+    /// <summary>The longest a Deploy or RunJob waits for a push's background links of unpacked layers.</summary>
+    internal static readonly TimeSpan LinkWait = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Before a teardown: lets the cluster's background copy of its unpacked layers finish (at most
@@ -189,10 +258,12 @@ internal static class LayerStore
         {
             var seconds = ((int)KeepWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             var output = await RunAsync(cluster, ["wait-keep", seconds], cancellationToken).ConfigureAwait(false);
-            if (output is null || JsonSerializer.Deserialize<LayerStoreKeepWait>(output, ImageContract.JsonOptions) is not { } wait)
+            if (output is null)
             {
                 return;
             }
+
+            var wait = Parse<LayerStoreKeepWait>(output, "wait-keep");
 
             if (!wait.Finished)
             {
@@ -213,7 +284,10 @@ internal static class LayerStore
     /// <summary>The longest a teardown waits for the background copy of a cluster's unpacked layers.</summary>
     internal static readonly TimeSpan KeepWait = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runs <c>kubedind-layers</c> in the server container; null when no store is mounted there or it failed.</summary>
+    /// <summary>
+    /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the waits before a deploy, job or
+    /// teardown); null when no store is mounted there or it failed.
+    /// </summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, [Command, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -223,7 +297,8 @@ internal static class LayerStore
             return null;
         }
 
-        // The store only saves time: when it fails the push goes on and sends what the registry lacks.
+        // The store only saves time: when it fails the push goes on and sends what the registry lacks, and a wait
+        // goes on without the layers it waited for.
         if (!result.Succeeded)
         {
             cluster.Session.Log.Warn($"cluster {cluster.Name}: the layer store failed ({Command} {arguments[0]}: {result.FirstErrorLine}); going on without it (it only saves time)");
@@ -233,6 +308,7 @@ internal static class LayerStore
         return result.StandardOutput;
     }
 
-    private static T Parse<T>(string output) =>
-        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"push: {Command} printed nothing; the cluster image is broken, rebuild it.");
+    /// <summary>Reads what <c>kubedind-layers <paramref name="subcommand"/></c> printed.</summary>
+    internal static T Parse<T>(string output, string subcommand) =>
+        JsonSerializer.Deserialize<T>(output, ImageContract.JsonOptions) ?? throw new KubeDindException($"{Command} {subcommand} printed nothing; the cluster image is broken, rebuild it.");
 }

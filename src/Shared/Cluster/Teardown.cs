@@ -38,6 +38,8 @@ public sealed class Teardown
         var started = DateTimeOffset.UtcNow;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         await LayerStore.FinishKeepingUnpackedAsync(cluster, cancellationToken).ConfigureAwait(false);
+        // A push's background link of unpacked layers still running is not waited for: what it makes (snapshots linking
+        // to the store) lives in this cluster's containerd, which goes with the container; the shared store it only reads (and marks as used).
         cluster.DisposeClient();
         bool removed;
         try

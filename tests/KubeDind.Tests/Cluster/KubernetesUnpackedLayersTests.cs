@@ -3,6 +3,7 @@ using System.Text;
 using KubeDind.Cluster;
 using KubeDind.Deploy;
 using KubeDind.Docker;
+using KubeDind.Waiting;
 
 namespace KubeDind.Tests.Cluster;
 
@@ -36,18 +37,26 @@ public sealed partial class KubernetesClusterTests
             await WaitUntilStoredUnpackedAsync(cluster, top);
 
             await using var second = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("unpacked"), ArtifactsDirectory = fixture.Artifacts }, Ct);
-            var secondReference = await second.PushImageAsync(tag, cancellationToken: Ct);
+            // Pushed together with the base image, whose layers are the first of this one: the two background links
+            // commit the same chain ids, one after the other, and the second finds the first's snapshots.
+            var baseLayers = (await session.Docker.Images.InspectImageAsync(baseImage, Ct)).RootFS.Layers.Count;
+            var pushed = await Task.WhenAll(second.PushImageAsync(tag, cancellationToken: Ct), second.PushImageAsync(baseImage, cancellationToken: Ct));
+            var secondReference = pushed[0];
             Assert.Contains(fixture.Log.Lines, l => l.Message.StartsWith($"push: {secondReference} pushed", StringComparison.Ordinal)
-                && l.Message.EndsWith($"{diffIds.Count} of {diffIds.Count} layers already unpacked for the cluster's containerd", StringComparison.Ordinal));
-
-            // Before any pod: containerd has the image's top layer as a snapshot whose directory is the store's.
-            var linked = await second.ExecAsync("sh", "-c", $"readlink /var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs | grep -x '{ImageContract.Current.LayerStoreDirectory}/unpacked/{top}'");
-            Assert.True(linked.Succeeded, $"no snapshot of containerd links to the stored layer {top}: {linked.FirstErrorLine}");
+                && l.Message.EndsWith($"linking {diffIds.Count} of {diffIds.Count} layers unpacked into the cluster's containerd in the background", StringComparison.Ordinal));
 
             var run = await second.RunJobAsync(job with { Image = secondReference, Name = "unpacked-second" }, Ct);
             Assert.True(run.Succeeded, run.Output);
             Assert.Equal($"{marker}\n0", run.Output.Trim());
             Assert.Equal(first.Output.Trim(), run.Output.Trim());
+
+            // The job waited for the pushes' links before its pod pulled, and the pull used the linked layers: containerd's
+            // snapshot of the image's top layer is still the link to the store's (a pull that unpacked would have
+            // committed a directory of its own first, and the link's commit would have found it there).
+            Assert.Contains(fixture.Log.Lines, l => l.Message.StartsWith($"cluster {second.Name}: job waited ", StringComparison.Ordinal)
+                && l.Message.EndsWith($"{diffIds.Count + baseLayers} of {diffIds.Count + baseLayers} layers already unpacked for the cluster's containerd", StringComparison.Ordinal));
+            var linked = await second.ExecAsync("sh", "-c", $"readlink /var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs | grep -x '{ImageContract.Current.LayerStoreDirectory}/unpacked/{top}'");
+            Assert.True(linked.Succeeded, $"no snapshot of containerd links to the stored layer {top}: {linked.FirstErrorLine}");
         }
         finally
         {
@@ -73,16 +82,16 @@ public sealed partial class KubernetesClusterTests
     private static async Task WaitUntilStoredUnpackedAsync(KubeDindCluster cluster, string chainHex)
     {
         var sizeFile = $"{ImageContract.Current.LayerStoreDirectory}/unpacked-sizes/{chainHex}";
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
-        while (!(await cluster.ExecAsync("test", "-f", sizeFile)).Succeeded)
+        var stored = await Poll.UntilAsync(
+            $"the layer {chainHex} in the layer store's unpacked layers",
+            async _ => (await cluster.ExecAsync("test", "-f", sizeFile)).Succeeded ? PollStep<bool>.Finished(true) : PollStep<bool>.NotYet($"no {sizeFile}"),
+            TimeSpan.FromMilliseconds(500),
+            TimeSpan.FromMinutes(2),
+            Ct);
+        if (!stored.Done)
         {
-            if (DateTimeOffset.UtcNow > deadline)
-            {
-                var log = await cluster.ExecAsync("sh", "-c", $"cat {ImageContract.Current.StateDirectory}/layers.log");
-                Assert.Fail($"the layer {chainHex} was not in the layer store's unpacked layers within 2 minutes; {ImageContract.Current.StateDirectory}/layers.log: {log.StandardOutput}{log.StandardError}");
-            }
-
-            await Task.Delay(500, Ct);
+            var log = await cluster.ExecAsync("sh", "-c", $"cat {ImageContract.Current.StateDirectory}/layers.log");
+            Assert.Fail($"the layer {chainHex} was not in the layer store's unpacked layers within 2 minutes; {ImageContract.Current.StateDirectory}/layers.log: {log.StandardOutput}{log.StandardError}");
         }
     }
 }
