@@ -57,15 +57,47 @@ public sealed partial class KubeDindCluster
             .Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : null)
             .OfType<string>()
             .Distinct(StringComparer.OrdinalIgnoreCase);
-        foreach (var host in hosts)
+
+        // Side by side: each mirror costs an inspect, an exec and a log read, one after the other about a second for
+        // the five default mirrors, on every Deploy and Job.
+        var problems = await Task.WhenAll(hosts.Select(host => MirrorProblemAsync(host, cancellationToken))).ConfigureAwait(false);
+        foreach (var problem in problems.OfType<string>().Where(_mirrorProblemsReported.Add))
+        {
+            Session.Log.Warn($"cluster {Name}: images it pulls through this mirror go to their upstream directly, or fail offline: {problem}");
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/> (a Deploy, a Job) while the mirrors are looked at, rather than after: the look only
+    /// warns, and a broken mirror's warning still comes before the step returns or throws.
+    /// </summary>
+    internal async Task<T> BesideMirrorWarningsAsync<T>(Func<Task<T>> step, CancellationToken cancellationToken)
+    {
+        var warnings = WarnAboutBrokenMirrorsAsync(cancellationToken);
+        try
+        {
+            return await step().ConfigureAwait(false);
+        }
+        finally
+        {
+            await warnings.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What is wrong with the mirror container <paramref name="host"/>; null when nothing is, or it cannot be looked at (it only warns).</summary>
+    private async Task<string?> MirrorProblemAsync(string host, CancellationToken cancellationToken)
+    {
+        try
         {
             var container = await DockerContainers.InspectOrNullAsync(Session.Docker, host, cancellationToken).ConfigureAwait(false);
-            if (container is not null && Mirror.MirrorContainerSpec.IsMirrorContainer(container)
-                && await new Mirror.MirrorCheck(Session).DescribeAsync(host, container, cancellationToken).ConfigureAwait(false) is { } problem
-                && _mirrorProblemsReported.Add(problem))
-            {
-                Session.Log.Warn($"cluster {Name}: images it pulls through this mirror go to their upstream directly, or fail offline: {problem}");
-            }
+            return container is not null && Mirror.MirrorContainerSpec.IsMirrorContainer(container)
+                ? await new Mirror.MirrorCheck(Session).DescribeAsync(host, container, cancellationToken).ConfigureAwait(false)
+                : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Session.Log.Debug($"cluster {Name}: could not look at mirror {host}: {ex.Message.Split('\n')[0]}");
+            return null;
         }
     }
 

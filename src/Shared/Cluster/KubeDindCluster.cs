@@ -190,9 +190,11 @@ public sealed partial class KubeDindCluster : IClusterHandle
         try
         {
             await EnsureAliveAsync("deploy", cancellationToken).ConfigureAwait(false);
-            await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
-            await LayerStore.FinishLinkingUnpackedAsync(this, "deploy", cancellationToken).ConfigureAwait(false);
-            var result = await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            var result = await BesideMirrorWarningsAsync(async () =>
+            {
+                await LayerStore.FinishLinkingUnpackedAsync(this, "deploy", cancellationToken).ConfigureAwait(false);
+                return await DeployStep.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
             Session.Timeline.Record(RunPhase.Deploy, started, watch.Elapsed);
             await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
             await Session.Results.AddAsync(Name, ResultsPath, RunResults.FromDeploy(started, watch.Elapsed, result, null)).ConfigureAwait(false);
@@ -272,9 +274,11 @@ public sealed partial class KubeDindCluster : IClusterHandle
         ArgumentNullException.ThrowIfNull(settings);
         RequireKubernetes("RunJob");
         ThrowIfTornDown();
-        await WarnAboutBrokenMirrorsAsync(cancellationToken).ConfigureAwait(false);
-        await LayerStore.FinishLinkingUnpackedAsync(this, "job", cancellationToken).ConfigureAwait(false);
-        var result = await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        var result = await BesideMirrorWarningsAsync(async () =>
+        {
+            await LayerStore.FinishLinkingUnpackedAsync(this, "job", cancellationToken).ConfigureAwait(false);
+            return await JobRun.RunAsync(Kubernetes, settings, CreateDeployContext(), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
         await LayerStore.KeepUnpackedInBackgroundAsync(this, cancellationToken).ConfigureAwait(false);
         return result;
     }
