@@ -282,6 +282,10 @@ public sealed class RealClusterParityTests
             // (kubectl: a v1.21 API answers a Service's deletion with a Status, which the typed client cannot read.)
             var removed = await cluster.ExecAsync(["kubectl", "delete", "-n", "kube-system", "service/kube-dns", "endpoints/kube-dns", "--ignore-not-found"], null, Ct);
             Assert.True(removed.Succeeded, removed.StandardError);
+            // ...nor the DNS fallback's own answer at that address on the server's pod bridge (there so that pods are
+            // answered before kube-proxy's rules exist).
+            var unbound = await cluster.ExecAsync(["sh", "-c", "ip addr del \"$(cat /run/kubedind/cluster-dns)/32\" dev kubedind0"], null, Ct);
+            Assert.True(unbound.Succeeded, unbound.StandardError);
             var resolve = await WaitForNoDnsAsync(cluster);
             _output.WriteLine($"cluster DNS after removing kube-dns: {resolve}");
 
