@@ -105,11 +105,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
     internal bool KeepsUnpackedLayers { get; set; }
 
     /// <summary>
-    /// Whether a push started linking stored unpacked layers into this cluster's containerd in the background, which the
-    /// next Deploy or RunJob waits for (<see cref="LayerStore.FinishLinkingUnpackedAsync"/>) before its pods pull.
+    /// Records that a push started linking stored unpacked layers into this cluster's containerd in the background, which
+    /// the next Deploy or RunJob waits for (<see cref="LayerStore.FinishLinkingUnpackedAsync"/>) before its pods pull.
     /// </summary>
-    internal bool LinksUnpackedLayers => Volatile.Read(ref _linksUnpackedLayers) != 0;
-
     internal void MarkUnpackedLayerLinks() => Volatile.Write(ref _linksUnpackedLayers, 1);
 
     /// <summary>Whether links were started since the last call: one wait covers every push before it.</summary>

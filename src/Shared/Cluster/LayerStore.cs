@@ -201,7 +201,7 @@ internal static class LayerStore
 
     /// <summary>
     /// Before a Deploy or RunJob (<paramref name="step"/>) makes pods pull: lets the links a push started in the
-    /// background (<see cref="KubeDindCluster.LinksUnpackedLayers"/>) finish, at most <see cref="LinkWait"/>, so the
+    /// background (<see cref="KubeDindCluster.MarkUnpackedLayerLinks"/>) finish, at most <see cref="LinkWait"/>, so the
     /// pulls find the image's layers unpacked instead of unpacking them again. Takes about as long as the links have
     /// left (3 ctr calls a layer); past the limit the step goes on and its pulls unpack what is not linked yet.
     /// </summary>
@@ -214,14 +214,11 @@ internal static class LayerStore
 
         try
         {
-            var seconds = ((int)LinkWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            var output = await RunAsync(cluster, ["wait-link", seconds], cancellationToken).ConfigureAwait(false);
-            if (output is null)
+            if (await WaitAsync<LayerStoreLinkWait>(cluster, "wait-link", LinkWait, cancellationToken).ConfigureAwait(false) is not { } wait)
             {
                 return;
             }
 
-            var wait = Parse<LayerStoreLinkWait>(output, "wait-link");
             var line = $"cluster {cluster.Name}: {step} {wait.Summary()}";
             if (wait.Finished)
             {
@@ -256,18 +253,14 @@ internal static class LayerStore
 
         try
         {
-            var seconds = ((int)KeepWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            var output = await RunAsync(cluster, ["wait-keep", seconds], cancellationToken).ConfigureAwait(false);
-            if (output is null)
+            if (await WaitAsync<LayerStoreKeepWait>(cluster, "wait-keep", KeepWait, cancellationToken).ConfigureAwait(false) is not { } wait)
             {
                 return;
             }
 
-            var wait = Parse<LayerStoreKeepWait>(output, "wait-keep");
-
             if (!wait.Finished)
             {
-                cluster.Session.Log.Warn($"cluster {cluster.Name}: storing its unpacked layers in the layer store took over {seconds}s; tearing down without them (the next cluster unpacks them again)");
+                cluster.Session.Log.Warn($"cluster {cluster.Name}: storing its unpacked layers in the layer store took over {KeepWait.TotalSeconds:0}s; tearing down without them (the next cluster unpacks them again)");
             }
             else if (wait.WaitedSeconds >= 0.1)
             {
@@ -283,6 +276,18 @@ internal static class LayerStore
 
     /// <summary>The longest a teardown waits for the background copy of a cluster's unpacked layers.</summary>
     internal static readonly TimeSpan KeepWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Runs <c>kubedind-layers <paramref name="subcommand"/> SECONDS</c> (wait-link, wait-keep), which waits at most
+    /// <paramref name="limit"/> for the container's background runs of that kind, and reads what it found; null without a store.
+    /// </summary>
+    private static async Task<T?> WaitAsync<T>(KubeDindCluster cluster, string subcommand, TimeSpan limit, CancellationToken cancellationToken)
+        where T : class
+    {
+        var seconds = ((int)limit.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        var output = await RunAsync(cluster, [subcommand, seconds], cancellationToken).ConfigureAwait(false);
+        return output is null ? null : Parse<T>(output, subcommand);
+    }
 
     /// <summary>
     /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the waits before a deploy, job or
