@@ -22,13 +22,8 @@ public sealed class WorkloadChangesTests
     private KubeDindCluster Cluster => _fixture.Cluster ?? throw new InvalidOperationException("no cluster");
 
     [Fact]
-    public async Task A_deployment_created_in_the_watched_namespace_ends_the_pause()
-    {
-        SkipWithoutK3s();
-        var ct = TestContext.Current.CancellationToken;
-        var client = Cluster.Kubernetes;
-        var ns = await CreateNamespaceAsync(client, ct);
-        try
+    public Task A_deployment_created_in_the_watched_namespace_ends_the_pause() =>
+        InOwnNamespaceAsync(async (client, ns, ct) =>
         {
             await using var changes = WorkloadChanges.Start(client, [("Deployment", ns)], ct);
             await client.AppsV1.CreateNamespacedDeploymentAsync(Deployment(), ns, cancellationToken: ct);
@@ -37,15 +32,21 @@ public sealed class WorkloadChangesTests
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
             bounded.CancelAfter(TimeSpan.FromMinutes(2));
             await changes.PauseAsync(LongInterval, bounded.Token);
-        }
-        finally
-        {
-            await client.CoreV1.DeleteNamespaceAsync(ns, cancellationToken: CancellationToken.None);
-        }
-    }
+        });
 
     [Fact]
-    public async Task Without_a_change_the_pause_lasts_its_interval()
+    public Task Without_a_change_the_pause_lasts_its_interval() =>
+        InOwnNamespaceAsync(async (client, ns, ct) =>
+        {
+            await using var changes = WorkloadChanges.Start(client, [("Job", ns)], ct);
+            var interval = TimeSpan.FromSeconds(2);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await changes.PauseAsync(interval, ct);
+            Assert.True(watch.Elapsed >= interval - TimeSpan.FromMilliseconds(50), $"the pause ended after {watch.Elapsed.TotalSeconds:0.00}s with nothing changed");
+        });
+
+    /// <summary>Runs <paramref name="test"/> against the shared cluster in a namespace of its own, removed afterwards.</summary>
+    private async Task InOwnNamespaceAsync(Func<IKubernetes, string, CancellationToken, Task> test)
     {
         SkipWithoutK3s();
         var ct = TestContext.Current.CancellationToken;
@@ -53,11 +54,7 @@ public sealed class WorkloadChangesTests
         var ns = await CreateNamespaceAsync(client, ct);
         try
         {
-            await using var changes = WorkloadChanges.Start(client, [("Job", ns)], ct);
-            var interval = TimeSpan.FromSeconds(2);
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            await changes.PauseAsync(interval, ct);
-            Assert.True(watch.Elapsed >= interval - TimeSpan.FromMilliseconds(50), $"the pause ended after {watch.Elapsed.TotalSeconds:0.00}s with nothing changed");
+            await test(client, ns, ct);
         }
         finally
         {
