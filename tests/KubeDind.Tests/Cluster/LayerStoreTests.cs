@@ -105,6 +105,25 @@ public sealed class LayerStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_store_past_2_GiB_is_still_pruned_to_its_limit()
+    {
+        var image = await TwoLayerImageAsync("large");
+        // The default limit is 10 GB: sums past 2^31 bytes must stay whole numbers for the limit's comparison.
+        var settings = new LayerStoreSettings { Volume = _volume, LimitBytes = 5_000_000_000 };
+        await using var cluster = await StartAsync("large", settings);
+        var directory = ImageContract.Current.LayerStoreDirectory;
+        var stale = new string('f', 64);
+        var made = await cluster.ExecAsync("sh", "-c", $"mkdir -p {directory}/unpacked/{stale} {directory}/unpacked-sizes && echo 6000000000 > {directory}/unpacked-sizes/{stale} && touch -d '2 hours ago' {directory}/unpacked-sizes/{stale}");
+        Assert.True(made.Succeeded, made.FirstErrorLine);
+
+        await cluster.PushImageAsync(image, cancellationToken: Ct);
+
+        Assert.Contains(Messages, l => l.Contains("least recently used layers pruned", StringComparison.Ordinal));
+        var left = await cluster.ExecAsync("sh", "-c", $"ls -A {directory}/unpacked {directory}/unpacked-sizes");
+        Assert.DoesNotContain(stale, left.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Turned_off_no_store_is_mounted_and_the_push_sends_everything()
     {
         var image = await TwoLayerImageAsync("off");
