@@ -173,29 +173,17 @@ internal static class LayerStore
         }
 
         var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
-        var log = $"{ImageContract.Current.StateDirectory}/layers.log";
-        string? notStarted;
         try
         {
-            // Started in the background by the shell, its output to a log file, so the exec returns at once (the
-            // engine's detached exec start is not usable through Docker.DotNet: it expects an attached stream).
-            var started = await ContainerExec.RunAsync(
-                cluster.Session.Docker,
-                cluster.ContainerId,
-                ["sh", "-c", $"{Command} keep-unpacked \"$0\" </dev/null >>{log} 2>&1 &", limit],
-                cancellationToken: cancellationToken).ConfigureAwait(false);
-            cluster.KeepsUnpackedLayers |= started.Succeeded;
-            notStarted = started.Succeeded ? null : started.FirstErrorLine;
+            // kubedind-layers starts the copy in the background, its output to its log, and returns once a teardown's
+            // wait-keep can find it (the engine's detached exec start is not usable through Docker.DotNet: it expects an
+            // attached stream).
+            cluster.KeepsUnpackedLayers |= await RunAsync(cluster, ["keep-unpacked", limit], cancellationToken).ConfigureAwait(false) is not null;
         }
         catch (DockerApiException ex)
         {
-            notStarted = DockerEngine.FirstLine(ex);
-        }
-
-        // Only an optimisation: the next cluster unpacks these layers itself.
-        if (notStarted is not null)
-        {
-            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({notStarted}); the next cluster unpacks them again");
+            // Only an optimisation: the next cluster unpacks these layers itself.
+            cluster.Session.Log.Warn($"cluster {cluster.Name}: could not start storing its unpacked layers in the layer store ({DockerEngine.FirstLine(ex)}); the next cluster unpacks them again");
         }
     }
 
@@ -290,7 +278,7 @@ internal static class LayerStore
     }
 
     /// <summary>
-    /// Runs <c>kubedind-layers</c> in the server container (around a push, and for the waits before a deploy, job or
+    /// Runs <c>kubedind-layers</c> in the server container (around a push, after a deploy or job, and for the waits before a deploy, job or
     /// teardown); null when no store is mounted there or it failed.
     /// </summary>
     private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
