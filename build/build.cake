@@ -456,7 +456,7 @@ Task("CI")
 
 
 Task("Bench")
-    .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push with the layer store on and off, LoadImage vs PushImage, Deploy of the example and of a 3-image 6-pod app vs kubectl, the example's SystemTest end to end with the layer store on and off vs the same job by hand, 3 vs 1 parallel clusters), teardown (also with the 6 pods running), leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png); --start-only measures the start rows alone. Not part of Test.")
+    .Description("Ratios against peers measured side by side (cold/warm StartCluster vs bare k3s, PushImage vs docker push with the layer store on and off, LoadImage vs PushImage, Deploy of the example and of a 3-image 6-pod app after PushImage with the layer store on and off vs kubectl pulling what docker push sent, the example's SystemTest end to end with the layer store on and off vs the same job by hand, 3 vs 1 parallel clusters), teardown (also with the 6 pods running), leftovers, memory and the cold start's timeline; medians of --runs (default 3) in artifacts/bench/ (results.md, results.json, ratios.png); --start-only measures the start rows alone. Not part of Test.")
     .IsDependentOn("Engine")
     .IsDependentOn("Build")
     .IsDependentOn("BaseImage")

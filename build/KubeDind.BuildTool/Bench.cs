@@ -12,8 +12,8 @@ namespace KubeDind.BuildTool;
 /// <summary>
 /// Speed as ratios against peers measured side by side in the same run, each the median of several runs: cold and
 /// warm StartCluster against bare k3s in the same image, PushImage against <c>docker push</c>, LoadImage against
-/// PushImage, Deploy (the example, and the 3-image, 6-pod app in tests/apps/three-tier) against <c>kubectl apply</c> +
-/// <c>rollout status</c>, the example's system test end to end (layer store on and off) against the same job done by
+/// PushImage, Deploy (the example, and the 3-image, 6-pod app in tests/apps/three-tier; after PushImage with the layer
+/// store on and off, and with the images present) against <c>kubectl apply</c> + <c>rollout status</c>, the example's system test end to end (layer store on and off) against the same job done by
 /// hand, 3 parallel clusters against 1; and teardown (with the 3-image app running), leftovers, memory, the cold
 /// start's per-phase timeline. Written to artifacts/bench/ (results.md,
 /// results.json, ratios.png). Numbers are recorded, never asserted.
@@ -88,6 +88,18 @@ internal static class Bench
         var redis = startOnly ? null : await EnsureExampleRedisImageAsync(session, cancellationToken);
         var threeTier = startOnly ? null : await EnsureThreeTierImagesAsync(session, cancellationToken);
         var kubectl = BenchPeers.FindKubectl(k3s);
+        List<BenchApp> apps = [];
+        if (example is not null && redis is not null)
+        {
+            apps.Add(new BenchApp("example", "Deploy of the example", Path.Combine(Repository.Root, "examples", "app", "deploy"), new Dictionary<string, string> { ["kubedind-example-app:dev"] = example, ["kubedind-example-redis:dev"] = redis }, ExampleDeployments, Goal: null));
+        }
+
+        if (threeTier is not null)
+        {
+            apps.Add(new BenchApp("3tier", "Deploy of a 3-image, 6-pod app", ThreeTierManifests, threeTier, ThreeTierDeployments, Goal: 0.5));
+        }
+
+        var deploys = apps.ToDictionary(a => a.Name, _ => new DeployFigures());
 
         // Builds (or checks) the image and makes sure a saved state exists for the warm runs; not counted.
         string image;
@@ -97,20 +109,18 @@ internal static class Bench
             (image, mode) = (first.Image, first.Privilege);
             // The payload and the example's images as a previous build left them: in the engine's layer store.
             await first.PushImageAsync(PayloadImage, "payload", cancellationToken);
-            if (example is not null && redis is not null)
+            // The apps' images pushed and deployed too, so the store also holds their layers unpacked, as a previous
+            // build's run leaves them.
+            foreach (var app in apps)
             {
-                // Deployed too, so the store also holds their layers unpacked, as a previous build's run leaves them.
-                var app = await first.PushImageAsync(example, null, cancellationToken);
-                var redisReference = await first.PushImageAsync(redis, null, cancellationToken);
-                var rewrites = new Dictionary<string, string> { ["kubedind-example-app:dev"] = app, ["kubedind-example-redis:dev"] = redisReference };
-                await first.DeployAsync(new DeploySettings { Manifests = [Path.Combine(Repository.Root, "examples", "app", "deploy")], ImageRewrites = rewrites }, cancellationToken);
+                await DeployAfterPushAsync(first, app, "prepare", cancellationToken);
             }
 
             log.Info($"bench: prepared ({first.Timings.Start})");
         }
 
-        List<double> bare = [], cold = [], warm = [], teardown = [], teardownWithPods = [], memory = [], push = [], pushStored = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [], deploy = [], kubectlApply = [];
-        List<double> deployThreeTier = [], kubectlApplyThreeTier = [], endToEnd = [], endToEndNoStore = [], byHand = [];
+        List<double> bare = [], cold = [], warm = [], teardown = [], teardownWithPods = [], memory = [], push = [], pushStored = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [];
+        List<double> endToEnd = [], endToEndNoStore = [], byHand = [];
         var podsAtTeardown = 0;
         string? podsAtTeardownWhich = null;
 
@@ -170,22 +180,28 @@ internal static class Bench
                 pushStored.Add(watch.Elapsed.TotalSeconds);
                 dockerPush.Add(await BenchPeers.DockerPushIntoFreshRegistryAsync(session, PayloadImage, cancellationToken));
 
-                if (example is not null && redis is not null && kubectl is not null)
+                if (kubectl is not null && apps.Count > 0)
                 {
-                    var images = new Dictionary<string, string> { ["kubedind-example-app:dev"] = example, ["kubedind-example-redis:dev"] = redis };
-                    var (ours, theirs) = await DeployBothAsync(warmCluster, Path.Combine(Repository.Root, "examples", "app", "deploy"), images, ExampleDeployments, kubectl, $"{run}", cancellationToken);
-                    deploy.Add(ours);
-                    kubectlApply.Add(theirs);
+                    // PushImage (nothing sent: the store has every layer) then Deploy, which finds them unpacked.
+                    foreach (var app in apps)
+                    {
+                        deploys[app.Name].StoreOn.Add(await DeployAfterPushAsync(warmCluster, app, $"stored-{run}", cancellationToken));
+                        log.Info($"bench: {app.Name}: Deploy after PushImage, layer store on: {deploys[app.Name].StoreOn[^1]:0.0}s");
+                    }
+
+                    // Deploy and kubectl side by side with every image already in this cluster's containerd.
+                    foreach (var app in apps)
+                    {
+                        var (ours, theirs) = await DeployBothAsync(warmCluster, app, kubectl, $"present-{run}", cancellationToken);
+                        deploys[app.Name].ImagesPresent.Add(ours);
+                        deploys[app.Name].KubectlImagesPresent.Add(theirs);
+                    }
                 }
 
                 if (threeTier is not null && kubectl is not null)
                 {
-                    var (ours, theirs) = await DeployBothAsync(warmCluster, ThreeTierManifests, threeTier, ThreeTierDeployments, kubectl, $"3tier-{run}", cancellationToken);
-                    deployThreeTier.Add(ours);
-                    kubectlApplyThreeTier.Add(theirs);
-
                     // The teardown below then has the 3-image app's 6 pods running, and only them besides the system's.
-                    (podsAtTeardown, podsAtTeardownWhich) = await KeepOnlyNamespaceAsync(warmCluster, $"bench-deploy-3tier-{run}", cancellationToken);
+                    (podsAtTeardown, podsAtTeardownWhich) = await KeepOnlyNamespaceAsync(warmCluster, $"bench-deploy-3tier-stored-{run}", cancellationToken);
                 }
                 else
                 {
@@ -197,6 +213,11 @@ internal static class Bench
                 watch.Restart();
                 await warmCluster.TeardownAsync(cancellationToken: CancellationToken.None);
                 teardownWithPods.Add(watch.Elapsed.TotalSeconds);
+            }
+
+            if (kubectl is not null && apps.Count > 0)
+            {
+                await DeployWithoutStoreAsync(session, apps, deploys, kubectl, () => settings("deploy-nostore", true, false), () => settings("deploy-kubectl", true, false), run, cancellationToken);
             }
 
             // The example's system test end to end: ours with the layer store on, by hand, ours with the store off.
@@ -225,22 +246,27 @@ internal static class Bench
         results.Ratios.Add(new BenchRatio("LoadImage ~100 MB, again", "PushImage, again (layers present)", loadAgain, pushAgain));
         const string NoKubectl = "no kubectl found (KUBEDIND_KUBECTL, beside the k3s binary, or on PATH)";
         const string NoExample = "the example app was not published (run Bench through build.sh, which publishes it)";
-        if (deploy.Count > 0)
+        if (kubectl is null)
         {
-            results.Ratios.Add(new BenchRatio("Deploy of the example", "kubectl apply -f + rollout status", deploy, kubectlApply));
+            results.Skipped.Add(new BenchSkip("Deploy / kubectl apply + rollout status", NoKubectl));
         }
-        else
+        else if (example is null)
         {
-            results.Skipped.Add(new BenchSkip("Deploy / kubectl apply + rollout status", example is null ? NoExample : NoKubectl));
+            results.Skipped.Add(new BenchSkip("Deploy of the example / kubectl apply + rollout status", NoExample));
         }
 
-        if (deployThreeTier.Count > 0)
+        const string KubectlPulling = "kubectl apply -f + rollout status, pulling what PushImage sent (store off)";
+        foreach (var app in apps.Where(a => deploys[a.Name].StoreOn.Count > 0))
         {
-            results.Ratios.Add(new BenchRatio("Deploy of a 3-image, 6-pod app", "kubectl apply -f + rollout status", deployThreeTier, kubectlApplyThreeTier, Goal: 0.5));
+            var figures = deploys[app.Name];
+            results.Ratios.Add(new BenchRatio($"{app.Measure} after PushImage, layer store on", KubectlPulling, figures.StoreOn, figures.Kubectl, Goal: app.Goal));
+            results.Ratios.Add(new BenchRatio($"{app.Measure} after PushImage, layer store off", KubectlPulling, figures.StoreOff, figures.Kubectl));
+            results.Ratios.Add(new BenchRatio($"{app.Measure}, images already in the cluster", "kubectl apply -f + rollout status, the same images present", figures.ImagesPresent, figures.KubectlImagesPresent));
         }
-        else
+
+        if (apps.Count > 0 && kubectl is not null)
         {
-            results.Skipped.Add(new BenchSkip("Deploy of a 3-image, 6-pod app / kubectl apply + rollout status", NoKubectl));
+            results.Note += "Deploy rows: each app's images are pushed first (not counted), then the manifests applied and every Deployment waited for (counted). Layer store on: a warm cluster whose store holds every layer, pushed and unpacked by an earlier cluster, as a previous build leaves it; layer store off and kubectl: a warm cluster each, without the store, so the pods' pulls fetch and unpack what the push sent, as after a plain docker push. Both apps go into each cluster one after the other (the example first; the 3-image app's Redis is the example's image). \"Images already in the cluster\": Deploy and kubectl side by side in the store-on cluster once every image is in its containerd, so only the applying and waiting differ. ";
         }
 
         if (endToEnd.Count > 0)
@@ -257,7 +283,7 @@ internal static class Bench
             results.Skipped.Add(new BenchSkip("example SystemTest end to end / the same job done by hand", example is null ? NoExample : NoKubectl));
         }
 
-        results.Note += "Layer store: the Deploy rows side-load their images (LoadImage) into a cluster with the store on, so the store cannot matter there; the teardown rows' clusters had every pushed layer in the store already, so teardown keeps nothing; the end to end rows run with the store on and off. ";
+        results.Note += "Layer store: the teardown rows' clusters had every pushed layer in the store already, so teardown keeps nothing; the end to end rows run with the store on and off. ";
         results.Figures.Add(new BenchFigure("teardown of a ready cluster", teardown, "s"));
         results.Figures.Add(new BenchFigure(podsAtTeardownWhich is null ? $"teardown with {podsAtTeardown} pods running (all namespaces)" : $"teardown with the 3-image app's 6 pods running ({podsAtTeardown} running in all: {podsAtTeardownWhich})", teardownWithPods, "s", Goal: 3));
         results.Figures.Add(new BenchFigure("memory of a ready cluster (cold start, usage less page cache)", memory, "MiB"));
@@ -355,23 +381,87 @@ internal static class Bench
 
     private static string ThreeTierManifests => Path.Combine(Repository.Root, "tests", "apps", "three-tier", "deploy");
 
-    /// <summary>
-    /// The manifests in <paramref name="directory"/> deployed by Deploy and by kubectl, each into its own namespace, both
-    /// with <paramref name="images"/> (name in the manifests → host image) side-loaded, so neither pulls.
-    /// </summary>
-    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, string directory, IReadOnlyDictionary<string, string> images, IReadOnlyList<string> deployments, string kubectl, string suffix, CancellationToken cancellationToken)
+    /// <summary>An app the Deploy rows deploy: its manifests, its images (name in the manifests → host image), its Deployments.</summary>
+    private sealed record BenchApp(string Name, string Measure, string Manifests, IReadOnlyDictionary<string, string> Images, IReadOnlyList<string> Deployments, double? Goal);
+
+    /// <summary>One app's Deploy samples: after PushImage with the store on and off, kubectl's, and both with the images present.</summary>
+    private sealed class DeployFigures
     {
-        var references = new Dictionary<string, string>();
-        foreach (var (name, hostImage) in images)
+        public List<double> StoreOn { get; } = [];
+
+        public List<double> StoreOff { get; } = [];
+
+        public List<double> Kubectl { get; } = [];
+
+        public List<double> ImagesPresent { get; } = [];
+
+        public List<double> KubectlImagesPresent { get; } = [];
+    }
+
+    /// <summary>
+    /// The store-off Deploy rows and their kubectl peer, each in a warm cluster of its own without the layer store: a
+    /// cluster's containerd keeps what one of them pulled, so the other would find it unpacked.
+    /// </summary>
+    private static async Task DeployWithoutStoreAsync(KubeDindSession session, IReadOnlyList<BenchApp> apps, IReadOnlyDictionary<string, DeployFigures> deploys, string kubectl, Func<ClusterSettings> ours, Func<ClusterSettings> peer, int run, CancellationToken cancellationToken)
+    {
+        await using (var cluster = await session.StartClusterAsync(ours(), cancellationToken))
         {
-            references[name] = await cluster.LoadImageAsync(hostImage, cancellationToken);
+            foreach (var app in apps)
+            {
+                deploys[app.Name].StoreOff.Add(await DeployAfterPushAsync(cluster, app, $"unstored-{run}", cancellationToken));
+                session.Log.Info($"bench: {app.Name}: Deploy after PushImage, layer store off: {deploys[app.Name].StoreOff[^1]:0.0}s");
+            }
         }
 
+        await using (var cluster = await session.StartClusterAsync(peer(), cancellationToken))
+        {
+            foreach (var app in apps)
+            {
+                var references = await PushAllAsync(cluster, app, cancellationToken);
+                var @namespace = $"bench-kubectl-{app.Name}-{run}";
+                await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = @namespace } }, cancellationToken: cancellationToken);
+                deploys[app.Name].Kubectl.Add(await WithManifestsAsync(app.Manifests, references, manifests => BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, @namespace, app.Deployments, cancellationToken), cancellationToken));
+                session.Log.Info($"bench: {app.Name}: kubectl apply + rollout status after PushImage, store off: {deploys[app.Name].Kubectl[^1]:0.0}s");
+            }
+        }
+    }
+
+    /// <summary>PushImage of <paramref name="app"/>'s images (not counted), then seconds for Deploy of its manifests into a namespace of its own.</summary>
+    private static async Task<double> DeployAfterPushAsync(KubeDindCluster cluster, BenchApp app, string suffix, CancellationToken cancellationToken)
+    {
+        var references = await PushAllAsync(cluster, app, cancellationToken);
+        return await WithManifestsAsync(app.Manifests, references, manifests => TimedDeployAsync(cluster, manifests, $"bench-deploy-{app.Name}-{suffix}", cancellationToken), cancellationToken);
+    }
+
+    private static async Task<Dictionary<string, string>> PushAllAsync(KubeDindCluster cluster, BenchApp app, CancellationToken cancellationToken)
+    {
+        var references = new Dictionary<string, string>();
+        foreach (var (name, hostImage) in app.Images)
+        {
+            references[name] = await cluster.PushImageAsync(hostImage, null, cancellationToken);
+        }
+
+        return references;
+    }
+
+    private static async Task<double> TimedDeployAsync(KubeDindCluster cluster, string manifests, string @namespace, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = @namespace }, cancellationToken);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="use"/> on a copy of the manifests in <paramref name="directory"/> with the images' names
+    /// replaced by <paramref name="references"/>, and without a fixed NodePort, so apps in two namespaces do not collide.
+    /// Ours and kubectl read the same text.
+    /// </summary>
+    private static async Task<double> WithManifestsAsync(string directory, IReadOnlyDictionary<string, string> references, Func<string, Task<double>> use, CancellationToken cancellationToken)
+    {
         var manifests = Path.Combine(Path.GetTempPath(), $"kubedind-bench-manifests-{Guid.NewGuid():N}");
         Directory.CreateDirectory(manifests);
         try
         {
-            // Both from the same text; a fixed NodePort goes, so the two namespaces do not collide.
             foreach (var file in Directory.GetFiles(directory, "*.yaml"))
             {
                 var text = string.Join('\n', File.ReadAllLines(file).Where(l => !l.TrimStart().StartsWith("nodePort:", StringComparison.Ordinal)));
@@ -379,17 +469,31 @@ internal static class Bench
                 await File.WriteAllTextAsync(Path.Combine(manifests, Path.GetFileName(file)), text, cancellationToken);
             }
 
-            var watch = Stopwatch.StartNew();
-            await cluster.DeployAsync(new DeploySettings { Manifests = [manifests], Namespace = $"bench-deploy-{suffix}" }, cancellationToken);
-            var ours = watch.Elapsed.TotalSeconds;
-            await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = $"bench-kubectl-{suffix}" } }, cancellationToken: cancellationToken);
-            var theirs = await BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, $"bench-kubectl-{suffix}", deployments, cancellationToken);
-            return (ours, theirs);
+            return await use(manifests);
         }
         finally
         {
             Directory.Delete(manifests, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="app"/> deployed by Deploy and by kubectl, each into its own namespace, with its images side-loaded
+    /// first, so neither pulls: seconds for each.
+    /// </summary>
+    private static async Task<(double Ours, double Theirs)> DeployBothAsync(KubeDindCluster cluster, BenchApp app, string kubectl, string suffix, CancellationToken cancellationToken)
+    {
+        var references = new Dictionary<string, string>();
+        foreach (var (name, hostImage) in app.Images)
+        {
+            references[name] = await cluster.LoadImageAsync(hostImage, cancellationToken);
+        }
+
+        var ours = await WithManifestsAsync(app.Manifests, references, manifests => TimedDeployAsync(cluster, manifests, $"bench-deploy-{app.Name}-{suffix}", cancellationToken), cancellationToken);
+        var @namespace = $"bench-kubectl-{app.Name}-{suffix}";
+        await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = @namespace } }, cancellationToken: cancellationToken);
+        var theirs = await WithManifestsAsync(app.Manifests, references, manifests => BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, @namespace, app.Deployments, cancellationToken), cancellationToken);
+        return (ours, theirs);
     }
 
     /// <summary>
