@@ -191,7 +191,7 @@ internal static class LayerStore
     /// Before a Deploy or RunJob (<paramref name="step"/>) makes pods pull: lets the links a push started in the
     /// background (<see cref="KubeDindCluster.MarkUnpackedLayerLinks"/>) finish, at most <see cref="LinkWait"/>, so the
     /// pulls find the image's layers unpacked instead of unpacking them again. Takes about as long as the links have
-    /// left (3 ctr calls a layer); past the limit the step goes on and its pulls unpack what is not linked yet.
+    /// left (2 ctr calls a layer); past the limit the step goes on and its pulls unpack what is not linked yet.
     /// </summary>
     public static async Task FinishLinkingUnpackedAsync(KubeDindCluster cluster, string step, CancellationToken cancellationToken)
     {

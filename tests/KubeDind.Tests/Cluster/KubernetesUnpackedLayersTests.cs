@@ -60,6 +60,10 @@ public sealed partial class KubernetesClusterTests
                 && l.Message.EndsWith($"{diffIds.Count + baseLayers} of {diffIds.Count + baseLayers} layers already unpacked for the cluster's containerd", StringComparison.Ordinal));
             var linked = await second.ExecAsync("sh", "-c", $"readlink /var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs | grep -x '{ImageContract.Current.LayerStoreDirectory}/unpacked/{top}'");
             Assert.True(linked.Succeeded, $"no snapshot of containerd links to the stored layer {top}: {linked.FirstErrorLine}");
+            // Debian's ctr commits the linked snapshot labelled a GC root, so containerd's garbage collection keeps it
+            // until a pull references it.
+            var info = await second.ExecAsync("/usr/bin/ctr", "--address", "/run/k3s/containerd/containerd.sock", "--namespace", "k8s.io", "snapshots", "--snapshotter", "overlayfs", "info", $"sha256:{top}");
+            Assert.Contains("containerd.io/gc.root", info.StandardOutput, StringComparison.Ordinal);
         }
         finally
         {
