@@ -9,10 +9,10 @@ using KubeDind.Waiting;
 namespace KubeDind.Cluster;
 
 /// <summary>
-/// The readiness gates of a kube-dind cluster, in the order they pass: the container runs, the inner
-/// dockerd answers, the registry answers /v2/ from the host, and with Kubernetes the API answers from
-/// the host, the node is Ready, the default service account exists, the cluster DNS answers, a default
-/// StorageClass exists and the components' kube-system pods (and every other one there) are Ready.
+/// The readiness gates of a kube-dind cluster: the container runs, the inner dockerd answers, the registry answers
+/// /v2/ from the host, and with Kubernetes the API answers from the host; then, side by side, the node is Ready, the
+/// default service account exists, the cluster DNS answers, a default StorageClass exists and the components'
+/// kube-system pods (and every other one there) are Ready.
 /// Readiness of Kubernetes is decided here alone (the image's HEALTHCHECK checks only its own daemons and /readyz).
 /// Inner state comes from <c>kubedind-ready</c> (exec) and the image's status document it carries
 /// (<see cref="ImageStatus"/>: which components run, which the user turned off); a component that failed for good, or a container
@@ -23,37 +23,45 @@ internal static class ClusterGates
     /// <summary>Where k3s stores its API serving certificate (namespace kube-system).</summary>
     public const string ServingSecret = "k3s-serving";
 
+    /// <summary>
+    /// The gates in stages, each passed before the next is checked. Once the API answers (and, warm, its certificate
+    /// settled), the rest are independent of each other and checked side by side: some cost an exec in the container
+    /// (cluster DNS, the components' status), whose half second each no longer adds up.
+    /// </summary>
     /// <param name="probe">The starting cluster.</param>
     /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
     /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
-    /// <param name="agents">The agent nodes of a multi-node cluster: one gate each, after the server's node.</param>
-    public static IReadOnlyList<IReadinessGate> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null)
+    /// <param name="agents">The agent nodes of a multi-node cluster: one gate each, beside the server's node.</param>
+    public static IReadOnlyList<IReadOnlyList<IReadinessGate>> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null)
     {
-        var gates = new List<IReadinessGate>
-        {
-            new ContainerRunningGate(probe),
-            new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd"),
-            new RegistryGate(probe),
-        };
+        List<IReadOnlyList<IReadinessGate>> stages =
+        [
+            [new ContainerRunningGate(probe)],
+            [new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd")],
+            [new RegistryGate(probe)],
+        ];
         if (kubernetes)
         {
-            gates.Add(new KubernetesApiGate(probe));
+            stages.Add([new KubernetesApiGate(probe)]);
             if (warm)
             {
                 // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
                 // made the secret by then and the gate waits one more poll to see it unchanged.
-                gates.Add(new ServingCertificateGate(probe));
+                stages.Add([new ServingCertificateGate(probe)]);
             }
 
-            gates.Add(new NodeReadyGate(probe));
-            gates.AddRange((agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)));
-            gates.Add(new DefaultServiceAccountGate(probe));
-            gates.Add(new ClusterDnsGate(probe));
-            gates.Add(new DefaultStorageClassGate(probe));
-            gates.Add(new SystemPodsGate(probe));
+            stages.Add(
+            [
+                new NodeReadyGate(probe),
+                .. (agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)),
+                new DefaultServiceAccountGate(probe),
+                new ClusterDnsGate(probe),
+                new DefaultStorageClassGate(probe),
+                new SystemPodsGate(probe),
+            ]);
         }
 
-        return gates;
+        return stages;
     }
 
     private sealed class ContainerRunningGate(ClusterProbe probe) : IReadinessGate

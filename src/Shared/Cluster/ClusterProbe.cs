@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Docker.DotNet;
 using k8s;
 using KubeDind.Docker;
@@ -16,7 +17,8 @@ internal sealed class ClusterProbe
 
     private readonly CancellationTokenSource _fatal;
     private readonly Func<CancellationToken, Task<IKubernetes?>> _client;
-    private readonly Dictionary<string, (InnerReadiness Result, DateTime At)> _inner = new(StringComparer.Ordinal);
+    // Gates of one stage ask at once (ReadinessWaiter checks them side by side).
+    private readonly ConcurrentDictionary<string, (InnerReadiness Result, DateTime At)> _inner = new(StringComparer.Ordinal);
     private InnerReadiness? _lastInner;
 
     public ClusterProbe(IDockerClient docker, string containerId, string registryHostEndpoint, string apiEndpoint, Func<CancellationToken, Task<IKubernetes?>> client, CancellationTokenSource fatal)
@@ -104,9 +106,10 @@ internal sealed class ClusterProbe
             throw;
         }
 
+        InnerReadiness inner;
         try
         {
-            _lastInner = InnerReadiness.Parse(result, Image);
+            inner = InnerReadiness.Parse(result, Image);
         }
         catch (KubeDindException ex)
         {
@@ -114,12 +117,13 @@ internal sealed class ClusterProbe
             throw;
         }
 
-        _inner[key] = (_lastInner, DateTime.UtcNow);
-        if (_lastInner.Failed)
+        _lastInner = inner;
+        _inner[key] = (inner, DateTime.UtcNow);
+        if (inner.Failed)
         {
-            SetFatal($"kubedind-ready: {_lastInner.Line}");
+            SetFatal($"kubedind-ready: {inner.Line}");
         }
 
-        return _lastInner;
+        return inner;
     }
 }

@@ -74,7 +74,7 @@ internal static class ClusterReadiness
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try
         {
-            passed = await new ReadinessWaiter(session.Log).WaitAsync(
+            passed = await new ReadinessWaiter(session.Log).WaitInStagesAsync(
                 $"cluster {name}",
                 ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true, agents: context.Agents),
                 settings.ReadinessTimeout,

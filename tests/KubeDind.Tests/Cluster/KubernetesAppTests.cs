@@ -226,7 +226,7 @@ public sealed partial class KubernetesClusterTests
     {
         using var fatal = new CancellationTokenSource();
         var probe = new ClusterProbe(Cluster.Session.Docker, Cluster.ContainerId, Cluster.RegistryHostEndpoint, Cluster.ApiEndpoint!, _ => Task.FromResult<k8s.IKubernetes?>(Cluster.Kubernetes), fatal) { Image = Cluster.Image };
-        return await ClusterGates.For(probe, kubernetes: true).Single(g => g.Name == "kube-system pods Ready").CheckAsync(Ct);
+        return await ClusterGates.For(probe, kubernetes: true).SelectMany(s => s).Single(g => g.Name == "kube-system pods Ready").CheckAsync(Ct);
     }
 
     [Fact]
