@@ -98,6 +98,59 @@ public sealed class BuildImageTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task An_unchanged_build_is_skipped_and_a_change_of_the_context_or_the_base_image_builds_again()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var log = new TestLog();
+        using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: ct);
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var (tag, baseTag) = ($"kdt-build-skip-{id}:1", $"kdt-build-skip-base-{id}:1");
+        var baseContext = Directory.CreateTempSubdirectory("kdt-build-base-").FullName;
+        var images = new ImageStore(session.Docker, session.Log);
+        async Task BuildBaseAsync(string content)
+        {
+            File.WriteAllText(Path.Combine(baseContext, "base.txt"), content);
+            File.WriteAllText(Path.Combine(baseContext, "Dockerfile"), "FROM scratch\nCOPY base.txt /base.txt\n");
+            await session.BuildImageAsync(new KubeDindImage { ContextDirectory = baseContext, Tag = baseTag, BaseImageBuildArg = null }, ct);
+        }
+
+        async Task<string> BuildAppAsync()
+        {
+            await session.BuildImageAsync(new KubeDindImage { ContextDirectory = _context, Tag = tag, BuildArgs = new Dictionary<string, string> { ["BASE"] = baseTag }, BaseImageBuildArg = null }, ct);
+            return (await session.Docker.Images.InspectImageAsync(tag, ct)).ID;
+        }
+
+        int Builds() => log.Lines.Count(l => l.Message == $"building image {tag}");
+
+        File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello\n");
+        File.WriteAllText(Path.Combine(_context, "Dockerfile"), "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\n");
+        try
+        {
+            await BuildBaseAsync("one\n");
+            var first = await BuildAppAsync();
+
+            Assert.Equal(first, await BuildAppAsync());
+            Assert.Equal(1, Builds());
+            Assert.Contains(log.Lines, l => l.Message == $"image {tag}: already built from this context, Dockerfile, build arguments and base images; not built again");
+
+            File.WriteAllText(Path.Combine(_context, "hello.txt"), "hello again\n");
+            var changedContext = await BuildAppAsync();
+            Assert.NotEqual(first, changedContext);
+            Assert.Equal(2, Builds());
+
+            await BuildBaseAsync("two\n");
+            Assert.NotEqual(changedContext, await BuildAppAsync());
+            Assert.Equal(3, Builds());
+        }
+        finally
+        {
+            await images.RemoveAsync(tag, force: true, CancellationToken.None);
+            await images.RemoveAsync(baseTag, force: true, CancellationToken.None);
+            Directory.Delete(baseContext, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_failed_build_leaves_no_untagged_image_of_the_steps_it_finished()
     {
         var ct = TestContext.Current.CancellationToken;
