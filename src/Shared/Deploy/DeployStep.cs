@@ -53,8 +53,19 @@ internal static class DeployStep
             var apply = new ServerSideApply(api, settings.FieldManager);
             var applied = new Dictionary<ManifestObject, bool>();
             var crds = new List<ManifestObject>();
-            foreach (var manifest in ordered)
+            var claims = settings.WaitForRollout ? ClaimBinding.ClaimsIn(ordered, defaultNamespace) : [];
+            foreach (var manifest in claims.Count > 0 ? ClaimBinding.MountersLast(ordered, defaultNamespace) : ordered)
             {
+                if (claims.Count > 0 && ManifestOrder.IsWorkload(manifest.Kind))
+                {
+                    var mounted = ClaimBinding.MountedBy(manifest, defaultNamespace).Where(claims.Contains).Distinct().ToList();
+                    claims.ExceptWith(mounted);
+                    if (mounted.Count > 0)
+                    {
+                        await ClaimBinding.WaitForImmediateAsync(client, mounted, log, token).ConfigureAwait(false);
+                    }
+                }
+
                 if (crds.Count > 0 && ManifestOrder.RankOf(manifest.Kind) > ManifestOrder.RankOf("CustomResourceDefinition"))
                 {
                     await WaitForCrdsAsync(client, discovery, crds, log, settings.PollInterval, token).ConfigureAwait(false);

@@ -1,0 +1,118 @@
+using k8s;
+using k8s.Models;
+using KubeDind.Logging;
+using KubeDind.Waiting;
+
+namespace KubeDind.Deploy;
+
+/// <summary>
+/// Claims a Deploy applies are bound before the workloads that mount them are applied, where their StorageClass binds
+/// at once (<c>volumeBindingMode: Immediate</c>, as KubeDind's storage fallback does). The scheduler fails a pod whose
+/// immediate claim is not bound yet and tries it again only after its backoff (about a second, more under load),
+/// while the provisioner binds the claim in a fraction of that; so those workloads go last, once their claims are
+/// bound. Claims of a <c>WaitForFirstConsumer</c> class bind when their pod is scheduled, and a claim whose class is
+/// unknown cannot be told: nothing waits for those.
+/// </summary>
+internal static class ClaimBinding
+{
+    /// <summary>The longest a Deploy waits for its claims to bind before it applies their workloads anyway.</summary>
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// <paramref name="ordered"/> with the workloads that mount a claim applied in the same Deploy moved after the
+    /// other workloads (each group in its order), so those others need not wait for the claims.
+    /// </summary>
+    public static IReadOnlyList<ManifestObject> MountersLast(IReadOnlyList<ManifestObject> ordered, string defaultNamespace)
+    {
+        var claims = ClaimsIn(ordered, defaultNamespace);
+        if (claims.Count == 0)
+        {
+            return ordered;
+        }
+
+        bool Mounts(ManifestObject m) => ManifestOrder.IsWorkload(m.Kind) && MountedBy(m, defaultNamespace).Any(claims.Contains);
+        var firstWorkload = ordered.ToList().FindIndex(m => ManifestOrder.IsWorkload(m.Kind));
+        var workloads = ordered.Skip(firstWorkload).ToList();
+        return [.. ordered.Take(firstWorkload), .. workloads.Where(m => !Mounts(m)), .. workloads.Where(Mounts)];
+    }
+
+    /// <summary>The PersistentVolumeClaims among <paramref name="manifests"/>, as (namespace, name).</summary>
+    public static HashSet<(string Namespace, string Name)> ClaimsIn(IEnumerable<ManifestObject> manifests, string defaultNamespace) =>
+        [.. manifests.Where(m => m.Kind == "PersistentVolumeClaim" && m.Group.Length == 0).Select(m => (m.Namespace ?? defaultNamespace, m.Name))];
+
+    /// <summary>The claims a workload's pods mount (its pod template's persistentVolumeClaim volumes), as (namespace, name).</summary>
+    public static IReadOnlyList<(string Namespace, string Name)> MountedBy(ManifestObject workload, string defaultNamespace)
+    {
+        var yaml = workload.ToYaml();
+        IList<V1Volume>? volumes = workload.Kind switch
+        {
+            "Pod" => KubernetesYaml.Deserialize<V1Pod>(yaml).Spec?.Volumes,
+            "Deployment" => KubernetesYaml.Deserialize<V1Deployment>(yaml).Spec?.Template?.Spec?.Volumes,
+            "StatefulSet" => KubernetesYaml.Deserialize<V1StatefulSet>(yaml).Spec?.Template?.Spec?.Volumes,
+            "DaemonSet" => KubernetesYaml.Deserialize<V1DaemonSet>(yaml).Spec?.Template?.Spec?.Volumes,
+            "Job" => KubernetesYaml.Deserialize<V1Job>(yaml).Spec?.Template?.Spec?.Volumes,
+            _ => null,
+        };
+        var ns = workload.Namespace ?? defaultNamespace;
+        return [.. (volumes ?? []).Select(v => v.PersistentVolumeClaim?.ClaimName).OfType<string>().Select(name => (ns, name))];
+    }
+
+    /// <summary>
+    /// Waits until each claim whose StorageClass binds at once is Bound, at most <see cref="Wait"/> for all, then
+    /// goes on (logging which were not): the pods then wait for their claims as they would have.
+    /// </summary>
+    public static async Task WaitForImmediateAsync(IKubernetes client, IReadOnlyCollection<(string Namespace, string Name)> claims, IKubeDindLog log, CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var pending = new List<(string Namespace, string Name)>();
+        foreach (var claim in claims)
+        {
+            if (await BindsAtOnceButIsPendingAsync(client, claim, cancellationToken).ConfigureAwait(false))
+            {
+                pending.Add(claim);
+            }
+        }
+
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        var names = string.Join(", ", pending.Select(c => $"{c.Namespace}/{c.Name}"));
+        var outcome = await Poll.UntilAsync(
+            $"PersistentVolumeClaims {names} to be bound",
+            async token =>
+            {
+                foreach (var (ns, name) in pending)
+                {
+                    var live = await client.ReadOrNullAsync($"Deploy: reading PersistentVolumeClaim {ns}/{name}", c => c.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(name, ns, cancellationToken: token)).ConfigureAwait(false);
+                    if (live?.Status?.Phase != "Bound")
+                    {
+                        return PollStep<bool>.NotYet($"{ns}/{name} is {live?.Status?.Phase ?? "gone"}");
+                    }
+                }
+
+                return PollStep<bool>.Finished(true);
+            },
+            Interval,
+            Wait,
+            cancellationToken).ConfigureAwait(false);
+        log.Info(outcome.Done
+            ? $"PersistentVolumeClaim {names} bound after {waited.Elapsed.TotalSeconds:0.0}s; now the workloads that mount them"
+            : $"PersistentVolumeClaim {names} not bound after {Wait.TotalSeconds:0}s ({outcome.LastSeen}); applying the workloads that mount them anyway");
+    }
+
+    private static async Task<bool> BindsAtOnceButIsPendingAsync(IKubernetes client, (string Namespace, string Name) claim, CancellationToken cancellationToken)
+    {
+        var live = await client.ReadOrNullAsync($"Deploy: reading PersistentVolumeClaim {claim.Namespace}/{claim.Name}", c => c.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim.Name, claim.Namespace, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (live is null || live.Status?.Phase != "Pending" || string.IsNullOrEmpty(live.Spec?.StorageClassName))
+        {
+            return false;
+        }
+
+        var storageClass = await client.ReadOrNullAsync($"Deploy: reading StorageClass {live.Spec.StorageClassName}", c => c.StorageV1.ReadStorageClassAsync(live.Spec.StorageClassName, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return storageClass is not null && storageClass.VolumeBindingMode is null or "Immediate";
+    }
+}
