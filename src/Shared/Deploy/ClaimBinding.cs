@@ -1,7 +1,7 @@
 using k8s;
-using k8s.Models;
 using KubeDind.Logging;
 using KubeDind.Waiting;
+using YamlDotNet.RepresentationModel;
 
 namespace KubeDind.Deploy;
 
@@ -43,20 +43,21 @@ internal static class ClaimBinding
         [.. manifests.Where(m => m.Kind == "PersistentVolumeClaim" && m.Group.Length == 0).Select(m => (m.Namespace ?? defaultNamespace, m.Name))];
 
     /// <summary>The claims a workload's pods mount (its pod template's persistentVolumeClaim volumes), as (namespace, name).</summary>
+    /// <remarks>
+    /// Read from the manifest's YAML rather than a typed model: a manifest the server accepts but the typed model
+    /// cannot read (a number given as a string, say) must not fail the Deploy over an optimisation.
+    /// </remarks>
     public static IReadOnlyList<(string Namespace, string Name)> MountedBy(ManifestObject workload, string defaultNamespace)
     {
-        var yaml = workload.ToYaml();
-        IList<V1Volume>? volumes = workload.Kind switch
+        var spec = ManifestObject.ValueOf(workload.Document, "spec");
+        var podSpec = workload.Kind == "Pod" ? spec : ManifestObject.ValueOf(ManifestObject.ValueOf(spec, "template"), "spec");
+        if (ManifestObject.ValueOf(podSpec, "volumes") is not YamlSequenceNode volumes)
         {
-            "Pod" => KubernetesYaml.Deserialize<V1Pod>(yaml).Spec?.Volumes,
-            "Deployment" => KubernetesYaml.Deserialize<V1Deployment>(yaml).Spec?.Template?.Spec?.Volumes,
-            "StatefulSet" => KubernetesYaml.Deserialize<V1StatefulSet>(yaml).Spec?.Template?.Spec?.Volumes,
-            "DaemonSet" => KubernetesYaml.Deserialize<V1DaemonSet>(yaml).Spec?.Template?.Spec?.Volumes,
-            "Job" => KubernetesYaml.Deserialize<V1Job>(yaml).Spec?.Template?.Spec?.Volumes,
-            _ => null,
-        };
+            return [];
+        }
+
         var ns = workload.Namespace ?? defaultNamespace;
-        return [.. (volumes ?? []).Select(v => v.PersistentVolumeClaim?.ClaimName).OfType<string>().Select(name => (ns, name))];
+        return [.. volumes.Select(v => ManifestObject.TextOf(ManifestObject.ValueOf(v, "persistentVolumeClaim"), "claimName")).OfType<string>().Select(name => (ns, name))];
     }
 
     /// <summary>
