@@ -107,11 +107,11 @@ internal static class LayerStore
     public static Mount MountFor(LayerStoreSettings settings) =>
         new() { Type = "volume", Source = settings.Volume, Target = ImageContract.Current.LayerStoreDirectory };
 
-    /// <summary>Creates the store's volume with KubeDind's labels unless it exists (a create of an existing name returns it unchanged).</summary>
+    /// <summary>Creates the store's volume with the labels of a shared resource unless it exists (a create of an existing name returns it unchanged).</summary>
     public static async Task EnsureVolumeAsync(KubeDindSession session, LayerStoreSettings settings, CancellationToken cancellationToken)
     {
         await session.Docker.Volumes.CreateAsync(
-            new VolumesCreateParameters { Name = settings.Volume, Labels = KubeDindLabels.ForResource(LayerStoreSettings.Role, session.RunId) },
+            new VolumesCreateParameters { Name = settings.Volume, Labels = KubeDindLabels.ForShared(LayerStoreSettings.Role) },
             cancellationToken).ConfigureAwait(false);
     }
 

@@ -42,6 +42,17 @@ public static class KubeDindLabels
         return labels;
     }
 
+    /// <summary>
+    /// The labels of what every run on the engine shares and keeps (the layer store, the mirrors' caches): no run's id
+    /// nor owner, since no run owns it, and whatever finds what a run left behind must not count it as that run's.
+    /// </summary>
+    public static Dictionary<string, string> ForShared(string role) => new()
+    {
+        [Owner] = OwnerValue,
+        [Role] = role,
+        [Created] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public static bool IsOwned(IDictionary<string, string>? labels) =>
         labels is not null && labels.TryGetValue(Owner, out var owner) && owner == OwnerValue;
 }

@@ -89,9 +89,9 @@ internal static class MirrorContainerSpec
     }
 
     /// <summary>The labels of the cache volume a start creates.</summary>
-    public static IDictionary<string, string> VolumeLabels(ValidMirror mirror, ValidRegistry registry, string runId)
+    public static IDictionary<string, string> VolumeLabels(ValidMirror mirror, ValidRegistry registry)
     {
-        var labels = KubeDindLabels.ForResource(CacheRole, runId);
+        var labels = KubeDindLabels.ForShared(CacheRole);
         labels[MirrorNameLabel] = mirror.Name;
         labels[RegistryLabel] = registry.Host;
         return labels;

@@ -35,6 +35,18 @@ public sealed class LayerStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_store_is_labelled_KubeDinds_but_no_runs_so_a_check_for_what_a_run_left_finds_nothing()
+    {
+        await LayerStore.EnsureVolumeAsync(_session, new LayerStoreSettings { Volume = _volume }, Ct);
+
+        var labels = (await _session.Docker.Volumes.InspectAsync(_volume, Ct)).Labels;
+        Assert.True(KubeDindLabels.IsOwned(labels));
+        Assert.Equal(LayerStoreSettings.Role, labels[KubeDindLabels.Role]);
+        Assert.DoesNotContain(KubeDindLabels.RunId, labels.Keys);
+        Assert.DoesNotContain(KubeDindLabels.OwnerPid, labels.Keys);
+    }
+
+    [Fact]
     public async Task A_second_cluster_gets_an_unchanged_image_from_the_store_sends_nothing_and_runs_it()
     {
         var image = await TwoLayerImageAsync("again");

@@ -185,7 +185,12 @@ public sealed class StartMirrorTests
         var marker = Guid.NewGuid().ToString("N");
         var write = await ContainerExec.RunAsync(_fixture.Docker, first.ContainerId, ["sh", "-c", $"echo {marker} > {MirrorImage.StoragePath}/kdt-marker"], cancellationToken: Token);
         Assert.True(write.Succeeded, write.FirstErrorLine);
-        var volumeCreated = (await _fixture.Docker.Volumes.InspectAsync(cacheVolume, Token)).CreatedAt;
+        var cache = await _fixture.Docker.Volumes.InspectAsync(cacheVolume, Token);
+        var volumeCreated = cache.CreatedAt;
+
+        // The cache serves every later run: it is KubeDind's, but not this run's, so a check for what a run left behind never counts it.
+        Assert.Equal(StartMirror.CacheRole, cache.Labels[KubeDindLabels.Role]);
+        Assert.DoesNotContain(KubeDindLabels.RunId, cache.Labels.Keys);
 
         var second = (await Session.StartMirrorAsync(settings, Token)).Registries[0];
 

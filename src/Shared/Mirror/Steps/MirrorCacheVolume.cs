@@ -25,7 +25,7 @@ internal static class MirrorCacheVolume
         try
         {
             await context.Docker.Volumes.CreateAsync(
-                new VolumesCreateParameters { Name = volume, Labels = MirrorContainerSpec.VolumeLabels(context.Mirror, context.Registry, context.Session.RunId) },
+                new VolumesCreateParameters { Name = volume, Labels = MirrorContainerSpec.VolumeLabels(context.Mirror, context.Registry) },
                 cancellationToken).ConfigureAwait(false);
             context.VolumeCreated = true;
             context.Log.Info($"{context.Subject}: created the cache volume {volume}");
