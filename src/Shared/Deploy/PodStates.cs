@@ -19,7 +19,7 @@ internal static class PodStates
     {
         foreach (var status in ContainerStatuses(pod))
         {
-            if (status.State?.Waiting?.Reason is { } reason && HardFailureReasons.Contains(reason))
+            if (status.State?.Waiting?.Reason is { } reason && HardFailureReasons.Contains(reason) && !IsCacheSyncTimeout(reason, status.State.Waiting.Message))
             {
                 return (status.Name ?? "?", reason, status.State.Waiting.Message);
             }
@@ -27,6 +27,16 @@ internal static class PodStates
 
         return null;
     }
+
+    /// <summary>
+    /// The kubelet's "failed to sync configmap cache: timed out waiting for the condition" (or secret): it waits only a
+    /// second for its watch of a ConfigMap or Secret the container reads, which a loaded API server misses, and tries the
+    /// pod again a few seconds later. Not a missing reference, so not a reason to give up. The kubelet reports both
+    /// under one reason; only its message tells them apart.
+    /// </summary>
+    public static bool IsCacheSyncTimeout(string reason, string? message) =>
+        reason == "CreateContainerConfigError" && message is not null
+        && message.StartsWith("failed to sync ", StringComparison.Ordinal) && message.Contains(" cache: ", StringComparison.Ordinal);
 
     public static string Name(V1Pod pod) => pod.Metadata?.Name ?? "?";
 

@@ -46,6 +46,20 @@ public sealed class WorkloadChecksTests
         Assert.Equal("web: pod web-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory.", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
     }
 
+    [Theory]
+    [InlineData("configmap \"web-config\" not found", true)]
+    [InlineData("couldn't find key url in ConfigMap default/web-config", true)]
+    [InlineData("secret \"db\" not found", true)]
+    [InlineData("failed to sync configmap cache: timed out waiting for the condition", false)]
+    [InlineData("failed to sync secret cache: timed out waiting for the condition", false)]
+    public void A_container_config_error_fails_fast_unless_the_kubelet_only_timed_out_syncing_its_cache(string message, bool fails)
+    {
+        var status = new V1ContainerStatus { Name = "app", State = new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CreateContainerConfigError", Message = message } } };
+        var pod = new V1Pod { Metadata = new V1ObjectMeta { Name = "web-1" }, Status = new V1PodStatus { ContainerStatuses = [status] } };
+
+        Assert.Equal(fails, PodStates.HardFailure(pod) is not null);
+    }
+
     [Fact]
     public void A_container_config_error_is_named_with_its_message()
     {
