@@ -37,7 +37,10 @@ public sealed class DiagnosticsPrivacyTests : IAsyncLifetime
             ArtifactsDirectory = _artifacts,
             ExtraLogs = _ => Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>
             {
-                ["k3s"] = $"starting with db password {SecretValue}\nREGISTRY_PASSWORD=hunter2-registry\nclient presented eyJhbGciOi-token-value\n",
+                ["k3s"] = $"starting with db password {SecretValue}\nREGISTRY_PASSWORD=hunter2-registry\nclient presented eyJhbGciOi-token-value\n"
+                    // The kubelet's log of a container that failed to start dumps its spec, env values and all.
+                    + "E1205 11:46:03.401 kuberuntime_manager.go:864] container &Container{Name:app,Env:[]EnvVar{EnvVar{Name:DB_PASSWORD,Value:,ValueFrom:&EnvVarSource{SecretKeyRef:&SecretKeySelector{Key:password,},},},"
+                    + "EnvVar{Name:MIRROR_TOKEN,Value:kubelet-t0ken,with a comma,ValueFrom:nil,},EnvVar{Name:LOG_LEVEL,Value:debug,ValueFrom:nil,},},} start failed in pod\n",
                 ["dockerd"] = "pulling with Authorization: Basic dXNlcjpodW50ZXIy\nmirror http://ci:t0ken-in-url@mirror.example:5000\n{\"auth\": \"Y2k6aHVudGVyMg==\"}\n",
             }),
         };
@@ -64,7 +67,7 @@ public sealed class DiagnosticsPrivacyTests : IAsyncLifetime
             everything += await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken);
         }
 
-        foreach (var leaked in new[] { SecretValue, Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(SecretValue)), "hunter2-registry", "dXNlcjpodW50ZXIy", "t0ken-in-url", "Y2k6aHVudGVyMg==", "eyJhbGciOi-token-value" })
+        foreach (var leaked in new[] { SecretValue, Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(SecretValue)), "hunter2-registry", "dXNlcjpodW50ZXIy", "t0ken-in-url", "Y2k6aHVudGVyMg==", "eyJhbGciOi-token-value", "kubelet-t0ken", "with a comma" })
         {
             Assert.DoesNotContain(leaked, everything, StringComparison.Ordinal);
         }
@@ -72,6 +75,7 @@ public sealed class DiagnosticsPrivacyTests : IAsyncLifetime
         Assert.Contains("starting with db password " + Redaction.Marker, everything, StringComparison.Ordinal);
         Assert.Contains("mirror http://ci:" + Redaction.Marker + "@mirror.example:5000", everything, StringComparison.Ordinal);
         Assert.Contains("client presented " + Redaction.Marker, everything, StringComparison.Ordinal);
+        Assert.Contains($"EnvVar{{Name:MIRROR_TOKEN,Value:{Redaction.Marker},ValueFrom:nil,}},EnvVar{{Name:LOG_LEVEL,Value:debug,ValueFrom:nil,}}", everything, StringComparison.Ordinal);
         TestContext.Current.TestOutputHelper?.WriteLine(everything);
     }
 }
