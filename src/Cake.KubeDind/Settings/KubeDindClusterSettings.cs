@@ -150,6 +150,13 @@ public static class KubeDindClusterSettingsExtensions
     /// <summary>Runs <paramref name="agents"/> more Kubernetes nodes beside the server (a multi-node cluster; 0 = one node).</summary>
     public static KubeDindClusterSettings WithAgents(this KubeDindClusterSettings settings, int agents) => Set(settings, s => s.WithAgents(agents));
 
+    /// <summary>
+    /// Pushes these host images into the cluster's registry while it starts (they must be on the engine: build them
+    /// first), so the pushes take place during the wait for Kubernetes: <c>.WithImagesToPush(await KubeDindBuildImage(...))</c>.
+    /// Deploy and RunJob then use them as they use pushed images.
+    /// </summary>
+    public static KubeDindClusterSettings WithImagesToPush(this KubeDindClusterSettings settings, params string[] images) => Set(settings, s => s.WithImagesToPush(images));
+
     /// <summary>Turns warm starts (from a saved cluster state) on (the default) or off: <c>.WithWarmStart(false)</c>.</summary>
     public static KubeDindClusterSettings WithWarmStart(this KubeDindClusterSettings settings, bool warmStart = true) => Set(settings, s => s with { WarmStart = warmStart });
 

@@ -12,7 +12,8 @@ namespace KubeDind.Cluster;
 /// The readiness gates of a kube-dind cluster: the container runs, the inner dockerd answers, the registry answers
 /// /v2/ from the host, and with Kubernetes the API answers from the host; then, side by side, the node is Ready, the
 /// default service account exists, the cluster DNS answers, a default StorageClass exists and the components'
-/// kube-system pods (and every other one there) are Ready.
+/// kube-system pods (and every other one there) are Ready. A start with images to push pushes them from the API gate
+/// on, and is ready once they are in its registry too.
 /// Readiness of Kubernetes is decided here alone (the image's HEALTHCHECK checks only its own daemons and /readyz).
 /// Inner state comes from <c>kubedind-ready</c> (exec) and the image's status document it carries
 /// (<see cref="ImageStatus"/>: which components run, which the user turned off); a component that failed for good, or a container
@@ -32,7 +33,8 @@ internal static class ClusterGates
     /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
     /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
     /// <param name="agents">The agent nodes of a multi-node cluster: one gate each, beside the server's node.</param>
-    public static IReadOnlyList<IReadOnlyList<IReadinessGate>> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null)
+    /// <param name="pushes">The images the start pushes: started beside the API gate, waited for beside the last gates.</param>
+    public static IReadOnlyList<IReadOnlyList<IReadinessGate>> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null, ClusterStartPushes? pushes = null)
     {
         List<IReadOnlyList<IReadinessGate>> stages =
         [
@@ -40,27 +42,34 @@ internal static class ClusterGates
             [new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd")],
             [new RegistryGate(probe)],
         ];
-        if (kubernetes)
+        if (!kubernetes)
         {
-            stages.Add([new KubernetesApiGate(probe)]);
-            if (warm)
+            if (pushes is not null)
             {
-                // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
-                // made the secret by then and the gate waits one more poll to see it unchanged.
-                stages.Add([new ServingCertificateGate(probe)]);
+                stages.Add([pushes.Finished]);
             }
 
-            stages.Add(
-            [
-                new NodeReadyGate(probe),
-                .. (agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)),
-                new DefaultServiceAccountGate(probe),
-                new ClusterDnsGate(probe),
-                new DefaultStorageClassGate(probe),
-                new SystemPodsGate(probe),
-            ]);
+            return stages;
         }
 
+        stages.Add(pushes is null ? [new KubernetesApiGate(probe)] : [new KubernetesApiGate(probe), pushes.Started]);
+        if (warm)
+        {
+            // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
+            // made the secret by then and the gate waits one more poll to see it unchanged.
+            stages.Add([new ServingCertificateGate(probe)]);
+        }
+
+        stages.Add(
+        [
+            new NodeReadyGate(probe),
+            .. (agents ?? []).Select(agent => new AgentNodeReadyGate(probe, agent)),
+            new DefaultServiceAccountGate(probe),
+            new ClusterDnsGate(probe),
+            new DefaultStorageClassGate(probe),
+            new SystemPodsGate(probe),
+            .. pushes is null ? [] : new[] { pushes.Finished },
+        ]);
         return stages;
     }
 

@@ -71,12 +71,13 @@ internal static class ClusterReadiness
             Subject = $"cluster {name}",
             Image = inspect.Config?.Image ?? settings.Image ?? "kubedind/kube-dind",
         };
+        await using var pushes = settings.ImagesToPush.Count == 0 ? null : new ClusterStartPushes(session, probe, name, settings, registryForEngine, fatal.Token);
         IReadOnlyList<(string Gate, TimeSpan Elapsed)> passed;
         try
         {
             passed = await new ReadinessWaiter(session.Log).WaitInStagesAsync(
                 $"cluster {name}",
-                ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true, agents: context.Agents),
+                ClusterGates.For(probe, settings.Kubernetes, warm: context.WarmStart?.Restored == true, agents: context.Agents, pushes: pushes),
                 settings.ReadinessTimeout,
                 DiagnosticsAsync,
                 fatal.Token).ConfigureAwait(false);
@@ -84,6 +85,11 @@ internal static class ClusterReadiness
         catch (OperationCanceledException) when (probe.Fatal is not null && !cancellationToken.IsCancellationRequested)
         {
             Teardown.DeleteKubeconfig(kubeconfigPath);
+            if (pushes?.Failure is { } failure)
+            {
+                context.PushFailed = true;
+                failure.Throw();
+            }
             if (settings.Kubernetes && CgroupV1Refusal.Explain(name, await ReadK3sLogAsync(docker, containerId).ConfigureAwait(false), probe.KubernetesVersion) is { } refusal)
             {
                 throw new KubeDindException(refusal, await DiagnosticsAsync(CancellationToken.None).ConfigureAwait(false));
@@ -129,6 +135,11 @@ internal static class ClusterReadiness
             Components = probe.Components,
             Agents = [.. context.Agents],
         };
+        foreach (var (hostImage, pushed) in pushes?.Pushed ?? [])
+        {
+            cluster.RecordPush(hostImage, pushed);
+        }
+
         session.Log.Debug($"cluster {name}: timeline ({cluster.Timings.Start}): {string.Join(", ", cluster.Timings.Phases().Select(p => $"{p.Phase} {p.Duration.TotalSeconds:0.0}s"))}");
         foreach (var fallback in cluster.Components.Where(c => c.IsFallback))
         {

@@ -146,6 +146,14 @@ public sealed record ClusterSettings
     /// </summary>
     public bool WarmStart { get; init; } = true;
 
+    /// <summary>
+    /// Host images (as the engine names them, e.g. <c>my-app:dev</c>) pushed into the cluster's registry while it starts:
+    /// from the moment its registry answers, so the pushes take place during the wait for Kubernetes instead of after it.
+    /// Each is pushed as PushImage pushes it (its reference in <see cref="KubeDindCluster.Images"/>, which Deploy
+    /// uses); every one must be on the engine before the start, and a failed push fails the start.
+    /// </summary>
+    public IReadOnlyList<string> ImagesToPush { get; init; } = [];
+
     /// <summary>The engine's layer store, so a layer a cluster on this engine already received is not sent again (on by default).</summary>
     public LayerStoreSettings LayerStore { get; init; } = new();
 
@@ -180,6 +188,9 @@ public sealed record ClusterSettings
         mirrors[registry] = [.. mirrors.GetValueOrDefault(registry) ?? [], .. endpoints];
         return this with { RegistryMirrors = mirrors };
     }
+
+    /// <summary>Pushes <paramref name="images"/> too while the cluster starts (<see cref="ImagesToPush"/>).</summary>
+    public ClusterSettings WithImagesToPush(params string[] images) => this with { ImagesToPush = [.. ImagesToPush, .. images] };
 
     /// <summary>Runs k3s <paramref name="version"/> (<see cref="K3sVersion"/>).</summary>
     public ClusterSettings WithK3sVersion(string version) => this with { K3sVersion = version };

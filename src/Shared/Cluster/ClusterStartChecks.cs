@@ -31,6 +31,32 @@ internal static class ClusterStartChecks
         }
     }
 
+    /// <summary>
+    /// Each of <see cref="ClusterSettings.ImagesToPush"/> named once, on the engine, and by a name (not an id): a missing
+    /// one costs one line and no container, rather than a failed start after the container booted.
+    /// </summary>
+    public static async Task CheckImagesToPushAsync(KubeDindSession session, string name, ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var images = new ImageStore(session.Docker, session.Log);
+        foreach (var image in settings.ImagesToPush)
+        {
+            if (string.IsNullOrWhiteSpace(image))
+            {
+                throw new KubeDindException($"cluster {name}: ClusterSettings.ImagesToPush has an empty entry; name each image as the engine knows it, e.g. 'my-app:dev'.");
+            }
+
+            if (!seen.Add(image))
+            {
+                throw new KubeDindException($"cluster {name}: ClusterSettings.ImagesToPush names '{image}' twice; name each image once.");
+            }
+
+            var found = await images.InspectAsync(image, cancellationToken).ConfigureAwait(false)
+                ?? throw new KubeDindException($"cluster {name}: ClusterSettings.ImagesToPush names '{image}', which is not on the Docker engine; build or pull it before the start (docker images lists what is there).");
+            PushImage.ClusterImageName(image, name: null, found.ID);
+        }
+    }
+
     /// <summary>Ports in range and not KubeDind's own; with a local engine also free on <paramref name="publishing"/>'s address (a remote engine says so itself at start).</summary>
     public static void CheckPorts(string name, ClusterSettings settings, PortPublishing publishing)
     {

@@ -34,6 +34,9 @@ internal sealed class ClusterStartContext(KubeDindSession session, ClusterSettin
     /// <summary>The agent containers started so far (multi-node clusters), in node order.</summary>
     public List<ClusterAgent> Agents { get; } = [];
 
+    /// <summary>A push of <see cref="ClusterSettings.ImagesToPush"/> failed: the start fails with it, whatever state it started from.</summary>
+    public bool PushFailed { get; set; }
+
     /// <summary>Set before the container starts (Kubernetes clusters): whether and from what k3s starts warm.</summary>
     public ClusterWarmStart? WarmStart { get; set; }
 }

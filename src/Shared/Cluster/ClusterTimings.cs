@@ -62,6 +62,8 @@ public sealed record ClusterTimings(TimeSpan ImageReady, TimeSpan ContainerStart
             _ when gate.Contains("service account", StringComparison.Ordinal) => "service account",
             _ when gate.Contains("kube-system", StringComparison.Ordinal) => "system pods",
             _ when gate.Contains("certificate", StringComparison.Ordinal) => "serving certificate",
+            _ when gate.StartsWith("pushes of its images", StringComparison.Ordinal) => "pushes started",
+            _ when gate.EndsWith("pushed into its registry", StringComparison.Ordinal) => "images pushed",
             _ => gate,
         };
     }

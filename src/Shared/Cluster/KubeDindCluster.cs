@@ -60,7 +60,10 @@ public sealed partial class KubeDindCluster : IClusterHandle
     public required string PublishedHost { get; init; }
 
     /// <summary>The registry as the cluster reaches it: pods name images <c>localhost:5000/name:tag</c>.</summary>
-    public string RegistryClusterName => "localhost:5000";
+    public string RegistryClusterName => RegistryPullName;
+
+    /// <summary>The registry's name in the cluster (<see cref="RegistryClusterName"/>).</summary>
+    internal const string RegistryPullName = "localhost:5000";
 
     /// <summary>The Kubernetes API as this build reaches it, e.g. https://127.0.0.1:41235; null in compose mode.</summary>
     public string? ApiEndpoint { get; init; }
@@ -101,6 +104,9 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// <summary>What LoadImage imported into each node in this process (see <see cref="KubeDind.Cluster.LoadedImages"/>).</summary>
     internal LoadedImages LoadedImages { get; } = new();
 
+    /// <summary>Where the layer store's commands run for this cluster: its server container.</summary>
+    internal LayerStoreHost LayerStoreHost => new(Session, Name, ContainerId, Settings.LayerStore);
+
     /// <summary>Whether this cluster started storing its unpacked layers in the layer store, which its teardown lets finish.</summary>
     internal bool KeepsUnpackedLayers { get; set; }
 
@@ -108,7 +114,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
     /// Records that a push started linking stored unpacked layers into this cluster's containerd in the background, which
     /// the next Deploy or RunJob waits for (<see cref="LayerStore.FinishLinkingUnpackedAsync"/>) before its pods pull.
     /// </summary>
-    internal void MarkUnpackedLayerLinks() => Volatile.Write(ref _linksUnpackedLayers, 1);
+    private void MarkUnpackedLayerLinks() => Volatile.Write(ref _linksUnpackedLayers, 1);
 
     /// <summary>Whether links were started since the last call: one wait covers every push before it.</summary>
     internal bool TakeUnpackedLayerLinks() => Interlocked.Exchange(ref _linksUnpackedLayers, 0) != 0;
@@ -354,6 +360,16 @@ public sealed partial class KubeDindCluster : IClusterHandle
     Task IClusterHandle.TeardownAsync(CancellationToken cancellationToken) => TeardownAsync(null, cancellationToken);
 
     internal void RecordImage(string hostImage, string clusterReference) => _images[hostImage] = clusterReference;
+
+    /// <summary>Records a push into this cluster's registry, and that the next Deploy or RunJob waits for its links of unpacked layers.</summary>
+    internal void RecordPush(string hostImage, PushedImage pushed)
+    {
+        RecordImage(hostImage, pushed.Reference);
+        if (pushed.LinkingUnpacked)
+        {
+            MarkUnpackedLayerLinks();
+        }
+    }
 
     internal void RequireKubernetes(string what)
     {

@@ -95,6 +95,9 @@ internal sealed record LayerStoreLinkWait(double WaitedSeconds, bool Finished, i
 
 internal sealed record LayerStoreKeep(int Layers, long Bytes, long StoredBytes, long StoreBytes, long PrunedBytes);
 
+/// <summary>The server container whose <c>kubedind-layers</c> a push or wait runs: also before its cluster is ready (a start's own pushes).</summary>
+internal sealed record LayerStoreHost(KubeDindSession Session, string ClusterName, string ContainerId, LayerStoreSettings Settings);
+
 /// <summary>The layer store as the core uses it: its volume and mount, and the image's <c>kubedind-layers</c> around a push.</summary>
 internal static class LayerStore
 {
@@ -136,26 +139,20 @@ internal static class LayerStore
 
     /// <summary>
     /// Links the store's blobs of <paramref name="diffIds"/> into the cluster registry's <paramref name="repository"/>, and
-    /// starts linking the layers it holds unpacked into the cluster's containerd in the background (marking the cluster
-    /// so its next Deploy or RunJob waits for that first).
+    /// starts linking the layers it holds unpacked into the cluster's containerd in the background (the seed's
+    /// <see cref="LayerStoreSeed.Linking"/>: the cluster's next Deploy or RunJob waits for that first).
     /// </summary>
-    public static async Task<LayerStoreSeed?> SeedAsync(KubeDindCluster cluster, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
+    public static async Task<LayerStoreSeed?> SeedAsync(LayerStoreHost host, string repository, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
-        var output = await RunAsync(cluster, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);
-        var seeded = output is null ? null : Parse<LayerStoreSeed>(output, "seed");
-        if (seeded is { Linking: > 0 })
-        {
-            cluster.MarkUnpackedLayerLinks();
-        }
-
-        return seeded;
+        var output = await RunAsync(host, ["seed", repository, .. diffIds], cancellationToken).ConfigureAwait(false);
+        return output is null ? null : Parse<LayerStoreSeed>(output, "seed");
     }
 
     /// <summary>Stores the layers of <paramref name="repository"/>:<paramref name="tag"/> the store lacks, then prunes it to its limit.</summary>
-    public static async Task<LayerStoreKeep?> KeepAsync(KubeDindCluster cluster, string repository, string tag, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
+    public static async Task<LayerStoreKeep?> KeepAsync(LayerStoreHost host, string repository, string tag, IReadOnlyList<string> diffIds, CancellationToken cancellationToken)
     {
-        var limit = cluster.Settings.LayerStore.LimitBytes.ToString(CultureInfo.InvariantCulture);
-        var output = await RunAsync(cluster, ["keep", repository, tag, limit, .. diffIds], cancellationToken).ConfigureAwait(false);
+        var limit = host.Settings.LimitBytes.ToString(CultureInfo.InvariantCulture);
+        var output = await RunAsync(host, ["keep", repository, tag, limit, .. diffIds], cancellationToken).ConfigureAwait(false);
         return output is null ? null : Parse<LayerStoreKeep>(output, "keep");
     }
 
@@ -178,7 +175,7 @@ internal static class LayerStore
             // kubedind-layers starts the copy in the background, its output to its log, and returns once a teardown's
             // wait-keep can find it (the engine's detached exec start is not usable through Docker.DotNet: it expects an
             // attached stream).
-            cluster.KeepsUnpackedLayers |= await RunAsync(cluster, ["keep-unpacked", limit], cancellationToken).ConfigureAwait(false) is not null;
+            cluster.KeepsUnpackedLayers |= await RunAsync(cluster.LayerStoreHost, ["keep-unpacked", limit], cancellationToken).ConfigureAwait(false) is not null;
         }
         catch (DockerApiException ex)
         {
@@ -273,7 +270,7 @@ internal static class LayerStore
         where T : class
     {
         var seconds = ((int)limit.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        var output = await RunAsync(cluster, [subcommand, seconds], cancellationToken).ConfigureAwait(false);
+        var output = await RunAsync(cluster.LayerStoreHost, [subcommand, seconds], cancellationToken).ConfigureAwait(false);
         return output is null ? null : Parse<T>(output, subcommand);
     }
 
@@ -281,12 +278,13 @@ internal static class LayerStore
     /// Runs <c>kubedind-layers</c> in the server container (around a push, after a deploy or job, and for the waits before a deploy, job or
     /// teardown); null when no store is mounted there or it failed.
     /// </summary>
-    private static async Task<string?> RunAsync(KubeDindCluster cluster, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    private static async Task<string?> RunAsync(LayerStoreHost host, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var result = await ContainerExec.RunAsync(cluster.Session.Docker, cluster.ContainerId, [Command, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false);
+        var log = host.Session.Log;
+        var result = await ContainerExec.RunAsync(host.Session.Docker, host.ContainerId, [Command, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.ExitCode == NotMounted)
         {
-            cluster.Session.Log.Debug($"cluster {cluster.Name} has no layer store ({result.FirstErrorLine})");
+            log.Debug($"cluster {host.ClusterName} has no layer store ({result.FirstErrorLine})");
             return null;
         }
 
@@ -294,7 +292,7 @@ internal static class LayerStore
         // goes on without the layers it waited for.
         if (!result.Succeeded)
         {
-            cluster.Session.Log.Warn($"cluster {cluster.Name}: the layer store failed ({Command} {arguments[0]}: {result.FirstErrorLine}); going on without it (it only saves time)");
+            log.Warn($"cluster {host.ClusterName}: the layer store failed ({Command} {arguments[0]}: {result.FirstErrorLine}); going on without it (it only saves time)");
             return null;
         }
 

@@ -27,10 +27,10 @@ public sealed class PushImage
             await cluster.EnsureAliveAsync("push", cancellationToken).ConfigureAwait(false);
             // The engine does the push, so the registry as the engine reaches it (a remote engine's own 127.0.0.1).
             var registry = new RegistryTarget(cluster.RegistryEngineEndpoint, cluster.RegistryClusterName);
-            var layerStore = cluster.Settings.LayerStore.Enabled ? cluster : null;
-            var clusterReference = await PushToAsync(_session.Docker, _session.Log, $"cluster {cluster.Name}", registry, hostImage, name, cancellationToken, layerStore).ConfigureAwait(false);
-            cluster.RecordImage(hostImage, clusterReference);
-            return clusterReference;
+            var layerStore = cluster.Settings.LayerStore.Enabled ? cluster.LayerStoreHost : null;
+            var pushed = await PushToAsync(_session.Docker, _session.Log, $"cluster {cluster.Name}", registry, hostImage, name, cancellationToken, layerStore).ConfigureAwait(false);
+            cluster.RecordPush(hostImage, pushed);
+            return pushed.Reference;
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
@@ -44,7 +44,7 @@ public sealed class PushImage
     /// With <paramref name="layerStoreOf"/>, the engine's layer store first puts the layers it holds into that cluster's
     /// registry (so they are not sent) and keeps the ones sent.
     /// </summary>
-    internal static async Task<string> PushToAsync(IDockerClient docker, IKubeDindLog log, string target, RegistryTarget registry, string hostImage, string? name, CancellationToken cancellationToken, KubeDindCluster? layerStoreOf = null)
+    internal static async Task<PushedImage> PushToAsync(IDockerClient docker, IKubeDindLog log, string target, RegistryTarget registry, string hostImage, string? name, CancellationToken cancellationToken, LayerStoreHost? layerStoreOf = null)
     {
         var images = new ImageStore(docker, log);
         var image = await images.InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
@@ -91,7 +91,7 @@ public sealed class PushImage
                 seeded,
                 LayerStorePush.HadAll(diffIds.Count, seeded) ? null : await LayerStore.KeepAsync(layerStoreOf, repository, tag, diffIds, cancellationToken).ConfigureAwait(false));
         log.Info($"push: {clusterReference} pushed in {watch.Elapsed.TotalSeconds:0.0}s" + (moved is null ? string.Empty : $": {moved}") + (stored is null ? string.Empty : $"; {stored.Summary()}"));
-        return clusterReference;
+        return new PushedImage(clusterReference, LinkingUnpacked: seeded is { Linking: > 0 });
     }
 
     /// <summary>
@@ -147,6 +147,12 @@ public sealed class PushImage
         }
     }
 }
+
+/// <summary>
+/// What a push left: the reference pods pull, and whether the layer store started linking layers of it unpacked into the
+/// cluster's containerd in the background (which the cluster's next Deploy or RunJob waits for).
+/// </summary>
+internal sealed record PushedImage(string Reference, bool LinkingUnpacked);
 
 /// <summary>A registry to push to: the name the host's engine pushes under, the name pods pull by, and credentials (null = none).</summary>
 internal sealed record RegistryTarget(string PushName, string PullName, AuthConfig? Auth = null);

@@ -57,6 +57,7 @@ public sealed class StartCluster
 
         ClusterStartChecks.CheckPorts(context.Name, settings, context.Publishing);
         ClusterStartChecks.CheckArtifactsDirectory(context.Name, settings);
+        await ClusterStartChecks.CheckImagesToPushAsync(_session, context.Name, settings, cancellationToken).ConfigureAwait(false);
         if (settings.Kubernetes)
         {
             K3sConfiguration.Validate(context.Name, settings);
@@ -82,7 +83,7 @@ public sealed class StartCluster
             await ClusterAgents.StartAsync(context, spec, cancellationToken).ConfigureAwait(false);
             cluster = await ClusterReadiness.WaitAsync(context, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (warm.Restored && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (warm.Restored && !context.PushFailed && !cancellationToken.IsCancellationRequested)
         {
             // A saved state that passed its checks but does not come up is still never a failed build.
             _session.Log.Warn($"cluster {context.Name}: the warm start did not become ready ({ex.Message.Split('\n')[0]}); removing that saved state and starting cold");

@@ -91,7 +91,7 @@ public sealed class ExistingCluster : IClusterHandle
         var reference = await Timeline.TimeAsync(RunPhase.Push, async () =>
         {
             _docker ??= await _dockerFactory(cancellationToken).ConfigureAwait(false);
-            return await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false);
+            return (await PushImage.PushToAsync(_docker, _log, $"registry {registry.PushName} (for {Name})", registry, hostImage, name, cancellationToken).ConfigureAwait(false)).Reference;
         }).ConfigureAwait(false);
         lock (_images)
         {

@@ -1,4 +1,5 @@
 using KubeDind.Cluster;
+using KubeDind.Docker;
 using KubeDind.Logging;
 
 namespace KubeDind.Tests.Cluster;
@@ -143,6 +144,43 @@ public sealed class ComposeClusterTests(ComposeClusterFixture fixture, ITestOutp
         Assert.Contains("registry", logs.Keys);
         Assert.Contains("kubedind", logs["kubedind-container"]);
         Assert.DoesNotContain("not readable", logs["dockerd"]);
+    }
+
+    [Fact]
+    public async Task A_start_pushes_its_images_into_its_registry_before_it_is_ready()
+    {
+        var tag = ClusterTestSupport.UniqueName("at-start") + ":1";
+        await ClusterTestSupport.BuildTinyImageAsync(fixture.Session, tag);
+        try
+        {
+            await using var cluster = await fixture.Session.StartClusterAsync(ClusterTestSupport.ComposeSettings("pushes") with { ImagesToPush = [tag] }, Ct);
+
+            Assert.True(cluster.Images.TryGetValue(tag, out var reference), "the image the start pushed is not among the cluster's images");
+            var messages = fixture.Log.Lines.Select(l => l.Message).ToList();
+            var pushed = messages.FindIndex(m => m.StartsWith($"cluster {cluster.Name}: 1 image pushed after ", StringComparison.Ordinal));
+            var ready = messages.FindIndex(m => m.StartsWith($"cluster {cluster.Name}: ready in ", StringComparison.Ordinal));
+            Assert.True(pushed >= 0 && pushed < ready, "the start did not say it pushed the image before it was ready:\n" + string.Join('\n', messages));
+            var run = await cluster.ExecAsync("docker", "run", "--rm", reference);
+            Assert.True(run.Succeeded, run.FirstErrorLine);
+        }
+        finally
+        {
+            await ClusterTestSupport.RemoveImageAsync(fixture.Session, tag);
+        }
+    }
+
+    [Fact]
+    public async Task A_start_with_an_image_to_push_that_is_not_on_the_engine_fails_in_one_line_and_creates_nothing()
+    {
+        var missing = ClusterTestSupport.UniqueName("not-built") + ":1";
+        var settings = ClusterTestSupport.ComposeSettings("nopush") with { ImagesToPush = [missing] };
+
+        var error = await Assert.ThrowsAsync<KubeDindException>(() => fixture.Session.StartClusterAsync(settings, Ct));
+
+        Assert.Contains($"ClusterSettings.ImagesToPush names '{missing}'", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Null(await DockerContainers.FindByNameAsync(fixture.Session.Docker, settings.Name!, Ct));
+        output.WriteLine(error.Message);
     }
 
     [Fact]

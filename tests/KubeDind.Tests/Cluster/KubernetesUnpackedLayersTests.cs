@@ -71,6 +71,48 @@ public sealed partial class KubernetesClusterTests
         }
     }
 
+    /// <summary>
+    /// A start that pushes an image while k3s boots: its links of the stored unpacked layers may begin before k3s's
+    /// containerd runs, and wait for it; the pod then runs from the linked layers.
+    /// </summary>
+    [Fact]
+    public async Task A_start_pushes_its_images_while_Kubernetes_boots_and_its_pods_find_their_layers_unpacked()
+    {
+        var session = fixture.Session!;
+        var shared = Cluster;
+        var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(Ct);
+        var marker = Guid.NewGuid().ToString("N");
+        var tag = $"kdt-at-start:{marker[..8]}";
+        await new ImageStore(session.Docker, session.Log).BuildAsync(new BuildContext().AddText("Dockerfile", $"FROM {baseImage}\nRUN echo {marker} > /marker\n"), tag, new Dictionary<string, string>(), new Dictionary<string, string>(), Ct);
+        try
+        {
+            var layers = (await session.Docker.Images.InspectImageAsync(tag, Ct)).RootFS.Layers.Count;
+            var job = new JobRunSettings { Command = ["cat", "/marker"], Timeout = TimeSpan.FromMinutes(3) };
+
+            // The shared cluster runs it first, so the store holds its layers unpacked.
+            var first = await shared.RunJobAsync(job with { Image = await shared.PushImageAsync(tag, cancellationToken: Ct), Name = "at-start-first" }, Ct);
+            Assert.True(first.Succeeded, first.Output);
+            await LayerStore.FinishKeepingUnpackedAsync(shared, Ct);
+
+            await using var started = await session.StartClusterAsync(new ClusterSettings { Name = ClusterTestSupport.UniqueName("at-start"), ArtifactsDirectory = fixture.Artifacts, ImagesToPush = [tag] }, Ct);
+
+            Assert.True(started.Images.TryGetValue(tag, out var reference), "the image the start pushed is not among the cluster's images");
+            var messages = fixture.Log.Lines.Select(l => l.Message).ToList();
+            var pushed = messages.FindIndex(m => m.StartsWith($"cluster {started.Name}: 1 image pushed after ", StringComparison.Ordinal));
+            var ready = messages.FindIndex(m => m.StartsWith($"cluster {started.Name}: ready in ", StringComparison.Ordinal));
+            Assert.True(pushed >= 0 && pushed < ready, "the start did not say it pushed the image before it was ready");
+            var run = await started.RunJobAsync(job with { Image = reference, Name = "at-start-second" }, Ct);
+            Assert.True(run.Succeeded, run.Output);
+            Assert.Equal(marker, run.Output.Trim());
+            Assert.Contains(fixture.Log.Lines, l => l.Message.StartsWith($"cluster {started.Name}: job waited ", StringComparison.Ordinal)
+                && l.Message.EndsWith($"{layers} of {layers} layers already unpacked for the cluster's containerd", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await ClusterTestSupport.RemoveImageAsync(session, tag);
+        }
+    }
+
     /// <summary>An image's chain ids (hex): containerd names each layer's snapshot by it.</summary>
     private static List<string> ChainIds(IEnumerable<string> diffIds)
     {
