@@ -91,7 +91,7 @@ public interface IKubeDind : INukeBuild
 
     // ---- what the build ships (override these) ----------------------------------------------------
 
-    /// <summary>Images PushImage puts into the cluster's registry (built first when they have a context).</summary>
+    /// <summary>Images put into the cluster's registry (built first when they have a context): by StartCluster while the cluster boots, by PushImage into an existing cluster.</summary>
     IEnumerable<KubeDindImage> Images => [];
 
     /// <summary>Manifests Deploy applies: files, directories or globs (relative ones against the root directory).</summary>
@@ -177,7 +177,7 @@ public interface IKubeDind : INukeBuild
         .Executes(() => KubeDindRun.StepAsync(plan => plan.StartMirrorAsync(StartMirrorSettings(StartMirrorSettingsBase(new MirrorSettings())))));
 
     Target StartCluster => _ => _
-        .Description("KubeDind: start a k3s cluster in Docker and wait until it is ready (with --kubedind-connect-kubeconfig: connect to that cluster)")
+        .Description("KubeDind: build the declared images, start a k3s cluster in Docker that pushes them while it boots, and wait until it is ready (with --kubedind-connect-kubeconfig: connect to that cluster)")
         .DependsOn(StartMirror)
         .Executes(() => KubeDindRun.StepAsync(async plan =>
         {
@@ -188,12 +188,13 @@ public interface IKubeDind : INukeBuild
                 return;
             }
 
-            var cluster = await plan.StartClusterAsync(StartClusterSettings(StartClusterSettingsBase(new ClusterSettings()))).ConfigureAwait(false);
+            // The declared images are built first and pushed by the start while it waits for Kubernetes.
+            var cluster = await plan.StartClusterAsync(StartClusterSettings(StartClusterSettingsBase(new ClusterSettings())), Images).ConfigureAwait(false);
             Log.Information("KubeDind cluster {Name}: kubeconfig {Kubeconfig}, registry {Registry}", cluster.ClusterName, cluster.KubeconfigPath, cluster.RegistryHostEndpoint);
         }));
 
     Target PushImage => _ => _
-        .Description("KubeDind: build (when they have a context) and push the declared images into the cluster's registry")
+        .Description("KubeDind: push the declared images into the cluster's registry (an existing cluster's; a started one pushed them already)")
         .DependsOn(StartCluster)
         .Executes(() => KubeDindRun.StepAsync(plan => plan.PushImagesAsync(Images)));
 

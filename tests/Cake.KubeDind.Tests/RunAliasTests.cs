@@ -26,15 +26,16 @@ public sealed class RunAliasTests
             KeepCluster = false,
         }.WithK3sArgs(["--disable traefik"]));
 
-        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "PushImage", "Deploy"], _core.Calls.Select(c => c.Step));
+        Assert.Equal(["StartMirror", "StartCluster", "Deploy"], _core.Calls.Select(c => c.Step));
         var cluster = Assert.IsType<ClusterSettings>(_core.Calls[1].Argument);
         Assert.Equal(["--disable", "traefik"], cluster.K3sArgs);
         Assert.Equal(["http://kdt-mirror-docker-io:5000"], cluster.MirrorUrls);
-        Assert.Equal("/work/repo", Assert.IsType<DeploySettings>(_core.Calls[4].Argument).BaseDirectory);
+        Assert.Equal(["app:dev", "other:dev"], cluster.ImagesToPush);
+        Assert.Equal("/work/repo", Assert.IsType<DeploySettings>(_core.Calls[2].Argument).BaseDirectory);
         Assert.Equal("kdt-cluster", run.Cluster!.ClusterName);
 
         await _context.KubeDindFinishRun(run, failed: true);
-        Assert.Equal(["CollectDiagnostics", "Teardown"], _core.Calls.Skip(5).Select(c => c.Step));
+        Assert.Equal(["CollectDiagnostics", "Teardown"], _core.Calls.Skip(3).Select(c => c.Step));
         Assert.Equal(false, _core.Calls[^1].Argument);
     }
 

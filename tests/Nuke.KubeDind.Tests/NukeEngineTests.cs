@@ -40,7 +40,11 @@ public sealed class NukeEngineTests : IDisposable
         var (exit, steps, output) = await RunAsync("--target", "SystemTest");
 
         Assert.True(exit == 0, output);
-        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "Smoke", "RunSystemTests", "Teardown", "Dispose"], steps.Select(s => s.Step));
+        Assert.Equal(["StartMirror", "StartCluster", "Deploy", "Smoke", "RunSystemTests", "Teardown", "Dispose"], steps.Select(s => s.Step));
+
+        // The declared image is pushed by the start while the cluster boots; PushImage has nothing left to push.
+        Assert.Equal(["example-app:dev"], steps.Single(s => s.Step == "StartCluster").Payload.GetProperty("ImagesToPush").EnumerateArray().Select(i => i.GetString()));
+        Assert.Contains("example-app:dev: pushed while the cluster started", output, StringComparison.Ordinal);
         var systemTests = steps.Single(s => s.Step == "RunSystemTests").Payload;
         Assert.Equal("/tmp/fake-kubeconfig.yaml", systemTests.GetProperty("kubeconfig").GetString());
         Assert.Equal("localhost:5000/example-app:dev", systemTests.GetProperty("pushed").GetProperty("example-app:dev").GetString());
@@ -49,9 +53,9 @@ public sealed class NukeEngineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Deploy", new[] { "StartMirror", "StartCluster", "PushImage", "Deploy", "CollectDiagnostics", "Teardown", "Dispose" })]
+    [InlineData("Deploy", new[] { "StartMirror", "StartCluster", "Deploy", "CollectDiagnostics", "Teardown", "Dispose" })]
     [InlineData("StartCluster", new[] { "StartMirror", "StartCluster", "Teardown", "Dispose" })]
-    [InlineData("Smoke", new[] { "StartMirror", "StartCluster", "PushImage", "Deploy", "Smoke", "CollectDiagnostics", "Teardown", "Dispose" })]
+    [InlineData("Smoke", new[] { "StartMirror", "StartCluster", "Deploy", "Smoke", "CollectDiagnostics", "Teardown", "Dispose" })]
     public async Task Teardown_runs_after_a_failure(string failingStep, string[] expected)
     {
         var (exit, steps, output) = await RunAsync(["--target", "SystemTest"], ("KUBEDIND_FAKE_FAIL", failingStep));
@@ -84,8 +88,8 @@ public sealed class NukeEngineTests : IDisposable
         var (exit, steps, output) = await FinishAsync(process, record);
 
         Assert.True(exit != 0, output);
-        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "Deploy", "DeployCancelled"], steps.Select(s => s.Step).Take(5));
-        Assert.Contains("Teardown", steps.Select(s => s.Step).Skip(5));
+        Assert.Equal(["StartMirror", "StartCluster", "Deploy", "DeployCancelled"], steps.Select(s => s.Step).Take(4));
+        Assert.Contains("Teardown", steps.Select(s => s.Step).Skip(4));
     }
 
     [Fact]

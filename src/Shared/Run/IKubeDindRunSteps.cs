@@ -28,6 +28,9 @@ public interface IKubeDindRunSteps : IAsyncDisposable
     /// <summary>Opens an existing cluster instead of starting one; later steps go to it.</summary>
     Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken);
 
+    /// <summary>Builds the image from its context (the core's BuildImage), before a start that pushes it.</summary>
+    Task BuildImageAsync(KubeDindImage image, CancellationToken cancellationToken);
+
     /// <summary>Builds the image when it has a context (the core's BuildImage), pushes it to the cluster's registry; returns the in-cluster reference.</summary>
     Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken);
 

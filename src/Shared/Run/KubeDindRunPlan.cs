@@ -8,8 +8,8 @@ using KubeDind.Mirror;
 namespace KubeDind.Run;
 
 /// <summary>
-/// One run, in the order every front end runs it: mirror, cluster (started, or an existing one connected to), build and
-/// push of the declared images, deployment; then the finish: diagnostics when the run failed, teardown or keep. It also
+/// One run, in the order every front end runs it: mirror, build of the declared images, cluster (started, pushing the
+/// images while it waits for Kubernetes; or an existing one connected to, the images pushed after), deployment; then the finish: diagnostics when the run failed, teardown or keep. It also
 /// owns the run's cancellation: every step gets the plan's token, and <see cref="StopInFlightStepsAsync"/> cancels and
 /// waits for the steps still running (a Ctrl+C landing while a step runs). Front ends call <see cref="RunAsync"/> and
 /// <see cref="FinishAsync(bool)"/>, or (Nuke, one target per step) the step methods one by one.
@@ -20,6 +20,7 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private readonly HashSet<Task> _inFlight = [];
     private readonly CancellationTokenSource _cancellation = new();
+    private readonly HashSet<string> _pushedByStart = new(StringComparer.Ordinal);
     private IKubeDindRunSteps? _steps;
 
     /// <param name="log">Where the plan and its steps write.</param>
@@ -95,7 +96,7 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
                 await StartMirrorAsync(settings.Mirror, cancellationToken).ConfigureAwait(false);
             }
 
-            await StartClusterAsync(settings.Cluster, cancellationToken).ConfigureAwait(false);
+            await StartClusterWithValidatedImagesAsync(settings.Cluster, images, cancellationToken).ConfigureAwait(false);
         }
 
         await PushValidatedImagesAsync(images, cancellationToken).ConfigureAwait(false);
@@ -117,6 +118,38 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
         return StepAsync(async (steps, token) => Cluster = await steps.StartClusterAsync(wired, token).ConfigureAwait(false), cancellationToken);
     }
 
+    /// <summary>
+    /// Builds <paramref name="images"/> (those with a context), then starts the cluster, which pushes them into its
+    /// registry while it waits for Kubernetes; <see cref="PushImagesAsync"/> after it does not push them again.
+    /// </summary>
+    public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, IEnumerable<KubeDindImage> images, CancellationToken cancellationToken = default) =>
+        StartClusterWithValidatedImagesAsync(settings, KubeDindImage.ValidateAll(images, "the run's images"), cancellationToken);
+
+    private async Task<KubeDindEndpoints> StartClusterWithValidatedImagesAsync(ClusterSettings settings, IReadOnlyList<KubeDindImage> images, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var built = images.Where(i => i.IsBuilt).ToList();
+        if (built.Count > 0)
+        {
+            await StepAsync(
+                async (steps, token) =>
+                {
+                    foreach (var image in built)
+                    {
+                        await steps.BuildImageAsync(image, token).ConfigureAwait(false);
+                    }
+
+                    return true;
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        var tags = images.Select(i => i.Tag).Where(t => !settings.ImagesToPush.Contains(t, StringComparer.Ordinal)).ToArray();
+        var cluster = await StartClusterAsync(settings.WithImagesToPush(tags), cancellationToken).ConfigureAwait(false);
+        _pushedByStart.UnionWith(tags);
+        return cluster;
+    }
+
     /// <summary>Connects to an existing cluster instead of starting one; the finish removes only what this run created there.</summary>
     public Task<KubeDindEndpoints> ConnectClusterAsync(ExistingClusterSettings settings, CancellationToken cancellationToken = default) =>
         StepAsync(async (steps, token) => Cluster = await steps.ConnectAsync(settings, token).ConfigureAwait(false), cancellationToken);
@@ -131,6 +164,18 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
         {
             Log.Info("no images declared; nothing to push");
             return;
+        }
+
+        // Pushed while the cluster started: once; a later call pushes them again (rebuilt since, say).
+        var pushedByStart = list.Where(i => _pushedByStart.Remove(i.Tag)).ToList();
+        if (pushedByStart.Count > 0)
+        {
+            Log.Info($"{string.Join(", ", pushedByStart.Select(i => i.Tag))}: pushed while the cluster started");
+            list = [.. list.Except(pushedByStart)];
+            if (list.Count == 0)
+            {
+                return;
+            }
         }
 
         await StepAsync(

@@ -11,7 +11,7 @@ public enum RunPhase
     /// <summary>StartMirror: the host's pull-through caches started or reused.</summary>
     Mirror,
 
-    /// <summary>StartCluster: until the cluster is ready (its own parts: <see cref="Cluster.ClusterTimings"/>).</summary>
+    /// <summary>StartCluster: until the cluster is ready, with the images it pushes while it boots (its own parts: <see cref="Cluster.ClusterTimings"/>).</summary>
     Start,
 
     /// <summary>BuildImage: application images built on the host's engine.</summary>

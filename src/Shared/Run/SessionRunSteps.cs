@@ -59,6 +59,9 @@ public sealed class SessionRunSteps : IKubeDindRunSteps
         return new KubeDindEndpoints(existing.Name, existing.KubeconfigPath, settings.Registry ?? string.Empty, settings.RegistryPullName ?? settings.Registry ?? string.Empty);
     }
 
+    public async Task BuildImageAsync(KubeDindImage image, CancellationToken cancellationToken) =>
+        await _session.BuildImageAsync(image, cancellationToken).ConfigureAwait(false);
+
     public async Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
     {
         var cluster = RequireCluster();

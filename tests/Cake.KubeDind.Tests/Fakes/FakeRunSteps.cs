@@ -27,6 +27,8 @@ internal sealed class FakeRunSteps(List<(string Step, object? Argument)> calls) 
     public Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken) =>
         Answer("Connect", settings, new KubeDindEndpoints("kdt-existing", settings.Kubeconfig, string.Empty, string.Empty));
 
+    public Task BuildImageAsync(KubeDindImage image, CancellationToken cancellationToken) => Answer("BuildImage", image, true);
+
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken) => Answer("PushImage", image, "localhost:5000/" + image.Tag);
 
     public Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken) => Answer("Deploy", settings, true);

@@ -33,6 +33,8 @@ internal sealed class RecordingRunSteps : IKubeDindRunSteps
     public Task<KubeDindEndpoints> ConnectAsync(ExistingClusterSettings settings, CancellationToken cancellationToken) =>
         RecordAsync("Connect", settings, new KubeDindEndpoints("existing", settings.Kubeconfig, string.Empty, string.Empty), cancellationToken);
 
+    public Task BuildImageAsync(KubeDindImage image, CancellationToken cancellationToken) => RecordAsync("BuildImage", image, true, cancellationToken);
+
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken) => RecordAsync("PushImage", image, "localhost:5000/" + image.Tag, cancellationToken);
 
     public Task DeployAsync(DeploySettings settings, CancellationToken cancellationToken) => RecordAsync("Deploy", settings, true, cancellationToken);
@@ -59,6 +61,7 @@ internal sealed class RecordingRunSteps : IKubeDindRunSteps
         {
             "StartMirror" => RunPhase.Mirror,
             "StartCluster" => RunPhase.Start,
+            "BuildImage" => RunPhase.Build,
             "PushImage" => RunPhase.Push,
             "Deploy" => RunPhase.Deploy,
             "Teardown" when argument is false => RunPhase.Teardown,

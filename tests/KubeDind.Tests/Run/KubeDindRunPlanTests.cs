@@ -27,15 +27,49 @@ public sealed class KubeDindRunPlanTests
     }
 
     [Fact]
-    public async Task A_run_starts_the_mirror_wires_it_into_the_cluster_then_pushes_and_deploys_in_order()
+    public async Task A_run_starts_the_mirror_builds_then_starts_the_cluster_that_pushes_the_images_and_deploys_in_order()
+    {
+        await using var plan = Plan();
+        var context = Directory.CreateTempSubdirectory("kdt-plan-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM scratch\n");
+            await plan.RunAsync(new KubeDindRunSettings { Images = [new KubeDindImage("a:1", context), new KubeDindImage("b:1")], Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+
+        Assert.Equal(["StartMirror", "BuildImage", "StartCluster", "Deploy"], _steps.Calls.Select(c => c.Step));
+        Assert.Equal("a:1", Assert.IsType<KubeDindImage>(_steps.Calls[1].Argument).Tag);
+        var cluster = Assert.IsType<ClusterSettings>(_steps.Calls[2].Argument);
+        Assert.Equal(["http://m-docker-io:5000"], cluster.MirrorUrls);
+        Assert.Equal(["a:1", "b:1"], cluster.ImagesToPush);
+        Assert.Equal("c", plan.Cluster!.ClusterName);
+    }
+
+    [Fact]
+    public async Task Images_the_start_pushed_are_not_pushed_again_once_but_a_second_push_sends_them()
+    {
+        await using var plan = Plan();
+        KubeDindImage[] images = [new KubeDindImage("a:1")];
+
+        await plan.StartClusterAsync(new ClusterSettings(), images, TestContext.Current.CancellationToken);
+        await plan.PushImagesAsync(images, TestContext.Current.CancellationToken);
+        await plan.PushImagesAsync(images, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["StartCluster", "PushImage"], _steps.Calls.Select(c => c.Step));
+    }
+
+    [Fact]
+    public async Task On_an_existing_cluster_the_images_are_pushed_after_connecting()
     {
         await using var plan = Plan();
 
-        await plan.RunAsync(new KubeDindRunSettings { Images = [new KubeDindImage("a:1"), new KubeDindImage("b:1")], Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+        await plan.RunAsync(new KubeDindRunSettings { Connect = new ExistingClusterSettings { Kubeconfig = "/tmp/k" }, Images = [new KubeDindImage("a:1")] }, TestContext.Current.CancellationToken);
 
-        Assert.Equal(["StartMirror", "StartCluster", "PushImage", "PushImage", "Deploy"], _steps.Calls.Select(c => c.Step));
-        Assert.Equal(["http://m-docker-io:5000"], Assert.IsType<ClusterSettings>(_steps.Calls[1].Argument).MirrorUrls);
-        Assert.Equal("c", plan.Cluster!.ClusterName);
+        Assert.Equal(["Connect", "PushImage"], _steps.Calls.Select(c => c.Step));
     }
 
     [Fact]
@@ -74,7 +108,8 @@ public sealed class KubeDindRunPlanTests
     {
         var log = new Cluster.CapturingLog();
         await using var plan = new KubeDindRunPlan(log, (_, _) => Task.FromResult<IKubeDindRunSteps>(_steps));
-        await plan.RunAsync(new KubeDindRunSettings { Images = [new KubeDindImage("a:1"), new KubeDindImage("b:1")], Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+        await plan.RunAsync(new KubeDindRunSettings { Deploy = new DeploySettings { Manifests = ["x.yaml"] } }, TestContext.Current.CancellationToken);
+        await plan.PushImagesAsync([new KubeDindImage("a:1"), new KubeDindImage("b:1")], TestContext.Current.CancellationToken);
 
         await plan.FinishAsync(failed: false, keep: false);
 

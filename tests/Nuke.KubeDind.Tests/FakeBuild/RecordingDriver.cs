@@ -38,6 +38,11 @@ internal sealed class RecordingDriver : IKubeDindRunSteps
     public Task<KubeDindEndpoints> StartClusterAsync(ClusterSettings settings, CancellationToken cancellationToken)
     {
         Record("StartCluster", settings);
+        foreach (var image in settings.ImagesToPush)
+        {
+            _pushed[image] = "localhost:5000/" + image;
+        }
+
         return Task.FromResult(new KubeDindEndpoints(settings.Name ?? "unnamed", "/tmp/fake-kubeconfig.yaml", "127.0.0.1:41235", "localhost:5000"));
     }
 
@@ -45,6 +50,12 @@ internal sealed class RecordingDriver : IKubeDindRunSteps
     {
         Record("Connect", settings);
         return Task.FromResult(new KubeDindEndpoints(settings.Context ?? "current", settings.Kubeconfig, settings.Registry ?? string.Empty, settings.Registry ?? string.Empty));
+    }
+
+    public Task BuildImageAsync(KubeDindImage image, CancellationToken cancellationToken)
+    {
+        Record("BuildImage", new { image.Tag, Context = image.ContextDirectory });
+        return Task.CompletedTask;
     }
 
     public Task<string> PushImageAsync(KubeDindImage image, CancellationToken cancellationToken)
