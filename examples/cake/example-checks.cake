@@ -10,10 +10,12 @@ const int CheckTimeoutSeconds = 90;
 async Task RunExampleChecksAsync(KubeDindCluster cluster, KubeDindMirror mirror, ServiceEndpoint app)
 {
     await ReportMirrorUsageAsync(mirror);
-    await SmokeJobAsync(cluster);
-    await ReadLogsAsync(cluster);
-    await KubectlInsideAsync(cluster);
-    await CheckValueSurvivesRedisRestartAsync(cluster, app);
+    // Independent of each other, so side by side, as a test runner runs independent tests: the run takes the longest.
+    await System.Threading.Tasks.Task.WhenAll(
+        SmokeJobAsync(cluster),
+        ReadLogsAsync(cluster),
+        KubectlInsideAsync(cluster),
+        CheckValueSurvivesRedisRestartAsync(cluster, app));
 }
 
 // What the caches did in this run; an image a cache-only mirror could not serve gets one line saying why.
