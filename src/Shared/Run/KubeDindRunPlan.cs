@@ -131,17 +131,7 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
         var built = images.Where(i => i.IsBuilt).ToList();
         if (built.Count > 0)
         {
-            await StepAsync(
-                async (steps, token) =>
-                {
-                    foreach (var image in built)
-                    {
-                        await steps.BuildImageAsync(image, token).ConfigureAwait(false);
-                    }
-
-                    return true;
-                },
-                cancellationToken).ConfigureAwait(false);
+            await ForEachImageAsync(built, (steps, image, token) => steps.BuildImageAsync(image, token), cancellationToken).ConfigureAwait(false);
         }
 
         var tags = images.Select(i => i.Tag).Where(t => !settings.ImagesToPush.Contains(t, StringComparer.Ordinal)).ToArray();
@@ -178,18 +168,22 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
             }
         }
 
-        await StepAsync(
+        await ForEachImageAsync(list, (steps, image, token) => steps.PushImageAsync(image, token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="step"/> for each image in order, as one step of the plan.</summary>
+    private Task ForEachImageAsync(IReadOnlyList<KubeDindImage> images, Func<IKubeDindRunSteps, KubeDindImage, CancellationToken, Task> step, CancellationToken cancellationToken) =>
+        StepAsync(
             async (steps, token) =>
             {
-                foreach (var image in list)
+                foreach (var image in images)
                 {
-                    await steps.PushImageAsync(image, token).ConfigureAwait(false);
+                    await step(steps, image, token).ConfigureAwait(false);
                 }
 
                 return true;
             },
-            cancellationToken).ConfigureAwait(false);
-    }
+            cancellationToken);
 
     /// <summary>Applies the deployment and waits for its workloads; an empty one is refused before anything is sent.</summary>
     public Task DeployAsync(DeploySettings deployment, CancellationToken cancellationToken = default)
