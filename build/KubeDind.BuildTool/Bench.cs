@@ -418,9 +418,7 @@ internal static class Bench
             foreach (var app in apps)
             {
                 var references = await PushAllAsync(cluster, app, cancellationToken);
-                var @namespace = $"bench-kubectl-{app.Name}-{run}";
-                await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = @namespace } }, cancellationToken: cancellationToken);
-                deploys[app.Name].Kubectl.Add(await WithManifestsAsync(app.Manifests, references, manifests => BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, @namespace, app.Deployments, cancellationToken), cancellationToken));
+                deploys[app.Name].Kubectl.Add(await TimedKubectlAsync(cluster, app, references, kubectl, $"bench-kubectl-{app.Name}-{run}", cancellationToken));
                 session.Log.Info($"bench: {app.Name}: kubectl apply + rollout status after PushImage, store off: {deploys[app.Name].Kubectl[^1]:0.0}s");
             }
         }
@@ -490,10 +488,15 @@ internal static class Bench
         }
 
         var ours = await WithManifestsAsync(app.Manifests, references, manifests => TimedDeployAsync(cluster, manifests, $"bench-deploy-{app.Name}-{suffix}", cancellationToken), cancellationToken);
-        var @namespace = $"bench-kubectl-{app.Name}-{suffix}";
-        await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = @namespace } }, cancellationToken: cancellationToken);
-        var theirs = await WithManifestsAsync(app.Manifests, references, manifests => BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, @namespace, app.Deployments, cancellationToken), cancellationToken);
+        var theirs = await TimedKubectlAsync(cluster, app, references, kubectl, $"bench-kubectl-{app.Name}-{suffix}", cancellationToken);
         return (ours, theirs);
+    }
+
+    /// <summary>The peer: seconds for kubectl apply + rollout status of <paramref name="app"/>'s manifests into a new namespace (created first, not counted).</summary>
+    private static async Task<double> TimedKubectlAsync(KubeDindCluster cluster, BenchApp app, IReadOnlyDictionary<string, string> references, string kubectl, string @namespace, CancellationToken cancellationToken)
+    {
+        await cluster.Kubernetes.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new k8s.Models.V1ObjectMeta { Name = @namespace } }, cancellationToken: cancellationToken);
+        return await WithManifestsAsync(app.Manifests, references, manifests => BenchPeers.KubectlApplyAsync(kubectl, cluster.KubeconfigPath!, manifests, @namespace, app.Deployments, cancellationToken), cancellationToken);
     }
 
     /// <summary>
