@@ -13,6 +13,9 @@ namespace KubeDind.Deploy;
 /// bound. Claims of a <c>WaitForFirstConsumer</c> class bind when their pod is scheduled, and a claim whose class is
 /// unknown cannot be told: nothing waits for those.
 /// </summary>
+/// <summary>The order a Deploy applies its objects in, and the claims of the same Deploy each workload mounts.</summary>
+internal sealed record ClaimOrder(IReadOnlyList<ManifestObject> Manifests, IReadOnlyDictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>> Mounts);
+
 internal static class ClaimBinding
 {
     /// <summary>The longest a Deploy waits for its claims to bind before it applies their workloads anyway.</summary>
@@ -22,25 +25,25 @@ internal static class ClaimBinding
 
     /// <summary>
     /// <paramref name="ordered"/> with the workloads that mount a claim applied in the same Deploy moved after the
-    /// other workloads (each group in its order), so those others need not wait for the claims.
+    /// other workloads (each group in its order), so those others need not wait for the claims; and, for each of those
+    /// workloads, the claims of this Deploy it mounts.
     /// </summary>
-    public static IReadOnlyList<ManifestObject> MountersLast(IReadOnlyList<ManifestObject> ordered, string defaultNamespace)
+    public static ClaimOrder Order(IReadOnlyList<ManifestObject> ordered, string defaultNamespace)
     {
-        var claims = ClaimsIn(ordered, defaultNamespace);
+        HashSet<(string Namespace, string Name)> claims = [.. ordered.Where(m => m.Kind == "PersistentVolumeClaim" && m.Group.Length == 0).Select(m => (m.Namespace ?? defaultNamespace, m.Name))];
         if (claims.Count == 0)
         {
-            return ordered;
+            return new ClaimOrder(ordered, new Dictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>>());
         }
 
-        bool Mounts(ManifestObject m) => ManifestOrder.IsWorkload(m.Kind) && MountedBy(m, defaultNamespace).Any(claims.Contains);
+        var mounts = ordered.Where(m => ManifestOrder.IsWorkload(m.Kind))
+            .Select(m => (Workload: m, Claims: (IReadOnlyList<(string Namespace, string Name)>)[.. MountedBy(m, defaultNamespace).Where(claims.Contains).Distinct()]))
+            .Where(w => w.Claims.Count > 0)
+            .ToDictionary(w => w.Workload, w => w.Claims);
         var firstWorkload = ordered.ToList().FindIndex(m => ManifestOrder.IsWorkload(m.Kind));
         var workloads = ordered.Skip(firstWorkload).ToList();
-        return [.. ordered.Take(firstWorkload), .. workloads.Where(m => !Mounts(m)), .. workloads.Where(Mounts)];
+        return new ClaimOrder([.. ordered.Take(firstWorkload), .. workloads.Where(m => !mounts.ContainsKey(m)), .. workloads.Where(mounts.ContainsKey)], mounts);
     }
-
-    /// <summary>The PersistentVolumeClaims among <paramref name="manifests"/>, as (namespace, name).</summary>
-    public static HashSet<(string Namespace, string Name)> ClaimsIn(IEnumerable<ManifestObject> manifests, string defaultNamespace) =>
-        [.. manifests.Where(m => m.Kind == "PersistentVolumeClaim" && m.Group.Length == 0).Select(m => (m.Namespace ?? defaultNamespace, m.Name))];
 
     /// <summary>The claims a workload's pods mount (its pod template's persistentVolumeClaim volumes), as (namespace, name).</summary>
     /// <remarks>

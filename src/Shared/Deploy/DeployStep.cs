@@ -53,17 +53,14 @@ internal static class DeployStep
             var apply = new ServerSideApply(api, settings.FieldManager);
             var applied = new Dictionary<ManifestObject, bool>();
             var crds = new List<ManifestObject>();
-            var claims = settings.WaitForRollout ? ClaimBinding.ClaimsIn(ordered, defaultNamespace) : [];
-            foreach (var manifest in claims.Count > 0 ? ClaimBinding.MountersLast(ordered, defaultNamespace) : ordered)
+            var order = settings.WaitForRollout ? ClaimBinding.Order(ordered, defaultNamespace) : new ClaimOrder(ordered, new Dictionary<ManifestObject, IReadOnlyList<(string, string)>>());
+            var waitedFor = new HashSet<(string Namespace, string Name)>();
+            foreach (var manifest in order.Manifests)
             {
-                if (claims.Count > 0 && ManifestOrder.IsWorkload(manifest.Kind))
+                // Each claim once: the first workload mounting it waits for it.
+                if (order.Mounts.TryGetValue(manifest, out var mounts) && mounts.Where(waitedFor.Add).ToList() is { Count: > 0 } mounted)
                 {
-                    var mounted = ClaimBinding.MountedBy(manifest, defaultNamespace).Where(claims.Contains).Distinct().ToList();
-                    claims.ExceptWith(mounted);
-                    if (mounted.Count > 0)
-                    {
-                        await ClaimBinding.WaitForImmediateAsync(client, mounted, log, token).ConfigureAwait(false);
-                    }
+                    await ClaimBinding.WaitForImmediateAsync(client, mounted, log, token).ConfigureAwait(false);
                 }
 
                 if (crds.Count > 0 && ManifestOrder.RankOf(manifest.Kind) > ManifestOrder.RankOf("CustomResourceDefinition"))

@@ -55,8 +55,10 @@ public sealed class ClaimBindingOrderTests
     {
         var ordered = ManifestOrder.Sort(ManifestReader.ReadText(Manifests, "test"));
 
-        Assert.Equal(
-            ["PersistentVolumeClaim data", "Pod tool", "Deployment web", "Deployment db"],
-            ClaimBinding.MountersLast(ordered, "shop").Select(m => $"{m.Kind} {m.Name}"));
+        var order = ClaimBinding.Order(ordered, "shop");
+
+        Assert.Equal(["PersistentVolumeClaim data", "Pod tool", "Deployment web", "Deployment db"], order.Manifests.Select(m => $"{m.Kind} {m.Name}"));
+        Assert.Equal(["Deployment db"], order.Mounts.Keys.Select(m => $"{m.Kind} {m.Name}"));
+        Assert.Equal([("shop", "data")], order.Mounts.Values.Single());
     }
 }
