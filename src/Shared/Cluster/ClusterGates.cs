@@ -9,11 +9,11 @@ using KubeDind.Waiting;
 namespace KubeDind.Cluster;
 
 /// <summary>
-/// The readiness gates of a kube-dind cluster: the container runs, the inner dockerd answers, the registry answers
-/// /v2/ from the host, and with Kubernetes the API answers from the host; then, side by side, the node is Ready, the
-/// default service account exists, the cluster DNS answers, a default StorageClass exists and the components'
-/// kube-system pods (and every other one there) are Ready. A start with images to push pushes them from the API gate
-/// on, and is ready once they are in its registry too.
+/// The readiness gates of a kube-dind cluster: the container runs, the registry answers /v2/ from the host, then side
+/// by side the inner dockerd answers and, with Kubernetes, the API answers from the host; then, side by side, the node
+/// is Ready, the default service account exists, the cluster DNS answers, a default StorageClass exists and the
+/// components' kube-system pods (and every other one there) are Ready. A start with images to push pushes them from
+/// the moment the registry answers, and is ready once they are in its registry too.
 /// Readiness of Kubernetes is decided here alone (the image's HEALTHCHECK checks only its own daemons and /readyz).
 /// Inner state comes from <c>kubedind-ready</c> (exec) and the image's status document it carries
 /// (<see cref="ImageStatus"/>: which components run, which the user turned off); a component that failed for good, or a container
@@ -33,26 +33,24 @@ internal static class ClusterGates
     /// <param name="kubernetes">False in compose mode: no Kubernetes gates.</param>
     /// <param name="warm">A warm start: the API's serving certificate must also have settled on this container's address.</param>
     /// <param name="agents">The agent nodes of a multi-node cluster: one gate each, beside the server's node.</param>
-    /// <param name="pushes">The images the start pushes: started beside the API gate, waited for beside the last gates.</param>
+    /// <param name="pushes">The images the start pushes: started once the registry answers, waited for beside the last gates.</param>
     public static IReadOnlyList<IReadOnlyList<IReadinessGate>> For(ClusterProbe probe, bool kubernetes, bool warm = false, IReadOnlyList<ClusterAgent>? agents = null, ClusterStartPushes? pushes = null)
     {
+        // The inner dockerd serves neither the registry nor k3s (its start takes seconds, more under load): it is
+        // waited for beside the API, so that the pushes start as soon as the registry answers.
+        var dockerd = new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd");
         List<IReadOnlyList<IReadinessGate>> stages =
         [
             [new ContainerRunningGate(probe)],
-            [new InnerStageGate(probe, "inner dockerd answers", passedAfter: "dockerd")],
             [new RegistryGate(probe)],
         ];
         if (!kubernetes)
         {
-            if (pushes is not null)
-            {
-                stages.Add([pushes.Finished]);
-            }
-
+            stages.Add(pushes is null ? [dockerd] : [dockerd, pushes.Finished]);
             return stages;
         }
 
-        stages.Add(pushes is null ? [new KubernetesApiGate(probe)] : [new KubernetesApiGate(probe), pushes.Started]);
+        stages.Add(pushes is null ? [new KubernetesApiGate(probe), dockerd] : [new KubernetesApiGate(probe), dockerd, pushes.Started]);
         if (warm)
         {
             // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
