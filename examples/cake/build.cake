@@ -65,19 +65,15 @@ Task("PublishApp").Does(() =>
 Task("SystemTest").IsDependentOn("K3sSource").IsDependentOn("PublishApp").Does(async () =>
 {
     var mirror = await KubeDindStartMirror();           // a pull-through cache per upstream registry, kept between builds
-    var images = new[]                                  // built on the host's engine (an unchanged one is not rebuilt)
-    {
-        await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(publish).WithTag(AppImage)),
-        await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage)),
-    };
+    var appImage = await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(publish).WithTag(AppImage));  // unchanged: not rebuilt
+    var redisImage = await KubeDindBuildImage(new KubeDindBuildImageSettings().WithContext(Directory("../redis")).WithTag(RedisImage));
     foreach (var k3sVersion in k3sVersions)             // once, or once per --k3s-versions release
     {
         if (cluster != null) await KubeDindTeardown(cluster);   // the previous release's cluster
         cluster = await KubeDindStartCluster(new KubeDindClusterSettings().WithMirror(mirror)
             .WithK3sBinary(k3sBinary).WithK3sDownload(k3sDownload).WithK3sVersion(k3sVersion).WithK3sArgsLine(k3sArgs)
-            .WithArtifactsDirectory(artifacts.Combine("kubedind"))   // the kubeconfig and diagnostics bundles
-            .WithPublishedPort(30080)                   // the app's NodePort, reachable from the host
-            .WithImagesToPush(images));                 // pushed into its registry while Kubernetes boots
+            .WithArtifactsDirectory(artifacts.Combine("kubedind")).WithPublishedPort(30080)  // kubeconfig, diagnostics; the app's NodePort
+            .WithImagesToPush(appImage, redisImage));   // pushed into its registry while Kubernetes boots
         await KubeDindDeploy(cluster, new KubeDindDeploySettings().WithManifestDirectory(Directory("../app/deploy")));  // images: the pushed ones
         await using var app = await KubeDindOpenService(cluster, "example-app", "http");   // app.Url: from the host
         await ExpectGreetingAsync(cluster, app);        // your system tests go here; the example's are in
