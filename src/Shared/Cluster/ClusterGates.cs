@@ -396,9 +396,20 @@ internal static class ClusterGates
 
             var classes = await client.StorageV1.ListStorageClassAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             var defaults = classes.Items.Where(c => c.Annotations()?.TryGetValue("storageclass.kubernetes.io/is-default-class", out var value) == true && value == "true").ToList();
-            return defaults.Count > 0
-                ? GateResult.Pass()
-                : GateResult.NotYet(classes.Items.Count == 0 ? "no StorageClass yet" : $"none is the default ({string.Join(", ", classes.Items.Select(c => c.Name()))})");
+            if (defaults.Count == 0)
+            {
+                return GateResult.NotYet(classes.Items.Count == 0 ? "no StorageClass yet" : $"none is the default ({string.Join(", ", classes.Items.Select(c => c.Name()))})");
+            }
+
+            // KubeDind's fallback binds the claims itself: a warm start's class, restored from the saved state, is
+            // there before the fallback runs, and a claim created then would wait for it.
+            var inner = await Probe.InnerAsync(cancellationToken).ConfigureAwait(false);
+            if (inner.Components.Any(c => c.Role == "storage" && c.IsFallback) && !defaults.Any(c => ClusterFreshness.IsStorageServingSince(c, Probe.StartedAt)))
+            {
+                return GateResult.NotYet("KubeDind's storage fallback is not binding claims yet");
+            }
+
+            return GateResult.Pass();
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using k8s;
 using k8s.Models;
 using KubeDind.Docker;
@@ -209,6 +210,15 @@ internal static class ClusterFreshness
         }
 
         return pod.Status.ContainerStatuses?.All(c => c.State?.Running?.StartedAt is { } at && Utc(at) >= Floor(startedAt)) == true;
+    }
+
+    /// <summary>Whether <paramref name="storageClass"/> says KubeDind's storage fallback began binding claims since <paramref name="startedAt"/> (<see cref="ImageContract.StorageServingSinceAnnotation"/>).</summary>
+    public static bool IsStorageServingSince(V1StorageClass storageClass, DateTimeOffset startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(storageClass);
+        return storageClass.Metadata?.Annotations?.TryGetValue(ImageContract.Current.StorageServingSinceAnnotation, out var since) == true
+            && DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)
+            && at >= Floor(startedAt);
     }
 
     private static DateTimeOffset Utc(DateTime time) =>

@@ -7,7 +7,11 @@ namespace KubeDind.Cluster;
 /// The facts the cluster image and the core share, read from the image's own <c>/etc/kubedind/contract.json</c>
 /// (embedded with the image's build context), so each is written once: the image's scripts read the same file.
 /// </summary>
-internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName, string LayerStoreDirectory)
+/// <param name="StorageServingSinceAnnotation">
+/// The annotation KubeDind's storage fallback sets on its StorageClass, once it binds claims, to the time it began
+/// (ISO 8601, UTC): a class restored from a saved state says nothing of this container's fallback.
+/// </param>
+internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName, string LayerStoreDirectory, string StorageServingSinceAnnotation)
 {
     private const string ResourceName = "image/rootfs/etc/kubedind/contract.json";
 

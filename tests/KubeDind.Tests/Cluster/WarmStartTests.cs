@@ -68,6 +68,24 @@ public sealed class WarmStartTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(null, false)]
+    [InlineData("2026-01-01T11:58:00.000000000Z", false)]
+    [InlineData("not a time", false)]
+    [InlineData("2026-01-01T12:00:00.100000000Z", true)]
+    [InlineData("2026-01-01T12:00:02.731408112Z", true)]
+    public void The_storage_fallback_counts_as_serving_once_its_class_says_it_began_since_the_container_started(string? since, bool serving)
+    {
+        var started = new DateTimeOffset(2026, 1, 1, 12, 0, 0, 400, TimeSpan.Zero);
+        var annotations = new Dictionary<string, string> { ["storageclass.kubernetes.io/is-default-class"] = "true" };
+        if (since is not null)
+        {
+            annotations[ImageContract.Current.StorageServingSinceAnnotation] = since;
+        }
+
+        Assert.Equal(serving, ClusterFreshness.IsStorageServingSince(new V1StorageClass { Metadata = new V1ObjectMeta { Name = "local-path", Annotations = annotations } }, started));
+    }
+
+    [Theory]
     [InlineData("empty", "it has no completion marker")]
     [InlineData("half-written", "it has no completion marker")]
     [InlineData("other-key", "its marker names another key")]
@@ -156,7 +174,9 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             {
                 output.WriteLine($"cold: {cold.Timings.Start}; {cold.Timings}");
                 Assert.StartsWith("cold start: ", cold.Timings.Start, StringComparison.Ordinal);
-                stateVolume = Assert.Single(log.Lines, l => l.Message.Contains("state saved for warm starts as ", StringComparison.Ordinal)).Message.Split(" as ")[1].Split(' ')[0];
+                var saved = log.Lines.Where(l => l.Message.Contains("state saved for warm starts as ", StringComparison.Ordinal)).ToList();
+                Assert.True(saved.Count == 1, $"the cold start did not say once that it saved its state; its warnings:\n{string.Join('\n', log.Warnings)}");
+                stateVolume = saved[0].Message.Split(" as ")[1].Split(' ')[0];
                 // Made after the save: must not reappear in a warm start.
                 await cold.Kubernetes.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "from-the-cold-run" } }, "default", cancellationToken: Ct);
             }
