@@ -248,15 +248,20 @@ internal sealed class PortForwarder : IAsyncDisposable
     public static PortForwarder Start(IKubernetes client, string pod, string @namespace, int port, IKubeDindLog log) => new(client, pod, @namespace, port, log);
 
     /// <summary>
-    /// Opens one forward to the pod's port and listens on its error channel for <paramref name="settle"/> after the
-    /// kubelet accepted it: the kubelet dials the port as the forward opens and reports a refusal there at once.
+    /// Opens one forward to the pod's port and listens on its error channel after the kubelet accepted it: the kubelet
+    /// dials the port as the forward opens and reports a refusal there at once, "at once" being one more trip through
+    /// the API server and the kubelet. So it listens for <paramref name="settle"/> or three times as long as opening the
+    /// forward took, whichever is longer: on a loaded machine a refusal can take longer than a fixed second to arrive,
+    /// and a port nothing listens on would pass for an open one.
     /// </summary>
     public async Task<PollStep<bool>> ProbeAsync(TimeSpan settle, CancellationToken cancellationToken)
     {
         WebSocket socket;
+        var opening = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             socket = await _client.WebSocketNamespacedPodPortForwardAsync(_pod, _namespace, [_port], "v4.channel.k8s.io", cancellationToken: cancellationToken).ConfigureAwait(false);
+            settle = TimeSpan.FromTicks(Math.Max(settle.Ticks, opening.Elapsed.Ticks * 3));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
