@@ -1,6 +1,7 @@
 using System.Text.Json;
 using k8s;
 using k8s.Models;
+using KubeDind.Deploy;
 using KubeDind.Docker;
 using KubeDind.Logging;
 using KubeDind.Mirror;
@@ -415,7 +416,8 @@ internal static class ClusterGates
 
     /// <summary>
     /// The pods of the components that run (from the image's status document: coredns, local-path-provisioner, ...) exist and are
-    /// Ready, and so is every other kube-system pod (finished jobs excepted). With only KubeDind's fallbacks there are none to wait for.
+    /// Ready, and so is every other kube-system pod (finished jobs excepted), and every kube-system Deployment has its
+    /// replicas in pods Ready since this container started. With only KubeDind's fallbacks there are none to wait for.
     /// </summary>
     private sealed class SystemPodsGate(ClusterProbe probe) : KubernetesGate(probe)
     {
@@ -438,7 +440,21 @@ internal static class ClusterGates
                 return GateResult.NotYet($"waiting for {string.Join(", ", missing)}{(pending.Count > 0 ? $"; not Ready: {string.Join(", ", pending)}" : string.Empty)}");
             }
 
-            return pending.Count == 0 ? GateResult.Pass() : GateResult.NotYet($"not Ready: {string.Join(", ", pending)}");
+            if (pending.Count > 0)
+            {
+                return GateResult.NotYet($"not Ready: {string.Join(", ", pending)}");
+            }
+
+            // Pods the controllers have not made yet are not in the list: a kube-system Deployment restored with a warm
+            // start (or applied from k3s's manifests) gets its pods only once the controller manager's ReplicaSet
+            // controller runs, seconds after the API.
+            var deployments = await client.AppsV1.ListNamespacedDeploymentAsync("kube-system", cancellationToken: cancellationToken).ConfigureAwait(false);
+            var unready = deployments.Items
+                .Select(d => (Name: d.Name(), Wanted: d.Spec?.Replicas ?? 1, Ready: pods.Items.Count(p => PodStates.Matches(d.Spec?.Selector, p) && IsReady(p))))
+                .Where(d => d.Ready < d.Wanted)
+                .Select(d => $"Deployment {d.Name}: {d.Ready}/{d.Wanted} pods Ready since this container started")
+                .ToList();
+            return unready.Count == 0 ? GateResult.Pass() : GateResult.NotYet(string.Join("; ", unready));
         }
     }
 }
