@@ -5,6 +5,13 @@ using YamlDotNet.RepresentationModel;
 
 namespace KubeDind.Deploy;
 
+/// <summary>The order a Deploy applies its objects in, and the claims of the same Deploy each workload mounts.</summary>
+internal sealed record ClaimOrder(IReadOnlyList<ManifestObject> Manifests, IReadOnlyDictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>> Mounts)
+{
+    /// <summary><paramref name="ordered"/> as it is, with no workload waiting for a claim.</summary>
+    public static ClaimOrder Unchanged(IReadOnlyList<ManifestObject> ordered) => new(ordered, new Dictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>>());
+}
+
 /// <summary>
 /// Claims a Deploy applies are bound before the workloads that mount them are applied, where their StorageClass binds
 /// at once (<c>volumeBindingMode: Immediate</c>, as KubeDind's storage fallback does). The scheduler fails a pod whose
@@ -13,9 +20,6 @@ namespace KubeDind.Deploy;
 /// bound. Claims of a <c>WaitForFirstConsumer</c> class bind when their pod is scheduled, and a claim whose class is
 /// unknown cannot be told: nothing waits for those.
 /// </summary>
-/// <summary>The order a Deploy applies its objects in, and the claims of the same Deploy each workload mounts.</summary>
-internal sealed record ClaimOrder(IReadOnlyList<ManifestObject> Manifests, IReadOnlyDictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>> Mounts);
-
 internal static class ClaimBinding
 {
     /// <summary>The longest a Deploy waits for its claims to bind before it applies their workloads anyway.</summary>
@@ -33,7 +37,7 @@ internal static class ClaimBinding
         HashSet<(string Namespace, string Name)> claims = [.. ordered.Where(m => m.Kind == "PersistentVolumeClaim" && m.Group.Length == 0).Select(m => (m.Namespace ?? defaultNamespace, m.Name))];
         if (claims.Count == 0)
         {
-            return new ClaimOrder(ordered, new Dictionary<ManifestObject, IReadOnlyList<(string Namespace, string Name)>>());
+            return ClaimOrder.Unchanged(ordered);
         }
 
         var mounts = ordered.Where(m => ManifestOrder.IsWorkload(m.Kind))

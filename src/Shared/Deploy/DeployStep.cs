@@ -53,7 +53,7 @@ internal static class DeployStep
             var apply = new ServerSideApply(api, settings.FieldManager);
             var applied = new Dictionary<ManifestObject, bool>();
             var crds = new List<ManifestObject>();
-            var order = settings.WaitForRollout ? ClaimBinding.Order(ordered, defaultNamespace) : new ClaimOrder(ordered, new Dictionary<ManifestObject, IReadOnlyList<(string, string)>>());
+            var order = settings.WaitForRollout ? ClaimBinding.Order(ordered, defaultNamespace) : ClaimOrder.Unchanged(ordered);
             var waitedFor = new HashSet<(string Namespace, string Name)>();
             foreach (var manifest in order.Manifests)
             {
