@@ -69,14 +69,16 @@ internal sealed class ClusterStartPushes : IAsyncDisposable
         _stop.Dispose();
     }
 
+    /// <summary>"1 image" or "N images", for log lines and the gate's name.</summary>
+    private string Count => _images.Count == 1 ? "1 image" : $"{_images.Count} images";
+
     // On the pool: a gate's check must not wait for the first push's synchronous start.
     private Task Start() => _running ??= Task.Run(PushAllAsync, CancellationToken.None);
 
     private async Task PushAllAsync()
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var count = _images.Count == 1 ? "1 image" : $"{_images.Count} images";
-        _session.Log.Info($"cluster {_clusterName}: pushing {count} into its registry while it starts");
+        _session.Log.Info($"cluster {_clusterName}: pushing {Count} into its registry while it starts");
         try
         {
             foreach (var image in _images)
@@ -95,7 +97,7 @@ internal sealed class ClusterStartPushes : IAsyncDisposable
             throw;
         }
 
-        _session.Log.Info($"cluster {_clusterName}: {count} pushed after {watch.Elapsed.TotalSeconds:0.0}s, while it started");
+        _session.Log.Info($"cluster {_clusterName}: {Count} pushed after {watch.Elapsed.TotalSeconds:0.0}s, while it started");
     }
 
     private sealed class StartedGate(ClusterStartPushes pushes) : IReadinessGate
@@ -111,7 +113,7 @@ internal sealed class ClusterStartPushes : IAsyncDisposable
 
     private sealed class FinishedGate(ClusterStartPushes pushes) : IReadinessGate
     {
-        public string Name => $"{(pushes._images.Count == 1 ? "1 image" : $"{pushes._images.Count} images")} pushed into its registry";
+        public string Name => $"{pushes.Count} pushed into its registry";
 
         public Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
