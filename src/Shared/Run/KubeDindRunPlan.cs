@@ -134,8 +134,9 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
             await ForEachImageAsync(built, (steps, image, token) => steps.BuildImageAsync(image, token), cancellationToken).ConfigureAwait(false);
         }
 
-        var tags = images.Select(i => i.Tag).Where(t => !settings.ImagesToPush.Contains(t, StringComparer.Ordinal)).ToArray();
-        var cluster = await StartClusterAsync(settings.WithImagesToPush(tags), cancellationToken).ConfigureAwait(false);
+        var tags = images.Select(i => i.Tag).ToList();
+        var cluster = await StartClusterAsync(settings.WithImagesToPush([.. tags.Except(settings.ImagesToPush, StringComparer.Ordinal)]), cancellationToken).ConfigureAwait(false);
+        // Every declared image, also one the settings named already: the start pushed each.
         _pushedByStart.UnionWith(tags);
         return cluster;
     }

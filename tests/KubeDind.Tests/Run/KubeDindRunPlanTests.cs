@@ -63,6 +63,19 @@ public sealed class KubeDindRunPlanTests
     }
 
     [Fact]
+    public async Task An_image_the_settings_named_already_is_pushed_by_the_start_once_and_not_again()
+    {
+        await using var plan = Plan();
+        KubeDindImage[] images = [new KubeDindImage("a:1")];
+
+        await plan.StartClusterAsync(new ClusterSettings { ImagesToPush = ["a:1"] }, images, TestContext.Current.CancellationToken);
+        await plan.PushImagesAsync(images, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["a:1"], Assert.IsType<ClusterSettings>(_steps.Calls.Single().Argument).ImagesToPush);
+        Assert.Equal(["StartCluster"], _steps.Calls.Select(c => c.Step));
+    }
+
+    [Fact]
     public async Task On_an_existing_cluster_the_images_are_pushed_after_connecting()
     {
         await using var plan = Plan();
