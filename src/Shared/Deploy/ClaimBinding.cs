@@ -74,17 +74,32 @@ internal static class ClaimBinding
     public static async Task WaitForImmediateAsync(IKubernetes client, IReadOnlyCollection<(string Namespace, string Name)> claims, IKubeDindLog log, CancellationToken cancellationToken)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
+        var immediate = new List<(string Namespace, string Name)>();
         var pending = new List<(string Namespace, string Name)>();
         foreach (var claim in claims)
         {
-            if (await BindsAtOnceButIsPendingAsync(client, claim, cancellationToken).ConfigureAwait(false))
+            switch (await ImmediateClaimPhaseAsync(client, claim, cancellationToken).ConfigureAwait(false))
             {
-                pending.Add(claim);
+                case "Pending":
+                    immediate.Add(claim);
+                    pending.Add(claim);
+                    break;
+                case "Bound":
+                    immediate.Add(claim);
+                    break;
             }
         }
 
+        if (immediate.Count == 0)
+        {
+            return;
+        }
+
+        // Said also when the claims were bound already: the workloads that mount them come after them either way.
+        string Bound() => $"PersistentVolumeClaim {string.Join(", ", immediate.Select(c => $"{c.Namespace}/{c.Name}"))} bound after {waited.Elapsed.TotalSeconds:0.0}s; now the workloads that mount them";
         if (pending.Count == 0)
         {
+            log.Info(Bound());
             return;
         }
 
@@ -108,19 +123,20 @@ internal static class ClaimBinding
             Wait,
             cancellationToken).ConfigureAwait(false);
         log.Info(outcome.Done
-            ? $"PersistentVolumeClaim {names} bound after {waited.Elapsed.TotalSeconds:0.0}s; now the workloads that mount them"
+            ? Bound()
             : $"PersistentVolumeClaim {names} not bound after {Wait.TotalSeconds:0}s ({outcome.LastSeen}); applying the workloads that mount them anyway");
     }
 
-    private static async Task<bool> BindsAtOnceButIsPendingAsync(IKubernetes client, (string Namespace, string Name) claim, CancellationToken cancellationToken)
+    /// <summary>The claim's phase when its StorageClass binds at once (null otherwise, or when it is gone or names no class).</summary>
+    private static async Task<string?> ImmediateClaimPhaseAsync(IKubernetes client, (string Namespace, string Name) claim, CancellationToken cancellationToken)
     {
         var live = await client.ReadOrNullAsync($"Deploy: reading PersistentVolumeClaim {claim.Namespace}/{claim.Name}", c => c.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim.Name, claim.Namespace, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        if (live is null || live.Status?.Phase != "Pending" || string.IsNullOrEmpty(live.Spec?.StorageClassName))
+        if (live is null || string.IsNullOrEmpty(live.Spec?.StorageClassName))
         {
-            return false;
+            return null;
         }
 
         var storageClass = await client.ReadOrNullAsync($"Deploy: reading StorageClass {live.Spec.StorageClassName}", c => c.StorageV1.ReadStorageClassAsync(live.Spec.StorageClassName, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return storageClass is not null && storageClass.VolumeBindingMode is null or "Immediate";
+        return storageClass is not null && storageClass.VolumeBindingMode is null or "Immediate" ? live.Status?.Phase : null;
     }
 }
