@@ -76,6 +76,8 @@ internal static class ClusterGates
     {
         public string Name => "container running";
 
+        public TimeSpan? PollInterval => ReadinessWaiter.RequestPollInterval;
+
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
             var state = (await probe.Docker.Containers.InspectContainerAsync(probe.ContainerId, cancellationToken).ConfigureAwait(false)).State;
@@ -111,6 +113,8 @@ internal static class ClusterGates
 
         public string Name => $"registry answers /v2/ at {probe.RegistryHostEndpoint}";
 
+        public TimeSpan? PollInterval => ReadinessWaiter.RequestPollInterval;
+
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
             var result = await _registry.CheckAsync(cancellationToken).ConfigureAwait(false);
@@ -127,13 +131,19 @@ internal static class ClusterGates
     /// <summary>Base for the gates checked from the host with the cluster's own client (which also proves the kubeconfig works).</summary>
     private abstract class KubernetesGate(ClusterProbe probe) : IReadinessGate
     {
+        private bool _hasClient;
+
         public abstract string Name { get; }
+
+        /// <summary>One API request per check once the kubeconfig is there; before that each check execs into the container.</summary>
+        public virtual TimeSpan? PollInterval => _hasClient ? ReadinessWaiter.RequestPollInterval : null;
 
         protected ClusterProbe Probe => probe;
 
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
             var client = await probe.ClientAsync(cancellationToken).ConfigureAwait(false);
+            _hasClient = client is not null;
             if (client is null)
             {
                 var inner = await probe.InnerAsync(cancellationToken, maxAge: TimeSpan.Zero, through: "apiserver").ConfigureAwait(false);
@@ -327,6 +337,9 @@ internal static class ClusterGates
         private int _unchanged;
 
         public override string Name => "API serving certificate settled";
+
+        // "Unchanged for six checks" means a few seconds of k3s's swapping: at the waiter's pace, not a request's.
+        public override TimeSpan? PollInterval => null;
 
         protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
         {

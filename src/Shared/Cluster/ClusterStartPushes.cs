@@ -115,6 +115,9 @@ internal sealed class ClusterStartPushes : IAsyncDisposable
     {
         public string Name => $"{pushes.Count} pushed into its registry";
 
+        // Looks at a task, not at the cluster.
+        public TimeSpan? PollInterval => ReadinessWaiter.RequestPollInterval;
+
         public Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {
             var running = pushes.Start();

@@ -15,6 +15,8 @@ public sealed class RegistryApiGate : IReadinessGate
 
     public string Name => $"registry answers GET {BaseUrl}/v2/";
 
+    public TimeSpan? PollInterval => ReadinessWaiter.RequestPollInterval;
+
     public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
     {
         try

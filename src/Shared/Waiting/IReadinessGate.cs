@@ -6,6 +6,13 @@ public interface IReadinessGate
     /// <summary>What this gate waits for, in words a build log can show ("registry answers /v2/").</summary>
     string Name { get; }
 
+    /// <summary>
+    /// The pause between two checks while this gate has not passed; null: the waiter's own. A gate whose check is one
+    /// cheap request (an HTTP GET, an inspect) looks more often than one that execs into a container: on a warm start
+    /// each of those stages is otherwise passed up to a whole poll interval late.
+    /// </summary>
+    TimeSpan? PollInterval => null;
+
     Task<GateResult> CheckAsync(CancellationToken cancellationToken);
 }
 

@@ -10,6 +10,9 @@ namespace KubeDind.Waiting;
 /// </summary>
 public sealed class ReadinessWaiter
 {
+    /// <summary>The poll interval of a gate whose check is one cheap request (<see cref="IReadinessGate.PollInterval"/>).</summary>
+    public static readonly TimeSpan RequestPollInterval = TimeSpan.FromMilliseconds(200);
+
     private readonly IKubeDindLog _log;
     private readonly TimeSpan _pollInterval;
     private readonly TimeSpan _reportInterval;
@@ -132,7 +135,7 @@ public sealed class ReadinessWaiter
                 _log.Info($"{subject}: waiting for {gate.Name} ({watch.Elapsed.TotalSeconds:0}s of {timeout.TotalSeconds:0}s; {wait.PassedCount}/{wait.GateCount} gates passed; now: {last.Observation ?? "no answer yet"})");
             }
 
-            await Task.Delay(_pollInterval, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(gate.PollInterval ?? _pollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 

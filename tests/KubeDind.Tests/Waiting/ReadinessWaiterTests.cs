@@ -51,6 +51,18 @@ public sealed class ReadinessWaiterTests
         Assert.Equal("the container's last lines", ex.Details);
     }
 
+    [Fact]
+    public async Task A_gate_with_its_own_poll_interval_is_checked_at_that_pace()
+    {
+        // At the waiter's minute the third check would come long after the wait gave up.
+        var registry = new FakeGate("registry answers", () => true, passAfterChecks: 3) { PollInterval = TimeSpan.FromMilliseconds(1) };
+        var slowWaiter = new ReadinessWaiter(new CapturingLog(), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(10));
+
+        await slowWaiter.WaitInStagesAsync("cluster kdt", [[registry]], TimeSpan.FromSeconds(30), null, Ct);
+
+        Assert.Equal(3, registry.Checks);
+    }
+
     private static ReadinessWaiter Waiter(CapturingLog log) => new(log, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
 
     private sealed class FakeGate(string name, Func<bool> condition, int passAfterChecks = 1, string observation = "not yet") : IReadinessGate
@@ -58,6 +70,8 @@ public sealed class ReadinessWaiterTests
         private int _checks;
 
         public string Name => name;
+
+        public TimeSpan? PollInterval { get; init; }
 
         public int Checks => Volatile.Read(ref _checks);
 
