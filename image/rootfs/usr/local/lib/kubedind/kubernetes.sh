@@ -21,6 +21,7 @@ kubernetes_start() {
   iptables_choose_backend || return 1
   [ "$(node_role)" = agent ] && { kubernetes_agent_start; return; }
   kubernetes_settings || return 1
+  kubernetes_registry_checks_start
   kubernetes_images || return 1
   kubernetes_containerd_template || return 1
   local pod_cidr service_cidr
@@ -273,12 +274,11 @@ airgap_image_names() {
   done
 }
 
-# image_pullable REPOSITORY...: prints where one of the docker.io REPOSITORY names can be pulled from: a mirror
-# in registries.yaml that lists tags for it (a cache-only mirror lists only what it holds), or the upstream
-# when it answers at all (online). Each check gives up after 3 s.
-image_pullable() {
+# image_in_mirror REPOSITORY...: prints the first of docker.io's mirrors in registries.yaml that lists tags for one of
+# the REPOSITORY names (a cache-only mirror lists only what it holds). Each check gives up after 3 s.
+image_in_mirror() {
   local endpoint repository tags
-  for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
+  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true); do
     for repository in "$@"; do
       tags=$(curl -fs -m 3 "${endpoint%/}/v2/$repository/tags/list" 2>/dev/null | jq -r '.tags // [] | length' 2>/dev/null || true)
       if [ "${tags:-0}" -gt 0 ]; then
@@ -287,16 +287,22 @@ image_pullable() {
       fi
     done
   done
-  [ "${KUBEDIND_UPSTREAM_ANSWERS:-}" = yes ] && echo https://registry-1.docker.io
 }
 
-# Sets KUBEDIND_MIRROR_ENDPOINTS (docker.io's mirrors in registries.yaml) and KUBEDIND_UPSTREAM_ANSWERS (yes/no)
-# once, in the calling shell: image_pullable runs in command substitutions, where a value it set itself would be
-# lost after each call.
-upstream_check() {
-  KUBEDIND_MIRROR_ENDPOINTS=$(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true)
-  KUBEDIND_UPSTREAM_ANSWERS=no
-  [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ 2>/dev/null)" = 000 ] || KUBEDIND_UPSTREAM_ANSWERS=yes
+# kubernetes_registry_checks_start: starts the registry checks kubernetes_choose_components decides from, all side by
+# side and in the background: whether docker.io's upstream answers at all (online), and which mirror holds each
+# packaged component's image. They cost most of the time before k3s's launch, so they run while the network is made.
+# Results in KUBEDIND_CHECKS/<name>; kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
+kubernetes_registry_checks_start() {
+  local component pattern role
+  KUBEDIND_CHECKS=$(mktemp -d)
+  KUBEDIND_CHECK_PIDS=()
+  curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ > "$KUBEDIND_CHECKS/upstream" 2>/dev/null &
+  KUBEDIND_CHECK_PIDS+=($!)
+  while read -r component pattern role; do
+    image_in_mirror "rancher/$pattern" "rancher/mirrored-$pattern" > "$KUBEDIND_CHECKS/$component" &
+    KUBEDIND_CHECK_PIDS+=($!)
+  done <<< "$K3S_COMPONENTS"
 }
 
 # k3s's packaged components: the component, the image it needs, what it provides.
@@ -306,24 +312,16 @@ metrics-server metrics-server metrics
 traefik library-traefik ingress
 servicelb klipper-lb load-balancer'
 
-# Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable
-# (image_pullable). Fills K3S_DISABLE and writes the components into the status document.
+# Decides, per packaged component, whether k3s runs it: its image is in an air-gap tarball, or pullable (from a mirror
+# that holds it, or from the upstream when it answers; kubernetes_registry_checks_start). Fills K3S_DISABLE and writes
+# the components into the status document.
 kubernetes_choose_components() {
-  local names registry user_disabled checks entries=() component pattern role source check_pids=()
+  local names registry user_disabled upstream entries=() component pattern role source
   names=$(airgap_image_names)
-  upstream_check
   user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
-  # The registry checks of all components side by side: one after the other they cost most of a second of every
-  # start, before k3s is launched.
-  checks=$(mktemp -d)
-  while read -r component pattern role; do
-    [[ $'\n'$user_disabled$'\n' == *$'\n'$component$'\n'* || $names =~ /(mirrored-)?$pattern: ]] && continue
-    if [ -n "$KUBEDIND_MIRROR_ENDPOINTS" ] || [ "$KUBEDIND_UPSTREAM_ANSWERS" = yes ]; then
-      image_pullable "rancher/$pattern" "rancher/mirrored-$pattern" > "$checks/$component" &
-      check_pids+=($!)
-    fi
-  done <<< "$K3S_COMPONENTS"
-  [ ${#check_pids[@]} -eq 0 ] || wait "${check_pids[@]}"
+  wait "${KUBEDIND_CHECK_PIDS[@]}"
+  # curl's HTTP status, 000 when nothing answered.
+  upstream=$(cat "$KUBEDIND_CHECKS/upstream" 2>/dev/null) || true
   K3S_DISABLE=()
   KUBEDIND_DNS_FALLBACK=false
   KUBEDIND_STORAGE_FALLBACK=false
@@ -335,8 +333,10 @@ kubernetes_choose_components() {
     source=""
     if [[ $names =~ /(mirrored-)?$pattern: ]]; then
       source="air-gap images"
-    elif registry=$(cat "$checks/$component" 2>/dev/null) && [ -n "$registry" ]; then
+    elif registry=$(cat "$KUBEDIND_CHECKS/$component" 2>/dev/null) && [ -n "$registry" ]; then
       source="pulled through $registry"
+    elif [ -n "$upstream" ] && [ "$upstream" != 000 ]; then
+      source="pulled through https://registry-1.docker.io"
     fi
     if [ -n "$source" ]; then
       component_entry "$role" "$component" false "$source" "$component"
@@ -366,7 +366,7 @@ kubernetes_choose_components() {
         ;;
     esac
   done <<< "$K3S_COMPONENTS"
-  rm -rf "$checks"
+  rm -rf "$KUBEDIND_CHECKS"
   printf '%s\n' "${entries[@]}" | status_components
   log "k3s: components: $(status_read '.components | map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")')"
 }
