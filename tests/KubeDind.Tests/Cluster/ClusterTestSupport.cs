@@ -56,6 +56,17 @@ public static class ClusterTestSupport
     };
 
     /// <summary>
+    /// A Kubernetes cluster of a test's own: the image KUBEDIND_TEST_CLUSTER_IMAGE names, when set (else the one built
+    /// for the test k3s), and 5 minutes to be ready, since several clusters start at once in a test run.
+    /// </summary>
+    public static ClusterSettings KubernetesSettings(string what) => ComposeSettings(what) with
+    {
+        Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
+        Kubernetes = true,
+        ReadinessTimeout = TimeSpan.FromMinutes(5),
+    };
+
+    /// <summary>
     /// A ~1 MB runnable image: Debian's statically linked ldconfig on scratch, printing its version. Built from the
     /// offline base image, so nothing is pulled.
     /// </summary>

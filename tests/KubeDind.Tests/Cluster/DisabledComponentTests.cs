@@ -25,13 +25,7 @@ public sealed class DisabledComponentTests(ITestOutputHelper output)
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         await using var cluster = await session.StartClusterAsync(
-            ClusterTestSupport.ComposeSettings("off") with
-            {
-                Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-                Kubernetes = true,
-                K3sArgs = ["--disable=coredns,local-storage"],
-                ReadinessTimeout = TimeSpan.FromMinutes(5),
-            },
+            ClusterTestSupport.KubernetesSettings("off") with { K3sArgs = ["--disable=coredns,local-storage"] },
             Ct);
         output.WriteLine($"ready after {watch.Elapsed.TotalSeconds:0.0}s; {cluster.Timings}");
 

@@ -79,12 +79,7 @@ public sealed class MirrorClusterTests(ComposeClusterFixture fixture, ITestOutpu
             await upstream.PushImageAsync(repository + ":1", "kdt/" + repository + ":1", Ct);
             var mirror = await session.StartMirrorAsync(new MirrorSettings { Name = mirrorName }.WithOnly(new MirrorRegistry("quay.io", $"http://{upstream.Name}:5000")), Ct);
             cluster = await session.StartClusterAsync(
-                (ClusterTestSupport.ComposeSettings("quay-mirrored") with
-                {
-                    Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-                    Kubernetes = true,
-                    ReadinessTimeout = TimeSpan.FromMinutes(5),
-                }).WithMirror(mirror),
+                ClusterTestSupport.KubernetesSettings("quay-mirrored").WithMirror(mirror),
                 Ct);
 
             var name = ClusterTestSupport.UniqueName("quay-pod");

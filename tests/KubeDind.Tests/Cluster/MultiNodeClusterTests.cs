@@ -28,10 +28,8 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
 
         var log = new CapturingLog();
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
-        var settings = ClusterTestSupport.ComposeSettings("multi") with
+        var settings = ClusterTestSupport.KubernetesSettings("multi") with
         {
-            Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-            Kubernetes = true,
             Agents = 2,
             ReadinessTimeout = TimeSpan.FromMinutes(6),
         };

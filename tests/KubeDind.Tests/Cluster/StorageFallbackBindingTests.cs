@@ -27,13 +27,7 @@ public sealed class StorageFallbackBindingTests(ITestOutputHelper output)
         var log = new CapturingLog();
         using var session = await KubeDindSession.ConnectAsync(log, cancellationToken: Ct);
         await using var cluster = await session.StartClusterAsync(
-            ClusterTestSupport.ComposeSettings("nobinder") with
-            {
-                Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-                Kubernetes = true,
-                K3sArgs = ["--kube-controller-manager-arg=controllers=*,-persistentvolume-binder"],
-                ReadinessTimeout = TimeSpan.FromMinutes(5),
-            },
+            ClusterTestSupport.KubernetesSettings("nobinder") with { K3sArgs = ["--kube-controller-manager-arg=controllers=*,-persistentvolume-binder"] },
             Ct);
         output.WriteLine(cluster.Timings.ToString());
         Assert.Contains(cluster.Components, c => c.Role == "storage" && c.IsFallback);

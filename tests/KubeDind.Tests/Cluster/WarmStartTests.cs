@@ -157,13 +157,10 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         // its saved status says Ready from before the save, and the kube-system gate must wait until it is Ready again.
         var manifests = Directory.CreateTempSubdirectory("kdt-warm-manifests-").FullName;
         await File.WriteAllTextAsync(Path.Combine(manifests, "kdt-warm-probe.yaml"), StalePodProbe, Ct);
-        ClusterSettings Settings(string what) => ClusterTestSupport.ComposeSettings(what) with
+        ClusterSettings Settings(string what) => ClusterTestSupport.KubernetesSettings(what) with
         {
-            Image = Environment.GetEnvironmentVariable("KUBEDIND_TEST_CLUSTER_IMAGE") is { Length: > 0 } image ? image : null,
-            Kubernetes = true,
             WarmStart = true,
             K3sArgs = [$"--node-label=kdt-warm={marker}"],
-            ReadinessTimeout = TimeSpan.FromMinutes(5),
             Mounts = [new BindMount(manifests, "/var/lib/rancher/k3s/server/manifests/kdt", ReadOnly: true)],
         };
 
