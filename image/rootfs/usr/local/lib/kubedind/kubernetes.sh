@@ -32,7 +32,6 @@ kubernetes_start() {
   # k3s's default: the tenth address of the service network.
   KUBEDIND_CLUSTER_DNS=${KUBEDIND_CLUSTER_DNS:-$(cidr_address "${service_cidr:-10.43.0.0/16}" 10)}
   echo "$KUBEDIND_CLUSTER_DNS" > "$KUBEDIND_STATE/cluster-dns"
-  kubernetes_network "$pod_cidr" || return 1
   kubernetes_choose_components
 
   local args=(
@@ -66,6 +65,14 @@ kubernetes_start() {
 
   mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
   k3s_launch "${args[@]}" || return 1
+  # The pod network once k3s is launched: its API server needs none of it, and its containerd and kubelet, which do,
+  # start seconds later; made before the launch, it held back every start's API by a tenth of a second or more.
+  if ! kubernetes_network "$pod_cidr"; then
+    kubernetes_stop $((SECONDS + 5))
+    return 1
+  fi
+  # The fallbacks wait for the API themselves: started now, they serve as soon as it answers.
+  kubernetes_start_fallbacks
   log "k3s: running (log $KUBEDIND_LOGS/k3s.log; kubeconfig $KUBEDIND_KUBECONFIG once the API is up)"
 }
 
@@ -133,8 +140,8 @@ kube_proxy_bind_address() {
   [ -z "$address" ] || into+=(--kube-proxy-arg=bind-address="$address")
 }
 
-# k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid; on the server, the fallbacks
-# beside it) without waiting; kubernetes_check_launched reports an exit within its first second.
+# k3s_launch ARGS...: starts k3s in the background (pid in $KUBEDIND_STATE/k3s.pid) without waiting;
+# kubernetes_check_launched reports an exit within its first second.
 k3s_launch() {
   local version
   mkdir -p "$KUBEDIND_LOGS"
@@ -143,8 +150,6 @@ k3s_launch() {
   log "k3s: k3s version ${version#k3s version }; starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
   K3S_ARGS=("$@")
   k3s_run
-  # The server's fallbacks wait for the API themselves: started now, they serve as soon as it answers.
-  [ "$(node_role)" = agent ] || kubernetes_start_fallbacks
 }
 
 # k3s_run: runs k3s with K3S_ARGS in the background, its output appended to k3s.log from line K3S_LOG_FROM on.
@@ -274,35 +279,49 @@ airgap_image_names() {
   done
 }
 
-# image_in_mirror REPOSITORY...: prints the first of docker.io's mirrors in registries.yaml that lists tags for one of
-# the REPOSITORY names (a cache-only mirror lists only what it holds). Each check gives up after 3 s.
-image_in_mirror() {
-  local endpoint repository tags
-  for endpoint in $(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true); do
-    for repository in "$@"; do
-      tags=$(curl -fs -m 3 "${endpoint%/}/v2/$repository/tags/list" 2>/dev/null | jq -r '.tags // [] | length' 2>/dev/null || true)
-      if [ "${tags:-0}" -gt 0 ]; then
-        echo "$endpoint"
-        return 0
-      fi
-    done
-  done
-}
-
-# kubernetes_registry_checks_start: starts the registry checks kubernetes_choose_components decides from, all side by
-# side and in the background: whether docker.io's upstream answers at all (online), and which mirror holds each
-# packaged component's image. They cost most of the time before k3s's launch, so they run while the network is made.
-# Results in KUBEDIND_CHECKS/<name>; kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
+# kubernetes_registry_checks_start: starts the registry checks kubernetes_choose_components decides from, in the
+# background: whether docker.io's upstream answers at all (online), and the tag list of each packaged component's
+# repositories on each of docker.io's mirrors in registries.yaml (KUBEDIND_MIRROR_ENDPOINTS). One curl asks the
+# mirrors for all of them side by side: a curl and a jq per check cost most of the time before k3s's launch. Answers in
+# KUBEDIND_CHECKS (tags-<n>, in mirror_holding's order); kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
 kubernetes_registry_checks_start() {
-  local component pattern role
+  local endpoint component pattern role repository index=0 transfers=()
   KUBEDIND_CHECKS=$(mktemp -d)
   KUBEDIND_CHECK_PIDS=()
   curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ > "$KUBEDIND_CHECKS/upstream" 2>/dev/null &
   KUBEDIND_CHECK_PIDS+=($!)
-  while read -r component pattern role; do
-    image_in_mirror "rancher/$pattern" "rancher/mirrored-$pattern" > "$KUBEDIND_CHECKS/$component" &
-    KUBEDIND_CHECK_PIDS+=($!)
-  done <<< "$K3S_COMPONENTS"
+  KUBEDIND_MIRROR_ENDPOINTS=$(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true)
+  for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
+    while read -r component pattern role; do
+      for repository in "rancher/$pattern" "rancher/mirrored-$pattern"; do
+        transfers+=("${endpoint%/}/v2/$repository/tags/list" -o "$KUBEDIND_CHECKS/tags-$index")
+        index=$((index + 1))
+      done
+    done <<< "$K3S_COMPONENTS"
+  done
+  [ ${#transfers[@]} -gt 0 ] || return 0
+  curl --parallel --parallel-max 20 -fs -m 3 "${transfers[@]}" 2>/dev/null &
+  KUBEDIND_CHECK_PIDS+=($!)
+}
+
+# mirror_holding PATTERN: the first of docker.io's mirrors whose tag list for rancher/PATTERN or
+# rancher/mirrored-PATTERN names a tag (a cache-only mirror lists only what it holds), from the checks' answers; nothing
+# when none does.
+mirror_holding() {
+  local wanted=$1 endpoint component pattern role repository index=0 tags
+  for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
+    while read -r component pattern role; do
+      for repository in "rancher/$pattern" "rancher/mirrored-$pattern"; do
+        tags=""
+        [ -s "$KUBEDIND_CHECKS/tags-$index" ] && { IFS= read -r tags || true; } < "$KUBEDIND_CHECKS/tags-$index"
+        index=$((index + 1))
+        if [ "$pattern" = "$wanted" ] && [[ $tags =~ \"tags\":[[:space:]]*\[[[:space:]]*\" ]]; then
+          echo "$endpoint"
+          return 0
+        fi
+      done
+    done <<< "$K3S_COMPONENTS"
+  done
 }
 
 # k3s's packaged components: the component, the image it needs, what it provides.
@@ -333,7 +352,7 @@ kubernetes_choose_components() {
     source=""
     if [[ $names =~ /(mirrored-)?$pattern: ]]; then
       source="air-gap images"
-    elif registry=$(cat "$KUBEDIND_CHECKS/$component" 2>/dev/null) && [ -n "$registry" ]; then
+    elif registry=$(mirror_holding "$pattern") && [ -n "$registry" ]; then
       source="pulled through $registry"
     elif [ -n "$upstream" ] && [ "$upstream" != 000 ]; then
       source="pulled through https://registry-1.docker.io"
