@@ -113,7 +113,7 @@ internal static class ClusterGates
 
         public string Name => $"registry answers /v2/ at {probe.RegistryHostEndpoint}";
 
-        public TimeSpan? PollInterval => ReadinessWaiter.RequestPollInterval;
+        public TimeSpan? PollInterval => _registry.PollInterval;
 
         public async Task<GateResult> CheckAsync(CancellationToken cancellationToken)
         {

@@ -282,20 +282,21 @@ airgap_image_names() {
 # kubernetes_registry_checks_start: starts the registry checks kubernetes_choose_components decides from, in the
 # background: whether docker.io's upstream answers at all (online), and the tag list of each packaged component's
 # repositories on each of docker.io's mirrors in registries.yaml (KUBEDIND_MIRROR_ENDPOINTS). One curl asks the
-# mirrors for all of them side by side: a curl and a jq per check cost most of the time before k3s's launch. Answers in
-# KUBEDIND_CHECKS (tags-<n>, in mirror_holding's order); kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
+# mirrors for all of them side by side: a curl and a jq per check cost most of the time before k3s's launch. The
+# answers are in KUBEDIND_CHECKS, the Nth mirror's for rancher/REPOSITORY in tags-N-REPOSITORY (mirror_holding reads
+# them); kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
 kubernetes_registry_checks_start() {
-  local endpoint component pattern role repository index=0 transfers=()
+  local endpoint number=0 component pattern role repository transfers=()
   KUBEDIND_CHECKS=$(mktemp -d)
   KUBEDIND_CHECK_PIDS=()
   curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ > "$KUBEDIND_CHECKS/upstream" 2>/dev/null &
   KUBEDIND_CHECK_PIDS+=($!)
   KUBEDIND_MIRROR_ENDPOINTS=$(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true)
   for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
+    number=$((number + 1))
     while read -r component pattern role; do
-      for repository in "rancher/$pattern" "rancher/mirrored-$pattern"; do
-        transfers+=("${endpoint%/}/v2/$repository/tags/list" -o "$KUBEDIND_CHECKS/tags-$index")
-        index=$((index + 1))
+      for repository in "$pattern" "mirrored-$pattern"; do
+        transfers+=("${endpoint%/}/v2/rancher/$repository/tags/list" -o "$KUBEDIND_CHECKS/tags-$number-$repository")
       done
     done <<< "$K3S_COMPONENTS"
   done
@@ -308,19 +309,17 @@ kubernetes_registry_checks_start() {
 # rancher/mirrored-PATTERN names a tag (a cache-only mirror lists only what it holds), from the checks' answers; nothing
 # when none does.
 mirror_holding() {
-  local wanted=$1 endpoint component pattern role repository index=0 tags
+  local endpoint number=0 repository tags
   for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
-    while read -r component pattern role; do
-      for repository in "rancher/$pattern" "rancher/mirrored-$pattern"; do
-        tags=""
-        [ -s "$KUBEDIND_CHECKS/tags-$index" ] && { IFS= read -r tags || true; } < "$KUBEDIND_CHECKS/tags-$index"
-        index=$((index + 1))
-        if [ "$pattern" = "$wanted" ] && [[ $tags =~ \"tags\":[[:space:]]*\[[[:space:]]*\" ]]; then
-          echo "$endpoint"
-          return 0
-        fi
-      done
-    done <<< "$K3S_COMPONENTS"
+    number=$((number + 1))
+    for repository in "$1" "mirrored-$1"; do
+      tags=""
+      [ -s "$KUBEDIND_CHECKS/tags-$number-$repository" ] && { IFS= read -r tags || true; } < "$KUBEDIND_CHECKS/tags-$number-$repository"
+      if [[ $tags =~ \"tags\":[[:space:]]*\[[[:space:]]*\" ]]; then
+        echo "$endpoint"
+        return 0
+      fi
+    done
   done
 }
 
