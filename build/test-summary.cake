@@ -60,7 +60,8 @@ public static class TestSummary
                     default:
                         totals.Failed++;
                         var message = result.Descendants(ns + "Message").FirstOrDefault()?.Value ?? outcome;
-                        var firstLines = string.Join(" | ", message.Trim().Split('\n').Take(3).Select(l => l.Trim()));
+                        // Five lines hold both sides of an xunit comparison ("Expected: …", "Actual: …").
+                        var firstLines = string.Join(" | ", message.Trim().Split('\n').Take(5).Select(l => l.Trim()));
                         totals.FailedReasons.Add($"{(string)result.Attribute("testName")}: {firstLines}");
                         break;
                 }

@@ -150,8 +150,13 @@ public static class FailureSummary
 
             if (terminated?.Reason == "OOMKilled")
             {
-                var limit = ContainerSpec(pod, container)?.Resources?.Limits is { } limits && limits.TryGetValue("memory", out var memory) ? memory.ToString() : null;
+                var limit = MemoryLimit(pod, container);
                 return new($"{workload}: container {container} was OOMKilled" + (limit is null ? " (no memory limit set: the node ran out)" : $" (memory limit {limit}) — raise the limit or use less memory"), FailureKind.Crash);
+            }
+
+            if (terminated is { ExitCode: SigkillExitCode, Reason: null or "Error" } && MemoryLimit(pod, container) is { } memoryLimit && !KilledByKubelet(events, podName, container))
+            {
+                return new($"{workload}: container {container} was killed (exit code 137, SIGKILL), not by Kubernetes: most likely out of memory (memory limit {memoryLimit}) — raise the limit or use less memory", FailureKind.Crash);
             }
 
             if (reason is "CreateContainerConfigError" or "CreateContainerError" or "RunContainerError")
@@ -194,6 +199,25 @@ public static class FailureSummary
 
         return null;
     }
+
+    /// <summary>
+    /// A process killed by SIGKILL exits with 128 + 9. containerd names a kill by the memory cgroup's OOM killer only
+    /// when its OOM event arrives in time: its shim watches the cgroup only once the process has started, and the
+    /// kubelet keeps the first status it reads of an exited container. A process that allocates at once, on a loaded
+    /// node, is reported as "Error" with this exit code instead.
+    /// </summary>
+    private const int SigkillExitCode = 137;
+
+    private static string? MemoryLimit(V1Pod pod, string container) =>
+        ContainerSpec(pod, container)?.Resources?.Limits is { } limits && limits.TryGetValue("memory", out var memory) ? memory.ToString() : null;
+
+    /// <summary>
+    /// Whether the kubelet stopped the container itself (a failed liveness or startup probe, a deletion): its "Killing"
+    /// event points at the container by field path ("spec.containers{app}").
+    /// </summary>
+    private static bool KilledByKubelet(IReadOnlyList<Corev1Event> events, string podName, string container) =>
+        events.Any(e => e.InvolvedObject?.Name == podName && e.Reason == "Killing"
+            && (e.InvolvedObject.FieldPath ?? string.Empty).EndsWith($"{{{container}}}", StringComparison.Ordinal));
 
     private static V1Container? ContainerSpec(V1Pod pod, string container) =>
         (pod.Spec?.Containers ?? []).Concat(pod.Spec?.InitContainers ?? []).FirstOrDefault(c => c.Name == container);

@@ -103,8 +103,10 @@ public sealed class RealClusterParityTests
             Settings(ns, TimeSpan.FromMinutes(3), Workload("worker", hog, null, "resources: { limits: { memory: 32Mi } }", ready)),
             Ct));
 
-        Assert.Equal("worker: container app was OOMKilled (memory limit 32Mi) — raise the limit or use less memory", Assert.Single(ex.Diagnostics!.Summary));
         _output.WriteLine(ex.Message);
+        // containerd reports the kill as OOMKilled only when its OOM event beats the exit to the kubelet; on a loaded node it
+        // can lose, and the summary then names the memory limit from the SIGKILL (unit-tested in WorkloadChecksTests).
+        Assert.Matches(@"^worker: container app (was OOMKilled|was killed \(exit code 137, SIGKILL\), not by Kubernetes: most likely out of memory) \(memory limit 32Mi\) — raise the limit or use less memory$", Assert.Single(ex.Diagnostics!.Summary));
     }
 
     [Fact]

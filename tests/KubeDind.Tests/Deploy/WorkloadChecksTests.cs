@@ -68,6 +68,21 @@ public sealed class WorkloadChecksTests
         Assert.Equal("web: container app cannot start (CreateContainerConfigError): configmap \"web-config\" not found", FailureSummary.Describe("web", [pod], [], (_, _, _) => null));
     }
 
+    [Theory]
+    [InlineData("OOMKilled", "32Mi", null, "web: container app was OOMKilled (memory limit 32Mi) — raise the limit or use less memory")]
+    [InlineData("Error", "32Mi", null, "web: container app was killed (exit code 137, SIGKILL), not by Kubernetes: most likely out of memory (memory limit 32Mi) — raise the limit or use less memory")]
+    [InlineData("Error", "32Mi", "spec.containers{app}", "web: container app is crash-looping (exit code 137): last log line: allocating")]
+    [InlineData("Error", "32Mi", "spec.containers{sidecar}", "web: container app was killed (exit code 137, SIGKILL), not by Kubernetes: most likely out of memory (memory limit 32Mi) — raise the limit or use less memory")]
+    [InlineData("Error", null, null, "web: container app is crash-looping (exit code 137): last log line: allocating")]
+    public void A_container_killed_at_its_memory_limit_is_named_out_of_memory_even_when_containerd_missed_the_oom_event(string reason, string? limit, string? killedField, string line)
+    {
+        var resources = limit is null ? string.Empty : $$$""","resources":{"limits":{"memory":"{{{limit}}}"}}""";
+        var pod = KubernetesJson.Deserialize<V1Pod>($$$$"""{"metadata":{"name":"web-1"},"spec":{"containers":[{"name":"app","image":"app:1"{{{{resources}}}}},{"name":"sidecar","image":"app:1"}]},"status":{"containerStatuses":[{"name":"app","restartCount":1,"state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"{{{{reason}}}}","exitCode":137}}}]}}""");
+        var killed = KubernetesJson.Deserialize<Corev1Event>($$"""{"reason":"Killing","involvedObject":{"kind":"Pod","name":"web-1","fieldPath":"{{killedField}}"},"message":"Container failed liveness probe, will be restarted"}""");
+
+        Assert.Equal(line, FailureSummary.Describe("web", [pod], killedField is null ? [] : [killed], (_, _, _) => "allocating"));
+    }
+
     [Fact]
     public void No_pods_at_all_names_the_controllers_warning()
     {
