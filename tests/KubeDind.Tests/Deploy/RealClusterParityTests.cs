@@ -110,6 +110,57 @@ public sealed class RealClusterParityTests
     }
 
     [Fact]
+    public async Task A_stateful_set_with_claim_templates_gets_a_volume_and_a_name_per_pod()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("sts");
+        var service = "apiVersion: v1\nkind: Service\nmetadata: { name: db }\nspec:\n  clusterIP: None\n  selector: { app: db }\n  ports: [{ name: db, port: 5432 }]\n";
+        var set = $$"""
+            apiVersion: apps/v1
+            kind: StatefulSet
+            metadata: { name: db }
+            spec:
+              serviceName: db
+              replicas: 2
+              selector: { matchLabels: { app: db } }
+              template:
+                metadata: { labels: { app: db } }
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                    - name: db
+                      image: {{_fixture.Image}}
+                      command: [sh, -c, 'cat /etc/hostname > /data/owner; exec sleep 3600']
+                      readinessProbe: { exec: { command: [test, -s, /data/owner] }, periodSeconds: 1 }
+                      volumeMounts: [{ name: data, mountPath: /data }]
+              volumeClaimTemplates:
+                - metadata: { name: data }
+                  spec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 16Mi } } }
+            """;
+
+        var result = await Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(3), service, set), Ct);
+
+        Assert.Equal(RolloutState.Ready, result.Objects.Single(o => o.Kind == "StatefulSet").Rollout);
+        var claims = (await Cluster.Kubernetes.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns, cancellationToken: Ct)).Items;
+        Assert.Equal(["data-db-0", "data-db-1"], claims.Select(c => c.Metadata.Name).Order());
+        Assert.All(claims, c => Assert.Equal("Bound", c.Status.Phase));
+        Assert.NotEqual(claims[0].Spec.VolumeName, claims[1].Spec.VolumeName);
+        foreach (var pod in new[] { "db-0", "db-1" })
+        {
+            var owner = await Cluster.ExecAsync(["kubectl", "exec", "-n", ns, pod, "--", "cat", "/data/owner"], null, Ct);
+            Assert.True(owner.Succeeded, owner.StandardError);
+            Assert.Equal(pod, owner.StandardOutput.Trim());
+        }
+
+        // A peer finds db-0 by its stable name, through the pod's own resolver and search path, as a replica would.
+        var lookup = await WaitForAsync(
+            $"db-1 to resolve db-0.db (namespace {ns})",
+            async () => await Cluster.ExecAsync(["kubectl", "exec", "-n", ns, "db-1", "--", "getent", "hosts", "db-0.db"], null, Ct) is { Succeeded: true } found ? found.StandardOutput : null);
+        var db0 = await Cluster.Kubernetes.CoreV1.ReadNamespacedPodAsync("db-0", ns, cancellationToken: Ct);
+        Assert.StartsWith(db0.Status.PodIP + " ", lookup, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_crd_and_its_instance_in_one_deploy_are_applied_after_the_crd_is_established()
     {
         SkipWithoutK3s();
@@ -302,6 +353,22 @@ public sealed class RealClusterParityTests
             {
                 Directory.Delete(artifacts, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Runs <paramref name="look"/> every half second until it answers; fails naming <paramref name="what"/> after 30 s.</summary>
+    private static async Task<string> WaitForAsync(string what, Func<Task<string?>> look)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            if (await look() is { } answer)
+            {
+                return answer;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"waited 30s for {what}");
+            await Task.Delay(500, Ct);
         }
     }
 
