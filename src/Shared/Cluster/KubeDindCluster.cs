@@ -308,6 +308,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         ExtraLogs = ReadComponentLogsAsync,
         Facts = ct => ClusterFacts.ReadAsync(this, Session.Mirrors, ct),
         Kustomize = new ContainerKustomize(Session.Docker, ContainerId),
+        Components = Components,
     };
 
     /// <summary>The last lines of the cluster container's own log and of each component log inside it (and of each agent's).</summary>

@@ -48,6 +48,12 @@ internal static class DeployStep
                 resources[namespaceObject] = new ApiResource("v1", "Namespace", "namespaces", false);
             }
 
+            foreach (var unserved in UnservedObjects.Describe(manifests, context.Components))
+            {
+                warnings.Add(unserved);
+                log.Warn(unserved);
+            }
+
             var ordered = ManifestOrder.Sort(manifests);
             log.Info($"Deploying {ordered.Count} objects to {context.ClusterName} ({string.Join(", ", ordered.GroupBy(o => o.Kind).Select(g => $"{g.Count()} {g.Key}"))})");
             var apply = new ServerSideApply(api, settings.FieldManager);

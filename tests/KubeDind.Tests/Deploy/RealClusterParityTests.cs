@@ -161,6 +161,21 @@ public sealed class RealClusterParityTests
     }
 
     [Fact]
+    public async Task Objects_nothing_in_the_cluster_acts_on_are_named_in_the_deploys_warnings()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("unserved");
+        var policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: deny-all }\nspec: { podSelector: {}, policyTypes: [Ingress] }\n";
+        var ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: web }\nspec: { defaultBackend: { service: { name: web, port: { number: 80 } } } }\n";
+
+        var result = await Cluster.DeployAsync(Settings(ns, TimeSpan.FromMinutes(1), policy, ingress), Ct);
+
+        _output.WriteLine(string.Join("\n", result.Warnings));
+        Assert.Contains(result.Warnings, w => w.StartsWith($"NetworkPolicy {ns}/deny-all: applied but not enforced", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith($"Ingress {ns}/web: no ingress controller serves it", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_crd_and_its_instance_in_one_deploy_are_applied_after_the_crd_is_established()
     {
         SkipWithoutK3s();

@@ -384,6 +384,9 @@ kubernetes_choose_components() {
         ;;
     esac
   done <<< "$K3S_COMPONENTS"
+  # k3s runs with --disable-network-policy (kubernetes_start): said here so that a deploy names the policies it applies
+  # as not enforced.
+  component_entry network-policy none false "k3s runs without its network policy controller" ""
   rm -rf "$KUBEDIND_CHECKS"
   printf '%s\n' "${entries[@]}" | status_components
   log "k3s: components: $(status_read '.components | map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")')"
