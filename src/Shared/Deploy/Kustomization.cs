@@ -192,7 +192,8 @@ internal sealed record KustomizationTree(string KustomizationFile, string Root, 
 /// <summary>
 /// Renders kustomizations with the cluster's own kubectl (<c>kubectl kustomize</c>) inside the cluster container, so the
 /// host needs no kubectl or kustomize: the tree is copied into a fresh folder under /tmp, rendered, and removed.
-/// k3s v1.21's kubectl embeds kustomize v2.0.3; newer k3s embed newer kustomize (kubectl 1.27: v5).
+/// k3s v1.21's kubectl embeds kustomize v4 (folders in resources, replicas, patches with targets, components); kubectl 1.27
+/// and newer embed v5.
 /// </summary>
 internal sealed class ContainerKustomize(IDockerClient docker, string containerId) : IKustomize
 {

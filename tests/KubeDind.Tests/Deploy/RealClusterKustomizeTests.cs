@@ -9,8 +9,10 @@ namespace KubeDind.Tests.Deploy;
 
 /// <summary>
 /// Kustomize directories deployed into a real cluster, rendered by the cluster's own kubectl (k3s v1.21's embeds
-/// kustomize v2.0.3): an overlay that changes replicas, generates a ConfigMap and sets the image tag rolls out and
-/// serves the overlay's values; a kustomization that does not build fails in one line quoting kustomize.
+/// kustomize v4): an overlay that changes replicas, generates a ConfigMap and sets the image tag rolls out and serves
+/// the overlay's values, written both the old way (<c>bases:</c>, <c>patchesStrategicMerge:</c>) and the way kustomize's
+/// docs write it today (a folder in <c>resources:</c>, <c>replicas:</c>, <c>labels:</c>, <c>patches:</c> with a target, a
+/// component); a kustomization that does not build fails in one line quoting kustomize.
 /// </summary>
 public sealed class RealClusterKustomizeTests(ITestOutputHelper output)
 {
@@ -52,6 +54,8 @@ public sealed class RealClusterKustomizeTests(ITestOutputHelper output)
                 Assert.Equal("hello-from-the-overlay", (await http.GetStringAsync(endpoint.Url, ct)).Trim());
             }
 
+            await DeployModernOverlayAsync(cluster, ct);
+
             var broken = ManifestFiles.Path("kustomize/broken/kustomization.yaml");
             var error = await Assert.ThrowsAsync<KubeDindException>(() => cluster.DeployAsync(new DeploySettings { Manifests = [broken], Namespace = "kdt-kustomize" }, ct));
             output.WriteLine(error.Message);
@@ -64,6 +68,26 @@ public sealed class RealClusterKustomizeTests(ITestOutputHelper output)
         {
             await ClusterTestSupport.RemoveImageAsync(session, image);
         }
+    }
+
+    /// <summary>The same app through overlays/modern: its component's greeting, its labels, its targeted patch.</summary>
+    private async Task DeployModernOverlayAsync(KubeDindCluster cluster, CancellationToken ct)
+    {
+        const string ns = "kdt-kustomize-modern";
+        var result = await cluster.DeployAsync(
+            new DeploySettings { Manifests = ["kustomize/web/overlays/modern"], BaseDirectory = ManifestFiles.Root, Namespace = ns, Timeout = TimeSpan.FromMinutes(3) },
+            ct);
+
+        output.WriteLine(string.Join("\n", result.Objects));
+        var deployment = await cluster.Kubernetes.AppsV1.ReadNamespacedDeploymentAsync("web", ns, cancellationToken: ct);
+        Assert.Equal(2, deployment.Status.ReadyReplicas);
+        Assert.Equal("modern-overlay", deployment.Metadata.Annotations["kubedind.io/patched-by"]);
+        Assert.Equal("kdt-modern", deployment.Metadata.Labels["app.kubernetes.io/part-of"]);
+        Assert.False(deployment.Spec.Selector.MatchLabels.ContainsKey("app.kubernetes.io/part-of"));
+        Assert.EndsWith($"/{Image}:overlay", Assert.Single(deployment.Spec.Template.Spec.Containers).Image, StringComparison.Ordinal);
+        await using var endpoint = await cluster.OpenServiceAsync("web", "http", ns, cancellationToken: ct);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        Assert.Equal("hello-from-a-component", (await http.GetStringAsync(endpoint.Url, ct)).Trim());
     }
 
     /// <summary>A tiny HTTP server answering with $GREETING (perl is in the base image; nothing can be pulled here).</summary>
