@@ -53,10 +53,10 @@ public sealed class UnservedObjectsTests
 
         Assert.Equal(
             [
-                "NetworkPolicy shop/deny-all, shop/allow-web: applied but not enforced: traffic it would block flows, so a test here cannot show the policy is right (network-policy: none in this cluster, k3s runs without its network policy controller).",
-                "Ingress shop/web: no ingress controller serves it; reach its backend Service with OpenService (a published node port or a port-forward) (ingress: none in this cluster, disabled in /etc/rancher/k3s/config.yaml).",
-                "LoadBalancer Service shop/web: gets no external address; reach it by its node port or with OpenService (load-balancer: none in this cluster, disabled in /etc/rancher/k3s/config.yaml).",
-                "HorizontalPodAutoscaler shop/web: never scales (nothing measures the pods); its workload keeps the replicas it was applied with (metrics: none in this cluster, image unavailable).",
+                "NetworkPolicy shop/deny-all, shop/allow-web: applied but not enforced: traffic it would block flows, so a test here cannot show the policy is right (network-policy is off here: k3s runs without its network policy controller).",
+                "Ingress shop/web: no ingress controller serves it (ingress is off here: disabled in /etc/rancher/k3s/config.yaml); reach its backend Service with OpenService (a published node port or a port-forward), or turn Traefik on (ClusterSettings.Traefik, given its image).",
+                "LoadBalancer Service shop/web: gets no external address (load-balancer is off here: disabled in /etc/rancher/k3s/config.yaml); reach it by its node port or with OpenService, or turn ServiceLB on (ClusterSettings.ServiceLoadBalancer, given its image).",
+                "HorizontalPodAutoscaler shop/web: never scales: nothing measures the pods, so its workload keeps the replicas it was applied with (metrics is off here: image unavailable); metrics-server runs given its image (ClusterSettings.AirgapImages or a mirror).",
             ],
             lines);
     }
