@@ -14,7 +14,8 @@ internal sealed record PermanentFailure(string Cause, bool Lasting);
 /// reference to a missing ConfigMap, Secret or key), CreateContainerError, RunContainerError;</description></item>
 /// <item><term>once it held for <see cref="DeploySettings.FailFastAfter"/></term><description>a pending pod that mounts a ConfigMap or
 /// Secret that does not exist (not optional); a PersistentVolumeClaim it uses that does not exist, that names a StorageClass that does
-/// not exist, or that names none while the cluster has no default StorageClass and no PersistentVolume it could bind to.</description></item>
+/// not exist, or that names none while the cluster has no default StorageClass and no PersistentVolume it could bind to; a
+/// workload with no pod at all whose pods name a ServiceAccount that does not exist.</description></item>
 /// </list>
 /// The lasting ones wait a little because something (a controller, a test's own setup) may still be creating what is missing.
 /// </summary>
@@ -53,6 +54,25 @@ internal sealed class PermanentFailures
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Why a workload's controller can make no pod at all: the ServiceAccount its pods name does not exist (the API
+    /// refuses every such pod). Lasting, like a missing ConfigMap: a test's own setup may still be creating it.
+    /// "default" is left out: a new namespace gets it from the controller manager a moment after it is made.
+    /// </summary>
+    public async Task<PermanentFailure?> FindForNoPodsAsync(string ns, V1PodSpec? podSpec, CancellationToken cancellationToken)
+    {
+        var account = podSpec?.ServiceAccountName is { Length: > 0 } named ? named : podSpec?.ServiceAccount;
+        if (string.IsNullOrEmpty(account) || account == "default")
+        {
+            return null;
+        }
+
+        var found = await _client.ReadOrNullAsync($"Deploy: reading ServiceAccount {ns}/{account}", c => c.CoreV1.ReadNamespacedServiceAccountAsync(account, ns, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return found is null
+            ? new PermanentFailure($"ServiceAccount {ns}/{account} (its pods' serviceAccountName) does not exist, so no pod can be created; add it to the manifests or fix the name", true)
+            : null;
     }
 
     private async Task<string?> CheckProjectedAsync(string ns, V1Volume volume, CancellationToken cancellationToken)

@@ -169,6 +169,11 @@ internal sealed class RolloutWaiter
         }
 
         IReadOnlyList<V1Pod> pods = live.Pod is { } pod ? [pod] : await ListPodsAsync(_client, ns, live.Selector, cancellationToken).ConfigureAwait(false);
+        if (pods.Count == 0)
+        {
+            return (manifest, live.Status, live.Selector, await _permanent.FindForNoPodsAsync(ns, live.PodSpec, cancellationToken).ConfigureAwait(false));
+        }
+
         PermanentFailure? lasting = null;
         foreach (var candidate in pods)
         {

@@ -23,7 +23,8 @@ public enum RolloutState
 }
 
 /// <summary>A workload as the API has it now: its rollout status and the selector its controller uses for its pods.</summary>
-internal sealed record LiveWorkload(RolloutStatus Status, V1LabelSelector? Selector, V1Pod? Pod);
+/// <summary>A workload as read: its rollout status, its live pod selector, the pod itself for a bare Pod, and the spec its pods are made from.</summary>
+internal sealed record LiveWorkload(RolloutStatus Status, V1LabelSelector? Selector, V1Pod? Pod, V1PodSpec? PodSpec);
 
 /// <summary>Reads one workload kind through its typed model; one small object per kind.</summary>
 internal interface IWorkloadCheck
@@ -50,7 +51,7 @@ internal abstract class WorkloadCheck<T> : IWorkloadCheck
     public async Task<LiveWorkload?> ReadAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken)
     {
         var live = await client.ReadOrNullAsync($"Deploy: reading {Kind} {@namespace}/{name}", c => ReadLiveAsync(c, name, @namespace, cancellationToken)).ConfigureAwait(false);
-        return live is null ? null : new LiveWorkload(Evaluate(live), SelectorOf(live), live as V1Pod);
+        return live is null ? null : new LiveWorkload(Evaluate(live), SelectorOf(live), live as V1Pod, PodSpecOf(live));
     }
 
     public async IAsyncEnumerable<object> WatchAsync(IKubernetes client, string @namespace, Action<Exception> onError, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -68,6 +69,8 @@ internal abstract class WorkloadCheck<T> : IWorkloadCheck
     protected abstract Task<T> ReadLiveAsync(IKubernetes client, string name, string @namespace, CancellationToken cancellationToken);
 
     protected abstract V1LabelSelector? SelectorOf(T live);
+
+    protected abstract V1PodSpec? PodSpecOf(T live);
 
     protected static bool ObservedCurrentGeneration(long? generation, long? observed, out string observation)
     {
@@ -118,6 +121,8 @@ internal sealed class DeploymentCheck : WorkloadCheck<V1Deployment>
         client.AppsV1.ReadNamespacedDeploymentAsync(name, @namespace, cancellationToken: cancellationToken);
 
     protected override V1LabelSelector? SelectorOf(V1Deployment live) => live.Spec?.Selector;
+
+    protected override V1PodSpec? PodSpecOf(V1Deployment live) => live.Spec?.Template?.Spec;
 }
 
 internal sealed class StatefulSetCheck : WorkloadCheck<V1StatefulSet>
@@ -151,6 +156,8 @@ internal sealed class StatefulSetCheck : WorkloadCheck<V1StatefulSet>
         client.AppsV1.ReadNamespacedStatefulSetAsync(name, @namespace, cancellationToken: cancellationToken);
 
     protected override V1LabelSelector? SelectorOf(V1StatefulSet live) => live.Spec?.Selector;
+
+    protected override V1PodSpec? PodSpecOf(V1StatefulSet live) => live.Spec?.Template?.Spec;
 }
 
 internal sealed class DaemonSetCheck : WorkloadCheck<V1DaemonSet>
@@ -180,6 +187,8 @@ internal sealed class DaemonSetCheck : WorkloadCheck<V1DaemonSet>
         client.AppsV1.ReadNamespacedDaemonSetAsync(name, @namespace, cancellationToken: cancellationToken);
 
     protected override V1LabelSelector? SelectorOf(V1DaemonSet live) => live.Spec?.Selector;
+
+    protected override V1PodSpec? PodSpecOf(V1DaemonSet live) => live.Spec?.Template?.Spec;
 }
 
 internal sealed class JobCheck : WorkloadCheck<V1Job>
@@ -208,6 +217,8 @@ internal sealed class JobCheck : WorkloadCheck<V1Job>
         client.BatchV1.ReadNamespacedJobAsync(name, @namespace, cancellationToken: cancellationToken);
 
     protected override V1LabelSelector? SelectorOf(V1Job live) => live.Spec?.Selector;
+
+    protected override V1PodSpec? PodSpecOf(V1Job live) => live.Spec?.Template?.Spec;
 }
 
 internal sealed class PodCheck : WorkloadCheck<V1Pod>
@@ -239,4 +250,6 @@ internal sealed class PodCheck : WorkloadCheck<V1Pod>
         client.CoreV1.ReadNamespacedPodAsync(name, @namespace, cancellationToken: cancellationToken);
 
     protected override V1LabelSelector? SelectorOf(V1Pod live) => null;
+
+    protected override V1PodSpec? PodSpecOf(V1Pod live) => live.Spec;
 }

@@ -84,6 +84,24 @@ public sealed partial class RealClusterFailFastTests
     }
 
     [Fact]
+    public async Task A_service_account_that_does_not_exist_fails_fast_instead_of_waiting_out_the_timeout()
+    {
+        SkipWithoutK3s();
+        var ns = Ns("account");
+        var web = $"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web }}\nspec:\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      serviceAccountName: web-runner\n      containers: [{{ name: app, image: {_fixture.Image}, command: [sleep, '3600'] }}]\n";
+        var watch = Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<DeployFailedException>(() => Cluster.DeployAsync(Settings(ns, web), Ct));
+
+        // The API refuses every pod of the ReplicaSet, so there is no pod to explain: without this the wait ran out its
+        // timeout and the summary could only quote the ReplicaSet's last warning.
+        Assert.Equal(
+            $"web: ServiceAccount {ns}/web-runner (its pods' serviceAccountName) does not exist, so no pod can be created; add it to the manifests or fix the name",
+            Assert.Single(ex.Diagnostics!.Summary));
+        _output.WriteLine($"failed after {watch.Elapsed.TotalSeconds:0.0}s: {ex.Message}");
+    }
+
+    [Fact]
     public async Task A_job_whose_template_has_no_labels_is_summarised_through_its_live_selector()
     {
         SkipWithoutK3s();
