@@ -71,9 +71,10 @@ public sealed class ServiceAccess
     /// accepts every connection and closes it when nothing answers behind it (right after a Deploy kube-proxy may not
     /// have programmed a new node port yet), so an http endpoint is asked a HEAD request and counts as answering at its
     /// first byte back; any other (or a server that waits for its client) once the connection stays open a while, which
-    /// under load takes the proxy longer than a moment to refuse. A port-forward: once the kubelet connected a forward to
-    /// the pod's port without reporting an error (it reports a port nothing listens on at once, on the forward's error
-    /// channel), so API latency under load cannot pass for an open port.
+    /// under load takes the proxy longer than a moment to refuse. A port-forward: an http endpoint once the pod's answer
+    /// to the same HEAD request comes back through the forward; any other once the kubelet connected a forward to the
+    /// pod's port without reporting an error (it reports a port nothing listens on at once, on the forward's error
+    /// channel, but "at once" under load can be seconds).
     /// </summary>
     private async Task<ServiceEndpoint> AnsweringAsync(string subject, ServiceEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -84,7 +85,7 @@ public sealed class ServiceAccess
         {
             var outcome = await Poll.UntilAsync(
                 $"a connection to {host}:{port} ({endpoint.Via}) that stays open",
-                token => endpoint.Forwarder is { } forwarder ? forwarder.ProbeAsync(settle, token) : ProbeAsync(host, port, request, settle, token),
+                token => endpoint.Forwarder is { } forwarder ? forwarder.ProbeAsync(settle, request, token) : ProbeAsync(host, port, request, settle, token),
                 TimeSpan.FromMilliseconds(250),
                 timeout,
                 cancellationToken).ConfigureAwait(false);
@@ -248,13 +249,13 @@ internal sealed class PortForwarder : IAsyncDisposable
     public static PortForwarder Start(IKubernetes client, string pod, string @namespace, int port, IKubeDindLog log) => new(client, pod, @namespace, port, log);
 
     /// <summary>
-    /// Opens one forward to the pod's port and listens on its error channel after the kubelet accepted it: the kubelet
-    /// dials the port as the forward opens and reports a refusal there at once, "at once" being one more trip through
-    /// the API server and the kubelet. So it listens for <paramref name="settle"/> or three times as long as opening the
-    /// forward took, whichever is longer: on a loaded machine a refusal can take longer than a fixed second to arrive,
-    /// and a port nothing listens on would pass for an open one.
+    /// Opens one forward to the pod's port. With a <paramref name="request"/> (http), sends it and passes only on the
+    /// pod's first bytes back: silence is no evidence, since the kubelet's refusal of a port nothing listens on can take
+    /// seconds to come back through the API server on a loaded machine. Without one, listens on the error channel after
+    /// the kubelet accepted the forward: for <paramref name="settle"/> or three times as long as opening the forward
+    /// took, whichever is longer, and no refusal meanwhile counts as an open port.
     /// </summary>
-    public async Task<PollStep<bool>> ProbeAsync(TimeSpan settle, CancellationToken cancellationToken)
+    public async Task<PollStep<bool>> ProbeAsync(TimeSpan settle, byte[]? request, CancellationToken cancellationToken)
     {
         WebSocket socket;
         var opening = System.Diagnostics.Stopwatch.StartNew();
@@ -273,15 +274,32 @@ internal sealed class PortForwarder : IAsyncDisposable
         {
             demuxer.Start();
             using var errors = demuxer.GetStream((byte?)1, null);
+            using var data = request is null ? null : demuxer.GetStream((byte?)0, (byte?)0);
 
-            // The demuxer's streams read synchronously and ignore cancellation; disposing the demuxer ends the read.
-            var error = Task.Run(() => ReadErrorAsync(errors), CancellationToken.None);
+            // The demuxer's streams read synchronously and ignore cancellation; disposing the demuxer ends the reads.
+            var error = Task.Run(() => ReadFirstMessageAsync(errors), CancellationToken.None);
+            Task<string>? answer = null;
+            if (data is not null)
+            {
+                await data.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+                answer = Task.Run(() => ReadFirstMessageAsync(data), CancellationToken.None);
+            }
+
             var settled = Task.Delay(settle, cancellationToken);
-            var first = await Task.WhenAny(error, settled).ConfigureAwait(false);
+            var first = await Task.WhenAny(answer is null ? [error, settled] : [error, answer, settled]).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
+            if (first == answer)
+            {
+                return (await answer.ConfigureAwait(false)).Length > 0
+                    ? PollStep<bool>.Finished(true, "the pod answered through the forward")
+                    : PollStep<bool>.NotYet("the forwarded connection was closed without an answer");
+            }
+
             if (first == settled)
             {
-                return PollStep<bool>.Finished(true, "the pod accepted the forwarded connection");
+                return answer is null
+                    ? PollStep<bool>.Finished(true, "the pod accepted the forwarded connection")
+                    : PollStep<bool>.NotYet($"no answer to a HEAD request through the forward within {settle.TotalSeconds:0.0}s");
             }
 
             var text = await error.ConfigureAwait(false);
@@ -289,14 +307,14 @@ internal sealed class PortForwarder : IAsyncDisposable
         }
     }
 
-    /// <summary>The error channel's first message, without the port number the channel starts with; empty when it closes.</summary>
-    private async Task<string> ReadErrorAsync(Stream errors)
+    /// <summary>A channel's first message (its first line), without the port number the channel starts with; empty when it closes first.</summary>
+    private async Task<string> ReadFirstMessageAsync(Stream channel)
     {
         var received = new List<byte>();
         var buffer = new byte[1024];
         while (true)
         {
-            var read = await errors.ReadAsync(buffer).ConfigureAwait(false);
+            var read = await channel.ReadAsync(buffer).ConfigureAwait(false);
             if (read <= 0)
             {
                 break;
