@@ -22,7 +22,6 @@ public enum RolloutState
     NotWaited,
 }
 
-/// <summary>A workload as the API has it now: its rollout status and the selector its controller uses for its pods.</summary>
 /// <summary>A workload as read: its rollout status, its live pod selector, the pod itself for a bare Pod, and the spec its pods are made from.</summary>
 internal sealed record LiveWorkload(RolloutStatus Status, V1LabelSelector? Selector, V1Pod? Pod, V1PodSpec? PodSpec);
 

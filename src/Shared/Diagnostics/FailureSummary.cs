@@ -156,7 +156,7 @@ public static class FailureSummary
 
             if (terminated is { ExitCode: SigkillExitCode, Reason: null or "Error" } && MemoryLimit(pod, container) is { } memoryLimit && !KilledByKubelet(events, podName, container))
             {
-                return new($"{workload}: container {container} was killed (exit code 137, SIGKILL), not by Kubernetes: most likely out of memory (memory limit {memoryLimit}) — raise the limit or use less memory", FailureKind.Crash);
+                return new($"{workload}: container {container} was killed (exit code {SigkillExitCode}, SIGKILL), not by Kubernetes: most likely out of memory (memory limit {memoryLimit}) — raise the limit or use less memory", FailureKind.Crash);
             }
 
             if (reason is "CreateContainerConfigError" or "CreateContainerError" or "RunContainerError")
