@@ -294,31 +294,39 @@ public sealed class KubeDindRunPlan : IAsyncDisposable
     }
 
     /// <summary>Runs one step with the plan's token (linked with the caller's), registered as running while it runs.</summary>
-    private async Task<T> StepAsync<T>(Func<IKubeDindRunSteps, CancellationToken, Task<T>> step, CancellationToken cancellationToken)
+    private Task<T> StepAsync<T>(Func<IKubeDindRunSteps, CancellationToken, Task<T>> step, CancellationToken cancellationToken)
     {
         // Registered before the step starts: a cancellation that lands while the step runs its first synchronous part
         // must still find it, or StopInFlightStepsAsync neither cancels nor waits for it and the step runs on unstopped.
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // What is registered is the caller's own task, so a stop that has waited for it hands back a step that has ended.
+        var registered = new TaskCompletionSource();
+        var running = RunStepAsync(registered.Task, step, cancellationToken);
         lock (_inFlight)
         {
-            _inFlight.Add(finished.Task);
+            _inFlight.Add(running);
         }
 
-        try
-        {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancellation.Token, cancellationToken);
-            var steps = await StepsAsync(linked.Token).ConfigureAwait(false);
-            return await step(steps, linked.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            lock (_inFlight)
+        registered.SetResult();
+        _ = running.ContinueWith(
+            ended =>
             {
-                _inFlight.Remove(finished.Task);
-            }
+                lock (_inFlight)
+                {
+                    _inFlight.Remove(ended);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return running;
+    }
 
-            finished.SetResult();
-        }
+    private async Task<T> RunStepAsync<T>(Task registered, Func<IKubeDindRunSteps, CancellationToken, Task<T>> step, CancellationToken cancellationToken)
+    {
+        await registered.ConfigureAwait(false);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancellation.Token, cancellationToken);
+        var steps = await StepsAsync(linked.Token).ConfigureAwait(false);
+        return await step(steps, linked.Token).ConfigureAwait(false);
     }
 
     private async Task<IKubeDindRunSteps> StepsAsync(CancellationToken cancellationToken)
