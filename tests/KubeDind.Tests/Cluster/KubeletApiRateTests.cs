@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace KubeDind.Tests.Cluster;
 
 /// <summary>
@@ -25,21 +23,12 @@ public sealed class KubeletApiRateTests
             Directory.CreateDirectory(Path.Combine(directory, "k3s-dist"));
             await File.WriteAllTextAsync(Path.Combine(directory, "k3s-dist", "version"), k3sVersion + "\n", ct);
             await File.WriteAllTextAsync(Path.Combine(directory, "config.yaml"), config, ct);
-            var script = Path.Combine(TestRepository.Root, "image", "rootfs", "usr", "local", "lib", "kubedind", "kubernetes.sh");
-            var start = new ProcessStartInfo("bash", ["-c", "set -euo pipefail; source \"$1\"; KUBEDIND_LIB=\"$2\"; K3S_CONFIG=\"$2/config.yaml\"; args=(); kubelet_api_rate args; echo \"${args[*]}\"", "bash", script, directory])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
-            var stdout = process.StandardOutput.ReadToEndAsync(ct);
-            var stderr = process.StandardError.ReadToEndAsync(ct);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(timeout.Token);
+            var (exitCode, stdout, stderr) = await ImageScript.RunAsync(
+                "source \"$1\"; KUBEDIND_LIB=\"$2\"; K3S_CONFIG=\"$2/config.yaml\"; args=(); kubelet_api_rate args; echo \"${args[*]}\"",
+                [ImageScript.PathOf("kubernetes.sh"), directory]);
 
-            Assert.True(process.ExitCode == 0, $"kubelet_api_rate failed (exit {process.ExitCode}): {await stderr}");
-            Assert.Equal(expected, (await stdout).Trim());
+            Assert.True(exitCode == 0, $"kubelet_api_rate failed (exit {exitCode}): {stderr}");
+            Assert.Equal(expected, stdout.Trim());
         }
         finally
         {
