@@ -308,6 +308,7 @@ public sealed partial class KubeDindCluster : IClusterHandle
         ExtraLogs = ReadComponentLogsAsync,
         Facts = ct => ClusterFacts.ReadAsync(this, Session.Mirrors, ct),
         Kustomize = new ContainerKustomize(Session.Docker, ContainerId),
+        NodeRoutes = new ContainerNodeRoutes(Session.Docker, [(ClusterContainerSpec.ServerNodeName, ContainerId), .. Agents.Select(a => (a.NodeName, a.ContainerId))]),
         Components = Components,
     };
 

@@ -27,11 +27,16 @@ internal sealed record DeployContext
 
     /// <summary>What the cluster knows about itself for the report (k3s version, components, mirror usage); null when nothing.</summary>
     public Func<CancellationToken, Task<IReadOnlyList<ClusterFact>>>? Facts { get; init; }
+
     /// <summary>
     /// The components the cluster runs (dns, storage, ingress, ...), as its image reports them; empty where nothing is
     /// known of them (an existing cluster), and then no object is named unserved.
     /// </summary>
     public IReadOnlyList<Cluster.ClusterComponent> Components { get; init; } = [];
+
+
+    /// <summary>Reads kube-proxy's rules on every node (in the cluster's containers); null where there are none to read (an existing cluster).</summary>
+    public INodeRoutesReader? NodeRoutes { get; init; }
 
     /// <summary>Renders kustomizations (in the cluster's container); null where there is no container (an existing cluster).</summary>
     public IKustomize? Kustomize { get; init; }

@@ -22,7 +22,10 @@ public sealed record DeploySettings
     /// </summary>
     public IReadOnlyDictionary<string, string> ImageRewrites { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Wait until every workload has rolled out (Deployments, StatefulSets, DaemonSets, Jobs, Pods).</summary>
+    /// <summary>
+    /// Wait until every workload has rolled out (Deployments, StatefulSets, DaemonSets, Jobs, Pods), then until every
+    /// Service applied routes to the ready pods it selects (its EndpointSlices, and kube-proxy on every node).
+    /// </summary>
     public bool WaitForRollout { get; init; } = true;
 
     /// <summary>The whole deploy (apply and rollout) must finish within this time.</summary>

@@ -110,6 +110,12 @@ internal static class DeployStep
             var failed = outcomes.Where(o => o.State is RolloutState.Failed or RolloutState.TimedOut).ToList();
             if (failed.Count == 0)
             {
+                if (settings.WaitForRollout)
+                {
+                    var services = ordered.Where(m => m.Kind == "Service" && m.Group == "").ToList();
+                    await new ServiceRouting(client, context.NodeRoutes, log).WaitAsync(services, settings.PollInterval, token).ConfigureAwait(false);
+                }
+
                 log.Info($"Deployed {objects.Count} objects to {context.ClusterName} in {watch.Elapsed.TotalSeconds:0.0}s");
                 return new DeployResult(objects, images, warnings, watch.Elapsed);
             }

@@ -15,6 +15,9 @@ public sealed class ThreeTierAppTests
 {
     private static readonly string[] Names = ["three-tier-web", "three-tier-api", "three-tier-redis"];
 
+    /// <summary>Opens a TCP connection to each "address/port" argument four times; names the first that fails.</summary>
+    private const string ConnectEach = """for target in "$@"; do for _ in 1 2 3 4; do timeout 2 bash -c "exec 3<>/dev/tcp/$target" || { echo "no connection to $target"; exit 1; }; done; done""";
+
     private readonly RealClusterFixture _fixture;
 
     public ThreeTierAppTests(RealClusterFixture fixture) => _fixture = fixture;
@@ -54,6 +57,13 @@ public sealed class ThreeTierAppTests
                 ct);
 
             Assert.True(result.Succeeded);
+
+            // The moment Deploy returns, every Service routes to its pods: a connection to each cluster IP and port from
+            // the node is accepted, none refused for want of endpoints (four times each, so both api pods are likely hit).
+            var services = (await cluster.Kubernetes.CoreV1.ListNamespacedServiceAsync(ns, cancellationToken: ct)).Items;
+            var targets = services.SelectMany(s => s.Spec.Ports.Select(p => $"{s.Spec.ClusterIP}/{p.Port}")).ToList();
+            var connects = await ContainerExec.RunAsync(session.Docker, cluster.ContainerId, ["bash", "-c", ConnectEach, "connect", .. targets], cancellationToken: ct);
+            Assert.True(connects.Succeeded, $"right after Deploy: {connects.StandardOutput}{connects.StandardError}");
             var pods = (await cluster.Kubernetes.CoreV1.ListNamespacedPodAsync(ns, cancellationToken: ct)).Items;
             Assert.Equal(6, pods.Count(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true));
             Assert.Equal(["api", "api", "redis", "web", "web", "worker"], pods.Select(p => p.Metadata.Labels["app"]).Order());
