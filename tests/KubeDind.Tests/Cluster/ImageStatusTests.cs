@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KubeDind.Cluster;
 
 namespace KubeDind.Tests.Cluster;
@@ -98,30 +97,18 @@ public sealed class ImageStatusTests(ITestOutputHelper output)
         try
         {
             await File.WriteAllTextAsync(Path.Combine(directory, "version"), k3sVersion + "\n", Ct);
-            var common = Path.Combine(TestRepository.Root, "image", "rootfs", "usr", "local", "lib", "kubedind", "common.sh");
-            var start = new ProcessStartInfo("bash", ["-c", $"set -euo pipefail; source \"$1\"\n{script}", "bash", common])
+            var environment = new Dictionary<string, string?>
             {
-                WorkingDirectory = directory,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                Environment = { ["KUBEDIND_CONTRACT"] = Contract, ["KUBEDIND_STATE"] = directory, ["KUBEDIND_K3S_VERSION_FILE"] = Path.Combine(directory, "version") },
+                ["KUBEDIND_CONTRACT"] = Contract,
+                ["KUBEDIND_STATE"] = withStateOverrides ? directory : null,
+                ["KUBEDIND_K3S_VERSION_FILE"] = withStateOverrides ? Path.Combine(directory, "version") : null,
             };
-            if (!withStateOverrides)
-            {
-                start.Environment.Remove("KUBEDIND_STATE");
-                start.Environment.Remove("KUBEDIND_K3S_VERSION_FILE");
-            }
 
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
-            var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-            var stderr = process.StandardError.ReadToEndAsync(Ct);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"the image's status writer failed (exit {process.ExitCode}): {await stdout}{await stderr}");
+            var (exitCode, stdout, stderr) = await ImageScript.RunAsync($"source \"$1\"\n{script}", [ImageScript.PathOf("common.sh")], directory, environment);
+            Assert.True(exitCode == 0, $"the image's status writer failed (exit {exitCode}): {stdout}{stderr}");
             var json = await File.ReadAllTextAsync(Path.Combine(directory, "status.json"), Ct);
             output.WriteLine(json);
-            return (await stdout, json);
+            return (stdout, json);
         }
         finally
         {

@@ -37,6 +37,15 @@ public sealed partial class KubernetesClusterTests(Deploy.RealClusterFixture fix
     }
 
     [Fact]
+    public async Task The_kubelet_talks_to_the_API_at_the_rate_Kubernetes_1_27_made_its_default()
+    {
+        // At 1.21's 5 requests a second, six pods started at once reached the API about 0.4 s apart.
+        var node = Assert.Single((await Cluster.Kubernetes.CoreV1.ListNodeAsync(cancellationToken: Ct)).Items);
+
+        Assert.Equal(new KubeletConfig(50, 100), await KubeletConfig.ReadAsync(Cluster.Kubernetes, node.Name(), Ct));
+    }
+
+    [Fact]
     public async Task Kubeconfig_is_per_run_private_and_points_at_the_published_port()
     {
         var cluster = Cluster;

@@ -31,6 +31,8 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
         var settings = ClusterTestSupport.KubernetesSettings("multi") with
         {
             Agents = 2,
+            // The user's own kubelet rate wins over KubeDind's, on the server and on every agent.
+            K3sArgs = ["--kubelet-arg=kube-api-burst=77"],
             ReadinessTimeout = TimeSpan.FromMinutes(6),
         };
         var name = settings.Name!;
@@ -62,6 +64,10 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
                 new[] { "kubedind" }.Concat(cluster.Agents.Select(a => a.NodeName)).Order(StringComparer.Ordinal),
                 nodes.Items.Select(n => n.Metadata.Name).Order(StringComparer.Ordinal));
             Assert.All(nodes.Items, n => Assert.Contains(n.Status.Conditions, c => c.Type == "Ready" && c.Status == "True"));
+            foreach (var node in nodes.Items)
+            {
+                Assert.Equal(new KubeletConfig(50, 77), await KubeletConfig.ReadAsync(cluster.Kubernetes, node.Metadata.Name, Ct));
+            }
 
             // One image, pushed (pods on the agents pull it from the server's registry) and loaded (imported on every node).
             var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(Ct);

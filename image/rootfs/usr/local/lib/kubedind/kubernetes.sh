@@ -61,6 +61,7 @@ kubernetes_start() {
   fi
   kube_proxy_bind_address args
   kubelet_without_csi_migration args
+  kubelet_api_rate args
   datastore_without_fsync args
 
   mkdir -p "$(dirname "$KUBEDIND_KUBECONFIG")"
@@ -102,6 +103,7 @@ kubernetes_agent_start() {
   fi
   kube_proxy_bind_address args
   kubelet_without_csi_migration args
+  kubelet_api_rate args
   k3s_launch "${args[@]}" || return 1
   log "k3s: agent running, joining $K3S_URL (log $KUBEDIND_LOGS/k3s.log)"
 }
@@ -113,9 +115,29 @@ kubernetes_agent_start() {
 kubelet_without_csi_migration() {
   local -n kubelet_args=$1
   local minor
-  minor=$(sed -n 's/^v1\.\([0-9]*\)\..*/\1/p' "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null)
+  minor=$(k3s_minor)
   [ -n "$minor" ] && [ "$minor" -ge 21 ] && [ "$minor" -le 24 ] || return 0
   kubelet_args+=(--kubelet-arg=feature-gates=CSIMigration=false)
+}
+
+# kubelet_api_rate ARRAY: on k3s before 1.27, the kubelet's API client at the rate Kubernetes 1.27 made its default
+# (50 requests a second, bursts of 100) instead of 5 and 10. At the old rate a node starting six pods at once queued
+# their token requests and status updates behind each other, about 0.4 s apart: the API showed the last container
+# running 3-4 s after containerd had started it. A rate config.yaml sets (the user's kubelet-arg) is left as it is.
+kubelet_api_rate() {
+  local -n rate_args=$1
+  local minor setting
+  minor=$(k3s_minor)
+  [ -n "$minor" ] && [ "$minor" -lt 27 ] || return 0
+  for setting in kube-api-qps=50 kube-api-burst=100; do
+    jq -e --arg key "${setting%%=*}=" '.["kubelet-arg"] // [] | if type == "array" then . else [.] end | any(ltrimstr("--") | startswith($key))' \
+      "$K3S_CONFIG" >/dev/null 2>&1 || rate_args+=(--kubelet-arg="$setting")
+  done
+}
+
+# k3s_minor: the Kubernetes minor version of the image's k3s (21 for v1.21.2+k3s1); empty when unknown.
+k3s_minor() {
+  sed -n 's/^v1\.\([0-9]*\)\..*/\1/p' "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null
 }
 
 # datastore_without_fsync ARRAY: k3s's datastore (kine on SQLite) without an fsync per write, unless config.yaml
