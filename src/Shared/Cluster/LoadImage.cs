@@ -38,8 +38,11 @@ public sealed partial class LoadImage
             nodes.Add((cluster.Name, new DockerdImages(cluster)));
         }
 
-        // The cheap check of an image this run loaded before needs neither the health check's answer nor the host image's
-        // id, so it runs beside both: "load again" then waits about as long as the health check, as "push again" does.
+        // The cheap check of an image this run loaded before needs neither the host image's id nor the health check's
+        // answer, so it runs beside the first. Where every node still has the image, containerd answered there and
+        // nothing is loaded, so the health check (an exec of its own, about as long as the check) is left to the steps
+        // that need the rest of the cluster; otherwise it runs before anything is streamed.
+        cluster.ThrowIfTornDown();
         var checks = new Dictionary<string, (LoadedImage Remembered, Task<bool> StillThere)>(StringComparer.Ordinal);
         foreach (var (_, inner) in nodes)
         {
@@ -53,7 +56,6 @@ public sealed partial class LoadImage
         ImageInspectResponse image;
         try
         {
-            await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
             image = await new ImageStore(docker, _session.Log).InspectAsync(hostImage, cancellationToken).ConfigureAwait(false)
                 ?? throw new KubeDindException($"load: image '{hostImage}' is not on the Docker engine; build or pull it first (docker images lists what is there).");
         }
@@ -75,6 +77,11 @@ public sealed partial class LoadImage
             {
                 cluster.LoadedImages.Forget(containerId, hostImage);
             }
+        }
+
+        if (!nodes.All(n => confirmed.Contains(n.Inner.ContainerId)))
+        {
+            await cluster.EnsureAliveAsync("load", cancellationToken).ConfigureAwait(false);
         }
 
         var (repository, _) = ImageReference.SplitTag(hostImage);
