@@ -51,15 +51,9 @@ internal sealed partial class KubeProxyRules
         return new KubeProxyRules(destinations);
     }
 
-    /// <summary>"10.42.0.7:8080" → "10.42.0.7"; "[fd00::7]:8080" → "fd00::7".</summary>
+    /// <summary>"10.42.0.7:8080" → "10.42.0.7" (iptables' rules are IPv4's).</summary>
     private static string AddressOf(string destination)
     {
-        if (destination.StartsWith('['))
-        {
-            var end = destination.IndexOf(']', StringComparison.Ordinal);
-            return end > 0 ? destination[1..end] : destination;
-        }
-
         var colon = destination.LastIndexOf(':');
         return colon > 0 ? destination[..colon] : destination;
     }

@@ -94,10 +94,12 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
             return null;
         }
 
-        var hinted = endpoints.Any(e => e.Endpoint.Hints?.ForZones is { Count: > 0 });
+        // The rules read are iptables', IPv4's; a dual-stack Service's IPv6 endpoints are routed by ip6tables.
+        var ipv4 = endpoints.Where(e => e.Slice.AddressType == "IPv4").ToList();
+        var hinted = ipv4.Any(e => e.Endpoint.Hints?.ForZones is { Count: > 0 });
         foreach (var port in service.Spec.Ports ?? [])
         {
-            var serving = endpoints
+            var serving = ipv4
                 .Where(e => e.Endpoint.Conditions?.Ready != false && (e.Slice.Ports ?? []).Any(p => (p.Name ?? string.Empty) == (port.Name ?? string.Empty)))
                 .SelectMany(e => e.Endpoint.Addresses ?? [])
                 .ToHashSet(StringComparer.OrdinalIgnoreCase);

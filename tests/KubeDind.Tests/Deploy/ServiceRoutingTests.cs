@@ -23,7 +23,7 @@ public sealed class ServiceRoutingTests
         -A KUBE-SEP-IFQ3YRKM3V6V6S6Q -s 10.42.0.3/32 -m comment --comment "shop/web:http" -j KUBE-MARK-MASQ
         -A KUBE-SEP-IFQ3YRKM3V6V6S6Q -p tcp -m comment --comment "shop/web:http" -m tcp -j DNAT --to-destination 10.42.0.3:8080
         -A KUBE-SEP-PW5BAQYLSIMSUFVP -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp -j DNAT --to-destination 10.42.0.1:53
-        -A KUBE-SEP-Q2LA7XMBXB6VPJTM -p tcp -m comment --comment shop/plain -m tcp -j DNAT --to-destination [fd00:42::5]:9000
+        -A KUBE-SEP-Q2LA7XMBXB6VPJTM -p tcp -m comment --comment shop/plain -m tcp -j DNAT --to-destination 10.42.0.5:9000
         -A KUBE-SERVICES -d 10.43.235.28/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-X3LQYNFGQGHS36UJ
         -A KUBE-SVC-X3LQYNFGQGHS36UJ -m comment --comment "shop/web:http" -j KUBE-SEP-IFQ3YRKM3V6V6S6Q
         COMMIT
@@ -38,7 +38,7 @@ public sealed class ServiceRoutingTests
         Assert.Equal(["10.42.0.3"], rules.DestinationsOf("shop/web:http"));
         Assert.Equal(["10.42.0.2"], rules.DestinationsOf("shop/redis:redis"));
         Assert.Equal(["10.42.0.1"], rules.DestinationsOf("kube-system/kube-dns:dns"));
-        Assert.Equal(["fd00:42::5"], rules.DestinationsOf(KubeProxyRules.ServicePortKey("shop", "plain", null)));
+        Assert.Equal(["10.42.0.5"], rules.DestinationsOf(KubeProxyRules.ServicePortKey("shop", "plain", null)));
         Assert.Empty(rules.DestinationsOf("shop/api:http"));
     }
 
@@ -133,6 +133,17 @@ public sealed class ServiceRoutingTests
             """);
 
         Assert.Null(ServiceRouting.Missing(service, [Pod("10.42.0.3")], slices, [new NodeRoutes("kubedind", rules)]));
+    }
+
+    [Fact]
+    public void A_dual_stack_services_ipv6_endpoints_are_not_looked_for_in_iptables()
+    {
+        var v6 = Slice("http", ("fd00:42::3", true));
+        v6.AddressType = "IPv6";
+        var pod = Pod("10.42.0.3");
+        pod.Status.PodIPs = [new V1PodIP { Ip = "10.42.0.3" }, new V1PodIP { Ip = "fd00:42::3" }];
+
+        Assert.Null(ServiceRouting.Missing(Service("web", "http"), [pod], [Slice("http", ("10.42.0.3", true)), v6], [Node("kubedind", "10.42.0.3")]));
     }
 
     [Fact]
