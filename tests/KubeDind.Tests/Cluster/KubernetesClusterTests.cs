@@ -46,6 +46,13 @@ public sealed partial class KubernetesClusterTests(Deploy.RealClusterFixture fix
     }
 
     [Fact]
+    public async Task Kube_proxy_applies_service_changes_after_a_tenth_of_a_second()
+    {
+        // At its default 1 s the example's last route came up to 1.2 s after its pod was Ready, and Deploy waits for it.
+        Assert.Equal(new KubeProxyConfig("100ms"), await KubeProxyConfig.ReadAsync(Cluster.Session.Docker, Cluster.ContainerId, Ct));
+    }
+
+    [Fact]
     public async Task Kubeconfig_is_per_run_private_and_points_at_the_published_port()
     {
         var cluster = Cluster;

@@ -31,8 +31,8 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
         var settings = ClusterTestSupport.KubernetesSettings("multi") with
         {
             Agents = 2,
-            // The user's own kubelet rate wins over KubeDind's, on the server and on every agent.
-            K3sArgs = ["--kubelet-arg=kube-api-burst=77"],
+            // The user's own kubelet rate and kube-proxy period win over KubeDind's, on the server and on every agent.
+            K3sArgs = ["--kubelet-arg=kube-api-burst=77", "--kube-proxy-arg=iptables-min-sync-period=300ms"],
             ReadinessTimeout = TimeSpan.FromMinutes(6),
         };
         var name = settings.Name!;
@@ -67,6 +67,11 @@ public sealed class MultiNodeClusterTests(ITestOutputHelper output)
             foreach (var node in nodes.Items)
             {
                 Assert.Equal(new KubeletConfig(50, 77), await KubeletConfig.ReadAsync(cluster.Kubernetes, node.Metadata.Name, Ct));
+            }
+
+            foreach (var nodeContainer in cluster.Agents.Select(a => a.ContainerId).Prepend(cluster.ContainerId))
+            {
+                Assert.Equal(new KubeProxyConfig("300ms"), await KubeProxyConfig.ReadAsync(session.Docker, nodeContainer, Ct));
             }
 
             // One image, pushed (pods on the agents pull it from the server's registry) and loaded (imported on every node).
