@@ -154,20 +154,10 @@ internal static class Bench
             // PushImage into a fresh registry and LoadImage the same, then each again with everything present: those take
             // tens of milliseconds, where one sample's noise is as large as their difference, so they alternate, several
             // of each per run.
-            watch.Restart();
-            await coldCluster.PushImageAsync(PayloadImage, "payload", cancellationToken);
-            push.Add(watch.Elapsed.TotalSeconds);
-            watch.Restart();
-            await coldCluster.LoadImageAsync(PayloadImage, cancellationToken);
-            load.Add(watch.Elapsed.TotalSeconds);
+            await PushThenLoadPayloadAsync(coldCluster, push, load, cancellationToken);
             for (var again = 0; again < AgainSamplesPerRun; again++)
             {
-                watch.Restart();
-                await coldCluster.PushImageAsync(PayloadImage, "payload", cancellationToken);
-                pushAgain.Add(watch.Elapsed.TotalSeconds);
-                watch.Restart();
-                await coldCluster.LoadImageAsync(PayloadImage, cancellationToken);
-                loadAgain.Add(watch.Elapsed.TotalSeconds);
+                await PushThenLoadPayloadAsync(coldCluster, pushAgain, loadAgain, cancellationToken);
             }
 
             watch.Restart();
@@ -310,6 +300,17 @@ internal static class Bench
         }
 
         results.Ratios.Add(new BenchRatio("3 parallel warm clusters, time to ready", "1 warm cluster", parallel, warm));
+    }
+
+    /// <summary>PushImage, then LoadImage, of the payload into <paramref name="cluster"/>, each timed into its list.</summary>
+    private static async Task PushThenLoadPayloadAsync(KubeDindCluster cluster, List<double> pushes, List<double> loads, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        await cluster.PushImageAsync(PayloadImage, "payload", cancellationToken);
+        pushes.Add(watch.Elapsed.TotalSeconds);
+        watch.Restart();
+        await cluster.LoadImageAsync(PayloadImage, cancellationToken);
+        loads.Add(watch.Elapsed.TotalSeconds);
     }
 
     private static void NoteIfNotWarm(BenchResults results, int run, KubeDindCluster cluster)
