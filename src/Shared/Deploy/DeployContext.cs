@@ -34,7 +34,6 @@ internal sealed record DeployContext
     /// </summary>
     public IReadOnlyList<Cluster.ClusterComponent> Components { get; init; } = [];
 
-
     /// <summary>Reads kube-proxy's rules on every node (in the cluster's containers); null where there are none to read (an existing cluster).</summary>
     public INodeRoutesReader? NodeRoutes { get; init; }
 

@@ -8,26 +8,27 @@ namespace KubeDind.Deploy;
 /// <summary>
 /// Waits, after the workloads rolled out, until every Service the deploy applied sends its traffic to the ready pods it
 /// selects: their addresses ready in its EndpointSlices, then kube-proxy's rules on every node pointing at exactly
-/// those. A pod is Ready a moment before the endpoint controller and then each node's kube-proxy catch up (about a
-/// second on a quiet node, more on a loaded one); a test calling a Service in that moment is refused, so "deployed"
-/// includes it.
+/// those. A pod is Ready a moment before the endpoint controller and then each node's kube-proxy catch up (a few tenths
+/// of a second on a quiet node, more on a loaded one); a test calling a Service in that moment is refused, so
+/// "deployed" includes it.
 /// </summary>
 internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? nodes, IKubeDindLog log)
 {
-    /// <summary>How often routes are looked at: kube-proxy applies a change within about a second, so a coarse poll would be most of the wait.</summary>
+    /// <summary>How often routes are looked at: kube-proxy applies a change within a few tenths of a second, so a coarse poll would be most of the wait.</summary>
     internal static readonly TimeSpan LookInterval = TimeSpan.FromMilliseconds(200);
 
-    public async Task WaitAsync(IReadOnlyList<ManifestObject> services, TimeSpan interval, CancellationToken cancellationToken)
+    public async Task WaitAsync(IReadOnlyList<ManifestObject> manifests, TimeSpan interval, CancellationToken cancellationToken)
     {
+        // A Service's selector and cluster IP do not change while the deploy waits: read once, not on every look.
+        var services = (await Task.WhenAll(manifests.Select(m => ReadRoutedAsync(m, cancellationToken))).ConfigureAwait(false)).OfType<V1Service>().ToList();
         if (services.Count == 0)
         {
             return;
         }
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
         var unreadable = new HashSet<string>();
         var lastSeen = string.Empty;
-        await Poll.UntilAsync<bool>(
+        var outcome = await Poll.UntilAsync<bool>(
             $"{services.Count} Services to route to their ready pods",
             async token =>
             {
@@ -39,7 +40,6 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
 
                 var looks = await Task.WhenAll(services.Select(s => LookAsync(s, routes, token))).ConfigureAwait(false);
                 var waiting = looks.OfType<string>().ToList();
-
                 if (waiting.Count == 0)
                 {
                     return PollStep<bool>.Finished(true);
@@ -57,30 +57,35 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
             interval < LookInterval ? interval : LookInterval,
             null,
             cancellationToken).ConfigureAwait(false);
-        log.Info($"{services.Count} Services route to their ready pods ({watch.Elapsed.TotalSeconds:0.0}s)");
+        log.Info($"{services.Count} Services route to their ready pods ({outcome.Elapsed.TotalSeconds:0.0}s)");
     }
 
-    private async Task<string?> LookAsync(ManifestObject manifest, IReadOnlyList<NodeRoutes> routes, CancellationToken cancellationToken)
+    /// <summary>The live Service, when it selects pods to route to (a selector, not ExternalName); null otherwise.</summary>
+    private async Task<V1Service?> ReadRoutedAsync(ManifestObject manifest, CancellationToken cancellationToken)
     {
         var ns = manifest.Namespace ?? "default";
         var service = await client.ReadOrNullAsync($"Deploy: reading Service {ns}/{manifest.Name}", c => c.CoreV1.ReadNamespacedServiceAsync(manifest.Name, ns, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        if (service?.Spec?.Selector is not { Count: > 0 } selector || service.Spec.Type == "ExternalName")
-        {
-            return null;
-        }
+        return service?.Spec?.Selector is { Count: > 0 } && service.Spec.Type != "ExternalName" ? service : null;
+    }
 
-        var pods = await RolloutWaiter.ListPodsAsync(client, ns, new V1LabelSelector { MatchLabels = selector }, cancellationToken).ConfigureAwait(false);
+    private async Task<string?> LookAsync(V1Service service, IReadOnlyList<NodeRoutes> routes, CancellationToken cancellationToken)
+    {
+        var ns = service.Namespace() ?? "default";
+        var name = service.Name();
+        var pods = await RolloutWaiter.ListPodsAsync(client, ns, new V1LabelSelector { MatchLabels = service.Spec.Selector }, cancellationToken).ConfigureAwait(false);
         // discovery.k8s.io/v1 is served from Kubernetes 1.21; an older existing cluster answers 404 and is not waited for.
-        var slices = await client.ReadOrNullAsync($"Deploy: listing the EndpointSlices of Service {ns}/{manifest.Name}", c => c.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: $"kubernetes.io/service-name={manifest.Name}", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var slices = await client.ReadOrNullAsync($"Deploy: listing the EndpointSlices of Service {ns}/{name}", c => c.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: $"kubernetes.io/service-name={name}", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return slices is null ? null : Missing(service, pods, slices.Items, routes);
     }
 
     /// <summary>What keeps <paramref name="service"/> from routing to its ready pods, or null when nothing does.</summary>
     internal static string? Missing(V1Service service, IEnumerable<V1Pod> pods, IEnumerable<V1EndpointSlice> slices, IReadOnlyList<NodeRoutes> routes)
     {
-        var name = $"Service {service.Namespace() ?? "default"}/{service.Name()}";
+        var ns = service.Namespace() ?? "default";
+        var name = $"Service {ns}/{service.Name()}";
         var endpoints = slices.SelectMany(s => (s.Endpoints ?? []).Select(e => (Slice: s, Endpoint: e))).ToList();
-        var readyInSlices = endpoints.Where(e => e.Endpoint.Conditions?.Ready != false).SelectMany(e => e.Endpoint.Addresses ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var ready = endpoints.Where(e => e.Endpoint.Conditions?.Ready != false).ToList();
+        var readyInSlices = ready.SelectMany(e => e.Endpoint.Addresses ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var readyPods = pods.Where(IsReadyToServe).Select(p => p.Status.PodIP).ToList();
         var notListed = readyPods.Count(ip => !readyInSlices.Contains(ip));
         if (notListed > 0)
@@ -95,12 +100,11 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
         }
 
         // The rules read are iptables', IPv4's; a dual-stack Service's IPv6 endpoints are routed by ip6tables.
-        var ipv4 = endpoints.Where(e => e.Slice.AddressType == "IPv4").ToList();
-        var hinted = ipv4.Any(e => e.Endpoint.Hints?.ForZones is { Count: > 0 });
+        var hinted = endpoints.Any(e => e.Slice.AddressType == "IPv4" && e.Endpoint.Hints?.ForZones is { Count: > 0 });
         foreach (var port in service.Spec.Ports ?? [])
         {
-            var serving = ipv4
-                .Where(e => e.Endpoint.Conditions?.Ready != false && (e.Slice.Ports ?? []).Any(p => (p.Name ?? string.Empty) == (port.Name ?? string.Empty)))
+            var serving = ready
+                .Where(e => e.Slice.AddressType == "IPv4" && (e.Slice.Ports ?? []).Any(p => (p.Name ?? string.Empty) == (port.Name ?? string.Empty)))
                 .SelectMany(e => e.Endpoint.Addresses ?? [])
                 .ToHashSet(StringComparer.OrdinalIgnoreCase);
             if (serving.Count == 0)
@@ -108,7 +112,7 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
                 continue;
             }
 
-            var key = KubeProxyRules.ServicePortKey(service.Namespace() ?? "default", service.Name(), port.Name);
+            var key = KubeProxyRules.ServicePortKey(ns, service.Name(), port.Name);
             foreach (var node in routes.Where(r => r.Rules is { Readable: true }))
             {
                 var routed = node.Rules!.DestinationsOf(key);
@@ -132,5 +136,5 @@ internal sealed class ServiceRouting(IKubernetes client, INodeRoutesReader? node
         pod.Metadata?.DeletionTimestamp is null
         && pod.Status?.PodIP is { Length: > 0 }
         && pod.Status.Phase == "Running"
-        && pod.Status.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+        && PodStates.IsReady(pod);
 }

@@ -22,7 +22,7 @@ public sealed record KubeProxyConfig(string IptablesMinSyncPeriod)
     }
 
     private static JsonElement? Find(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.EnumerateObject().FirstOrDefault(p => p.NameEquals(name) || string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) is { Value.ValueKind: not JsonValueKind.Undefined } found
+        element.ValueKind == JsonValueKind.Object && element.EnumerateObject().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) is { Value.ValueKind: not JsonValueKind.Undefined } found
             ? found.Value
             : null;
 }
