@@ -171,7 +171,7 @@ public sealed partial class KubernetesClusterTests
         Assert.Contains($"outside: {address} ", log, StringComparison.Ordinal);
         Assert.Contains($"outside dotted: {address} ", log, StringComparison.Ordinal);
 
-        // A new Service becomes resolvable (measured, not asserted: the fallback polls every second).
+        // A new Service becomes resolvable (measured, not asserted: where the fallback serves DNS, it follows a watch of Services).
         await ApplyAsync($"apiVersion: v1\nkind: Service\nmetadata: {{ name: late, namespace: {ns} }}\nspec: {{ selector: {{ app: web }}, ports: [{{ port: 80, targetPort: 8080 }}] }}\n");
         var watch = Stopwatch.StartNew();
         ExecResult resolved;
@@ -267,6 +267,16 @@ public sealed partial class KubernetesClusterTests
         var claim = await KubectlAsync(string.Empty, "get", "pvc", "-n", ns, "data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}");
         output.WriteLine($"claim: {claim}; {string.Join(", ", Cluster.Components)}");
         Assert.StartsWith("Bound ", claim, StringComparison.Ordinal);
+
+        // The claim deleted: the fallback deletes its volume and the volume's data (the controller manager only marks
+        // the volume Released; deleting is the provisioner's part).
+        var volume = await KubectlAsync(string.Empty, "get", "pvc", "-n", ns, "data", "-o", "jsonpath={.spec.volumeName}");
+        var path = await KubectlAsync(string.Empty, "get", "pv", volume, "-o", "jsonpath={.spec.hostPath.path}");
+        Assert.True((await Cluster.ExecAsync(["test", "-f", $"{path}/value"], null, Ct)).Succeeded, $"no {path}/value in the cluster container");
+        await KubectlAsync(string.Empty, "delete", "pod", "-n", ns, "reader");
+        await KubectlAsync(string.Empty, "delete", "pvc", "-n", ns, "data", "--wait=false");
+        var gone = await Cluster.ExecAsync(["sh", "-c", $"for i in $(seq 120); do kubectl get pv {volume} >/dev/null 2>&1 || {{ test ! -e {path} && exit 0; }}; sleep 0.5; done; kubectl get pv {volume} -o wide; ls -ld {path}; exit 1"], null, Ct);
+        Assert.True(gone.Succeeded, $"the volume {volume} or its data at {path} is still there a minute after its claim was deleted: {gone.StandardOutput}");
         await KubectlAsync(string.Empty, "delete", "namespace", ns, "--wait=false");
     }
 
