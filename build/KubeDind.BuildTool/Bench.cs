@@ -123,7 +123,7 @@ internal static class Bench
         }
 
         List<double> bare = [], cold = [], warm = [], teardown = [], teardownWithPods = [], memory = [], push = [], pushStored = [], dockerPush = [], pushAgain = [], load = [], loadAgain = [];
-        List<double> endToEnd = [], endToEndNoStore = [], byHand = [];
+        List<double> endToEnd = [], endToEndNoStore = [], byHand = [], atRest = [], bareAtRest = [];
         var podsAtTeardown = 0;
         string? podsAtTeardownWhich = null;
 
@@ -131,7 +131,9 @@ internal static class Bench
         for (var run = 1; run <= runs; run++)
         {
             log.Info($"bench: run {run} of {runs}");
-            bare.Add(await BenchPeers.BareK3sColdAsync(session, image, mode, cancellationToken));
+            var (bareSeconds, bareCores) = await BenchPeers.BareK3sColdAsync(session, image, mode, cancellationToken);
+            bare.Add(bareSeconds);
+            bareAtRest.Add(bareCores);
             log.Info($"bench: bare k3s cold: {bare[^1]:0.0}s");
 
             var watch = Stopwatch.StartNew();
@@ -140,6 +142,7 @@ internal static class Bench
             cold.Add(watch.Elapsed.TotalSeconds);
             results.AddPhases("cold StartCluster", coldCluster.Timings.Phases());
             memory.Add(await MemoryMiBAsync(session, coldCluster.ContainerId, cancellationToken));
+            atRest.Add(await BenchPeers.CoresAtRestAsync(session, coldCluster.ContainerId, cancellationToken));
             if (startOnly)
             {
                 await coldCluster.TeardownAsync(cancellationToken: cancellationToken);
@@ -233,6 +236,7 @@ internal static class Bench
         results.Note += "Peers: bare k3s cold = the same image with the same container flags running k3s alone on its embedded containerd, polled from the host until the node is Ready and the default service account exists; StartCluster is timed to its own readiness (every gate). PushImage and docker push each go into a fresh registry. ";
         results.Ratios.Add(new BenchRatio("cold StartCluster", "bare k3s cold", cold, bare));
         results.Ratios.Add(new BenchRatio("warm StartCluster", "bare k3s cold", warm, bare));
+        results.Ratios.Add(new BenchRatio($"CPU of a ready cluster at rest (cores, {BenchPeers.RestWindow.TotalSeconds:0} s from {BenchPeers.SettleBeforeRest.TotalSeconds:0} s after a cold start)", "bare k3s at rest, the same way", atRest, bareAtRest));
         if (startOnly)
         {
             return;
@@ -651,18 +655,7 @@ internal static class Bench
 
     private static async Task<double> MemoryMiBAsync(KubeDindSession session, string containerId, CancellationToken cancellationToken)
     {
-        ContainerStatsResponse? stats = null;
-        await session.Docker.Containers.GetContainerStatsAsync(
-            containerId,
-            new ContainerStatsParameters { Stream = false },
-            new Progress<ContainerStatsResponse>(s => stats = s),
-            cancellationToken);
-        for (var i = 0; i < 20 && stats is null; i++)
-        {
-            await Task.Delay(100, cancellationToken);
-        }
-
-        if (stats?.MemoryStats is not { } memory)
+        if ((await BenchPeers.StatsAsync(session, containerId, cancellationToken))?.MemoryStats is not { } memory)
         {
             return double.NaN;
         }

@@ -72,11 +72,54 @@ internal static class BenchPeers
     /// Seconds from creating a container of <paramref name="image"/> (KubeDind's container flags for <paramref name="mode"/>)
     /// running bare k3s, until the node is Ready and the default service account exists, polled from the host.
     /// </summary>
-    public static async Task<double> BareK3sColdAsync(KubeDindSession session, string image, PrivilegeMode mode, CancellationToken cancellationToken)
+    public static async Task<(double Seconds, double CoresAtRest)> BareK3sColdAsync(KubeDindSession session, string image, PrivilegeMode mode, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         await using var bare = await StartBareK3sAsync(session, image, mode, null, [], cancellationToken);
-        return watch.Elapsed.TotalSeconds;
+        var seconds = watch.Elapsed.TotalSeconds;
+        return (seconds, await CoresAtRestAsync(session, bare.ContainerId, cancellationToken));
+    }
+
+    /// <summary>How long a cluster (or bare k3s) is left alone after it is ready before <see cref="CoresAtRestAsync"/> measures.</summary>
+    public static readonly TimeSpan SettleBeforeRest = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long <see cref="CoresAtRestAsync"/> measures.</summary>
+    public static readonly TimeSpan RestWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The CPU the container uses while nothing asks anything of it, in cores: its cgroup's CPU time over
+    /// <see cref="RestWindow"/>, <see cref="SettleBeforeRest"/> after it is ready, from the engine's stats (what a CI
+    /// machine loses to a cluster that waits for the build's next step).
+    /// </summary>
+    public static async Task<double> CoresAtRestAsync(KubeDindSession session, string containerId, CancellationToken cancellationToken)
+    {
+        await Task.Delay(SettleBeforeRest, cancellationToken);
+        var first = await StatsAsync(session, containerId, cancellationToken);
+        await Task.Delay(RestWindow, cancellationToken);
+        var last = await StatsAsync(session, containerId, cancellationToken);
+        if (first?.CPUStats?.CPUUsage is not { } before || last?.CPUStats?.CPUUsage is not { } after || last.Read <= first.Read)
+        {
+            return double.NaN;
+        }
+
+        return (after.TotalUsage - before.TotalUsage) / 1e9 / (last.Read - first.Read).TotalSeconds;
+    }
+
+    /// <summary>One sample of the engine's stats of the container (null when none came within 2 s).</summary>
+    public static async Task<ContainerStatsResponse?> StatsAsync(KubeDindSession session, string containerId, CancellationToken cancellationToken)
+    {
+        ContainerStatsResponse? stats = null;
+        await session.Docker.Containers.GetContainerStatsAsync(
+            containerId,
+            new ContainerStatsParameters { Stream = false },
+            new Progress<ContainerStatsResponse>(s => stats = s),
+            cancellationToken);
+        for (var i = 0; i < 20 && stats is null; i++)
+        {
+            await Task.Delay(100, cancellationToken);
+        }
+
+        return stats;
     }
 
     /// <summary>
@@ -373,6 +416,8 @@ internal sealed class BareK3s(KubeDindSession session, string containerId, strin
 
     public string KubeconfigPath { get; } = kubeconfigPath;
 
+    public string ContainerId { get; } = containerId;
+
     /// <summary>Container port → the host port it is published on (127.0.0.1).</summary>
     public Dictionary<int, int> HostPorts { get; } = [];
 
@@ -381,7 +426,7 @@ internal sealed class BareK3s(KubeDindSession session, string containerId, strin
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             File.Delete(KubeconfigPath);
-            await session.Docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+            await session.Docker.Containers.RemoveContainerAsync(ContainerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
         }
     }
 }
