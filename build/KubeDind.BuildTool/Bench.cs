@@ -25,6 +25,7 @@ internal static class Bench
     private const string ExampleRedisImage = "kubedind/bench-example-redis:bench";
     private const string ThreeTierWebImage = "kubedind/bench-three-tier-web:bench";
     private const string ThreeTierApiImage = "kubedind/bench-three-tier-api:bench";
+    private const string ThreeTierRedisImage = "kubedind/bench-three-tier-redis:bench";
 
     /// <summary>The example's fixed NodePort (examples/app/deploy/service.yaml), which its system test calls from the host.</summary>
     private const int ExampleNodePort = 30080;
@@ -236,7 +237,7 @@ internal static class Bench
         results.Note += "Peers: bare k3s cold = the same image with the same container flags running k3s alone on its embedded containerd, polled from the host until the node is Ready and the default service account exists; StartCluster is timed to its own readiness (every gate). PushImage and docker push each go into a fresh registry. ";
         results.Ratios.Add(new BenchRatio("cold StartCluster", "bare k3s cold", cold, bare));
         results.Ratios.Add(new BenchRatio("warm StartCluster", "bare k3s cold", warm, bare));
-        results.Ratios.Add(new BenchRatio($"CPU of a ready cluster at rest (cores, {BenchPeers.RestWindow.TotalSeconds:0} s from {BenchPeers.SettleBeforeRest.TotalSeconds:0} s after a cold start)", "bare k3s at rest, the same way", atRest, bareAtRest));
+        results.Ratios.Add(new BenchRatio($"CPU of a ready cluster at rest ({BenchPeers.RestWindow.TotalSeconds:0} s from {BenchPeers.SettleBeforeRest.TotalSeconds:0} s after a cold start)", "bare k3s at rest, the same way", atRest, bareAtRest, Unit: "cores"));
         if (startOnly)
         {
             return;
@@ -268,7 +269,7 @@ internal static class Bench
 
         if (apps.Count > 0 && kubectl is not null)
         {
-            results.Note += "Deploy rows: each app's images are pushed first (not counted), then the manifests applied and every Deployment waited for (counted). Layer store on: a warm cluster whose store holds every layer, pushed and unpacked by an earlier cluster, as a previous build leaves it; layer store off and kubectl: a warm cluster each, without the store, so the pods' pulls fetch and unpack what the push sent, as after a plain docker push. Both apps go into each cluster one after the other (the example first; the 3-image app's Redis is the example's image). \"Images already in the cluster\": Deploy and kubectl side by side in the store-on cluster once every image is in its containerd, so only the applying and waiting differ. ";
+            results.Note += "Deploy rows: each app's images are pushed first (not counted), then the manifests applied and every Deployment waited for (counted). Layer store on: a warm cluster whose store holds every layer, pushed and unpacked by an earlier cluster, as a previous build leaves it; layer store off and kubectl: a warm cluster each, without the store, so the pods' pulls fetch and unpack what the push sent, as after a plain docker push. Both apps go into each cluster one after the other (the example first; the two share no image, nor a layer beyond the base image's). \"Images already in the cluster\": Deploy and kubectl side by side in the store-on cluster once every image is in its containerd, so only the applying and waiting differ. ";
         }
 
         if (endToEnd.Count > 0)
@@ -621,13 +622,13 @@ internal static class Bench
         return ExampleRedisImage;
     }
 
-    /// <summary>The 3-image app's images (tests/apps/three-tier; its Redis is the example's), by the names its manifests use.</summary>
+    /// <summary>The 3-image app's images (tests/apps/three-tier: web, api, redis), by the names its manifests use.</summary>
     private static async Task<IReadOnlyDictionary<string, string>> EnsureThreeTierImagesAsync(KubeDindSession session, CancellationToken cancellationToken)
     {
         var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(cancellationToken);
         var images = new ImageStore(session.Docker, session.Log);
         var app = Path.Combine(Repository.Root, "tests", "apps", "three-tier");
-        foreach (var (directory, tag) in new[] { ("web", ThreeTierWebImage), ("api", ThreeTierApiImage) })
+        foreach (var (directory, tag) in new[] { ("web", ThreeTierWebImage), ("api", ThreeTierApiImage), ("redis", ThreeTierRedisImage) })
         {
             await images.BuildAsync(BuildContext.FromDirectory(Path.Combine(app, directory)), tag, new Dictionary<string, string> { ["BASE_IMAGE"] = baseImage }, new Dictionary<string, string> { [KubeDindLabels.Owner] = KubeDindLabels.OwnerValue }, cancellationToken);
         }
@@ -636,7 +637,7 @@ internal static class Bench
         {
             ["three-tier-web:dev"] = ThreeTierWebImage,
             ["three-tier-api:dev"] = ThreeTierApiImage,
-            ["three-tier-redis:dev"] = await EnsureExampleRedisImageAsync(session, cancellationToken),
+            ["three-tier-redis:dev"] = ThreeTierRedisImage,
         };
     }
 

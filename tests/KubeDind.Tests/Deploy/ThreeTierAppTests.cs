@@ -85,7 +85,7 @@ public sealed class ThreeTierAppTests
         }
     }
 
-    /// <summary>The three images (web and api from the app's folders, redis from examples/redis), by the names the manifests use.</summary>
+    /// <summary>The three images (web, api and redis from the app's folders), by the names the manifests use.</summary>
     private static async Task<Dictionary<string, string>> BuildAsync(KubeDindSession session, string suffix, CancellationToken ct)
     {
         var baseImage = await new BaseImage(session.Docker, session.Log).EnsureAsync(ct);
@@ -93,7 +93,7 @@ public sealed class ThreeTierAppTests
         {
             Path.Combine(TestRepository.Root, "tests", "apps", "three-tier", "web"),
             Path.Combine(TestRepository.Root, "tests", "apps", "three-tier", "api"),
-            Path.Combine(TestRepository.Root, "examples", "redis"),
+            Path.Combine(TestRepository.Root, "tests", "apps", "three-tier", "redis"),
         };
         var images = new Dictionary<string, string>();
         foreach (var (name, folder) in Names.Zip(folders))
