@@ -152,8 +152,8 @@ kube_proxy_sync_period() {
 
 # k3s_arg_unset KEY NAME: true unless config.yaml's KEY (kubelet-arg, kube-proxy-arg: a list or one string) sets NAME.
 k3s_arg_unset() {
-  ! jq -e --arg key "$1" --arg name "$2=" '.[$key] // [] | if type == "array" then . else [.] end | any(ltrimstr("--") | startswith($name))' \
-    "$K3S_CONFIG" >/dev/null 2>&1
+  k3s_config_load 2>/dev/null || return 0
+  [[ " ${K3S_ARG_NAMES[$1]-} " != *" $2 "* ]]
 }
 
 # k3s_minor: the Kubernetes minor version of the image's k3s (21 for v1.21.2+k3s1); empty when unknown.
@@ -190,7 +190,8 @@ k3s_launch() {
   mkdir -p "$KUBEDIND_LOGS"
   # The version the image build read (k3s --version costs a few hundred ms of a start).
   version=$(cat "$KUBEDIND_LIB/k3s-dist/version" 2>/dev/null) || version=$($KUBEDIND_K3S --version | head -n1)
-  log "k3s: k3s version ${version#k3s version }; starting: k3s $* (and $K3S_CONFIG: $(jq -c . "$K3S_CONFIG" 2>/dev/null || echo unreadable))"
+  k3s_config_load 2>/dev/null || K3S_CONFIG_COMPACT=unreadable
+  log "k3s: k3s version ${version#k3s version }; starting: k3s $* (and $K3S_CONFIG: $K3S_CONFIG_COMPACT)"
   K3S_ARGS=("$@")
   k3s_run
 }
@@ -239,7 +240,32 @@ kubernetes_check_launched() {
 
 # k3s_setting NAME: the value of NAME in config.yaml (the last one when it is a list), or nothing.
 k3s_setting() {
-  jq -r --arg name "$1" '.[$name] // empty | if type == "array" then .[-1] else . end | tostring' "$K3S_CONFIG" 2>/dev/null || true
+  k3s_config_load 2>/dev/null || return 0
+  printf '%s\n' "${K3S_SETTING[$1]-}"
+}
+
+# k3s_config_load: reads config.yaml once (the first call; false when it is not a JSON object) into
+#   K3S_SETTING[NAME]    NAME's value (the last one when it is a list), for each NAME set
+#   K3S_ARG_NAMES[KEY]   the NAMEs a list (or string) of NAME=VALUE arguments sets, e.g. kubelet-arg: "kube-api-qps v"
+#   K3S_USER_DISABLED    the components in disable, one a line
+#   K3S_CONFIG_COMPACT   the whole document on one line, for the log
+# One jq instead of one per question: each jq costs a few tens of ms, and a dozen of them ran before k3s's launch,
+# delaying every start's API by that much. Nothing writes config.yaml after kubernetes_settings.
+k3s_config_load() {
+  [ -z "${K3S_CONFIG_LOADED:-}" ] || return 0
+  local facts
+  facts=$(jq -r 'if type != "object" then error("not an object") else . end
+    | "K3S_CONFIG_COMPACT=\(tojson | @sh)",
+      (to_entries[] | select(.value != null and .value != false)
+        | (if (.value | type) == "array" then .value[-1] else .value end) as $last
+        | (if $last == null then empty else "K3S_SETTING[\(.key | @sh)]=\($last | tostring | @sh)" end),
+          "K3S_ARG_NAMES[\(.key | @sh)]=\([.value | if type == "array" then .[] else . end | strings | ltrimstr("--")
+            | select(contains("=")) | split("=")[0]] | join(" ") | @sh)"),
+      "K3S_USER_DISABLED=\([.disable // [] | if type == "array" then .[] else . end | tostring | split(",")[]] | join("\n") | @sh)"
+  ' "$K3S_CONFIG") || return 1
+  declare -gA K3S_SETTING=() K3S_ARG_NAMES=()
+  eval "$facts"
+  K3S_CONFIG_LOADED=1
 }
 
 # cidr_address CIDR N: the Nth address of the network CIDR (IPv4), e.g. 10.43.0.0/16 10 -> 10.43.0.10.
@@ -251,10 +277,10 @@ cidr_address() {
 
 # config.yaml and registries.yaml: KubeDind's core writes both; the defaults here serve the image on its own.
 kubernetes_settings() {
+  local registries
   mkdir -p /etc/rancher/k3s
-  if [ ! -s "$K3S_CONFIG" ]; then
-    echo '{"disable": ["traefik", "servicelb"]}' > "$K3S_CONFIG"
-  elif ! jq -e 'type == "object"' "$K3S_CONFIG" >/dev/null 2>&1; then
+  [ -s "$K3S_CONFIG" ] || echo '{"disable": ["traefik", "servicelb"]}' > "$K3S_CONFIG"
+  if ! k3s_config_load 2>/dev/null; then
     fail "$K3S_CONFIG is not a JSON object (KubeDind writes it as JSON, which k3s reads as YAML); fix or remove it"
     return 1
   fi
@@ -265,11 +291,18 @@ kubernetes_settings() {
     jq -n --argjson mirrors "$mirrors" \
       '{mirrors: ({"localhost:5000": {endpoint: ["http://127.0.0.1:5000"]}} + (if ($mirrors | length) > 0 then {"docker.io": {endpoint: $mirrors}} else {} end))}' \
       > "$K3S_REGISTRIES"
-  elif ! jq -e 'type == "object"' "$K3S_REGISTRIES" >/dev/null 2>&1; then
+  fi
+  # One jq: the mirrors for the log on the first line, then docker.io's endpoints (the registry checks ask them).
+  if ! registries=$(jq -r 'if type != "object" then error("not an object") else . end
+    | ((.mirrors // {} | with_entries(.value = .value.endpoint) | tojson)? // "unreadable"),
+      (.mirrors["docker.io"]?.endpoint[]? | strings)' \
+    "$K3S_REGISTRIES" 2>/dev/null); then
     fail "$K3S_REGISTRIES is not a JSON object (KubeDind writes it as JSON, which k3s reads as YAML); fix or remove it"
     return 1
   fi
-  log "k3s: registries: $(jq -c '.mirrors // {} | with_entries(.value = .value.endpoint)' "$K3S_REGISTRIES")"
+  K3S_DOCKER_IO_ENDPOINTS=""
+  [[ $registries != *$'\n'* ]] || K3S_DOCKER_IO_ENDPOINTS=${registries#*$'\n'}
+  log "k3s: registries: ${registries%%$'\n'*}"
 }
 
 # The pause image and any air-gap image tarball baked into the image are linked into agent/images, which
@@ -310,7 +343,8 @@ kubernetes_containerd_template() {
 airgap_image_names() {
   local file
   for file in "$K3S_IMAGES"/*; do
-    [ -f "$file" ] || continue
+    # KubeDind's pause image names no component (and a tar and a jq cost a start tens of ms).
+    if [ ! -f "$file" ] || [ "${file##*/}" = kubedind-pause.tar ]; then continue; fi
     {
       case "$file" in
         *.tar) tar -xOf "$file" manifest.json ./manifest.json index.json ./index.json ;;
@@ -334,7 +368,7 @@ kubernetes_registry_checks_start() {
   KUBEDIND_CHECK_PIDS=()
   curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ > "$KUBEDIND_CHECKS/upstream" 2>/dev/null &
   KUBEDIND_CHECK_PIDS+=($!)
-  KUBEDIND_MIRROR_ENDPOINTS=$(jq -r '.mirrors["docker.io"].endpoint[]?' "$K3S_REGISTRIES" 2>/dev/null || true)
+  KUBEDIND_MIRROR_ENDPOINTS=${K3S_DOCKER_IO_ENDPOINTS:-}
   for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
     number=$((number + 1))
     while read -r component pattern role; do
@@ -379,7 +413,8 @@ servicelb klipper-lb load-balancer'
 kubernetes_choose_components() {
   local names registry user_disabled upstream entries=() component pattern role source
   names=$(airgap_image_names)
-  user_disabled=$(jq -r '.disable // [] | if type == "array" then .[] else . end | split(",")[]' "$K3S_CONFIG" 2>/dev/null || true)
+  k3s_config_load 2>/dev/null || true
+  user_disabled=${K3S_USER_DISABLED:-}
   wait "${KUBEDIND_CHECK_PIDS[@]}"
   # curl's HTTP status, 000 when nothing answered.
   upstream=$(cat "$KUBEDIND_CHECKS/upstream" 2>/dev/null) || true
@@ -432,7 +467,14 @@ kubernetes_choose_components() {
   component_entry network-policy none false "k3s runs without its network policy controller" ""
   rm -rf "$KUBEDIND_CHECKS"
   printf '%s\n' "${entries[@]}" | status_components
-  log "k3s: components: $(status_read '.components | map("\(.role)=\(.implementation)\(if .fallback then " (fallback)" else "" end)") | join(", ")')"
+  # Said from the entries, not read back from the status document: a jq less before k3s's launch.
+  local entry role implementation fallback said=""
+  for entry in "${entries[@]}"; do
+    IFS=$'\t' read -r role implementation fallback _ <<< "$entry"
+    said+="${said:+, }$role=$implementation"
+    if [ "$fallback" = true ]; then said+=" (fallback)"; fi
+  done
+  log "k3s: components: $said"
 }
 
 # component_entry ROLE IMPLEMENTATION FALLBACK DETAIL [COMPONENT [TURNED_OFF_BY_USER]]: appends one line (tab-separated,
