@@ -70,6 +70,18 @@ kube_api() {
 
 kube_api_get() { kube_api GET "$1"; }
 
+# kube_api_follow PATH COMMAND...: runs COMMAND with the API's watch events of PATH (one JSON a line) on its stdin, and
+# again, on a new watch, each time the API ends one (every 300 s, or when it restarts); a new watch begins with every
+# object there is, so nothing changed in between is missed. Runs until killed.
+kube_api_follow() {
+  local path=$1
+  shift
+  while true; do
+    kube_api GET "$path?watch=true&timeoutSeconds=300" -N -m 330 2>/dev/null | "$@" || true
+    sleep 1
+  done
+}
+
 # kube_api_apply PATH: server-side apply of the object on stdin (YAML) at PATH, owned by the field manager kubedind.
 kube_api_apply() {
   kube_api PATCH "$1?fieldManager=kubedind&force=true" -H 'Content-Type: application/apply-patch+yaml' --data-binary @- >/dev/null

@@ -300,8 +300,8 @@ kubernetes_settings() {
     fail "$K3S_REGISTRIES is not a JSON object (KubeDind writes it as JSON, which k3s reads as YAML); fix or remove it"
     return 1
   fi
-  K3S_DOCKER_IO_ENDPOINTS=""
-  [[ $registries != *$'\n'* ]] || K3S_DOCKER_IO_ENDPOINTS=${registries#*$'\n'}
+  KUBEDIND_MIRROR_ENDPOINTS=""
+  [[ $registries != *$'\n'* ]] || KUBEDIND_MIRROR_ENDPOINTS=${registries#*$'\n'}
   log "k3s: registries: ${registries%%$'\n'*}"
 }
 
@@ -358,7 +358,7 @@ airgap_image_names() {
 
 # kubernetes_registry_checks_start: starts the registry checks kubernetes_choose_components decides from, in the
 # background: whether docker.io's upstream answers at all (online), and the tag list of each packaged component's
-# repositories on each of docker.io's mirrors in registries.yaml (KUBEDIND_MIRROR_ENDPOINTS). One curl asks the
+# repositories on each of docker.io's mirrors in registries.yaml (KUBEDIND_MIRROR_ENDPOINTS, from kubernetes_settings). One curl asks the
 # mirrors for all of them side by side: a curl and a jq per check cost most of the time before k3s's launch. The
 # answers are in KUBEDIND_CHECKS, the Nth mirror's for rancher/REPOSITORY in tags-N-REPOSITORY (mirror_holding reads
 # them); kubernetes_choose_components waits for KUBEDIND_CHECK_PIDS.
@@ -368,7 +368,6 @@ kubernetes_registry_checks_start() {
   KUBEDIND_CHECK_PIDS=()
   curl -s -m 3 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ > "$KUBEDIND_CHECKS/upstream" 2>/dev/null &
   KUBEDIND_CHECK_PIDS+=($!)
-  KUBEDIND_MIRROR_ENDPOINTS=${K3S_DOCKER_IO_ENDPOINTS:-}
   for endpoint in $KUBEDIND_MIRROR_ENDPOINTS; do
     number=$((number + 1))
     while read -r component pattern role; do
