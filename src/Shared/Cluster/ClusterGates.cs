@@ -51,7 +51,8 @@ internal static class ClusterGates
             return stages;
         }
 
-        stages.Add(pushes is null ? [new KubernetesApiGate(probe), dockerd] : [new KubernetesApiGate(probe), dockerd, pushes.Started]);
+        var api = new KubernetesApiGate(probe, warm);
+        stages.Add(pushes is null ? [api, dockerd] : [api, dockerd, pushes.Started]);
         if (warm)
         {
             // Right after the API: a state saved without k3s-serving passes at once then; checked last, k3s has
@@ -71,6 +72,10 @@ internal static class ClusterGates
         ]);
         return stages;
     }
+
+    /// <summary>What the API gate asks: every check of /readyz, or on a warm start all but those the restored state settled.</summary>
+    internal static string ApiReadyzPath(bool warm) =>
+        "/readyz?verbose" + (warm ? string.Concat(ImageContract.Current.ReadyzChecksSettledByRestoredState.Select(check => "&exclude=" + Uri.EscapeDataString(check))) : string.Empty);
 
     private sealed class ContainerRunningGate(ClusterProbe probe) : IReadinessGate
     {
@@ -170,8 +175,14 @@ internal static class ClusterGates
         protected abstract Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken);
     }
 
-    private sealed class KubernetesApiGate(ClusterProbe probe) : KubernetesGate(probe)
+    /// <param name="warm">
+    /// A warm start: /readyz is asked without the checks the restored state already settled
+    /// (<see cref="ImageContract.ReadyzChecksSettledByRestoredState"/>), which take a second or more to pass again.
+    /// </param>
+    private sealed class KubernetesApiGate(ClusterProbe probe, bool warm) : KubernetesGate(probe)
     {
+        private readonly string _readyz = ApiReadyzPath(warm);
+
         public override string Name => $"Kubernetes API answers at {Probe.ApiEndpoint}";
 
         protected override async Task<GateResult> CheckAsync(IKubernetes client, CancellationToken cancellationToken)
@@ -187,7 +198,7 @@ internal static class ClusterGates
                 return GateResult.Pass();
             }
 
-            using var response = await kubernetes.HttpClient.GetAsync(new Uri(kubernetes.BaseUri, "/readyz?verbose"), cancellationToken).ConfigureAwait(false);
+            using var response = await kubernetes.HttpClient.GetAsync(new Uri(kubernetes.BaseUri, _readyz), cancellationToken).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
             {
                 return GateResult.Pass();

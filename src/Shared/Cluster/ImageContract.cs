@@ -11,7 +11,14 @@ namespace KubeDind.Cluster;
 /// The annotation KubeDind's storage fallback sets on its StorageClass, once it binds claims, to the time it began
 /// (ISO 8601, UTC): a class restored from a saved state says nothing of this container's fallback.
 /// </param>
-internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName, string LayerStoreDirectory, string StorageServingSinceAnnotation)
+/// <param name="ReadyzChecksSettledByRestoredState">
+/// The API server's /readyz checks that only make sure the bootstrap objects exist (the RBAC roles and bindings, the
+/// system priority classes): in Kubernetes 1.21 each of these post-start hooks waits a second before its first look,
+/// then reads every object (later versions keep both hooks under these names). A restored state holds the objects as
+/// the same k3s left them, so a warm start's API is ready without them; the storage fallback, which writes as
+/// system:masters, never needs them.
+/// </param>
+internal sealed record ImageContract(int StatusSchemaVersion, string StateDirectory, string StatusFileName, string K3sVersionFile, string ServerNodeName, string LayerStoreDirectory, string StorageServingSinceAnnotation, IReadOnlyList<string> ReadyzChecksSettledByRestoredState)
 {
     private const string ResourceName = "image/rootfs/etc/kubedind/contract.json";
 

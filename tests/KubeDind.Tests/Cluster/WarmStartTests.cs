@@ -48,6 +48,15 @@ public sealed class WarmStartTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_warm_start_asks_the_API_for_readiness_without_the_checks_its_restored_state_settled()
+    {
+        Assert.Equal("/readyz?verbose", ClusterGates.ApiReadyzPath(warm: false));
+        Assert.Equal(
+            "/readyz?verbose&exclude=poststarthook%2Frbac%2Fbootstrap-roles&exclude=poststarthook%2Fscheduling%2Fbootstrap-system-priority-classes",
+            ClusterGates.ApiReadyzPath(warm: true));
+    }
+
+    [Fact]
     public void Freshness_ignores_status_written_before_the_container_started()
     {
         var started = new DateTimeOffset(2026, 1, 1, 12, 0, 0, 400, TimeSpan.Zero);
@@ -196,6 +205,12 @@ public sealed class WarmStartTests(ITestOutputHelper output)
                     var probe = Assert.Single((await cluster.Kubernetes.CoreV1.ListNamespacedPodAsync("kube-system", labelSelector: "app=kdt-warm-probe", cancellationToken: Ct)).Items);
                     Assert.True(ClusterFreshness.IsFreshReady(probe, started), $"{probe.Metadata.Name} passed the gate on the Ready status saved before the save (container started {started:O}, pod container started {probe.Status.ContainerStatuses?.FirstOrDefault()?.State?.Running?.StartedAt:O})");
                     Assert.Empty((await cluster.Kubernetes.CoreV1.ListNamespacedConfigMapAsync("default", fieldSelector: "metadata.name=from-the-cold-run", cancellationToken: Ct)).Items);
+
+                    // Its readiness did not wait for the API server's hooks that make sure the bootstrap roles and
+                    // priority classes exist: the restored state holds them already.
+                    Assert.NotNull(await cluster.Kubernetes.RbacAuthorizationV1.ReadClusterRoleAsync("system:node-proxier", cancellationToken: Ct));
+                    Assert.NotNull(await cluster.Kubernetes.RbacAuthorizationV1.ReadClusterRoleBindingAsync("system:node-proxier", cancellationToken: Ct));
+                    Assert.NotNull(await cluster.Kubernetes.SchedulingV1.ReadPriorityClassAsync("system-cluster-critical", cancellationToken: Ct));
 
                     // The serving certificate is valid for the new container name (and localhost).
                     foreach (var host in new[] { cluster.Name, "localhost", "127.0.0.1" })
