@@ -190,6 +190,24 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             var warm = await Task.WhenAll(session.StartClusterAsync(Settings("warm-a"), Ct), session.StartClusterAsync(Settings("warm-b"), Ct));
             try
             {
+                // Cluster DNS answers from readiness on, also while kube-proxy writes its first rules: a kube-dns
+                // Service it saw without endpoints had every query rejected (EPERM) until the controller manager
+                // mirrored the Endpoints, seconds after the API answered.
+                var gaps = await Task.WhenAll(warm.Select(cluster => DnsFailuresAsync(cluster, TimeSpan.FromSeconds(6))));
+                Assert.True(gaps.All(g => g.Count == 0), "cluster DNS failed after readiness:\n" + string.Join('\n', gaps.SelectMany(g => g)));
+                foreach (var cluster in warm)
+                {
+                    // Whatever the saved state caught, the DNS fallback's Service has its endpoints from the fallback
+                    // itself, not from the controller manager's mirroring, which starts seconds after the API answers.
+                    var service = await cluster.Kubernetes.CoreV1.ReadNamespacedServiceAsync("kube-dns", "kube-system", cancellationToken: Ct);
+                    if (service.Labels()?.TryGetValue("kubernetes.io/name", out var implementation) == true && implementation == "KubeDind-dnsmasq")
+                    {
+                        var slice = Assert.Single((await cluster.Kubernetes.DiscoveryV1.ListNamespacedEndpointSliceAsync("kube-system", labelSelector: "kubernetes.io/service-name=kube-dns", cancellationToken: Ct)).Items);
+                        Assert.Equal("kubedind.io", slice.Labels()["endpointslice.kubernetes.io/managed-by"]);
+                        Assert.Contains(slice.Endpoints, e => e.Conditions?.Ready == true && e.Addresses.Count == 1);
+                    }
+                }
+
                 foreach (var cluster in warm)
                 {
                     output.WriteLine($"{cluster.Name}: {cluster.Timings.Start}; {cluster.Timings}");
@@ -241,6 +259,25 @@ public sealed class WarmStartTests(ITestOutputHelper output)
 
             Directory.Delete(manifests, recursive: true);
         }
+    }
+
+    /// <summary>Resolves a Service name in <paramref name="cluster"/> as its pods do, again and again for <paramref name="duration"/>; returns every failure, timed from the first try.</summary>
+    private static async Task<List<string>> DnsFailuresAsync(KubeDindCluster cluster, TimeSpan duration)
+    {
+        List<string> failures = [];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < duration)
+        {
+            var result = await cluster.ExecAsync(["kubedind-resolve", "kubernetes.default.svc.cluster.local"], null, Ct);
+            if (!result.Succeeded)
+            {
+                failures.Add($"{cluster.Name} at {watch.Elapsed.TotalSeconds:0.0}s: {result.StandardError.Trim()}");
+            }
+
+            await Task.Delay(200, Ct);
+        }
+
+        return failures;
     }
 
     /// <summary>A kube-system Deployment of the pause image, which every cluster container imports at start (nothing to pull).</summary>

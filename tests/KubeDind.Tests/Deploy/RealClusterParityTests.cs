@@ -346,9 +346,10 @@ public sealed class RealClusterParityTests
             await cluster.DeployAsync(Settings(Ns("dns"), TimeSpan.FromMinutes(3), workload), Ct);
             Assert.DoesNotContain(log.Lines, l => l.Message.Contains("no cluster DNS", StringComparison.Ordinal));
 
-            // A cluster whose DNS is gone: no kube-dns Service (so no Service rules for the DNS address) and no endpoints.
+            // A cluster whose DNS is gone: no kube-dns Service (so no Service rules for the DNS address) and no endpoints (the
+            // fallback's EndpointSlice included).
             // (kubectl: a v1.21 API answers a Service's deletion with a Status, which the typed client cannot read.)
-            var removed = await cluster.ExecAsync(["kubectl", "delete", "-n", "kube-system", "service/kube-dns", "endpoints/kube-dns", "--ignore-not-found"], null, Ct);
+            var removed = await cluster.ExecAsync(["kubectl", "delete", "-n", "kube-system", "service/kube-dns", "endpoints/kube-dns", "endpointslices.discovery.k8s.io/kube-dns", "--ignore-not-found"], null, Ct);
             Assert.True(removed.Succeeded, removed.StandardError);
             // ...nor the DNS fallback's own answer at that address on the server's pod bridge (there so that pods are
             // answered before kube-proxy's rules exist).
