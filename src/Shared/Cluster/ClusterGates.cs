@@ -77,6 +77,32 @@ internal static class ClusterGates
     internal static string ApiReadyzPath(bool warm) =>
         "/readyz?verbose" + (warm ? string.Concat(ImageContract.Current.ReadyzChecksSettledByRestoredState.Select(check => "&exclude=" + Uri.EscapeDataString(check))) : string.Empty);
 
+    /// <summary>
+    /// Removes the not-ready taint from a node Ready since the container started (<see cref="ClusterFreshness.HasStaleNotReadyTaint"/>),
+    /// as the node lifecycle controller does once it runs; null once removed, or what to wait for when the node changed meanwhile.
+    /// </summary>
+    private static async Task<GateResult?> RemoveNotReadyTaintAsync(ClusterProbe probe, IKubernetes client, V1Node node, CancellationToken cancellationToken)
+    {
+        var kept = node.Spec.Taints.Where(t => t.Key != ClusterFreshness.NotReadyTaint).ToList();
+        // Only the node as read: a taint added since (the node went NotReady again) is not removed unseen.
+        var patch = KubernetesJson.Serialize(new object[]
+        {
+            new { op = "test", path = "/metadata/resourceVersion", value = node.ResourceVersion() },
+            new { op = "replace", path = "/spec/taints", value = kept },
+        });
+        try
+        {
+            await client.CoreV1.PatchNodeAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), node.Name(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (k8s.Autorest.HttpOperationException ex) when (ex.Response.StatusCode is System.Net.HttpStatusCode.Conflict or System.Net.HttpStatusCode.UnprocessableEntity)
+        {
+            return GateResult.NotYet($"node {node.Name()} is Ready but still carries the {ClusterFreshness.NotReadyTaint} taint (it changed while it was being removed)");
+        }
+
+        probe.Log?.Debug($"{probe.Subject}: node {node.Name()} is Ready since the container started; removed the {ClusterFreshness.NotReadyTaint} taint it kept from before, which the node lifecycle controller would remove only once it runs");
+        return null;
+    }
+
     private sealed class ContainerRunningGate(ClusterProbe probe) : IReadinessGate
     {
         public string Name => "container running";
@@ -247,6 +273,14 @@ internal static class ClusterGates
                 return GateResult.NotYet($"not Ready: {string.Join(", ", notReady)}");
             }
 
+            foreach (var node in fresh.Where(n => ClusterFreshness.HasStaleNotReadyTaint(n, Probe.StartedAt)))
+            {
+                if (await RemoveNotReadyTaintAsync(Probe, client, node, cancellationToken).ConfigureAwait(false) is { } retry)
+                {
+                    return retry;
+                }
+            }
+
             // The API server reaches kubelets (logs, exec) at their InternalIP: the node in this container must name its
             // current address, not the one stored from a previous container (which may now be another container's).
             var addresses = fresh.SelectMany(InternalIps).ToList();
@@ -314,6 +348,12 @@ internal static class ClusterGates
             {
                 var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
                 return GateResult.NotYet($"node {agent.NodeName} is not Ready{(ready?.Message is { Length: > 0 } message ? $" ({message})" : string.Empty)}");
+            }
+
+            if (ClusterFreshness.HasStaleNotReadyTaint(node, started)
+                && await RemoveNotReadyTaintAsync(Probe, client, node, cancellationToken).ConfigureAwait(false) is { } retry)
+            {
+                return retry;
             }
 
             var addresses = inspect.NetworkSettings?.Networks?.Values.Select(n => n.IPAddress).Where(a => !string.IsNullOrEmpty(a)).ToList() ?? [];

@@ -200,6 +200,18 @@ internal static class ClusterFreshness
     public static bool IsFreshReady(V1Node node, DateTimeOffset startedAt) =>
         HasReportedSince(node, startedAt) && node.Status!.Conditions!.Any(c => c.Type == "Ready" && c.Status == "True");
 
+    /// <summary>The taint the node lifecycle controller keeps on a node whose Ready condition is not True.</summary>
+    public const string NotReadyTaint = "node.kubernetes.io/not-ready";
+
+    /// <summary>
+    /// Whether <paramref name="node"/> is Ready since <paramref name="startedAt"/> but still carries the not-ready taint:
+    /// a state saved before the node lifecycle controller removed it restores it, and that controller starts seconds
+    /// after the API answers, so pods applied in between could not be scheduled (each failed try doubles the
+    /// scheduler's wait before the next, up to 10 s).
+    /// </summary>
+    public static bool HasStaleNotReadyTaint(V1Node node, DateTimeOffset startedAt) =>
+        IsFreshReady(node, startedAt) && node.Spec?.Taints?.Any(t => t.Key == NotReadyTaint) == true;
+
     /// <summary>Ready, and every container of the pod started after the container did (a pod from the saved state is not).</summary>
     public static bool IsFreshReady(V1Pod pod, DateTimeOffset startedAt)
     {

@@ -76,6 +76,25 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         Assert.True(ClusterFreshness.IsFreshReady(Pod(new DateTime(2026, 1, 1, 12, 0, 3, DateTimeKind.Utc)), started));
     }
 
+    [Fact]
+    public void A_node_Ready_since_the_start_with_the_not_ready_taint_kept_from_before_has_a_stale_taint()
+    {
+        var started = new DateTimeOffset(2026, 1, 1, 12, 0, 0, 400, TimeSpan.Zero);
+        V1Node Node(string ready, DateTime heartbeat, params string[] taints) => new()
+        {
+            Spec = new V1NodeSpec { Taints = taints.Select(key => new V1Taint { Key = key, Effect = "NoSchedule" }).ToList() },
+            Status = new V1NodeStatus { Conditions = [new V1NodeCondition { Type = "Ready", Status = ready, LastHeartbeatTime = heartbeat }] },
+        };
+        var fresh = new DateTime(2026, 1, 1, 12, 0, 2, DateTimeKind.Utc);
+        var old = new DateTime(2026, 1, 1, 11, 0, 0, DateTimeKind.Utc);
+        Assert.True(ClusterFreshness.HasStaleNotReadyTaint(Node("True", fresh, "node.kubernetes.io/not-ready"), started));
+        Assert.False(ClusterFreshness.HasStaleNotReadyTaint(Node("True", fresh), started));
+        Assert.False(ClusterFreshness.HasStaleNotReadyTaint(Node("True", fresh, "dedicated"), started));
+        // Not Ready now, or Ready only by the saved status: the taint is the controller's to keep.
+        Assert.False(ClusterFreshness.HasStaleNotReadyTaint(Node("False", fresh, "node.kubernetes.io/not-ready"), started));
+        Assert.False(ClusterFreshness.HasStaleNotReadyTaint(Node("True", old, "node.kubernetes.io/not-ready"), started));
+    }
+
     [Theory]
     [InlineData(null, false)]
     [InlineData("2026-01-01T11:58:00.000000000Z", false)]
@@ -190,6 +209,14 @@ public sealed class WarmStartTests(ITestOutputHelper output)
             var warm = await Task.WhenAll(session.StartClusterAsync(Settings("warm-a"), Ct), session.StartClusterAsync(Settings("warm-b"), Ct));
             try
             {
+                // Schedulable at readiness: the not-ready taint a saved state may hold is gone without waiting for the
+                // node lifecycle controller, which starts seconds after the API answers.
+                foreach (var cluster in warm)
+                {
+                    var node = Assert.Single((await cluster.Kubernetes.CoreV1.ListNodeAsync(cancellationToken: Ct)).Items);
+                    Assert.DoesNotContain(node.Spec.Taints ?? [], t => t.Key == "node.kubernetes.io/not-ready");
+                }
+
                 // Cluster DNS answers from readiness on, also while kube-proxy writes its first rules: a kube-dns
                 // Service it saw without endpoints had every query rejected (EPERM) until the controller manager
                 // mirrored the Endpoints, seconds after the API answered.
